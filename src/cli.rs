@@ -1,0 +1,397 @@
+//! The command line: the same store as the window, headless and scriptable.
+
+use crate::ingest::{self, FileReport, ImportProgress};
+use crate::store::{SessionQuery, SessionRow, Store};
+use crate::timeparse::{format_utc_ms, parse_datetime_ms};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug)]
+#[command(name = "rum-explorer", version, about = "Explore Real User Monitoring sessions offline: import Guance and Datadog RUM exports into SQLite, list, filter and open sessions.")]
+pub struct Cli {
+    /// The database file (default: rum-explorer.sqlite in the platform's data directory).
+    #[arg(long, global = true)]
+    pub db: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Files or folders to import when the window opens.
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Import RUM export files or folders (format detected from content; gzip is fine).
+    Import {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List sessions.
+    Sessions {
+        /// A filter query, e.g. 'browser:Chrome error_count:>0 -env:staging'.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Sessions starting at or after this time (epoch or date-time; UTC unless a zone is given).
+        #[arg(long)]
+        from: Option<String>,
+        /// Sessions starting before this time.
+        #[arg(long)]
+        to: Option<String>,
+        /// Sort column: any session column or extended field.
+        #[arg(long, default_value = "start_ms")]
+        sort: String,
+        #[arg(long)]
+        desc: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Show one session: properties, extended fields and its timeline.
+    Session {
+        id: String,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Counts by kind, sessions, time span and apps.
+    Stats {
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Write realistic synthetic RUM data for tests, demos and benchmarks.
+    Generate {
+        #[arg(long, default_value_t = 100)]
+        sessions: u64,
+        #[arg(long, value_enum)]
+        format: crate::generate::GenerateFormat,
+        /// Output file (CSV writes one file per event kind: OUT-view.csv, ...).
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Compress the output with gzip.
+        #[arg(long)]
+        gzip: bool,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+/// The default database: `rum-explorer.sqlite` in the platform's data directory.
+pub fn default_db_path() -> PathBuf {
+    directories::ProjectDirs::from("", "", "rum-explorer")
+        .map(|dirs| dirs.data_dir().join("rum-explorer.sqlite"))
+        .unwrap_or_else(|| PathBuf::from("rum-explorer.sqlite"))
+}
+
+/// Runs a subcommand; returns the process exit code.
+pub fn run(db: &Path, command: Command) -> Result<i32, String> {
+    match command {
+        Command::Import { paths, json } => import(db, &paths, json),
+        Command::Sessions { filter, from, to, sort, desc, limit, offset, format } => {
+            let store = Store::open(db).map_err(|e| e.to_string())?;
+            let filter = match filter.as_deref().map(crate::query::parse).transpose() {
+                Ok(f) => f.flatten(),
+                Err(e) => {
+                    let text = filter.unwrap_or_default();
+                    return Err(format!("invalid filter: {e}\n  {text}\n  {}^", " ".repeat(e.column.saturating_sub(1))));
+                }
+            };
+            let time = |t: Option<String>, name: &str| -> Result<Option<i64>, String> {
+                t.map(|t| parse_datetime_ms(&t).ok_or_else(|| format!("--{name} {t:?} is not an epoch or a date-time")))
+                    .transpose()
+            };
+            let q = SessionQuery {
+                filter,
+                from_ms: time(from, "from")?,
+                to_ms: time(to, "to")?,
+                sort_column: Some(sort),
+                descending: desc,
+                limit,
+                offset,
+            };
+            let rows = store.sessions(&q).map_err(|e| e.to_string())?;
+            print_sessions(&rows, format).map_err(|e| e.to_string())?;
+            if format == OutputFormat::Table {
+                let total = store.count_sessions(&q).map_err(|e| e.to_string())?;
+                eprintln!("{} of {} sessions", rows.len(), total);
+            }
+            Ok(0)
+        }
+        Command::Session { id, format } => {
+            let store = Store::open(db).map_err(|e| e.to_string())?;
+            let Some(detail) = store.session_detail(&id).map_err(|e| e.to_string())? else {
+                return Err(format!("no session {id:?} in {}", db.display()));
+            };
+            let json = detail.to_json();
+            if format == OutputFormat::Json {
+                println!("{}", serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?);
+            } else {
+                print_session_text(&detail);
+            }
+            Ok(0)
+        }
+        Command::Stats { format } => {
+            let store = Store::open(db).map_err(|e| e.to_string())?;
+            let stats = store.stats().map_err(|e| e.to_string())?;
+            if format == OutputFormat::Json {
+                println!("{}", serde_json::to_string_pretty(&stats).map_err(|e| e.to_string())?);
+            } else {
+                println!("database   {}", db.display());
+                println!("files      {}", stats.files_imported);
+                println!("sessions   {}", stats.sessions);
+                println!("events     {}", stats.events_total);
+                for (kind, count) in &stats.events_by_kind {
+                    println!("  {kind:<12} {count}");
+                }
+                if let (Some(first), Some(last)) = (stats.first_ms, stats.last_ms) {
+                    println!("time span  {} .. {} UTC", format_utc_ms(first), format_utc_ms(last));
+                }
+                println!("apps");
+                for app in &stats.apps {
+                    println!("  {:<40} {} sessions", if app.app_id.is_empty() { "(none)" } else { &app.app_id }, app.sessions);
+                }
+            }
+            Ok(0)
+        }
+        Command::Generate { sessions, format, out, seed, gzip } => {
+            let written = crate::generate::write(&out, format, sessions, seed, gzip).map_err(|e| e.to_string())?;
+            for (path, events) in written {
+                eprintln!("wrote {} ({events} events)", path.display());
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn import(db: &Path, paths: &[PathBuf], json: bool) -> Result<i32, String> {
+    let mut store = Store::open(db).map_err(|e| e.to_string())?;
+    let progress = ImportProgress::new();
+    let reporter = spawn_progress_reporter(progress.clone());
+    let mut failed = false;
+    let mut json_reports = Vec::new();
+    ingest::import_paths(&mut store, paths, &progress, |report| {
+        reporter.clear_line();
+        failed |= report.error.is_some();
+        if json {
+            json_reports.push(report.clone());
+        } else {
+            print_file_report(report);
+        }
+    });
+    reporter.stop();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&json_reports).map_err(|e| e.to_string())?);
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+pub fn print_file_report(report: &FileReport) {
+    let mut out = std::io::stdout().lock();
+    let format = report.format.map(|f| f.name()).unwrap_or("unknown format");
+    let gzip = if report.gzip { ", gzip" } else { "" };
+    if let Some(error) = &report.error {
+        let _ = writeln!(out, "{}: REJECTED ({format}{gzip}): {error}", report.path);
+    } else {
+        let kinds: Vec<String> = report.summary.inserted_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(
+            out,
+            "{}: {format}{gzip}: {} events imported ({}), {} sessions touched, {} already present, {} views merged, {} records skipped",
+            report.path,
+            report.summary.inserted_total(),
+            if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") },
+            report.summary.sessions_touched,
+            report.summary.duplicates,
+            report.summary.views_merged,
+            report.records_skipped
+        );
+    }
+    for problem in report.problems.iter().take(5) {
+        let _ = writeln!(out, "  {}:{}: skipped: {}", report.path, problem.line, problem.reason);
+    }
+    if report.records_skipped > 5 {
+        let _ = writeln!(out, "  ... and {} more skipped records (--json lists up to {})", report.records_skipped - 5, ingest::PROBLEMS_LISTED);
+    }
+    for (line, warning) in report.summary.warnings.iter().take(5) {
+        let _ = writeln!(out, "  {}:{line}: note: {warning}", report.path);
+    }
+}
+
+struct ProgressReporter {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+    tty: bool,
+}
+
+impl ProgressReporter {
+    fn clear_line(&self) {
+        if self.tty {
+            eprint!("\r\x1b[2K");
+        }
+    }
+    fn stop(mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        self.clear_line();
+    }
+}
+
+/// Prints progress on stderr once an import has run for a second: a live line on a terminal,
+/// a line every five seconds otherwise.
+fn spawn_progress_reporter(progress: Arc<ImportProgress>) -> ProgressReporter {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let tty = std::io::stderr().is_terminal();
+    let stop_flag = stop.clone();
+    let handle = std::thread::spawn(move || {
+        let started = Instant::now();
+        let mut last_print = Instant::now();
+        while !stop_flag.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+            let elapsed = started.elapsed();
+            let interval = if tty { Duration::from_millis(200) } else { Duration::from_secs(5) };
+            if elapsed < Duration::from_secs(1) || last_print.elapsed() < interval {
+                continue;
+            }
+            last_print = Instant::now();
+            let read = progress.bytes_read.load(Ordering::Relaxed);
+            let total = progress.bytes_total.load(Ordering::Relaxed).max(1);
+            let events = progress.events.load(Ordering::Relaxed);
+            let file = progress.current_file.lock().map(|f| f.clone()).unwrap_or_default();
+            let line = format!(
+                "importing {}: {:.0}% ({} of {}), {} events, {:.0} s",
+                file,
+                100.0 * read as f64 / total as f64,
+                crate::ingest::human_bytes(read),
+                crate::ingest::human_bytes(total),
+                events,
+                elapsed.as_secs_f64()
+            );
+            if tty {
+                eprint!("\r\x1b[2K{line}");
+            } else {
+                eprintln!("{line}");
+            }
+        }
+    });
+    ProgressReporter { stop, handle: Some(handle), tty }
+}
+
+/// `3m 12s`, `1h 02m`, `850 ms`.
+pub fn human_duration_ms(ms: i64) -> String {
+    if ms < 0 {
+        return format!("-{}", human_duration_ms(-ms));
+    }
+    if ms < 1000 {
+        return format!("{ms} ms");
+    }
+    let s = ms / 1000;
+    if s < 60 {
+        return format!("{}.{}s", s, (ms % 1000) / 100);
+    }
+    if s < 3600 {
+        return format!("{}m {}s", s / 60, s % 60);
+    }
+    format!("{}h {:02}m", s / 3600, (s % 3600) / 60)
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        format!("{text:<width$}")
+    } else {
+        let cut: String = text.chars().take(width.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}
+
+fn print_sessions(rows: &[SessionRow], format: OutputFormat) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutputFormat::Json => {
+            writeln!(out, "{}", serde_json::to_string_pretty(rows).map_err(std::io::Error::other)?)?;
+        }
+        OutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            let columns = crate::store::SESSION_LIST_COLUMNS;
+            writer.write_record(columns).map_err(std::io::Error::other)?;
+            for row in rows {
+                let cells: Vec<String> = columns.iter().map(|c| row.value_text(c).unwrap_or_default()).collect();
+                writer.write_record(&cells).map_err(std::io::Error::other)?;
+            }
+            writer.flush()?;
+        }
+        OutputFormat::Table => {
+            writeln!(
+                out,
+                "{:<23}  {:>9}  {:<6}  {:>5}  {:>7}  {:>6}  {:<24}  {:<24}  {:<16}  {:<10}  {:<10}  {:<8}  session_id",
+                "start (UTC)", "duration", "type", "views", "actions", "errors", "first page", "last page", "user", "browser", "os", "country"
+            )?;
+            for r in rows {
+                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+                writeln!(
+                    out,
+                    "{:<23}  {:>9}  {}  {:>5}  {:>7}  {:>6}  {}  {}  {}  {}  {}  {}  {}",
+                    r.start_ms.map(format_utc_ms).unwrap_or_default(),
+                    r.duration_ms.map(human_duration_ms).unwrap_or_default(),
+                    truncate(&opt(&r.session_type), 6),
+                    r.view_count,
+                    r.action_count,
+                    r.error_count,
+                    truncate(&opt(&r.first_view_path), 24),
+                    truncate(&opt(&r.last_view_path), 24),
+                    truncate(&r.user_name.clone().or_else(|| r.user_id.clone()).unwrap_or_default(), 16),
+                    truncate(&opt(&r.browser), 10),
+                    truncate(&opt(&r.os), 10),
+                    truncate(&opt(&r.country), 8),
+                    r.session_id
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_session_text(detail: &crate::store::SessionDetail) {
+    let s = &detail.session;
+    println!("session {}", s.session_id);
+    println!(
+        "  {} .. {} UTC  ({})",
+        s.start_ms.map(format_utc_ms).unwrap_or_default(),
+        s.end_ms.map(format_utc_ms).unwrap_or_default(),
+        s.duration_ms.map(human_duration_ms).unwrap_or_default()
+    );
+    println!(
+        "  {} views, {} actions, {} errors, {} resources, {} long tasks",
+        s.view_count, s.action_count, s.error_count, s.resource_count, s.long_task_count
+    );
+    let json = detail.to_json();
+    for section in ["properties", "extended_fields"] {
+        println!("{}", section.replace('_', " "));
+        if let Some(map) = json.get(section).and_then(|v| v.as_object()) {
+            for (k, v) in map {
+                let text = v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string());
+                println!("  {k:<24} {text}");
+            }
+        }
+    }
+    println!("timeline");
+    let start = s.start_ms.unwrap_or(0);
+    for e in &detail.events {
+        let duration = e.duration_ns().map(|ns| format!("  ({})", human_duration_ms(ns / 1_000_000))).unwrap_or_default();
+        println!("  +{:>9}  {:<10} {}{}", human_duration_ms(e.time_ms - start), e.kind, e.label().lines().next().unwrap_or(""), duration);
+    }
+}

@@ -1,0 +1,288 @@
+//! Splits a JSON document into records without holding the whole document: the elements of a
+//! top-level array, the elements of the `data` array of an API response object
+//! (`{"data": [...], "links": ...}`), or a top-level object as one record. Several top-level
+//! values may follow one another. Each record is handed over with the line it starts on, so a
+//! bad one is reported by line and the others still arrive.
+
+use super::lines::{human_bytes, read_error_reason, MAX_RECORD_BYTES};
+use super::{ImportError, RecordSink};
+use std::io::BufRead;
+
+/// A scanned record: its bytes and first line.
+pub type OnRecord<'a> = dyn FnMut(u64, &[u8], &mut dyn RecordSink) -> Result<(), ImportError> + 'a;
+
+#[derive(PartialEq, Clone, Copy)]
+enum Mode {
+    /// Between top-level values.
+    Top,
+    /// Inside a top-level array: records are its elements (depth 1).
+    Array,
+    /// Inside a top-level object that may turn out to be an API response.
+    Object,
+    /// Inside the `data` array of an API response: records are at depth 2.
+    DataArray,
+}
+
+pub fn scan(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut OnRecord) -> Result<(), ImportError> {
+    let mut mode = Mode::Top;
+    let mut depth: usize = 0;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut line: u64 = 1;
+    let mut record: Vec<u8> = Vec::new();
+    let mut record_line: u64 = 0;
+    let mut recording = false;
+    let mut too_long = false;
+    // Object mode: the last key read at depth 1, and whether ':' followed it.
+    let mut key_bytes: Vec<u8> = Vec::new();
+    let mut collecting_key = false;
+    let mut last_key_is_data = false;
+    let mut after_colon = false;
+
+    let record_depth = |mode: Mode| if mode == Mode::DataArray { 2 } else { 1 };
+
+    loop {
+        let chunk = match reader.fill_buf() {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                sink.skipped(if recording { record_line } else { line }, read_error_reason(&e));
+                return Ok(());
+            }
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        let len = chunk.len();
+        let mut segment_start = 0;
+        for (i, &b) in chunk.iter().enumerate() {
+            if in_string {
+                if collecting_key && key_bytes.len() < 8 && !(b == b'"' && !escaped) {
+                    key_bytes.push(b);
+                }
+                if escaped {
+                    escaped = false;
+                } else if b == b'\\' {
+                    escaped = true;
+                } else if b == b'"' {
+                    in_string = false;
+                    if collecting_key {
+                        collecting_key = false;
+                    }
+                }
+                if b == b'\n' {
+                    line += 1;
+                }
+                continue;
+            }
+            match b {
+                b'\n' => line += 1,
+                b'"' => {
+                    in_string = true;
+                    if mode == Mode::Object && depth == 1 {
+                        collecting_key = true;
+                        key_bytes.clear();
+                        after_colon = false;
+                    }
+                }
+                b':' if mode == Mode::Object && depth == 1 => {
+                    last_key_is_data = key_bytes == b"data";
+                    after_colon = true;
+                }
+                b'{' | b'[' => {
+                    if mode == Mode::Top {
+                        mode = if b == b'[' { Mode::Array } else { Mode::Object };
+                        record.clear();
+                        too_long = false;
+                        if mode == Mode::Object {
+                            recording = true;
+                            record_line = line;
+                            segment_start = i;
+                        }
+                        depth = 1;
+                        continue;
+                    }
+                    if mode == Mode::Object && depth == 1 && b == b'[' && after_colon && last_key_is_data {
+                        // An API response: its records are the elements of `data`.
+                        mode = Mode::DataArray;
+                        recording = false;
+                        record.clear();
+                        depth = 2;
+                        continue;
+                    }
+                    if (mode == Mode::Array || mode == Mode::DataArray) && depth == record_depth(mode) && !recording {
+                        recording = true;
+                        record_line = line;
+                        record.clear();
+                        too_long = false;
+                        segment_start = i;
+                    }
+                    depth += 1;
+                }
+                b'}' | b']' => {
+                    if depth == 0 {
+                        sink.skipped(line, format!("unexpected '{}' outside any value; the rest of the file was not read", b as char));
+                        return Ok(());
+                    }
+                    depth -= 1;
+                    let rd = record_depth(mode);
+                    if (mode == Mode::Array || mode == Mode::DataArray) && depth == rd - 1 {
+                        // The records' array closes: the element before it ends here.
+                        if recording {
+                            append(&mut record, &chunk[segment_start..i], &mut too_long);
+                            finish(&mut record, record_line, too_long, sink, on_record)?;
+                            recording = false;
+                        }
+                        if depth == 0 {
+                            mode = Mode::Top;
+                        } else {
+                            // Back in the API response object; its other keys are not records.
+                            mode = Mode::Object;
+                            after_colon = false;
+                            last_key_is_data = false;
+                        }
+                        continue;
+                    }
+                    if mode == Mode::Object && depth == 0 {
+                        if recording {
+                            append(&mut record, &chunk[segment_start..=i], &mut too_long);
+                            finish(&mut record, record_line, too_long, sink, on_record)?;
+                            recording = false;
+                        }
+                        mode = Mode::Top;
+                        continue;
+                    }
+                }
+                b',' => {
+                    if (mode == Mode::Array || mode == Mode::DataArray) && depth == record_depth(mode) {
+                        if recording {
+                            append(&mut record, &chunk[segment_start..i], &mut too_long);
+                            finish(&mut record, record_line, too_long, sink, on_record)?;
+                            recording = false;
+                        }
+                        continue;
+                    }
+                    if mode == Mode::Object && depth == 1 {
+                        after_colon = false;
+                    }
+                }
+                b' ' | b'\t' | b'\r' => {}
+                _ => {
+                    if mode == Mode::Top {
+                        sink.skipped(line, "text outside any JSON value; the rest of the file was not read".into());
+                        return Ok(());
+                    }
+                    // A scalar element of the records' array.
+                    if (mode == Mode::Array || mode == Mode::DataArray) && depth == record_depth(mode) && !recording {
+                        recording = true;
+                        record_line = line;
+                        record.clear();
+                        too_long = false;
+                        segment_start = i;
+                    }
+                }
+            }
+            if b == b'"' && (mode == Mode::Array || mode == Mode::DataArray) && depth == record_depth(mode) && !recording {
+                recording = true;
+                record_line = line;
+                record.clear();
+                too_long = false;
+                segment_start = i;
+            }
+        }
+        if recording {
+            append(&mut record, &chunk[segment_start..], &mut too_long);
+        }
+        reader.consume(len);
+    }
+    if recording || depth > 0 || in_string {
+        let at = if recording { record_line } else { line };
+        sink.skipped(at, "the file ends inside this JSON value (truncated?); it was not imported".into());
+    }
+    Ok(())
+}
+
+fn append(record: &mut Vec<u8>, bytes: &[u8], too_long: &mut bool) {
+    if *too_long {
+        return;
+    }
+    if record.len() + bytes.len() > MAX_RECORD_BYTES {
+        *too_long = true;
+        record.clear();
+        record.shrink_to(64 * 1024);
+        return;
+    }
+    record.extend_from_slice(bytes);
+}
+
+fn finish(
+    record: &mut Vec<u8>,
+    line: u64,
+    too_long: bool,
+    sink: &mut dyn RecordSink,
+    on_record: &mut OnRecord,
+) -> Result<(), ImportError> {
+    if too_long {
+        sink.skipped(line, format!("record is over the {} limit for one record", human_bytes(MAX_RECORD_BYTES as u64)));
+        return Ok(());
+    }
+    let trimmed = trim_ascii(record);
+    if trimmed.is_empty() {
+        sink.skipped(line, "empty array element".into());
+        return Ok(());
+    }
+    on_record(line, trimmed, sink)
+}
+
+fn trim_ascii(bytes: &[u8]) -> &[u8] {
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
+    &bytes[start..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::CollectSink;
+
+    fn records(text: &str) -> (Vec<(u64, String)>, Vec<crate::ingest::Problem>) {
+        let mut out = Vec::new();
+        let mut sink = CollectSink::default();
+        // A tiny buffer makes records straddle chunk boundaries.
+        let mut reader = std::io::BufReader::with_capacity(3, text.as_bytes());
+        scan(&mut reader, &mut sink, &mut |line, bytes, _| {
+            out.push((line, String::from_utf8_lossy(bytes).to_string()));
+            Ok(())
+        })
+        .expect("scan");
+        (out, sink.problems)
+    }
+
+    #[test]
+    fn array_elements_with_lines() {
+        let (recs, problems) = records("[\n {\"a\": \"x,]}\"},\n {\"b\": [1, 2]}\n]\n");
+        assert!(problems.is_empty());
+        assert_eq!(recs, vec![(2, "{\"a\": \"x,]}\"}".to_string()), (3, "{\"b\": [1, 2]}".to_string())]);
+    }
+
+    #[test]
+    fn api_response_data_elements() {
+        let (recs, _) = records("{\"meta\": {\"data\": 1}, \"data\": [{\"id\": 1}, {\"id\": 2}], \"links\": {\"next\": \"u\"}}");
+        assert_eq!(recs.iter().map(|r| r.1.as_str()).collect::<Vec<_>>(), vec!["{\"id\": 1}", "{\"id\": 2}"]);
+    }
+
+    #[test]
+    fn single_object_and_concatenated_values() {
+        let (recs, _) = records("{\n \"type\": \"view\"\n}\n{\"type\": \"error\"}\n");
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].0, 4);
+    }
+
+    #[test]
+    fn truncated_document_reports_the_cut_record() {
+        let (recs, problems) = records("[{\"a\": 1},\n {\"b\": ");
+        assert_eq!(recs.len(), 1);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, 2);
+    }
+}

@@ -1,0 +1,93 @@
+//! Reading lines with a size cap, so one absurd line cannot exhaust memory.
+
+use std::io::BufRead;
+
+/// The largest record we read (a line, a JSON element, a CSV row). Larger ones are skipped
+/// with a message; the rest of the file still imports.
+pub const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
+
+pub enum Line {
+    /// A line without its end-of-line bytes.
+    Text(Vec<u8>),
+    /// A line longer than the cap; it was read past and dropped. Holds its length.
+    TooLong(u64),
+    End,
+}
+
+/// Reads one line into `buf` (cleared first), never holding more than `cap` bytes of it.
+pub fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>, cap: usize) -> std::io::Result<Line> {
+    buf.clear();
+    let mut total: u64 = 0;
+    let mut too_long = false;
+    let mut saw_any = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        saw_any = true;
+        let (chunk, found_newline) = match memchr_newline(available) {
+            Some(i) => (&available[..i], true),
+            None => (available, false),
+        };
+        total += chunk.len() as u64;
+        if !too_long {
+            if buf.len() + chunk.len() > cap {
+                too_long = true;
+                buf.clear();
+                buf.shrink_to(64 * 1024);
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        let consumed = chunk.len() + usize::from(found_newline);
+        reader.consume(consumed);
+        if found_newline {
+            break;
+        }
+    }
+    if !saw_any {
+        return Ok(Line::End);
+    }
+    if too_long {
+        return Ok(Line::TooLong(total));
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(Line::Text(std::mem::take(buf)))
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|b| *b == b'\n')
+}
+
+/// A friendly reason for a read error in the middle of a file.
+pub fn read_error_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::UnexpectedEof => {
+            "the file ends early (truncated download or cut-off gzip); records before this line were imported".into()
+        }
+        std::io::ErrorKind::InvalidData | std::io::ErrorKind::InvalidInput => {
+            format!("the file cannot be decoded past this point ({error}); records before this line were imported")
+        }
+        _ => format!("read error ({error}); records before this line were imported"),
+    }
+}
+
+/// A size in a human unit, for messages.
+pub fn human_bytes(bytes: u64) -> String {
+    if bytes >= 1 << 30 {
+        format!("{:.1} GiB", bytes as f64 / (1u64 << 30) as f64)
+    } else if bytes >= 1 << 20 {
+        format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+    } else if bytes >= 1 << 10 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{bytes} B")
+    }
+}

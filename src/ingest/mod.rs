@@ -1,0 +1,384 @@
+//! Importers: format detection, one parser per format, and the driver that streams a file
+//! into the store inside one transaction.
+
+pub mod datadog;
+pub mod guance_csv;
+pub mod guance_json;
+pub mod json_scan;
+pub mod line_protocol;
+mod lines;
+
+use crate::model::Event;
+use crate::store::{FileWriter, Store, StoreError, WriteSummary};
+use crate::store::writer::WriteOutcome;
+use serde::Serialize;
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+pub use lines::{human_bytes, MAX_RECORD_BYTES};
+
+/// The formats we read, in the order detection tries them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Format {
+    GuanceLineProtocol,
+    GuanceJson,
+    GuanceCsv,
+    DatadogJson,
+}
+
+impl Format {
+    pub const ALL: [Format; 4] = [Format::GuanceLineProtocol, Format::GuanceJson, Format::GuanceCsv, Format::DatadogJson];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::GuanceLineProtocol => "Guance line protocol",
+            Format::GuanceJson => "Guance DataKit JSON points",
+            Format::GuanceCsv => "Guance explorer CSV",
+            Format::DatadogJson => "Datadog RUM JSON/NDJSON",
+        }
+    }
+}
+
+/// Why a whole file was not imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{path}: cannot read: {message}")]
+    Unreadable { path: String, message: String },
+    #[error("{path}: not a RUM export in any known format (tried: {tried}){hint}")]
+    UnknownFormat { path: String, tried: String, hint: String },
+    #[error("{path}: {source}")]
+    Store { path: String, source: StoreError },
+    #[error("{path}: read error at line {line}: {message}")]
+    Read { path: String, line: u64, message: String },
+    #[error("import cancelled")]
+    Cancelled,
+}
+
+/// A record that was not imported, and why.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Problem {
+    pub line: u64,
+    pub reason: String,
+}
+
+/// Everything a user needs to know about one imported file.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub path: String,
+    pub format: Option<Format>,
+    pub gzip: bool,
+    pub bytes: u64,
+    pub summary: WriteSummary,
+    pub records_skipped: u64,
+    /// The first skipped records with their reasons (all are counted in `records_skipped`).
+    pub problems: Vec<Problem>,
+    /// Set when the whole file was rejected or rolled back.
+    pub error: Option<String>,
+}
+
+/// How many skipped records a report lists by line; the rest are counted.
+pub const PROBLEMS_LISTED: usize = 200;
+
+/// Progress shared with the window or the command line, and the cancel switch.
+#[derive(Debug, Default)]
+pub struct ImportProgress {
+    pub bytes_read: AtomicU64,
+    pub bytes_total: AtomicU64,
+    pub events: AtomicU64,
+    pub files_done: AtomicU64,
+    pub files_total: AtomicU64,
+    pub cancel: AtomicBool,
+    pub current_file: Mutex<String>,
+}
+
+impl ImportProgress {
+    pub fn new() -> Arc<ImportProgress> {
+        Arc::new(ImportProgress::default())
+    }
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+}
+
+/// Where parsers push what they read.
+pub trait RecordSink {
+    /// One event, read at `line`. An error stops the file (store failure, cancel).
+    fn event(&mut self, line: u64, event: Event) -> Result<(), ImportError>;
+    /// A record that could not be read.
+    fn skipped(&mut self, line: u64, reason: String);
+}
+
+/// A sink that collects into memory: for tests and for the parsers' own checks.
+#[derive(Debug, Default)]
+pub struct CollectSink {
+    pub events: Vec<(u64, Event)>,
+    pub problems: Vec<Problem>,
+}
+
+impl RecordSink for CollectSink {
+    fn event(&mut self, line: u64, event: Event) -> Result<(), ImportError> {
+        self.events.push((line, event));
+        Ok(())
+    }
+    fn skipped(&mut self, line: u64, reason: String) {
+        self.problems.push(Problem { line, reason });
+    }
+}
+
+/// Reads a whole stream in a known format into a sink.
+/// `file_name` helps formats that name the event kind only there (CSV exports).
+pub fn parse_stream(
+    format: Format,
+    reader: &mut dyn BufRead,
+    sink: &mut dyn RecordSink,
+    file_name: Option<&str>,
+) -> Result<(), ImportError> {
+    match format {
+        Format::GuanceLineProtocol => line_protocol::parse(reader, sink),
+        Format::GuanceJson => guance_json::parse(reader, sink),
+        Format::GuanceCsv => guance_csv::parse(reader, sink, file_name),
+        Format::DatadogJson => datadog::parse(reader, sink),
+    }
+}
+
+/// Counts the compressed bytes read, for progress.
+struct CountingReader<R> {
+    inner: R,
+    progress: Arc<ImportProgress>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.progress.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// How much of the start of a (decompressed) file detection looks at.
+const PEEK_BYTES: usize = 64 * 1024;
+
+/// Decompressed bytes a gzip file may expand to before we stop (a gzip bomb guard).
+pub const MAX_DECOMPRESSED_BYTES: u64 = 64 * 1024 * 1024 * 1024;
+
+/// Stops a stream that grows past a limit, with an error that says so.
+struct LimitedReader<R> {
+    inner: R,
+    remaining: u64,
+}
+
+impl<R: Read> Read for LimitedReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.remaining == 0 {
+            return Err(std::io::Error::other(format!(
+                "the file decompresses to more than {} GiB; stopped there (gzip bomb guard)",
+                MAX_DECOMPRESSED_BYTES >> 30
+            )));
+        }
+        let want = buf.len().min(self.remaining.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+/// An opened file: its decompressed stream, with the first bytes already read for detection.
+pub struct OpenedFile {
+    pub reader: Box<dyn BufRead + Send>,
+    pub peek: Vec<u8>,
+    pub gzip: bool,
+    pub size_bytes: u64,
+}
+
+pub fn open_file(path: &Path, progress: &Arc<ImportProgress>) -> Result<OpenedFile, ImportError> {
+    let unreadable = |message: String| ImportError::Unreadable { path: path.display().to_string(), message };
+    let metadata = std::fs::metadata(path).map_err(|e| unreadable(e.to_string()))?;
+    if !metadata.is_file() {
+        return Err(unreadable("not a regular file".into()));
+    }
+    let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+    let counting = CountingReader { inner: file, progress: progress.clone() };
+    let mut raw = BufReader::with_capacity(256 * 1024, counting);
+    let magic = raw.fill_buf().map_err(|e| unreadable(e.to_string()))?;
+    let gzip = magic.len() >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    let mut stream: Box<dyn Read + Send> = if gzip {
+        Box::new(LimitedReader { inner: flate2::bufread::MultiGzDecoder::new(raw), remaining: MAX_DECOMPRESSED_BYTES })
+    } else {
+        Box::new(raw)
+    };
+    let mut peek = Vec::with_capacity(PEEK_BYTES);
+    (&mut stream).take(PEEK_BYTES as u64).read_to_end(&mut peek).map_err(|e| unreadable(e.to_string()))?;
+    let reader = Box::new(BufReader::with_capacity(256 * 1024, Cursor::new(peek.clone()).chain(stream)));
+    Ok(OpenedFile { reader, peek, gzip, size_bytes: metadata.len() })
+}
+
+/// Detects the format from the first bytes of a (decompressed) file: by content, never by name.
+pub fn detect(peek: &[u8]) -> Option<Format> {
+    let text = String::from_utf8_lossy(peek);
+    let text = text.trim_start_matches('\u{feff}');
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') || trimmed.starts_with('{') {
+        if guance_json::looks_like(trimmed) {
+            return Some(Format::GuanceJson);
+        }
+        if datadog::looks_like(trimmed) {
+            return Some(Format::DatadogJson);
+        }
+        return None;
+    }
+    let first_line = trimmed.lines().find(|l| !l.trim().is_empty() && !l.starts_with('#'))?;
+    if line_protocol::looks_like(first_line) {
+        return Some(Format::GuanceLineProtocol);
+    }
+    if guance_csv::looks_like(first_line) {
+        return Some(Format::GuanceCsv);
+    }
+    None
+}
+
+fn unknown_format(path: &Path, peek: &[u8]) -> ImportError {
+    let hint = if peek.is_empty() {
+        ": the file is empty".to_string()
+    } else if peek.iter().take(4096).filter(|b| **b == 0).count() > 0 {
+        ": it looks like a binary file".to_string()
+    } else {
+        String::new()
+    };
+    ImportError::UnknownFormat {
+        path: path.display().to_string(),
+        tried: Format::ALL.iter().map(|f| f.name()).collect::<Vec<_>>().join(", "),
+        hint,
+    }
+}
+
+/// The store sink: events go through the file's writer; problems are collected.
+struct StoreSink<'a, 'c> {
+    writer: &'a mut FileWriter<'c>,
+    problems: Vec<Problem>,
+    skipped: u64,
+    progress: &'a ImportProgress,
+    path: &'a str,
+}
+
+impl RecordSink for StoreSink<'_, '_> {
+    fn event(&mut self, line: u64, event: Event) -> Result<(), ImportError> {
+        if self.progress.is_cancelled() {
+            return Err(ImportError::Cancelled);
+        }
+        match self.writer.write(line, event) {
+            Ok(WriteOutcome::Skipped(reason)) => self.skipped(line, reason),
+            Ok(_) => {
+                self.progress.events.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(source) => return Err(ImportError::Store { path: self.path.to_string(), source }),
+        }
+        Ok(())
+    }
+    fn skipped(&mut self, line: u64, reason: String) {
+        self.skipped += 1;
+        if self.problems.len() < PROBLEMS_LISTED {
+            self.problems.push(Problem { line, reason });
+        }
+    }
+}
+
+/// Files to import from the paths a user gave: directories are walked, in name order.
+pub fn expand_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+                Ok(entries) => entries.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+                Err(_) => {
+                    out.push(path.clone()); // reported as unreadable when imported
+                    continue;
+                }
+            };
+            entries.retain(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')));
+            entries.sort();
+            out.extend(expand_paths(&entries));
+        } else {
+            out.push(path.clone());
+        }
+    }
+    out
+}
+
+/// Imports one file in one transaction: it all lands, or (on a store error, a cancel or a
+/// kill) nothing of it does.
+pub fn import_file(store: &mut Store, path: &Path, progress: &Arc<ImportProgress>) -> FileReport {
+    let display = path.display().to_string();
+    let mut report = FileReport {
+        path: display.clone(),
+        format: None,
+        gzip: false,
+        bytes: 0,
+        summary: WriteSummary::default(),
+        records_skipped: 0,
+        problems: Vec::new(),
+        error: None,
+    };
+    if let Ok(mut current) = progress.current_file.lock() {
+        *current = display.clone();
+    }
+    let result = import_file_inner(store, path, progress, &mut report);
+    if let Err(error) = result {
+        report.error = Some(error.to_string());
+    }
+    progress.files_done.fetch_add(1, Ordering::Relaxed);
+    report
+}
+
+fn import_file_inner(
+    store: &mut Store,
+    path: &Path,
+    progress: &Arc<ImportProgress>,
+    report: &mut FileReport,
+) -> Result<(), ImportError> {
+    let mut opened = open_file(path, progress)?;
+    report.gzip = opened.gzip;
+    report.bytes = opened.size_bytes;
+    let format = detect(&opened.peek).ok_or_else(|| unknown_format(path, &opened.peek))?;
+    report.format = Some(format);
+    let store_error = |source: StoreError| ImportError::Store { path: report.path.clone(), source };
+    let tx = store.conn.transaction().map_err(|e| store_error(e.into()))?;
+    let mut writer = FileWriter::new(&tx, &report.path, format.name(), opened.size_bytes).map_err(store_error)?;
+    let mut sink = StoreSink { writer: &mut writer, problems: Vec::new(), skipped: 0, progress, path: &report.path };
+    let file_name = path.file_name().and_then(|n| n.to_str());
+    parse_stream(format, &mut opened.reader, &mut sink, file_name)?;
+    let (problems, skipped) = (sink.problems, sink.skipped);
+    let summary = writer.finish(skipped).map_err(store_error)?;
+    if progress.is_cancelled() {
+        return Err(ImportError::Cancelled); // dropping tx rolls back
+    }
+    tx.commit().map_err(|e| store_error(e.into()))?;
+    report.summary = summary;
+    report.records_skipped = skipped;
+    report.problems = problems;
+    Ok(())
+}
+
+/// Imports files and directories one file at a time; `on_file` hears of each as it ends.
+pub fn import_paths(
+    store: &mut Store,
+    paths: &[PathBuf],
+    progress: &Arc<ImportProgress>,
+    mut on_file: impl FnMut(&FileReport),
+) -> Vec<FileReport> {
+    let files = expand_paths(paths);
+    let total: u64 = files.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    progress.bytes_total.fetch_add(total, Ordering::Relaxed);
+    progress.files_total.fetch_add(files.len() as u64, Ordering::Relaxed);
+    let mut reports = Vec::new();
+    for file in files {
+        if progress.is_cancelled() {
+            break;
+        }
+        let report = import_file(store, &file, progress);
+        on_file(&report);
+        reports.push(report);
+    }
+    reports
+}

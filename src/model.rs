@@ -1,0 +1,310 @@
+//! The one data model every importer maps into: an [`Event`] is a kind, a time and a flat map of
+//! keys in the Guance naming (the canonical key space), whatever format it came from.
+
+use std::fmt;
+
+/// The five RUM event kinds every SDK records. Anything else (Datadog `vital`, `transition`, ...)
+/// is still imported, with its own kind name, so nothing a user exported is dropped.
+pub const KNOWN_KINDS: [&str; 5] = ["view", "action", "error", "resource", "long_task"];
+
+/// One value of one key of an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Str(String),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl FieldValue {
+    /// The value as an integer, when it is one or is text or a float that holds one.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            FieldValue::Int(v) => Some(*v),
+            FieldValue::Float(v) if v.is_finite() && v.abs() < 9.2e18 => Some(v.round() as i64),
+            FieldValue::Float(_) => None,
+            FieldValue::Str(s) => {
+                let t = s.trim();
+                t.parse::<i64>().ok().or_else(|| {
+                    t.parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && v.abs() < 9.2e18)
+                        .map(|v| v.round() as i64)
+                })
+            }
+            FieldValue::Bool(_) => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            FieldValue::Int(v) => Some(*v as f64),
+            FieldValue::Float(v) => Some(*v),
+            FieldValue::Str(s) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
+            FieldValue::Bool(_) => None,
+        }
+    }
+
+    /// Whether the value says nothing (an empty string). Such values never set session attributes.
+    pub fn is_empty_text(&self) -> bool {
+        matches!(self, FieldValue::Str(s) if s.is_empty())
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            FieldValue::Str(s) => serde_json::Value::String(s.clone()),
+            FieldValue::Int(v) => serde_json::Value::from(*v),
+            FieldValue::Float(v) => serde_json::Number::from_f64(*v)
+                .map(serde_json::Value::Number)
+                .unwrap_or(serde_json::Value::Null),
+            FieldValue::Bool(b) => serde_json::Value::Bool(*b),
+        }
+    }
+
+    pub fn from_json(value: &serde_json::Value) -> Option<FieldValue> {
+        match value {
+            serde_json::Value::Null => None,
+            serde_json::Value::Bool(b) => Some(FieldValue::Bool(*b)),
+            serde_json::Value::Number(n) => Some(if let Some(i) = n.as_i64() {
+                FieldValue::Int(i)
+            } else {
+                FieldValue::Float(n.as_f64().unwrap_or(f64::NAN))
+            }),
+            serde_json::Value::String(s) => Some(FieldValue::Str(s.clone())),
+            // Arrays and objects that reach here are kept whole, as JSON text.
+            other => Some(FieldValue::Str(other.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for FieldValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FieldValue::Str(s) => f.write_str(s),
+            FieldValue::Int(v) => write!(f, "{v}"),
+            FieldValue::Float(v) => write!(f, "{v}"),
+            FieldValue::Bool(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// One imported event, in the canonical key space.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// `view`, `action`, `error`, `resource`, `long_task`, or another kind the source named.
+    pub kind: String,
+    /// Milliseconds since the Unix epoch.
+    pub time_ms: i64,
+    /// Every key of the event, including `session_id`, in the order the source gave them.
+    pub fields: Vec<(String, FieldValue)>,
+    /// A partial update (Datadog `view_update`): merged into the view it names.
+    pub is_partial_update: bool,
+}
+
+impl Event {
+    pub fn new(kind: impl Into<String>, time_ms: i64) -> Event {
+        Event { kind: kind.into(), time_ms, fields: Vec::new(), is_partial_update: false }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&FieldValue> {
+        self.fields.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self.get(key) {
+            Some(FieldValue::Str(s)) if !s.is_empty() => Some(s.as_str()),
+            _ => None,
+        }
+    }
+
+    /// Sets a key, replacing an earlier value of the same key.
+    pub fn set(&mut self, key: impl Into<String>, value: FieldValue) {
+        let key = key.into();
+        if let Some(slot) = self.fields.iter_mut().find(|(k, _)| *k == key) {
+            slot.1 = value;
+        } else {
+            self.fields.push((key, value));
+        }
+    }
+
+    pub fn session_id(&self) -> Option<&str> {
+        self.get_str("session_id")
+    }
+}
+
+/// SQL column type of a canonical column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnType {
+    Text,
+    Integer,
+    Real,
+}
+
+impl ColumnType {
+    pub fn sql(self) -> &'static str {
+        match self {
+            ColumnType::Text => "TEXT",
+            ColumnType::Integer => "INTEGER",
+            ColumnType::Real => "REAL",
+        }
+    }
+}
+
+/// A key that has its own column on the events table; every other key goes to `extra_json`.
+#[derive(Debug, Clone, Copy)]
+pub struct EventColumn {
+    /// Key in the canonical (Guance) key space.
+    pub key: &'static str,
+    /// Column name, with its unit.
+    pub column: &'static str,
+    pub column_type: ColumnType,
+}
+
+const fn text(key: &'static str) -> EventColumn {
+    EventColumn { key, column: key, column_type: ColumnType::Text }
+}
+const fn nanos(key: &'static str, column: &'static str) -> EventColumn {
+    EventColumn { key, column, column_type: ColumnType::Integer }
+}
+
+/// Canonical event columns. Durations are nanoseconds, as both SDKs send them.
+pub const EVENT_COLUMNS: &[EventColumn] = &[
+    text("view_id"),
+    text("view_url"),
+    text("view_path"),
+    text("view_name"),
+    text("view_referrer"),
+    text("view_loading_type"),
+    nanos("loading_time", "loading_time_ns"),
+    nanos("first_contentful_paint", "first_contentful_paint_ns"),
+    nanos("largest_contentful_paint", "largest_contentful_paint_ns"),
+    EventColumn { key: "cumulative_layout_shift", column: "cumulative_layout_shift", column_type: ColumnType::Real },
+    nanos("first_input_delay", "first_input_delay_ns"),
+    nanos("interaction_to_next_paint", "interaction_to_next_paint_ns"),
+    nanos("first_byte", "first_byte_ns"),
+    nanos("dom_interactive", "dom_interactive_ns"),
+    nanos("dom_content_loaded", "dom_content_loaded_ns"),
+    nanos("dom_complete", "dom_complete_ns"),
+    nanos("load_event", "load_event_ns"),
+    nanos("time_spent", "time_spent_ns"),
+    text("action_id"),
+    text("action_type"),
+    text("action_name"),
+    text("error_message"),
+    text("error_type"),
+    text("error_source"),
+    text("error_handling"),
+    text("error_stack"),
+    text("resource_url"),
+    text("resource_type"),
+    text("resource_method"),
+    EventColumn { key: "resource_status", column: "resource_status", column_type: ColumnType::Integer },
+    EventColumn { key: "resource_size", column: "resource_size_bytes", column_type: ColumnType::Integer },
+    nanos("duration", "duration_ns"),
+];
+
+pub fn event_column_for_key(key: &str) -> Option<&'static EventColumn> {
+    EVENT_COLUMNS.iter().find(|c| c.key == key || c.column == key)
+}
+
+/// A session attribute that has its own column on the sessions table (the explorer's list
+/// columns and facets). The session takes the first non-empty value its events carry.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionAttribute {
+    pub key: &'static str,
+    pub column: &'static str,
+}
+
+pub const SESSION_ATTRIBUTES: &[SessionAttribute] = &[
+    SessionAttribute { key: "session_type", column: "session_type" },
+    SessionAttribute { key: "app_id", column: "app_id" },
+    SessionAttribute { key: "env", column: "env" },
+    SessionAttribute { key: "service", column: "service" },
+    SessionAttribute { key: "version", column: "app_version" },
+    SessionAttribute { key: "userid", column: "user_id" },
+    SessionAttribute { key: "user_name", column: "user_name" },
+    SessionAttribute { key: "user_email", column: "user_email" },
+    SessionAttribute { key: "browser", column: "browser" },
+    SessionAttribute { key: "browser_version", column: "browser_version" },
+    SessionAttribute { key: "os", column: "os" },
+    SessionAttribute { key: "os_version", column: "os_version" },
+    SessionAttribute { key: "device", column: "device" },
+    SessionAttribute { key: "country", column: "country" },
+    SessionAttribute { key: "city", column: "city" },
+];
+
+/// Other keys that describe the session rather than one event. They are kept once on the
+/// session; an event keeps its own copy only where it differs, so nothing is lost.
+pub const SESSION_SCOPED_KEYS: &[&str] = &[
+    "sdk_name", "sdk_version", "source", "is_signin", "os_version_major", "browser_version_major",
+    "screen_size", "network_type", "time_zone", "ip", "province", "isp", "session_sampled_for_replay",
+];
+
+/// Key prefixes (Datadog's flattened objects) that are session-scoped too.
+pub const SESSION_SCOPED_PREFIXES: &[&str] =
+    &["usr.", "os.", "browser.", "device.", "geo.", "connectivity.", "display.", "application.", "_dd.configuration."];
+
+pub fn session_attribute_for_key(key: &str) -> Option<&'static SessionAttribute> {
+    SESSION_ATTRIBUTES.iter().find(|a| a.key == key || a.column == key)
+}
+
+pub fn is_session_scoped(key: &str) -> bool {
+    session_attribute_for_key(key).is_some()
+        || SESSION_SCOPED_KEYS.contains(&key)
+        || SESSION_SCOPED_PREFIXES.iter().any(|p| key.starts_with(p))
+}
+
+/// The path part of a URL: without scheme, host, query and fragment.
+pub fn url_path(url: &str) -> String {
+    let after_scheme = match url.find("://") {
+        Some(i) => &url[i + 3..],
+        None => url,
+    };
+    let path_start = if url.contains("://") { after_scheme.find('/') } else { Some(0) };
+    let path = match path_start {
+        Some(i) => &after_scheme[i..],
+        None => return "/".to_string(),
+    };
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    let p = &path[..end];
+    if p.is_empty() {
+        "/".to_string()
+    } else {
+        p.to_string()
+    }
+}
+
+/// Detects the unit of an epoch timestamp from its magnitude and returns milliseconds.
+pub fn epoch_to_ms(value: i64) -> i64 {
+    let magnitude = value.unsigned_abs();
+    if magnitude < 100_000_000_000 {
+        value.saturating_mul(1000) // seconds
+    } else if magnitude < 100_000_000_000_000 {
+        value // milliseconds
+    } else if magnitude < 100_000_000_000_000_000 {
+        value / 1000 // microseconds
+    } else {
+        value / 1_000_000 // nanoseconds
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_path_strips_host_query_and_fragment() {
+        assert_eq!(url_path("https://a.com/x/y?q=1#f"), "/x/y");
+        assert_eq!(url_path("https://a.com"), "/");
+        assert_eq!(url_path("http://localhost:5500/dist/"), "/dist/");
+        assert_eq!(url_path("/already/path?x"), "/already/path");
+    }
+
+    #[test]
+    fn epoch_precision_is_detected_from_magnitude() {
+        assert_eq!(epoch_to_ms(1_636_524_705), 1_636_524_705_000);
+        assert_eq!(epoch_to_ms(1_636_524_705_288), 1_636_524_705_288);
+        assert_eq!(epoch_to_ms(1_636_524_705_288_123), 1_636_524_705_288);
+        assert_eq!(epoch_to_ms(1_636_524_705_288_123_456), 1_636_524_705_288);
+    }
+}

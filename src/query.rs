@@ -1,0 +1,574 @@
+//! The filter language shared by the command line and the window's query bar.
+//!
+//! ```text
+//! browser:Chrome -os:Windows        terms, AND by default; "-" negates
+//! browser:*chrom*                   wildcards (* and ?), case-insensitive
+//! duration_ms:>5000 error_count:>=1 comparisons; start_ms:>2025-01-01 takes dates too
+//! view_count:[2 TO 10]              ranges, "*" for an open end
+//! view_path:"/a b"                  quoted values
+//! user_id:*  -user_id:*             the field exists / does not
+//! checkout                          free text: any session field contains it
+//! (browser:Safari OR os:iOS) AND -env:staging
+//! ```
+//!
+//! Keys are session columns, event columns (a session matches when any of its events does) or
+//! any extended field. Values always travel as bound parameters, never inside the SQL text.
+
+use crate::model::{event_column_for_key, ColumnType, EventColumn};
+use crate::store::SESSION_LIST_COLUMNS;
+use rusqlite::types::Value as SqlValue;
+use std::fmt;
+
+/// A parsed query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub expr: Expr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
+    Not(Box<Expr>),
+    Term { key: String, matcher: Matcher },
+    FreeText(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Matcher {
+    Equals(String),
+    Wildcard(String),
+    Compare(CompareOp, String),
+    /// Inclusive bounds; None is an open end.
+    Range(Option<String>, Option<String>),
+    Exists,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompareOp {
+    Greater,
+    GreaterOrEqual,
+    Less,
+    LessOrEqual,
+}
+
+impl CompareOp {
+    fn sql(self) -> &'static str {
+        match self {
+            CompareOp::Greater => ">",
+            CompareOp::GreaterOrEqual => ">=",
+            CompareOp::Less => "<",
+            CompareOp::LessOrEqual => "<=",
+        }
+    }
+}
+
+/// A malformed query: what is wrong and the 1-based character column where it went wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError {
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "column {}: {}", self.column, self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Parses a query. An empty query gives `Ok(None)`: no filter.
+pub fn parse(text: &str) -> Result<Option<Filter>, ParseError> {
+    let mut parser = Parser { chars: text.chars().collect(), pos: 0 };
+    parser.skip_ws();
+    if parser.at_end() {
+        return Ok(None);
+    }
+    let expr = parser.parse_or()?;
+    parser.skip_ws();
+    if !parser.at_end() {
+        return Err(parser.error_here(if parser.peek() == Some(')') {
+            "unmatched ')'".to_string()
+        } else {
+            "unexpected text".to_string()
+        }));
+    }
+    Ok(Some(Filter { expr }))
+}
+
+struct Parser {
+    chars: Vec<char>,
+    pos: usize,
+}
+
+fn is_delimiter(c: char) -> bool {
+    c.is_whitespace() || c == '(' || c == ')'
+}
+
+impl Parser {
+    fn at_end(&self) -> bool {
+        self.pos >= self.chars.len()
+    }
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.pos).copied()
+    }
+    fn skip_ws(&mut self) {
+        while self.peek().is_some_and(char::is_whitespace) {
+            self.pos += 1;
+        }
+    }
+    fn error_at(&self, pos: usize, message: impl Into<String>) -> ParseError {
+        ParseError { column: pos + 1, message: message.into() }
+    }
+    fn error_here(&self, message: impl Into<String>) -> ParseError {
+        self.error_at(self.pos, message)
+    }
+
+    /// The upper-case keyword at the cursor (`OR`, `AND`, `NOT`) if one stands there alone.
+    fn keyword(&self) -> Option<&'static str> {
+        for keyword in ["OR", "AND", "NOT"] {
+            let end = self.pos + keyword.len();
+            if end <= self.chars.len()
+                && self.chars[self.pos..end].iter().copied().eq(keyword.chars())
+                && self.chars.get(end).is_none_or(|c| is_delimiter(*c))
+            {
+                return Some(keyword);
+            }
+        }
+        None
+    }
+
+    fn parse_or(&mut self) -> Result<Expr, ParseError> {
+        let mut branches = vec![self.parse_and()?];
+        loop {
+            self.skip_ws();
+            if self.keyword() == Some("OR") {
+                let at = self.pos;
+                self.pos += 2;
+                self.skip_ws();
+                if self.at_end() || self.peek() == Some(')') {
+                    return Err(self.error_at(at, "OR needs a term on both sides"));
+                }
+                branches.push(self.parse_and()?);
+            } else {
+                break;
+            }
+        }
+        Ok(if branches.len() == 1 { branches.remove(0) } else { Expr::Or(branches) })
+    }
+
+    fn parse_and(&mut self) -> Result<Expr, ParseError> {
+        let mut terms = Vec::new();
+        loop {
+            self.skip_ws();
+            if self.at_end() || self.peek() == Some(')') || self.keyword() == Some("OR") {
+                break;
+            }
+            if self.keyword() == Some("AND") {
+                let at = self.pos;
+                self.pos += 3;
+                self.skip_ws();
+                if terms.is_empty() || self.at_end() || self.peek() == Some(')') || self.keyword() == Some("OR") {
+                    return Err(self.error_at(at, "AND needs a term on both sides"));
+                }
+                continue;
+            }
+            terms.push(self.parse_unary()?);
+        }
+        match terms.len() {
+            0 => Err(self.error_here("expected a term")),
+            1 => Ok(terms.remove(0)),
+            _ => Ok(Expr::And(terms)),
+        }
+    }
+
+    fn parse_unary(&mut self) -> Result<Expr, ParseError> {
+        if self.keyword() == Some("NOT") {
+            let at = self.pos;
+            self.pos += 3;
+            self.skip_ws();
+            if self.at_end() || self.peek() == Some(')') {
+                return Err(self.error_at(at, "NOT needs a term after it"));
+            }
+            return Ok(Expr::Not(Box::new(self.parse_unary()?)));
+        }
+        if self.peek() == Some('-') && self.chars.get(self.pos + 1).is_some_and(|c| !is_delimiter(*c)) {
+            self.pos += 1;
+            return Ok(Expr::Not(Box::new(self.parse_primary()?)));
+        }
+        self.parse_primary()
+    }
+
+    fn parse_primary(&mut self) -> Result<Expr, ParseError> {
+        match self.peek() {
+            Some('(') => {
+                let open = self.pos;
+                self.pos += 1;
+                self.skip_ws();
+                if self.peek() == Some(')') {
+                    return Err(self.error_here("empty parentheses"));
+                }
+                let inner = self.parse_or()?;
+                self.skip_ws();
+                if self.peek() != Some(')') {
+                    return Err(self.error_at(open, "'(' is never closed"));
+                }
+                self.pos += 1;
+                Ok(inner)
+            }
+            Some('"') => Ok(Expr::FreeText(self.parse_quoted()?)),
+            _ => self.parse_term(),
+        }
+    }
+
+    fn parse_quoted(&mut self) -> Result<String, ParseError> {
+        let open = self.pos;
+        self.pos += 1;
+        let mut value = String::new();
+        while let Some(c) = self.peek() {
+            self.pos += 1;
+            match c {
+                '"' => return Ok(value),
+                '\\' => match self.peek() {
+                    Some(next) => {
+                        value.push(next);
+                        self.pos += 1;
+                    }
+                    None => break,
+                },
+                c => value.push(c),
+            }
+        }
+        Err(self.error_at(open, "quote is never closed"))
+    }
+
+    /// Reads a bare word up to whitespace or a parenthesis; `\` escapes the next character.
+    /// Returns the text and whether it held an unescaped wildcard.
+    fn read_bare(&mut self, stop_at_colon: bool) -> (String, bool) {
+        let mut text = String::new();
+        let mut wildcard = false;
+        while let Some(c) = self.peek() {
+            if is_delimiter(c) || (stop_at_colon && c == ':') {
+                break;
+            }
+            self.pos += 1;
+            if c == '\\' {
+                if let Some(next) = self.peek() {
+                    text.push(next);
+                    self.pos += 1;
+                }
+                continue;
+            }
+            if c == '*' || c == '?' {
+                wildcard = true;
+            }
+            text.push(c);
+        }
+        (text, wildcard)
+    }
+
+    fn parse_term(&mut self) -> Result<Expr, ParseError> {
+        let start = self.pos;
+        let (word, _) = self.read_bare(true);
+        if self.peek() != Some(':') {
+            if word.is_empty() {
+                return Err(self.error_here("expected a term"));
+            }
+            // A bare word: free text (a ':' never came, so wildcards are literal here).
+            return Ok(Expr::FreeText(word));
+        }
+        if word.is_empty() {
+            return Err(self.error_at(start, "a key is missing before ':'"));
+        }
+        self.pos += 1; // ':'
+        let matcher = match self.peek() {
+            None => return Err(self.error_here(format!("a value is missing after '{word}:'"))),
+            Some(c) if c.is_whitespace() || c == ')' => {
+                return Err(self.error_here(format!("a value is missing after '{word}:'")))
+            }
+            Some('"') => Matcher::Equals(self.parse_quoted()?),
+            Some('[') => self.parse_range()?,
+            Some('>') | Some('<') => {
+                let op = match (self.peek(), self.chars.get(self.pos + 1)) {
+                    (Some('>'), Some('=')) => CompareOp::GreaterOrEqual,
+                    (Some('<'), Some('=')) => CompareOp::LessOrEqual,
+                    (Some('>'), _) => CompareOp::Greater,
+                    _ => CompareOp::Less,
+                };
+                self.pos += if matches!(op, CompareOp::GreaterOrEqual | CompareOp::LessOrEqual) { 2 } else { 1 };
+                let value = if self.peek() == Some('"') { self.parse_quoted()? } else { self.read_bare(false).0 };
+                if value.is_empty() {
+                    return Err(self.error_here("a value is missing after the comparison"));
+                }
+                Matcher::Compare(op, value)
+            }
+            Some(_) => {
+                let (value, wildcard) = self.read_bare(false);
+                if value == "*" {
+                    Matcher::Exists
+                } else if wildcard {
+                    Matcher::Wildcard(value)
+                } else {
+                    Matcher::Equals(value)
+                }
+            }
+        };
+        Ok(Expr::Term { key: word, matcher })
+    }
+
+    fn parse_range(&mut self) -> Result<Matcher, ParseError> {
+        let open = self.pos;
+        self.pos += 1;
+        let mut body = String::new();
+        loop {
+            match self.peek() {
+                None => return Err(self.error_at(open, "'[' is never closed; a range is [low TO high]")),
+                Some(']') => {
+                    self.pos += 1;
+                    break;
+                }
+                Some(c) => {
+                    body.push(c);
+                    self.pos += 1;
+                }
+            }
+        }
+        let parts: Vec<&str> = body.split(" TO ").collect();
+        if parts.len() != 2 {
+            return Err(self.error_at(open, "a range is [low TO high]"));
+        }
+        let bound = |s: &str| {
+            let s = s.trim().trim_matches('"');
+            if s == "*" || s.is_empty() {
+                None
+            } else {
+                Some(s.to_string())
+            }
+        };
+        Ok(Matcher::Range(bound(parts[0]), bound(parts[1])))
+    }
+}
+
+/// What a key names.
+enum KeyTarget {
+    Session { column: &'static str, numeric: bool },
+    Event(&'static EventColumn),
+    Extended(String),
+}
+
+/// The canonical session column for a key typed in a query or a sort (`userid` is `user_id`).
+pub fn session_column_alias(key: &str) -> &str {
+    match key {
+        "userid" => "user_id",
+        "version" => "app_version",
+        "duration" => "duration_ms",
+        "time" | "start" => "start_ms",
+        other => other,
+    }
+}
+
+fn resolve(key: &str) -> KeyTarget {
+    let alias = session_column_alias(key);
+    if let Some(column) = SESSION_LIST_COLUMNS.iter().copied().find(|c| *c == alias) {
+        let numeric = column.ends_with("_ms") || column.ends_with("_count");
+        return KeyTarget::Session { column, numeric };
+    }
+    if let Some(column) = event_column_for_key(key) {
+        return KeyTarget::Event(column);
+    }
+    KeyTarget::Extended(key.to_string())
+}
+
+/// A JSON path that names one top-level key, dots and all.
+pub fn json_path(key: &str) -> String {
+    format!("$.\"{}\"", key.replace('"', ""))
+}
+
+fn push(params: &mut Vec<SqlValue>, value: SqlValue) -> String {
+    params.push(value);
+    format!("?{}", params.len())
+}
+
+fn like_pattern(wildcard: &str) -> String {
+    let mut out = String::new();
+    for c in wildcard.chars() {
+        match c {
+            '*' => out.push('%'),
+            '?' => out.push('_'),
+            '%' | '_' | '\\' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A number from a query value; for time keys also a date (`2025-11-13`, ISO 8601).
+fn numeric_value(value: &str, is_time: bool) -> Option<SqlValue> {
+    if let Ok(n) = value.parse::<i64>() {
+        return Some(SqlValue::Integer(n));
+    }
+    if let Ok(f) = value.parse::<f64>() {
+        if f.is_finite() {
+            return Some(SqlValue::Real(f));
+        }
+    }
+    if is_time {
+        return crate::timeparse::parse_datetime_ms(value).map(SqlValue::Integer);
+    }
+    None
+}
+
+/// The predicate on one SQL expression; `numeric` says the expression holds numbers.
+fn predicate(expr: &str, matcher: &Matcher, numeric: bool, is_time: bool, params: &mut Vec<SqlValue>) -> String {
+    match matcher {
+        Matcher::Exists => format!("({expr} IS NOT NULL AND {expr} <> '')"),
+        Matcher::Equals(value) => {
+            let text = push(params, SqlValue::Text(value.clone()));
+            match numeric_value(value, is_time) {
+                Some(n) => {
+                    let n = push(params, n);
+                    format!("({expr} = {n} OR {expr} = {text})")
+                }
+                None => format!("{expr} = {text}"),
+            }
+        }
+        Matcher::Wildcard(pattern) => {
+            let p = push(params, SqlValue::Text(like_pattern(pattern)));
+            format!("{expr} LIKE {p} ESCAPE '\\'")
+        }
+        Matcher::Compare(op, value) => {
+            let v = match numeric_value(value, is_time) {
+                Some(n) => n,
+                None if numeric => SqlValue::Text(value.clone()),
+                None => SqlValue::Text(value.clone()),
+            };
+            let p = push(params, v);
+            format!("{expr} {} {p}", op.sql())
+        }
+        Matcher::Range(low, high) => {
+            let mut parts = Vec::new();
+            if let Some(low) = low {
+                let v = numeric_value(low, is_time).unwrap_or_else(|| SqlValue::Text(low.clone()));
+                parts.push(format!("{expr} >= {}", push(params, v)));
+            }
+            if let Some(high) = high {
+                let v = numeric_value(high, is_time).unwrap_or_else(|| SqlValue::Text(high.clone()));
+                parts.push(format!("{expr} <= {}", push(params, v)));
+            }
+            if parts.is_empty() {
+                format!("{expr} IS NOT NULL")
+            } else {
+                format!("({})", parts.join(" AND "))
+            }
+        }
+    }
+}
+
+/// Session text columns that free text searches.
+const FREE_TEXT_COLUMNS: &[&str] = &[
+    "session_id", "session_type", "first_view_path", "last_view_path", "first_view_url", "last_view_url",
+    "app_id", "env", "service", "app_version", "user_id", "user_name", "user_email", "browser",
+    "browser_version", "os", "os_version", "device", "country", "city", "session_fields_json",
+];
+
+impl Expr {
+    fn to_sql(&self, params: &mut Vec<SqlValue>) -> String {
+        match self {
+            Expr::And(terms) => {
+                format!("({})", terms.iter().map(|t| t.to_sql(params)).collect::<Vec<_>>().join(" AND "))
+            }
+            Expr::Or(terms) => {
+                format!("({})", terms.iter().map(|t| t.to_sql(params)).collect::<Vec<_>>().join(" OR "))
+            }
+            // coalesce: a session without the field is one the negation should keep.
+            Expr::Not(inner) => format!("NOT coalesce({}, 0)", inner.to_sql(params)),
+            Expr::FreeText(text) => {
+                let p = push(params, SqlValue::Text(format!("%{}%", like_pattern(text))));
+                let ors: Vec<String> =
+                    FREE_TEXT_COLUMNS.iter().map(|c| format!("s.{c} LIKE {p} ESCAPE '\\'")).collect();
+                format!("({})", ors.join(" OR "))
+            }
+            Expr::Term { key, matcher } => match resolve(key) {
+                KeyTarget::Session { column, numeric } => {
+                    predicate(&format!("s.{column}"), matcher, numeric, column.ends_with("_ms"), params)
+                }
+                KeyTarget::Event(column) => {
+                    let numeric = column.column_type != ColumnType::Text;
+                    let pred = predicate(&format!("e.{}", column.column), matcher, numeric, false, params);
+                    format!("s.session_pk IN (SELECT e.session_pk FROM events e WHERE {pred})")
+                }
+                KeyTarget::Extended(key) => {
+                    let path = push(params, SqlValue::Text(json_path(&key)));
+                    let on_session =
+                        predicate(&format!("json_extract(s.session_fields_json, {path})"), matcher, false, false, params);
+                    let on_event =
+                        predicate(&format!("json_extract(e.extra_json, {path})"), matcher, false, false, params);
+                    format!(
+                        "(coalesce({on_session}, 0) OR s.session_pk IN (SELECT e.session_pk FROM events e WHERE {on_event}))"
+                    )
+                }
+            },
+        }
+    }
+
+    /// The top-level terms of an AND (or the one term), for showing filters as chips.
+    pub fn top_level_terms(&self) -> Vec<&Expr> {
+        match self {
+            Expr::And(terms) => terms.iter().collect(),
+            other => vec![other],
+        }
+    }
+}
+
+impl Filter {
+    /// SQL over the sessions table aliased `s`; values are appended to `params`.
+    pub fn to_sql(&self, params: &mut Vec<SqlValue>) -> String {
+        self.expr.to_sql(params)
+    }
+}
+
+fn quote_if_needed(value: &str) -> String {
+    if value.is_empty() || value.chars().any(|c| is_delimiter(c) || c == '"' || c == ':' || c == '\\') {
+        format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        value.to_string()
+    }
+}
+
+impl fmt::Display for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expr::And(terms) => {
+                let parts: Vec<String> = terms.iter().map(|t| t.to_string()).collect();
+                write!(f, "{}", parts.join(" "))
+            }
+            Expr::Or(terms) => {
+                let parts: Vec<String> = terms.iter().map(|t| t.to_string()).collect();
+                write!(f, "({})", parts.join(" OR "))
+            }
+            Expr::Not(inner) => write!(f, "-{inner}"),
+            Expr::FreeText(text) => write!(f, "{}", quote_if_needed(text)),
+            Expr::Term { key, matcher } => match matcher {
+                Matcher::Exists => write!(f, "{key}:*"),
+                Matcher::Equals(v) => write!(f, "{key}:{}", quote_if_needed(v)),
+                Matcher::Wildcard(v) => write!(f, "{key}:{v}"),
+                Matcher::Compare(op, v) => write!(f, "{key}:{}{}", op.sql(), quote_if_needed(v)),
+                Matcher::Range(low, high) => write!(
+                    f,
+                    "{key}:[{} TO {}]",
+                    low.as_deref().unwrap_or("*"),
+                    high.as_deref().unwrap_or("*")
+                ),
+            },
+        }
+    }
+}
+
+/// The query text for `key:value` (or `-key:value`), quoted where the value needs it.
+pub fn term_text(key: &str, value: &str, negate: bool) -> String {
+    format!("{}{key}:{}", if negate { "-" } else { "" }, quote_if_needed(value))
+}

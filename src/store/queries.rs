@@ -1,0 +1,411 @@
+//! Read queries: a page of the session list, a session's detail and timeline, stats.
+
+use super::{Store, StoreResult, SESSION_LIST_COLUMNS};
+use crate::model::{FieldValue, EVENT_COLUMNS, SESSION_ATTRIBUTES};
+use crate::query::{self, Filter};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, OptionalExtension, Row};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Which sessions, in which order, which page.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SessionQuery {
+    pub filter: Option<Filter>,
+    /// Sessions that start at or after this time (ms since the epoch).
+    pub from_ms: Option<i64>,
+    /// Sessions that start before this time.
+    pub to_ms: Option<i64>,
+    pub sort_column: Option<String>,
+    pub descending: bool,
+    pub limit: u64,
+    pub offset: u64,
+}
+
+/// One row of the session list.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SessionRow {
+    #[serde(skip)]
+    pub session_pk: i64,
+    pub session_id: String,
+    pub start_ms: Option<i64>,
+    pub end_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub session_type: Option<String>,
+    pub view_count: i64,
+    pub action_count: i64,
+    pub error_count: i64,
+    pub resource_count: i64,
+    pub long_task_count: i64,
+    pub first_view_path: Option<String>,
+    pub last_view_path: Option<String>,
+    pub first_view_url: Option<String>,
+    pub last_view_url: Option<String>,
+    pub app_id: Option<String>,
+    pub env: Option<String>,
+    pub service: Option<String>,
+    pub app_version: Option<String>,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub user_email: Option<String>,
+    pub browser: Option<String>,
+    pub browser_version: Option<String>,
+    pub os: Option<String>,
+    pub os_version: Option<String>,
+    pub device: Option<String>,
+    pub country: Option<String>,
+    pub city: Option<String>,
+    /// The session's other session-scoped keys (SDK, screen size, network, custom ...).
+    pub extended_fields: serde_json::Map<String, serde_json::Value>,
+}
+
+const SESSION_SELECT: &str = "s.session_pk, s.session_id, s.start_ms, s.end_ms, s.duration_ms, s.session_type,
+    s.view_count, s.action_count, s.error_count, s.resource_count, s.long_task_count,
+    s.first_view_path, s.last_view_path, s.first_view_url, s.last_view_url, s.app_id, s.env, s.service,
+    s.app_version, s.user_id, s.user_name, s.user_email, s.browser, s.browser_version, s.os, s.os_version,
+    s.device, s.country, s.city, s.session_fields_json";
+
+fn session_from_row(r: &Row) -> rusqlite::Result<SessionRow> {
+    let fields_json: String = r.get(29)?;
+    let extended_fields = match serde_json::from_str(&fields_json) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    Ok(SessionRow {
+        session_pk: r.get(0)?,
+        session_id: r.get(1)?,
+        start_ms: r.get(2)?,
+        end_ms: r.get(3)?,
+        duration_ms: r.get(4)?,
+        session_type: r.get(5)?,
+        view_count: r.get(6)?,
+        action_count: r.get(7)?,
+        error_count: r.get(8)?,
+        resource_count: r.get(9)?,
+        long_task_count: r.get(10)?,
+        first_view_path: r.get(11)?,
+        last_view_path: r.get(12)?,
+        first_view_url: r.get(13)?,
+        last_view_url: r.get(14)?,
+        app_id: r.get(15)?,
+        env: r.get(16)?,
+        service: r.get(17)?,
+        app_version: r.get(18)?,
+        user_id: r.get(19)?,
+        user_name: r.get(20)?,
+        user_email: r.get(21)?,
+        browser: r.get(22)?,
+        browser_version: r.get(23)?,
+        os: r.get(24)?,
+        os_version: r.get(25)?,
+        device: r.get(26)?,
+        country: r.get(27)?,
+        city: r.get(28)?,
+        extended_fields,
+    })
+}
+
+impl SessionRow {
+    /// The value of any session column or extended field, as display text.
+    pub fn value_text(&self, column: &str) -> Option<String> {
+        let text = |v: &Option<String>| v.clone();
+        let int = |v: Option<i64>| v.map(|n| n.to_string());
+        match column {
+            "session_id" => Some(self.session_id.clone()),
+            "start_ms" => int(self.start_ms),
+            "end_ms" => int(self.end_ms),
+            "duration_ms" => int(self.duration_ms),
+            "session_type" => text(&self.session_type),
+            "view_count" => int(Some(self.view_count)),
+            "action_count" => int(Some(self.action_count)),
+            "error_count" => int(Some(self.error_count)),
+            "resource_count" => int(Some(self.resource_count)),
+            "long_task_count" => int(Some(self.long_task_count)),
+            "first_view_path" => text(&self.first_view_path),
+            "last_view_path" => text(&self.last_view_path),
+            "first_view_url" => text(&self.first_view_url),
+            "last_view_url" => text(&self.last_view_url),
+            "app_id" => text(&self.app_id),
+            "env" => text(&self.env),
+            "service" => text(&self.service),
+            "app_version" | "version" => text(&self.app_version),
+            "user_id" | "userid" => text(&self.user_id),
+            "user_name" => text(&self.user_name),
+            "user_email" => text(&self.user_email),
+            "browser" => text(&self.browser),
+            "browser_version" => text(&self.browser_version),
+            "os" => text(&self.os),
+            "os_version" => text(&self.os_version),
+            "device" => text(&self.device),
+            "country" => text(&self.country),
+            "city" => text(&self.city),
+            other => self.extended_fields.get(other).map(|v| match v {
+                serde_json::Value::String(s) => s.clone(),
+                v => v.to_string(),
+            }),
+        }
+    }
+}
+
+/// The ORDER BY expression for a sort column: an indexed list column, or any extended field.
+fn sort_expression(column: &str, params: &mut Vec<SqlValue>) -> String {
+    let column = query::session_column_alias(column);
+    if SESSION_LIST_COLUMNS.contains(&column) {
+        format!("s.{column}")
+    } else {
+        params.push(SqlValue::Text(query::json_path(column)));
+        format!("json_extract(s.session_fields_json, ?{})", params.len())
+    }
+}
+
+/// The WHERE clause of a session query and its bound parameters.
+pub fn session_where(q: &SessionQuery) -> (String, Vec<SqlValue>) {
+    let mut clauses = Vec::new();
+    let mut params = Vec::new();
+    if let Some(filter) = &q.filter {
+        clauses.push(filter.to_sql(&mut params));
+    }
+    if let Some(from) = q.from_ms {
+        params.push(SqlValue::Integer(from));
+        clauses.push(format!("s.start_ms >= ?{}", params.len()));
+    }
+    if let Some(to) = q.to_ms {
+        params.push(SqlValue::Integer(to));
+        clauses.push(format!("s.start_ms < ?{}", params.len()));
+    }
+    // A session row exists from its first event, so it always has a start.
+    clauses.push("s.start_ms IS NOT NULL".into());
+    (clauses.join(" AND "), params)
+}
+
+impl Store {
+    pub fn sessions(&self, q: &SessionQuery) -> StoreResult<Vec<SessionRow>> {
+        let (where_sql, mut params) = session_where(q);
+        let sort = sort_expression(q.sort_column.as_deref().unwrap_or("start_ms"), &mut params);
+        let direction = if q.descending { "DESC" } else { "ASC" };
+        params.push(SqlValue::Integer(q.limit.min(i64::MAX as u64) as i64));
+        let limit_index = params.len();
+        params.push(SqlValue::Integer(q.offset.min(i64::MAX as u64) as i64));
+        let sql = format!(
+            "SELECT {SESSION_SELECT} FROM sessions s WHERE {where_sql}
+             ORDER BY {sort} {direction}, s.session_pk {direction} LIMIT ?{limit_index} OFFSET ?{}",
+            limit_index + 1
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(params), session_from_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    pub fn count_sessions(&self, q: &SessionQuery) -> StoreResult<u64> {
+        let (where_sql, params) = session_where(q);
+        let sql = format!("SELECT count(*) FROM sessions s WHERE {where_sql}");
+        let count: i64 = self.conn.prepare_cached(&sql)?.query_row(params_from_iter(params), |r| r.get(0))?;
+        Ok(count as u64)
+    }
+
+    pub fn session(&self, session_id: &str) -> StoreResult<Option<SessionRow>> {
+        let sql = format!("SELECT {SESSION_SELECT} FROM sessions s WHERE s.session_id = ?1");
+        Ok(self.conn.prepare_cached(&sql)?.query_row(params![session_id], session_from_row).optional()?)
+    }
+
+    /// A session with its events in time order.
+    pub fn session_detail(&self, session_id: &str) -> StoreResult<Option<SessionDetail>> {
+        let Some(session) = self.session(session_id)? else { return Ok(None) };
+        let columns = EVENT_COLUMNS.iter().map(|c| c.column).collect::<Vec<_>>().join(", ");
+        let sql = format!(
+            "SELECT event_pk, kind, time_ms, extra_json, {columns} FROM events
+             WHERE session_pk = ?1 ORDER BY time_ms, kind <> 'view', event_pk"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let events = stmt
+            .query_map(params![session.session_pk], |r| {
+                let mut fields = Vec::new();
+                for (i, column) in EVENT_COLUMNS.iter().enumerate() {
+                    let value = match r.get::<_, SqlValue>(i + 4)? {
+                        SqlValue::Text(s) => Some(FieldValue::Str(s)),
+                        SqlValue::Integer(n) => Some(FieldValue::Int(n)),
+                        SqlValue::Real(f) => Some(FieldValue::Float(f)),
+                        _ => None,
+                    };
+                    if let Some(v) = value {
+                        fields.push((column.key.to_string(), v));
+                    }
+                }
+                let extra: String = r.get(3)?;
+                if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&extra) {
+                    for (k, v) in map {
+                        if let Some(v) = FieldValue::from_json(&v) {
+                            fields.push((k, v));
+                        }
+                    }
+                }
+                Ok(TimelineEvent { event_pk: r.get(0)?, kind: r.get(1)?, time_ms: r.get(2)?, fields })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(SessionDetail { session, events }))
+    }
+
+    pub fn stats(&self) -> StoreResult<Stats> {
+        let mut events_by_kind = BTreeMap::new();
+        let mut stmt = self.conn.prepare("SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (kind, count) = row?;
+            events_by_kind.insert(kind, count as u64);
+        }
+        let (sessions, first_ms, last_ms): (i64, Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT count(*), min(start_ms), max(end_ms) FROM sessions WHERE start_ms IS NOT NULL",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let mut apps = Vec::new();
+        let mut stmt = self.conn.prepare(
+            "SELECT coalesce(app_id, ''), count(*) FROM sessions WHERE start_ms IS NOT NULL
+             GROUP BY app_id ORDER BY count(*) DESC, app_id",
+        )?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+            let (app_id, sessions) = row?;
+            apps.push(AppCount { app_id, sessions: sessions as u64 });
+        }
+        let files: i64 = self.conn.query_row("SELECT count(*) FROM files", [], |r| r.get(0))?;
+        Ok(Stats {
+            events_total: events_by_kind.values().sum(),
+            events_by_kind,
+            sessions: sessions as u64,
+            first_ms,
+            last_ms,
+            apps,
+            files_imported: files as u64,
+        })
+    }
+
+    /// Every key a user can filter on or add as a column: session columns, event columns, and
+    /// the extended fields seen in the data (sampled, so it stays fast on large databases).
+    pub fn known_keys(&self) -> StoreResult<Vec<String>> {
+        let mut keys: Vec<String> = SESSION_LIST_COLUMNS.iter().map(|s| s.to_string()).collect();
+        keys.extend(EVENT_COLUMNS.iter().map(|c| c.key.to_string()));
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT j.key FROM (SELECT session_fields_json FROM sessions LIMIT 2000) s, json_each(s.session_fields_json) j
+             UNION SELECT DISTINCT j.key FROM (SELECT extra_json FROM events LIMIT 20000) e, json_each(e.extra_json) j",
+        )?;
+        for key in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            keys.push(key?);
+        }
+        keys.sort();
+        keys.dedup();
+        Ok(keys)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AppCount {
+    pub app_id: String,
+    pub sessions: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub events_total: u64,
+    pub events_by_kind: BTreeMap<String, u64>,
+    pub sessions: u64,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    pub apps: Vec<AppCount>,
+    pub files_imported: u64,
+}
+
+/// One event of a session, with every key it has (canonical and extended).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimelineEvent {
+    pub event_pk: i64,
+    pub kind: String,
+    pub time_ms: i64,
+    pub fields: Vec<(String, FieldValue)>,
+}
+
+impl TimelineEvent {
+    pub fn get(&self, key: &str) -> Option<&FieldValue> {
+        self.fields.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn get_str(&self, key: &str) -> Option<&str> {
+        match self.get(key) {
+            Some(FieldValue::Str(s)) if !s.is_empty() => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn duration_ns(&self) -> Option<i64> {
+        let key = if self.kind == "view" { "time_spent" } else { "duration" };
+        self.get(key).and_then(FieldValue::as_i64)
+    }
+
+    /// What the timeline shows for the event: the page, the action, the error message, ...
+    pub fn label(&self) -> String {
+        let pick = |keys: &[&str]| keys.iter().find_map(|k| self.get_str(k)).map(str::to_string);
+        let label = match self.kind.as_str() {
+            "view" => pick(&["view_path", "view_url", "view_name"]),
+            "action" => pick(&["action_name", "action_type"]),
+            "error" => pick(&["error_message", "error_type"]),
+            "resource" => pick(&["resource_url", "resource_type"]),
+            "long_task" => self.duration_ns().map(|ns| format!("Long task {} ms", ns / 1_000_000)),
+            _ => None,
+        };
+        label.unwrap_or_else(|| self.kind.clone())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionDetail {
+    pub session: SessionRow,
+    pub events: Vec<TimelineEvent>,
+}
+
+/// Properties shown on a session's detail: the application's property fields.
+pub const PROPERTY_KEYS: &[&str] =
+    &["app_id", "env", "service", "app_version", "user_id", "user_name", "user_email", "session_type"];
+
+impl SessionDetail {
+    pub fn to_json(&self) -> serde_json::Value {
+        let start = self.session.start_ms.unwrap_or(0);
+        let timeline: Vec<serde_json::Value> = self
+            .events
+            .iter()
+            .map(|e| {
+                let fields: serde_json::Map<String, serde_json::Value> =
+                    e.fields.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+                serde_json::json!({
+                    "kind": e.kind,
+                    "time_ms": e.time_ms,
+                    "offset_ms": e.time_ms - start,
+                    "name": e.label(),
+                    "duration_ns": e.duration_ns(),
+                    "fields": fields,
+                })
+            })
+            .collect();
+        let mut properties = serde_json::Map::new();
+        for key in PROPERTY_KEYS {
+            if let Some(v) = self.session.value_text(key) {
+                properties.insert(key.to_string(), serde_json::Value::String(v));
+            }
+        }
+        let mut extended = serde_json::Map::new();
+        for attribute in SESSION_ATTRIBUTES {
+            if PROPERTY_KEYS.contains(&attribute.column) {
+                continue;
+            }
+            if let Some(v) = self.session.value_text(attribute.column) {
+                extended.insert(attribute.column.to_string(), serde_json::Value::String(v));
+            }
+        }
+        for (k, v) in &self.session.extended_fields {
+            extended.insert(k.clone(), v.clone());
+        }
+        serde_json::json!({
+            "session": self.session,
+            "properties": properties,
+            "extended_fields": extended,
+            "timeline": timeline,
+        })
+    }
+}

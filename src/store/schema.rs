@@ -1,0 +1,118 @@
+//! Schema, versioned with `PRAGMA user_version`. Each migration takes the database from
+//! version N-1 to N inside one transaction; a database newer than this build is refused.
+
+use super::{StoreError, StoreResult};
+use crate::model::{EVENT_COLUMNS, SESSION_ATTRIBUTES};
+use rusqlite::Connection;
+use std::path::Path;
+
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Session columns a user can sort by and that are indexed for it.
+pub const SESSION_LIST_COLUMNS: &[&str] = &[
+    "session_id", "start_ms", "end_ms", "duration_ms", "session_type", "view_count", "action_count",
+    "error_count", "resource_count", "long_task_count", "first_view_path", "last_view_path",
+    "first_view_url", "last_view_url", "app_id", "env", "service", "app_version", "user_id",
+    "user_name", "user_email", "browser", "browser_version", "os", "os_version", "device",
+    "country", "city",
+];
+
+fn migration_1() -> String {
+    let mut sql = String::from(
+        "CREATE TABLE files (
+            file_pk INTEGER PRIMARY KEY,
+            path TEXT NOT NULL,
+            format TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            imported_at_ms INTEGER NOT NULL,
+            events_imported INTEGER NOT NULL,
+            records_skipped INTEGER NOT NULL
+        );
+        CREATE TABLE sessions (
+            session_pk INTEGER PRIMARY KEY,
+            session_id TEXT NOT NULL UNIQUE,
+            start_ms INTEGER,
+            end_ms INTEGER,
+            duration_ms INTEGER,
+            view_count INTEGER NOT NULL DEFAULT 0,
+            action_count INTEGER NOT NULL DEFAULT 0,
+            error_count INTEGER NOT NULL DEFAULT 0,
+            resource_count INTEGER NOT NULL DEFAULT 0,
+            long_task_count INTEGER NOT NULL DEFAULT 0,
+            other_event_count INTEGER NOT NULL DEFAULT 0,
+            first_view_path TEXT,
+            first_view_url TEXT,
+            last_view_path TEXT,
+            last_view_url TEXT,
+            session_fields_json TEXT NOT NULL DEFAULT '{}'",
+    );
+    for attribute in SESSION_ATTRIBUTES {
+        sql.push_str(&format!(",\n            {} TEXT", attribute.column));
+    }
+    sql.push_str("\n        );\n");
+    for column in SESSION_LIST_COLUMNS.iter().filter(|c| **c != "session_id") {
+        // session_pk breaks ties so that keyset paging has a total order.
+        sql.push_str(&format!("CREATE INDEX sessions_by_{column} ON sessions({column}, session_pk);\n"));
+    }
+    sql.push_str(
+        "CREATE TABLE events (
+            event_pk INTEGER PRIMARY KEY,
+            event_key INTEGER NOT NULL UNIQUE,
+            session_pk INTEGER NOT NULL REFERENCES sessions(session_pk),
+            kind TEXT NOT NULL,
+            time_ms INTEGER NOT NULL,
+            version_rank INTEGER NOT NULL DEFAULT 0,
+            file_pk INTEGER",
+    );
+    for column in EVENT_COLUMNS {
+        sql.push_str(&format!(",\n            {} {}", column.column, column.column_type.sql()));
+    }
+    sql.push_str(
+        ",\n            extra_json TEXT NOT NULL DEFAULT '{}'
+        );
+        CREATE INDEX events_by_session_time ON events(session_pk, time_ms);
+        CREATE INDEX events_by_kind_time ON events(kind, time_ms);
+        CREATE INDEX events_by_error_type ON events(error_type) WHERE error_type IS NOT NULL;
+        CREATE INDEX events_by_view_path ON events(view_path) WHERE kind = 'view';
+        ",
+    );
+    sql
+}
+
+/// Migrations in order: entry i takes the schema from version i to i+1.
+fn migrations() -> Vec<String> {
+    vec![migration_1()]
+}
+
+pub fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema {
+            path: path.display().to_string(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version == 0 {
+        // A database at version 0 with tables in it was written by another program: refuse to
+        // add ours beside them.
+        let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))?;
+        if tables > 0 {
+            return Err(StoreError::Open {
+                path: path.display().to_string(),
+                message: "this SQLite file holds tables of another program, not a rum-explorer database".into(),
+            });
+        }
+    }
+    for (index, migration) in migrations().iter().enumerate() {
+        let target = index as i64 + 1;
+        if version >= target {
+            continue;
+        }
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(migration)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {target}"))?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,430 @@
+//! Writes the events of one file inside one transaction and keeps the sessions table up to date.
+
+use super::{StoreError, StoreResult};
+use crate::model::{
+    is_session_scoped, session_attribute_for_key, url_path, ColumnType, Event, FieldValue, EVENT_COLUMNS,
+    KNOWN_KINDS, SESSION_ATTRIBUTES,
+};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Sessions whose attributes are cached while a file is written; past this the cache is
+/// written out and emptied, so memory stays bounded on files with millions of sessions.
+const SESSION_CACHE_LIMIT: usize = 50_000;
+
+/// What writing one event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteOutcome {
+    Inserted,
+    /// The same event was already in the database (the same file imported twice).
+    Duplicate,
+    /// A newer or partial copy of a view merged into the one already stored.
+    Merged,
+    Skipped(String),
+}
+
+/// Counts for one file.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct WriteSummary {
+    pub inserted_by_kind: BTreeMap<String, u64>,
+    pub duplicates: u64,
+    pub views_merged: u64,
+    pub sessions_touched: u64,
+    /// Values kept as text because a number was expected: (line, message).
+    pub warnings: Vec<(u64, String)>,
+}
+
+impl WriteSummary {
+    pub fn inserted_total(&self) -> u64 {
+        self.inserted_by_kind.values().sum()
+    }
+}
+
+struct CachedSession {
+    session_pk: i64,
+    attributes: BTreeMap<String, FieldValue>,
+    dirty: bool,
+}
+
+/// One event split into the canonical columns and the rest.
+struct EventRow {
+    columns: Vec<SqlValue>,
+    extra: serde_json::Map<String, serde_json::Value>,
+}
+
+pub struct FileWriter<'c> {
+    conn: &'c Connection,
+    file_pk: i64,
+    sessions: HashMap<String, CachedSession>,
+    touched_sessions: HashSet<i64>,
+    insert_event: Statement<'c>,
+    find_view: Statement<'c>,
+    update_view: Statement<'c>,
+    pub summary: WriteSummary,
+}
+
+fn event_column_list() -> String {
+    EVENT_COLUMNS.iter().map(|c| c.column).collect::<Vec<_>>().join(", ")
+}
+
+impl<'c> FileWriter<'c> {
+    /// Starts writing a file. `conn` must be inside a transaction that the caller commits.
+    pub fn new(conn: &'c Connection, path: &str, format: &str, size_bytes: u64) -> StoreResult<Self> {
+        conn.execute(
+            "INSERT INTO files (path, format, size_bytes, imported_at_ms, events_imported, records_skipped)
+             VALUES (?1, ?2, ?3, ?4, 0, 0)",
+            params![path, format, size_bytes as i64, chrono::Utc::now().timestamp_millis()],
+        )?;
+        let file_pk = conn.last_insert_rowid();
+        let columns = event_column_list();
+        let placeholders = (0..EVENT_COLUMNS.len() + 7).map(|i| format!("?{}", i + 1)).collect::<Vec<_>>().join(", ");
+        let insert_event = conn.prepare(&format!(
+            "INSERT INTO events (event_key, session_pk, kind, time_ms, version_rank, file_pk, extra_json, {columns})
+             VALUES ({placeholders}) ON CONFLICT(event_key) DO NOTHING"
+        ))?;
+        let find_view = conn.prepare(&format!(
+            "SELECT event_pk, time_ms, version_rank, extra_json, {columns} FROM events WHERE event_key = ?1"
+        ))?;
+        let assignments = EVENT_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{} = ?{}", c.column, i + 5))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let update_view = conn.prepare(&format!(
+            "UPDATE events SET time_ms = ?2, version_rank = ?3, extra_json = ?4, {assignments} WHERE event_pk = ?1"
+        ))?;
+        Ok(FileWriter {
+            conn,
+            file_pk,
+            sessions: HashMap::new(),
+            touched_sessions: HashSet::new(),
+            insert_event,
+            find_view,
+            update_view,
+            summary: WriteSummary::default(),
+        })
+    }
+
+    /// Writes one event; `line` is where it started in its file, for messages.
+    pub fn write(&mut self, line: u64, mut event: Event) -> StoreResult<WriteOutcome> {
+        let session_id = match event.session_id() {
+            Some(id) => id.to_string(),
+            None => return Ok(WriteOutcome::Skipped("no session id (session_id / session.id)".into())),
+        };
+        if event.kind.is_empty() {
+            return Ok(WriteOutcome::Skipped("no event kind".into()));
+        }
+        if event.get_str("view_path").is_none() {
+            if let Some(url) = event.get_str("view_url") {
+                let path = url_path(url);
+                event.set("view_path", FieldValue::Str(path));
+            }
+        }
+        let session_pk = self.session_for(&session_id, &mut event)?;
+        self.touched_sessions.insert(session_pk);
+        let event_key = event_key(&event, &session_id);
+        let version_rank = version_rank(&event);
+        let row = self.split(line, &event);
+
+        if event.kind == "view" {
+            if let Some(outcome) = self.merge_view(event_key, &event, version_rank, &row)? {
+                return Ok(outcome);
+            }
+        }
+        let extra_json = serde_json::Value::Object(row.extra).to_string();
+        let mut values: Vec<SqlValue> = vec![
+            SqlValue::Integer(event_key),
+            SqlValue::Integer(session_pk),
+            SqlValue::Text(event.kind.clone()),
+            SqlValue::Integer(event.time_ms),
+            SqlValue::Integer(version_rank),
+            SqlValue::Integer(self.file_pk),
+            SqlValue::Text(extra_json),
+        ];
+        values.extend(row.columns);
+        let changed = self.insert_event.execute(params_from_iter(values))?;
+        if changed == 0 {
+            self.summary.duplicates += 1;
+            return Ok(WriteOutcome::Duplicate);
+        }
+        *self.summary.inserted_by_kind.entry(event.kind.clone()).or_insert(0) += 1;
+        Ok(WriteOutcome::Inserted)
+    }
+
+    /// Merges a view into the stored copy with the same identity. The copy with the higher
+    /// version wins each key both have; keys only one has are kept. Returns None when no copy
+    /// is stored yet.
+    fn merge_view(
+        &mut self,
+        event_key: i64,
+        event: &Event,
+        version_rank: i64,
+        row: &EventRow,
+    ) -> StoreResult<Option<WriteOutcome>> {
+        let existing = self
+            .find_view
+            .query_row(params![event_key], |r| {
+                let event_pk: i64 = r.get(0)?;
+                let time_ms: i64 = r.get(1)?;
+                let rank: i64 = r.get(2)?;
+                let extra: String = r.get(3)?;
+                let mut columns = Vec::with_capacity(EVENT_COLUMNS.len());
+                for i in 0..EVENT_COLUMNS.len() {
+                    columns.push(r.get::<_, SqlValue>(i + 4)?);
+                }
+                Ok((event_pk, time_ms, rank, extra, columns))
+            })
+            .optional()?;
+        let Some((event_pk, old_time_ms, old_rank, old_extra, old_columns)) = existing else {
+            return Ok(None);
+        };
+        let old_extra: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&old_extra).unwrap_or_default();
+        let new_wins = version_rank >= old_rank;
+        let mut columns = Vec::with_capacity(EVENT_COLUMNS.len());
+        for (old, new) in old_columns.iter().zip(row.columns.iter()) {
+            let pick = match (old, new) {
+                (SqlValue::Null, _) => new,
+                (_, SqlValue::Null) => old,
+                _ if new_wins => new,
+                _ => old,
+            };
+            columns.push(pick.clone());
+        }
+        let mut extra = old_extra.clone();
+        for (key, value) in &row.extra {
+            if new_wins || !extra.contains_key(key) {
+                extra.insert(key.clone(), value.clone());
+            }
+        }
+        let time_ms = old_time_ms.min(event.time_ms);
+        let rank = old_rank.max(version_rank);
+        let unchanged = extra == old_extra && time_ms == old_time_ms && rank == old_rank && columns == old_columns;
+        if unchanged {
+            self.summary.duplicates += 1;
+            return Ok(Some(WriteOutcome::Duplicate));
+        }
+        let mut values: Vec<SqlValue> = vec![
+            SqlValue::Integer(event_pk),
+            SqlValue::Integer(time_ms),
+            SqlValue::Integer(rank),
+            SqlValue::Text(serde_json::Value::Object(extra).to_string()),
+        ];
+        values.extend(columns);
+        self.update_view.execute(params_from_iter(values))?;
+        self.summary.views_merged += 1;
+        Ok(Some(WriteOutcome::Merged))
+    }
+
+    /// Finds or creates the session, moves session-scoped keys from the event onto it, and
+    /// leaves on the event only the values that differ from the session's.
+    fn session_for(&mut self, session_id: &str, event: &mut Event) -> StoreResult<i64> {
+        if !self.sessions.contains_key(session_id) {
+            if self.sessions.len() >= SESSION_CACHE_LIMIT {
+                self.flush_session_attributes()?;
+            }
+            let cached = self.load_or_create_session(session_id)?;
+            self.sessions.insert(session_id.to_string(), cached);
+        }
+        let Some(session) = self.sessions.get_mut(session_id) else {
+            return Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows));
+        };
+        event.fields.retain(|(key, value)| {
+            if key == "session_id" || !is_session_scoped(key) || value.is_empty_text() {
+                return key != "session_id";
+            }
+            match session.attributes.get(key) {
+                None => {
+                    session.attributes.insert(key.clone(), value.clone());
+                    session.dirty = true;
+                    false
+                }
+                Some(existing) => existing != value,
+            }
+        });
+        Ok(session.session_pk)
+    }
+
+    fn load_or_create_session(&mut self, session_id: &str) -> StoreResult<CachedSession> {
+        let attribute_columns = SESSION_ATTRIBUTES.iter().map(|a| a.column).collect::<Vec<_>>().join(", ");
+        let mut select = self.conn.prepare_cached(&format!(
+            "SELECT session_pk, session_fields_json, {attribute_columns} FROM sessions WHERE session_id = ?1"
+        ))?;
+        let found = select
+            .query_row(params![session_id], |r| {
+                let session_pk: i64 = r.get(0)?;
+                let fields_json: String = r.get(1)?;
+                let mut attributes = BTreeMap::new();
+                for (i, attribute) in SESSION_ATTRIBUTES.iter().enumerate() {
+                    if let Some(value) = r.get::<_, Option<String>>(i + 2)? {
+                        attributes.insert(attribute.key.to_string(), FieldValue::Str(value));
+                    }
+                }
+                Ok((session_pk, fields_json, attributes))
+            })
+            .optional()?;
+        if let Some((session_pk, fields_json, mut attributes)) = found {
+            if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&fields_json) {
+                for (key, value) in map {
+                    if let Some(v) = FieldValue::from_json(&value) {
+                        attributes.insert(key, v);
+                    }
+                }
+            }
+            return Ok(CachedSession { session_pk, attributes, dirty: false });
+        }
+        self.conn.prepare_cached("INSERT INTO sessions (session_id) VALUES (?1)")?.execute(params![session_id])?;
+        Ok(CachedSession { session_pk: self.conn.last_insert_rowid(), attributes: BTreeMap::new(), dirty: false })
+    }
+
+    fn flush_session_attributes(&mut self) -> StoreResult<()> {
+        let assignments =
+            SESSION_ATTRIBUTES.iter().enumerate().map(|(i, a)| format!("{} = ?{}", a.column, i + 3)).collect::<Vec<_>>();
+        let mut update = self.conn.prepare_cached(&format!(
+            "UPDATE sessions SET session_fields_json = ?2, {} WHERE session_pk = ?1",
+            assignments.join(", ")
+        ))?;
+        for session in self.sessions.values().filter(|s| s.dirty) {
+            let mut values: Vec<SqlValue> = vec![SqlValue::Integer(session.session_pk)];
+            let mut other = serde_json::Map::new();
+            for (key, value) in &session.attributes {
+                if session_attribute_for_key(key).is_none() {
+                    other.insert(key.clone(), value.to_json());
+                }
+            }
+            values.push(SqlValue::Text(serde_json::Value::Object(other).to_string()));
+            for attribute in SESSION_ATTRIBUTES {
+                values.push(match session.attributes.get(attribute.key) {
+                    Some(v) => SqlValue::Text(v.to_string()),
+                    None => SqlValue::Null,
+                });
+            }
+            update.execute(params_from_iter(values))?;
+        }
+        self.sessions.clear();
+        Ok(())
+    }
+
+    /// Writes session attributes and recomputes every touched session's aggregates from its
+    /// events, so the result does not depend on the order events or files arrive in.
+    pub fn finish(mut self, records_skipped: u64) -> StoreResult<WriteSummary> {
+        self.flush_session_attributes()?;
+        let mut aggregate = self.conn.prepare(
+            "UPDATE sessions SET
+                start_ms = a.start_ms, end_ms = a.end_ms, duration_ms = a.end_ms - a.start_ms,
+                view_count = a.views, action_count = a.actions, error_count = a.errors,
+                resource_count = a.resources, long_task_count = a.long_tasks, other_event_count = a.others
+             FROM (SELECT min(time_ms) AS start_ms,
+                          max(time_ms + coalesce(CASE WHEN kind = 'view' THEN time_spent_ns ELSE duration_ns END, 0) / 1000000) AS end_ms,
+                          sum(kind = 'view') AS views, sum(kind = 'action') AS actions, sum(kind = 'error') AS errors,
+                          sum(kind = 'resource') AS resources, sum(kind = 'long_task') AS long_tasks,
+                          sum(kind NOT IN ('view', 'action', 'error', 'resource', 'long_task')) AS others
+                   FROM events WHERE session_pk = ?1) AS a
+             WHERE session_pk = ?1",
+        )?;
+        // The first and last page come from views; a session whose views were not exported
+        // falls back to the pages its other events name.
+        let mut pages = self.conn.prepare(
+            "UPDATE sessions SET
+                (first_view_path, first_view_url) = (SELECT view_path, view_url FROM events
+                    WHERE session_pk = ?1 AND view_path IS NOT NULL ORDER BY kind <> 'view', time_ms, event_pk LIMIT 1),
+                (last_view_path, last_view_url) = (SELECT view_path, view_url FROM events
+                    WHERE session_pk = ?1 AND view_path IS NOT NULL ORDER BY kind <> 'view', time_ms DESC, event_pk DESC LIMIT 1)
+             WHERE session_pk = ?1",
+        )?;
+        let mut touched: Vec<i64> = self.touched_sessions.iter().copied().collect();
+        touched.sort_unstable();
+        for session_pk in &touched {
+            aggregate.execute(params![session_pk])?;
+            pages.execute(params![session_pk])?;
+        }
+        self.summary.sessions_touched = touched.len() as u64;
+        self.conn.execute(
+            "UPDATE files SET events_imported = ?2, records_skipped = ?3 WHERE file_pk = ?1",
+            params![self.file_pk, self.summary.inserted_total() as i64, records_skipped as i64],
+        )?;
+        Ok(std::mem::take(&mut self.summary))
+    }
+
+    /// Splits an event into canonical column values and the JSON of every other key.
+    fn split(&mut self, line: u64, event: &Event) -> EventRow {
+        let mut columns = vec![SqlValue::Null; EVENT_COLUMNS.len()];
+        let mut extra = serde_json::Map::new();
+        for (key, value) in &event.fields {
+            let Some(index) = EVENT_COLUMNS.iter().position(|c| c.key == key) else {
+                extra.insert(key.clone(), value.to_json());
+                continue;
+            };
+            let column = &EVENT_COLUMNS[index];
+            let converted = match column.column_type {
+                ColumnType::Text => Some(SqlValue::Text(value.to_string())),
+                ColumnType::Integer => value.as_i64().map(SqlValue::Integer),
+                ColumnType::Real => value.as_f64().map(SqlValue::Real),
+            };
+            match converted {
+                Some(v) => columns[index] = v,
+                None => {
+                    // Lossless: the odd value is kept under its key, and the user is told.
+                    self.summary.warnings.push((
+                        line,
+                        format!("{key} should be a number but is {value:?}; kept as an extended field"),
+                    ));
+                    extra.insert(key.clone(), value.to_json());
+                }
+            }
+        }
+        EventRow { columns, extra }
+    }
+}
+
+/// A stable identity: the SDK's own id where the kind has one, else the event's content.
+pub fn event_key(event: &Event, session_id: &str) -> i64 {
+    use xxhash_rust::xxh3::Xxh3;
+    let id_key = match event.kind.as_str() {
+        "view" => Some("view_id"),
+        "action" => Some("action_id"),
+        "error" => Some("error_id"),
+        "resource" => Some("resource_id"),
+        "long_task" => Some("long_task_id"),
+        _ => None,
+    };
+    let mut hasher = Xxh3::new();
+    hasher.update(event.kind.as_bytes());
+    hasher.update(&[0]);
+    hasher.update(session_id.as_bytes());
+    hasher.update(&[0]);
+    if let Some(id) = id_key.and_then(|k| event.get_str(k)) {
+        hasher.update(b"id\0");
+        hasher.update(id.as_bytes());
+    } else {
+        hasher.update(&event.time_ms.to_le_bytes());
+        let mut fields: Vec<&(String, FieldValue)> = event.fields.iter().collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        for (key, value) in fields {
+            hasher.update(key.as_bytes());
+            hasher.update(&[1]);
+            hasher.update(value.to_string().as_bytes());
+            hasher.update(&[0]);
+        }
+    }
+    hasher.digest() as i64
+}
+
+/// Orders copies of the same view: Datadog's document version, else the time spent so far
+/// (Guance re-sends a view with a growing `time_spent`).
+fn version_rank(event: &Event) -> i64 {
+    if let Some(v) = event.get("_dd.document_version").and_then(FieldValue::as_i64) {
+        return v;
+    }
+    if event.kind == "view" {
+        return event.get("time_spent").and_then(FieldValue::as_i64).unwrap_or(0);
+    }
+    0
+}
+
+/// True for the five kinds the sessions table counts.
+pub fn is_known_kind(kind: &str) -> bool {
+    KNOWN_KINDS.contains(&kind)
+}
