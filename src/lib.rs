@@ -1,6 +1,9 @@
 //! RUM Session Explorer: import Real User Monitoring exports (Guance, Datadog) into SQLite and
 //! explore sessions, from a window or the command line.
 
+// Nothing from a file, a user or the clipboard may panic the tool.
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod app;
 pub mod cli;
 pub mod generate;

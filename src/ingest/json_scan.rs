@@ -57,7 +57,7 @@ pub fn scan(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut
         let mut segment_start = 0;
         for (i, &b) in chunk.iter().enumerate() {
             if in_string {
-                if collecting_key && key_bytes.len() < 8 && !(b == b'"' && !escaped) {
+                if collecting_key && key_bytes.len() < 8 && (b != b'"' || escaped) {
                     key_bytes.push(b);
                 }
                 if escaped {
@@ -130,7 +130,7 @@ pub fn scan(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut
                         // The records' array closes: the element before it ends here.
                         if recording {
                             append(&mut record, &chunk[segment_start..i], &mut too_long);
-                            finish(&mut record, record_line, too_long, sink, on_record)?;
+                            finish(&record, record_line, too_long, sink, on_record)?;
                             recording = false;
                         }
                         if depth == 0 {
@@ -146,7 +146,7 @@ pub fn scan(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut
                     if mode == Mode::Object && depth == 0 {
                         if recording {
                             append(&mut record, &chunk[segment_start..=i], &mut too_long);
-                            finish(&mut record, record_line, too_long, sink, on_record)?;
+                            finish(&record, record_line, too_long, sink, on_record)?;
                             recording = false;
                         }
                         mode = Mode::Top;
@@ -157,7 +157,7 @@ pub fn scan(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut
                     if (mode == Mode::Array || mode == Mode::DataArray) && depth == record_depth(mode) {
                         if recording {
                             append(&mut record, &chunk[segment_start..i], &mut too_long);
-                            finish(&mut record, record_line, too_long, sink, on_record)?;
+                            finish(&record, record_line, too_long, sink, on_record)?;
                             recording = false;
                         }
                         continue;
@@ -216,7 +216,7 @@ fn append(record: &mut Vec<u8>, bytes: &[u8], too_long: &mut bool) {
 }
 
 fn finish(
-    record: &mut Vec<u8>,
+    record: &[u8],
     line: u64,
     too_long: bool,
     sink: &mut dyn RecordSink,

@@ -270,7 +270,13 @@ pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), 
         match parse_point(&current.text) {
             Ok(Some(event)) => sink.event(current.start_line, event)?,
             Ok(None) => {}
-            Err(PointError::Bad(reason)) => sink.skipped(current.start_line, reason),
+            Err(PointError::Bad(reason)) if current.later_lines.is_empty() => sink.skipped(current.start_line, reason),
+            Err(PointError::Bad(reason)) => {
+                // A point that only parses badly once continued onto later lines most likely
+                // opened a quote it never closed: report it and read those lines on their own.
+                let reason = format!("a quoted string is never closed (continued onto the next line it fails: {reason})");
+                abandon(current, sink, &mut queued, &reason);
+            }
             Err(PointError::NeedMore) => {
                 if current.text.len() > MAX_MULTILINE_POINT_BYTES {
                     let reason = format!(

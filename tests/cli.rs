@@ -1,0 +1,87 @@
+//! The command line, run as a user runs it.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+fn rum(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rum-explorer")).args(args).output().expect("run rum-explorer");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn import_then_list_and_open_sessions() {
+    let (_tmp, db) = temp_db();
+    let db = db.to_str().expect("utf-8 path");
+    let tricky = own_fixture("tricky.lp");
+    let (code, out, _) = rum(&["import", "--db", db, tricky.to_str().expect("path")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Guance line protocol"), "names the detected format: {out}");
+    assert!(out.contains("5 events imported"), "{out}");
+    assert!(out.contains("view 2"), "{out}");
+    assert!(out.contains("1 sessions touched"), "{out}");
+
+    let (code, out, _) = rum(&["sessions", "--db", db, "--format", "json"]);
+    assert_eq!(code, 0);
+    let sessions: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let first = &sessions[0];
+    for key in ["session_id", "start_ms", "end_ms", "duration_ms", "session_type", "view_count", "action_count", "error_count",
+        "resource_count", "long_task_count", "first_view_path", "last_view_path", "first_view_url", "last_view_url", "app_id",
+        "user_id", "browser", "os", "device", "country"] {
+        assert!(first.get(key).is_some(), "sessions JSON has {key}");
+    }
+    assert_eq!(first["session_id"], "sess-lp-1");
+    assert_eq!(first["view_count"], 2);
+    assert_eq!(first["last_view_path"], "/checkout");
+
+    let (code, out, _) = rum(&["session", "--db", db, "sess-lp-1", "--format", "json"]);
+    assert_eq!(code, 0);
+    let detail: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let kinds: Vec<&str> = detail["timeline"].as_array().expect("timeline").iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds, vec!["view", "error", "action", "view", "telemetry"], "ordered by time");
+    assert_eq!(detail["properties"]["app_id"], "app_t");
+    assert_eq!(detail["extended_fields"]["browser"], "Chrome");
+
+    let (code, out, _) = rum(&["stats", "--db", db]);
+    assert_eq!(code, 0);
+    assert!(out.contains("sessions   1"), "{out}");
+    assert!(out.contains("app_t"), "{out}");
+
+    let (code, out, _) = rum(&["sessions", "--db", db, "--format", "csv"]);
+    assert_eq!(code, 0);
+    assert!(out.lines().next().is_some_and(|h| h.starts_with("session_id,start_ms")), "{out}");
+}
+
+#[test]
+fn import_exits_non_zero_when_a_file_is_rejected_and_lists_skipped_lines() {
+    let (_tmp, db) = temp_db();
+    let db = db.to_str().expect("utf-8 path");
+    let (code, out, _) = rum(&[
+        "import",
+        "--db",
+        db,
+        own_fixture("broken.lp").to_str().expect("p"),
+        own_fixture("not-rum.txt").to_str().expect("p"),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not-rum.txt: REJECTED"), "{out}");
+    assert!(out.contains("broken.lp:2: skipped"), "file and line of a bad record: {out}");
+    assert!(out.contains("3 events imported"), "{out}");
+}
+
+#[test]
+fn unknown_session_and_bad_filter_are_clear_errors() {
+    let (_tmp, db) = temp_db();
+    let db = db.to_str().expect("utf-8 path");
+    let (code, _, err) = rum(&["session", "--db", db, "nope"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no session \"nope\""), "{err}");
+    let (code, _, err) = rum(&["sessions", "--db", db, "--filter", "browser:Chrome (os:iOS"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("column 16"), "points at the '(': {err}");
+}

@@ -1,0 +1,65 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use rum_explorer::ingest::{self, FileReport, ImportProgress};
+use rum_explorer::store::{SessionQuery, SessionRow, Store};
+use std::path::{Path, PathBuf};
+
+/// The third-party fixtures beside the clone, or None (with a note) when `../shared` is absent.
+pub fn third_party(sub: &str) -> Option<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/third_party").join(sub);
+    if dir.is_dir() {
+        Some(dir)
+    } else {
+        eprintln!("SKIPPED: {} is missing (no ../shared beside the clone); our own fixtures in tests/fixtures cover the same cases", dir.display());
+        None
+    }
+}
+
+pub fn own_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+pub fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("test.sqlite");
+    (dir, path)
+}
+
+pub fn import(store: &mut Store, paths: &[PathBuf]) -> Vec<FileReport> {
+    let progress = ImportProgress::new();
+    ingest::import_paths(store, paths, &progress, |_| {})
+}
+
+pub fn all_sessions(store: &Store) -> Vec<SessionRow> {
+    store
+        .sessions(&SessionQuery { limit: 1_000_000, sort_column: Some("session_id".into()), ..Default::default() })
+        .expect("sessions query")
+}
+
+pub fn session(store: &Store, id: &str) -> SessionRow {
+    store.session(id).expect("query").unwrap_or_else(|| panic!("session {id} exists"))
+}
+
+pub fn count(store: &Store, sql: &str) -> i64 {
+    store.conn.query_row(sql, [], |r| r.get(0)).expect("count query")
+}
+
+/// The session list as the command line's JSON gives it (without internal keys), by id.
+pub fn sessions_json(store: &Store) -> Vec<serde_json::Value> {
+    all_sessions(store).iter().map(|s| serde_json::to_value(s).expect("serialize")).collect()
+}
+
+/// Asserts two session lists are equal, naming the first session and key that differ.
+pub fn assert_same_sessions(actual: &[serde_json::Value], expected: &[serde_json::Value], what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}: session count");
+    for (a, e) in actual.iter().zip(expected) {
+        if a != e {
+            let (Some(a_map), Some(e_map)) = (a.as_object(), e.as_object()) else { panic!("{what}: not objects") };
+            for (key, value) in e_map {
+                assert_eq!(a_map.get(key), Some(value), "{what}: session {} key {key}", e["session_id"]);
+            }
+            assert_eq!(a, e, "{what}");
+        }
+    }
+}

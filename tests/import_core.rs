@@ -1,0 +1,412 @@
+//! Import core: every rule of the importers and the store, on real third-party files and on
+//! our own small fixtures.
+
+mod common;
+
+use common::*;
+use rum_explorer::ingest::{self, Format, ImportProgress};
+use rum_explorer::store::{SessionQuery, Store};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::Ordering;
+
+fn kinds(report: &ingest::FileReport) -> BTreeMap<String, u64> {
+    report.summary.inserted_by_kind.clone()
+}
+
+fn map(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
+}
+
+#[test]
+fn guance_one_view_fixture_imports_exactly() {
+    let Some(dir) = third_party("guance-datakit") else { return };
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let reports = import(&mut store, &[dir.join("sdk-2.0.15-one-view.lp")]);
+    assert_eq!(reports[0].error, None);
+    assert_eq!(reports[0].format, Some(Format::GuanceLineProtocol));
+    assert_eq!(reports[0].records_skipped, 0);
+    assert_eq!(kinds(&reports[0]), map(&[("error", 2), ("long_task", 3), ("resource", 3), ("view", 1)]));
+    let sessions = all_sessions(&store);
+    assert_eq!(sessions.len(), 1);
+    let s = &sessions[0];
+    assert_eq!(s.session_id, "e0e08c94-3096-419e-8eae-1273d045153c");
+    assert_eq!((s.view_count, s.action_count, s.error_count, s.resource_count, s.long_task_count), (1, 0, 2, 3, 3));
+    assert_eq!(s.start_ms, Some(1_636_524_705_288));
+    // The view's time_spent (23318.7 ms) ends the session.
+    assert_eq!(s.end_ms, Some(1_636_524_705_288 + 23_318));
+    assert_eq!(s.first_view_path.as_deref(), Some("/dist/"));
+    assert_eq!(s.browser.as_deref(), Some("Chrome"));
+    assert_eq!(s.os.as_deref(), Some("Mac OS"), "the escaped space in the tag is read");
+    let detail = store.session_detail(&s.session_id).expect("detail").expect("exists");
+    let stacks: Vec<&str> = detail.events.iter().filter(|e| e.kind == "error").filter_map(|e| e.get_str("error_stack")).collect();
+    assert_eq!(stacks.len(), 2);
+    for stack in stacks {
+        assert_eq!(stack, "TypeError\n\tat <anonymous> @ http://localhost:5500/dist/bundle.js:1:821", "newlines kept");
+    }
+    let view = detail.events.iter().find(|e| e.kind == "view").expect("view");
+    assert_eq!(view.get("loading_time").and_then(|v| v.as_i64()), Some(1_252_500_000));
+    assert_eq!(view.get("dom_ready").and_then(|v| v.as_i64()), Some(324_000_000), "unknown keys are kept");
+}
+
+#[test]
+fn guance_four_views_fixture_imports_exactly() {
+    let Some(dir) = third_party("guance-datakit") else { return };
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let reports = import(&mut store, &[dir.join("sdk-2.1.5-four-views.lp")]);
+    assert_eq!(reports[0].records_skipped, 0);
+    assert_eq!(kinds(&reports[0]), map(&[("action", 1), ("long_task", 4), ("resource", 14), ("view", 4)]));
+    let s = session(&store, "23deeb6f-98c7-420a-bb3f-eaf1a79d3e36");
+    assert_eq!((s.view_count, s.action_count, s.error_count, s.resource_count, s.long_task_count), (4, 1, 0, 14, 4));
+    assert_eq!(s.first_view_path.as_deref(), Some("/redirectpage"));
+    assert_eq!(s.last_view_path.as_deref(), Some("/logIndi/log/all"));
+    assert_eq!(s.first_view_url.as_deref(), Some("https://console.guance.com/redirectpage?uuid=x4yI62fo.1664520139"));
+    assert_eq!(s.user_name.as_deref(), Some("example_user"));
+    assert_eq!(s.user_email.as_deref(), Some("user@example.com"));
+    assert_eq!(s.start_ms, Some(1_664_520_139_865));
+    let detail = store.session_detail(&s.session_id).expect("detail").expect("exists");
+    let view = detail.events.iter().find(|e| e.get_str("view_path") == Some("/scene/dashboard/list")).expect("view");
+    assert_eq!(view.get_str("view_url_query"), Some(r#"{"w":"wksp_6d15ac7c261a11eaae676ef8a3472ce6"}"#), "JSON inside a tag is unescaped");
+    // action_name is a tag in 2.1.5: one key space.
+    assert!(detail.events.iter().any(|e| e.kind == "action" && e.get_str("action_name").is_some()));
+}
+
+#[test]
+fn every_datadog_fixture_imports_on_its_own() {
+    let Some(dir) = third_party("datadog-rum-events-format") else { return };
+    let expected: &[(&str, &str)] = &[
+        ("action.json", "action"),
+        ("app_start.json", "action"),
+        ("error.json", "error"),
+        ("extended_error.json", "error"),
+        ("long_animation_frame.json", "long_task"),
+        ("long_task.json", "long_task"),
+        ("resource-graphql.json", "resource"),
+        ("resource.json", "resource"),
+        ("stream.json", "view"),
+        ("transition.json", "transition"),
+        ("view-with-tab.json", "view"),
+        ("view.json", "view"),
+        ("view_update.json", "view"),
+        ("vital.json", "vital"),
+    ];
+    for (file, kind) in expected {
+        let (_tmp, db) = temp_db();
+        let mut store = Store::open(&db).expect("open");
+        let reports = import(&mut store, &[dir.join(file)]);
+        assert_eq!(reports[0].error, None, "{file}");
+        assert_eq!(reports[0].format, Some(Format::DatadogJson), "{file}");
+        assert_eq!(reports[0].records_skipped, 0, "{file}: {:?}", reports[0].problems);
+        assert_eq!(kinds(&reports[0]), map(&[(kind, 1)]), "{file}");
+        assert_eq!(count(&store, "SELECT count(*) FROM sessions"), 1, "{file}");
+    }
+}
+
+#[test]
+fn datadog_fixtures_together_dedupe_by_id_and_merge_views() {
+    let Some(dir) = third_party("datadog-rum-events-format") else { return };
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let files: Vec<_> = ["view.json", "view-with-tab.json", "view_update.json", "stream.json", "action.json", "app_start.json",
+        "error.json", "extended_error.json", "resource.json", "resource-graphql.json", "long_task.json",
+        "long_animation_frame.json", "vital.json", "transition.json"]
+        .iter()
+        .map(|f| dir.join(f))
+        .collect();
+    let reports = import(&mut store, &files);
+    assert!(reports.iter().all(|r| r.error.is_none()));
+    let s = session(&store, "cacbf45c-3a05-48ce-b066-d76349460599");
+    // The files share the SDK's ids: one view, one action (same action.id), two errors (two
+    // error ids), one resource (same resource.id), one long task (same long_task.id).
+    assert_eq!((s.view_count, s.action_count, s.error_count, s.resource_count, s.long_task_count), (1, 1, 2, 1, 1));
+    assert_eq!(count(&store, "SELECT count(*) FROM events WHERE kind IN ('vital', 'transition')"), 2, "other kinds are kept");
+    let detail = store.session_detail(&s.session_id).expect("q").expect("exists");
+    let view = detail.events.iter().find(|e| e.kind == "view").expect("view");
+    // Version 9 (view.json) wins over the partial update (version 2) and view-with-tab (version 1)...
+    assert_eq!(view.get_str("view_url"), Some("https://app.datadoghq.com/rum/explorer?live=1h&query=&tab=view"));
+    assert_eq!(view.get("loading_time").and_then(|v| v.as_i64()), Some(4_115_295_000));
+    assert_eq!(view.get("_dd.document_version").and_then(|v| v.as_i64()), Some(9));
+    // ...and the keys only the older copies had are merged in.
+    assert_eq!(view.get_str("tab.id"), Some("b7e2a1f4-3c8d-4e5f-9a0b-1d2e3f4a5b6c"));
+    assert_eq!(view.time_ms, 1_591_283_924_940, "the view starts at its first copy's time");
+    assert_eq!(s.user_name.as_deref(), Some("John Doe"));
+    assert_eq!(s.os.as_deref(), Some("iOS"));
+    assert_eq!(s.device.as_deref(), Some("tablet"));
+}
+
+#[test]
+fn tricky_line_protocol_of_our_own() {
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let reports = import(&mut store, &[own_fixture("tricky.lp")]);
+    let r = &reports[0];
+    assert_eq!(r.error, None);
+    assert_eq!(r.records_skipped, 0, "{:?}", r.problems);
+    assert_eq!(kinds(r), map(&[("action", 1), ("error", 1), ("telemetry", 1), ("view", 2)]));
+    assert_eq!(r.summary.views_merged, 1, "the view sent twice is merged");
+    let s = session(&store, "sess-lp-1");
+    assert_eq!((s.view_count, s.action_count, s.error_count), (2, 1, 1));
+    assert_eq!(s.start_ms, Some(1_700_000_000_000));
+    // v2 has a timestamp in seconds: 1700000010 s + 2 s spent.
+    assert_eq!(s.end_ms, Some(1_700_000_012_000));
+    assert_eq!(s.duration_ms, Some(12_000));
+    assert_eq!(s.first_view_path.as_deref(), Some("/cart"));
+    assert_eq!(s.last_view_path.as_deref(), Some("/checkout"), "the path comes from the URL when only the URL is given");
+    assert_eq!(s.os.as_deref(), Some("Mac OS"));
+    let detail = store.session_detail("sess-lp-1").expect("q").expect("exists");
+    let v1 = detail.events.iter().find(|e| e.get_str("view_id") == Some("v1")).expect("v1");
+    assert_eq!(v1.get("time_spent").and_then(|v| v.as_i64()), Some(9_000_000_000), "the later copy wins");
+    assert_eq!(v1.get_str("note"), Some("a,b=c"), "keys only the first copy had are kept");
+    assert_eq!(v1.get_str("view_url"), Some("https://shop.example.com/cart?x=1"));
+    let error = detail.events.iter().find(|e| e.kind == "error").expect("error");
+    assert_eq!(error.get_str("error_message"), Some("Cannot read \"price\""));
+    assert!(error.get_str("error_stack").is_some_and(|s| s.lines().count() == 3));
+    let action = detail.events.iter().find(|e| e.kind == "action").expect("action");
+    assert_eq!(action.time_ms, 1_700_000_002_000, "a microsecond timestamp");
+    assert_eq!(action.get_str("action_name"), Some("Add to cart"));
+    assert_eq!(action.duration_ns(), Some(150_000_000));
+}
+
+#[test]
+fn datadog_ndjson_of_our_own_merges_views_and_reads_api_pages() {
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let reports = import(&mut store, &[own_fixture("views.ndjson")]);
+    let r = &reports[0];
+    assert_eq!(r.records_skipped, 0, "{:?}", r.problems);
+    assert_eq!(kinds(r), map(&[("action", 1), ("error", 1), ("view", 2)]));
+    let s = session(&store, "sess-dd-1");
+    assert_eq!((s.view_count, s.action_count, s.error_count), (1, 1, 1));
+    assert_eq!(s.first_view_path.as_deref(), Some("/home"));
+    assert_eq!(s.user_name.as_deref(), Some("Ada"));
+    assert_eq!((s.browser.as_deref(), s.os.as_deref(), s.country.as_deref(), s.city.as_deref()), (Some("Firefox"), Some("Linux"), Some("France"), Some("Paris")));
+    // Version 3 wins time_spent over the view_update (version 2); the update's own key is merged.
+    assert_eq!(s.end_ms, Some(1_700_000_007_000));
+    let detail = store.session_detail("sess-dd-1").expect("q").expect("exists");
+    let view = detail.events.iter().find(|e| e.kind == "view").expect("view");
+    assert_eq!(view.get("time_spent").and_then(|v| v.as_i64()), Some(7_000_000_000));
+    assert_eq!(view.get_str("context.experiment"), Some("B"));
+    assert_eq!(view.get("largest_contentful_paint").and_then(|v| v.as_i64()), Some(2_100_000_000));
+    let error = detail.events.iter().find(|e| e.kind == "error").expect("error");
+    assert_eq!(error.get_str("error_stack"), Some("RangeError: boom\n  at f (a.js:1:1)"));
+    let api = session(&store, "sess-dd-2");
+    assert_eq!(api.start_ms, Some(1_700_000_010_000), "API timestamp used when the event has no date");
+    assert_eq!(api.first_view_path.as_deref(), Some("/api-page"));
+}
+
+#[test]
+fn json_array_and_single_event_shapes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let array = dir.path().join("events.json");
+    std::fs::write(
+        &array,
+        "[\n  {\"type\": \"view\", \"date\": 1700000000000, \"session\": {\"id\": \"arr\"}, \"view\": {\"id\": \"v\", \"url\": \"https://a.example.com/x\"}},\n  {\"type\": \"error\", \"date\": \"bad\", \"session\": {\"id\": \"arr\"}},\n  {\"type\": \"error\", \"date\": 1700000000100, \"session\": {\"id\": \"arr\"}, \"error\": {\"message\": \"m\"}}\n]\n",
+    )
+    .expect("write");
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let reports = import(&mut store, &[array]);
+    assert_eq!(kinds(&reports[0]), map(&[("error", 1), ("view", 1)]));
+    assert_eq!(reports[0].problems.len(), 1);
+    assert_eq!(reports[0].problems[0].line, 3, "the bad element's line");
+    assert!(reports[0].problems[0].reason.contains("date"));
+}
+
+#[test]
+fn events_form_sessions_in_any_order_across_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let whole = dir.path().join("all.lp");
+    rum_explorer::generate::write(&whole, rum_explorer::generate::GenerateFormat::Lp, 30, 7, false).expect("generate");
+    // The same points, in reverse order, spread over two files (points, not lines: stacks span lines).
+    let mut rng = rum_explorer::generate::Rng::new(7);
+    let mut points: Vec<String> = (0..30)
+        .flat_map(|_| rum_explorer::generate::session_events(&mut rng))
+        .map(|e| rum_explorer::generate::to_line_protocol(&e))
+        .collect();
+    assert_eq!(points.join("\n") + "\n", std::fs::read_to_string(&whole).expect("read"), "generate writes these points");
+    points.reverse();
+    let (a, b) = points.split_at(points.len() / 2);
+    let part_a = dir.path().join("part-a.lp");
+    let part_b = dir.path().join("part-b.lp");
+    std::fs::write(&part_a, a.join("\n")).expect("write");
+    std::fs::write(&part_b, b.join("\n")).expect("write");
+
+    let (_t1, db1) = temp_db();
+    let mut one = Store::open(&db1).expect("open");
+    import(&mut one, std::slice::from_ref(&whole));
+    let (_t2, db2) = temp_db();
+    let mut split = Store::open(&db2).expect("open");
+    import(&mut split, &[part_b, part_a]);
+    let expected = sessions_json(&one);
+    assert_eq!(expected.len(), 30);
+    assert_same_sessions(&sessions_json(&split), &expected, "split and reversed");
+}
+
+#[test]
+fn importing_the_same_file_twice_adds_nothing() {
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let files = [own_fixture("tricky.lp"), own_fixture("views.ndjson")];
+    import(&mut store, &files);
+    let events = count(&store, "SELECT count(*) FROM events");
+    let sessions = all_sessions(&store);
+    let second = import(&mut store, &files);
+    assert!(second.iter().all(|r| r.summary.inserted_total() == 0 && r.summary.views_merged == 0));
+    assert_eq!(count(&store, "SELECT count(*) FROM events"), events);
+    assert_eq!(all_sessions(&store), sessions);
+}
+
+#[test]
+fn malformed_records_are_reported_by_line_and_the_rest_imported() {
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let reports = import(&mut store, &[own_fixture("broken.lp"), own_fixture("broken.ndjson")]);
+    let lp = &reports[0];
+    assert_eq!(lp.error, None);
+    assert_eq!(kinds(lp), map(&[("error", 1), ("view", 2)]));
+    let lines: Vec<u64> = lp.problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines, vec![2, 3, 4, 5, 6], "{:?}", lp.problems);
+    assert!(lp.problems[1].reason.contains("oops"));
+    assert!(lp.problems[2].reason.contains("timestamp"));
+    assert!(lp.problems[3].reason.contains("session id"));
+    assert!(lp.problems[4].reason.contains("never closed"));
+    let nd = &reports[1];
+    assert_eq!(kinds(nd), map(&[("long_task", 1), ("resource", 1), ("view", 1)]));
+    let lines: Vec<u64> = nd.problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines, vec![2, 3, 4, 4, 6], "{:?}", nd.problems);
+    // A text where a number belongs is kept (as an extended field) and noted.
+    assert_eq!(nd.summary.warnings.len(), 1);
+    assert_eq!(nd.summary.warnings[0].0, 5);
+    assert!(nd.summary.warnings[0].1.contains("duration"));
+}
+
+#[test]
+fn a_file_in_no_known_format_is_rejected_naming_the_formats_tried() {
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let reports = import(&mut store, &[own_fixture("not-rum.txt")]);
+    let error = reports[0].error.as_deref().expect("rejected");
+    assert!(error.contains("not-rum.txt"), "{error}");
+    for format in Format::ALL {
+        assert!(error.contains(format.name()), "{error}");
+    }
+    assert_eq!(count(&store, "SELECT count(*) FROM files"), 0);
+}
+
+#[test]
+fn a_cancelled_import_leaves_the_database_as_it_was() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let big = dir.path().join("big.ndjson");
+    rum_explorer::generate::write(&big, rum_explorer::generate::GenerateFormat::Ndjson, 1500, 3, false).expect("generate");
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    import(&mut store, &[own_fixture("tricky.lp")]);
+    let before_events = count(&store, "SELECT count(*) FROM events");
+    let before_sessions = all_sessions(&store);
+
+    let progress = ImportProgress::new();
+    let watcher_progress = progress.clone();
+    let watcher = std::thread::spawn(move || {
+        while watcher_progress.events.load(Ordering::Relaxed) < 2000 {
+            std::thread::yield_now();
+        }
+        watcher_progress.cancel.store(true, Ordering::Relaxed);
+    });
+    let reports = ingest::import_paths(&mut store, &[big], &progress, |_| {});
+    watcher.join().expect("watcher");
+    assert_eq!(reports[0].error.as_deref(), Some("import cancelled"));
+    assert_eq!(count(&store, "SELECT count(*) FROM events"), before_events);
+    assert_eq!(count(&store, "SELECT count(*) FROM files"), 1);
+    assert_eq!(all_sessions(&store), before_sessions);
+    assert_eq!(store.conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)).expect("check"), "ok");
+}
+
+#[test]
+fn a_newer_schema_is_refused_with_a_clear_error() {
+    let (_tmp, db) = temp_db();
+    {
+        let store = Store::open(&db).expect("open");
+        store.conn.execute_batch("PRAGMA user_version = 99").expect("bump");
+    }
+    let error = Store::open(&db).err().expect("refused").to_string();
+    assert!(error.contains("newer version"), "{error}");
+    assert!(error.contains("99"), "{error}");
+}
+
+#[test]
+fn another_programs_sqlite_file_is_refused() {
+    let (_tmp, db) = temp_db();
+    {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.execute_batch("CREATE TABLE notes (x TEXT)").expect("create");
+    }
+    let error = Store::open(&db).err().expect("refused").to_string();
+    assert!(error.contains("another program"), "{error}");
+}
+
+#[test]
+fn schema_is_versioned_and_list_columns_indexed() {
+    let store = Store::open_in_memory().expect("open");
+    let version: i64 = store.conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+    assert_eq!(version, rum_explorer::store::SCHEMA_VERSION);
+    for column in ["start_ms", "duration_ms", "error_count", "first_view_path", "browser", "country"] {
+        let plan: String = store
+            .conn
+            .query_row(&format!("EXPLAIN QUERY PLAN SELECT * FROM sessions ORDER BY {column} LIMIT 10"), [], |r| r.get(3))
+            .expect("plan");
+        assert!(plan.contains("USING INDEX"), "{column}: {plan}");
+    }
+}
+
+#[test]
+fn gzip_files_import_like_plain_ones() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let gz = dir.path().join("tricky.renamed.data");
+    let mut encoder = flate2::write::GzEncoder::new(std::fs::File::create(&gz).expect("create"), flate2::Compression::default());
+    encoder.write_all(&std::fs::read(own_fixture("tricky.lp")).expect("read")).expect("write");
+    encoder.finish().expect("finish");
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let reports = import(&mut store, &[gz]);
+    assert!(reports[0].gzip);
+    assert_eq!(reports[0].format, Some(Format::GuanceLineProtocol));
+    assert_eq!(reports[0].summary.inserted_total(), 5);
+}
+
+#[test]
+fn stats_count_kinds_sessions_and_apps() {
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    import(&mut store, &[own_fixture("tricky.lp"), own_fixture("views.ndjson")]);
+    let stats = store.stats().expect("stats");
+    assert_eq!(stats.sessions, 3);
+    assert_eq!(stats.events_by_kind.get("view"), Some(&4));
+    assert_eq!(stats.first_ms, Some(1_700_000_000_000));
+    let apps: Vec<&str> = stats.apps.iter().map(|a| a.app_id.as_str()).collect();
+    assert!(apps.contains(&"app_t") && apps.contains(&"app_dd"), "{apps:?}");
+}
+
+#[test]
+fn sessions_page_and_sort_in_sqlite() {
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("g.lp");
+    rum_explorer::generate::write(&file, rum_explorer::generate::GenerateFormat::Lp, 40, 11, false).expect("gen");
+    import(&mut store, &[file]);
+    let page = |column: &str, desc: bool, offset: u64| {
+        store
+            .sessions(&SessionQuery { sort_column: Some(column.into()), descending: desc, limit: 10, offset, ..Default::default() })
+            .expect("page")
+    };
+    let by_duration = page("duration_ms", true, 0);
+    assert!(by_duration.windows(2).all(|w| w[0].duration_ms >= w[1].duration_ms));
+    let next = page("duration_ms", true, 10);
+    assert!(by_duration.last().map(|r| r.duration_ms) >= next.first().map(|r| r.duration_ms));
+    let by_browser = page("browser", false, 0);
+    assert!(by_browser.windows(2).all(|w| w[0].browser <= w[1].browser));
+    let by_extended = page("screen_size", false, 0);
+    assert_eq!(by_extended.len(), 10);
+}
