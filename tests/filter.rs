@@ -1,0 +1,151 @@
+//! The filter language against answers computed independently from the imported sessions.
+
+mod common;
+
+use common::*;
+use rum_explorer::query::{self, Expr, Matcher};
+use rum_explorer::store::{SessionDetail, SessionQuery, SessionRow, Store};
+use std::collections::BTreeSet;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    sessions: Vec<SessionRow>,
+    details: Vec<SessionDetail>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("g.lp");
+    rum_explorer::generate::write(&file, rum_explorer::generate::GenerateFormat::Lp, 200, 42, false).expect("generate");
+    let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
+    import(&mut store, &[file]);
+    let sessions = all_sessions(&store);
+    let details = sessions.iter().map(|s| store.session_detail(&s.session_id).expect("q").expect("exists")).collect();
+    Fixture { _dir: dir, store, sessions, details }
+}
+
+fn ids_for(f: &Fixture, filter: &str) -> BTreeSet<String> {
+    let parsed = query::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
+    let q = SessionQuery { filter: parsed, limit: 100_000, ..Default::default() };
+    let rows = f.store.sessions(&q).unwrap_or_else(|e| panic!("{filter}: {e}"));
+    assert_eq!(f.store.count_sessions(&q).expect("count") as usize, rows.len(), "{filter}: count agrees");
+    rows.into_iter().map(|r| r.session_id).collect()
+}
+
+fn expected(f: &Fixture, keep: impl Fn(&SessionRow, &SessionDetail) -> bool) -> BTreeSet<String> {
+    f.sessions.iter().zip(&f.details).filter(|(s, d)| keep(s, d)).map(|(s, _)| s.session_id.clone()).collect()
+}
+
+fn check(f: &Fixture, filter: &str, keep: impl Fn(&SessionRow, &SessionDetail) -> bool) {
+    let want = expected(f, keep);
+    assert!(!want.is_empty() && want.len() < f.sessions.len(), "{filter}: a test that can fail selects some but not all ({})", want.len());
+    assert_eq!(ids_for(f, filter), want, "{filter}");
+}
+
+#[test]
+fn every_construct_matches_an_independent_answer() {
+    let f = fixture();
+    assert_eq!(f.sessions.len(), 200);
+    let is = |v: &Option<String>, s: &str| v.as_deref() == Some(s);
+    check(&f, "browser:Chrome", |s, _| is(&s.browser, "Chrome"));
+    check(&f, "-browser:Chrome", |s, _| !is(&s.browser, "Chrome"));
+    check(&f, "browser:*FIRE*", |s, _| s.browser.as_deref().is_some_and(|b| b.to_lowercase().contains("fire")));
+    check(&f, "browser:Saf?ri", |s, _| is(&s.browser, "Safari"));
+    check(&f, "duration_ms:>60000", |s, _| s.duration_ms.is_some_and(|d| d > 60_000));
+    check(&f, "error_count:>=1", |s, _| s.error_count >= 1);
+    check(&f, "error_count:<1", |s, _| s.error_count < 1);
+    check(&f, "view_count:[2 TO 4]", |s, _| (2..=4).contains(&s.view_count));
+    check(&f, "view_count:[5 TO *]", |s, _| s.view_count >= 5);
+    check(&f, "user_id:*", |s, _| s.user_id.is_some());
+    check(&f, "-user_id:*", |s, _| s.user_id.is_none());
+    check(&f, "Berlin", |s, _| is(&s.city, "Berlin"));
+    check(&f, "\"São Paulo\"", |s, _| is(&s.city, "São Paulo"));
+    check(&f, "city:\"New York\"", |s, _| is(&s.city, "New York"));
+    check(&f, "browser:Chrome os:Windows", |s, _| is(&s.browser, "Chrome") && is(&s.os, "Windows"));
+    check(&f, "browser:Chrome AND os:Windows", |s, _| is(&s.browser, "Chrome") && is(&s.os, "Windows"));
+    check(&f, "(browser:Safari OR os:iOS) -env:staging", |s, _| {
+        (is(&s.browser, "Safari") || is(&s.os, "iOS")) && !is(&s.env, "staging")
+    });
+    check(&f, "NOT (browser:Chrome OR browser:Safari)", |s, _| !is(&s.browser, "Chrome") && !is(&s.browser, "Safari"));
+    // Event keys: a session matches when any of its events does.
+    let has_event = |d: &SessionDetail, key: &str, value: &str| d.events.iter().any(|e| e.get(key).is_some_and(|v| v.to_string() == value));
+    check(&f, "error_type:TypeError", |_, d| has_event(d, "error_type", "TypeError"));
+    check(&f, "-error_type:TypeError", |_, d| !has_event(d, "error_type", "TypeError"));
+    check(&f, "view_path:/checkout/payment", |_, d| has_event(d, "view_path", "/checkout/payment"));
+    check(&f, "resource_status:>=500", |_, d| d.events.iter().any(|e| e.get("resource_status").and_then(|v| v.as_i64()).is_some_and(|s| s >= 500)));
+    check(&f, "loading_time:>3000000000", |_, d| d.events.iter().any(|e| e.kind == "view" && e.get("loading_time").and_then(|v| v.as_i64()).is_some_and(|t| t > 3_000_000_000)));
+    // Extended fields: on the session, and on events.
+    check(&f, "network_type:wifi", |s, _| s.extended_fields.get("network_type").and_then(|v| v.as_str()) == Some("wifi"));
+    check(&f, "resource_status_group:5xx", |_, d| has_event(d, "resource_status_group", "5xx"));
+    check(&f, "blocking_duration:>100000000", |_, d| d.events.iter().any(|e| e.get("blocking_duration").and_then(|v| v.as_i64()).is_some_and(|b| b > 100_000_000)));
+}
+
+#[test]
+fn time_range_and_dates_in_filters() {
+    let f = fixture();
+    let mid = 1_763_000_000_000i64; // 2025-11-13 02:13:20 UTC, inside the generated week
+    check(&f, "start_ms:>=1763000000000", |s, _| s.start_ms.is_some_and(|t| t >= mid));
+    check(&f, "start_ms:>=\"2025-11-13 02:13:20\"", |s, _| s.start_ms.is_some_and(|t| t >= mid));
+    let q = SessionQuery { from_ms: Some(mid), to_ms: Some(mid + 86_400_000), limit: 1000, ..Default::default() };
+    let rows = f.store.sessions(&q).expect("q");
+    let want = f.sessions.iter().filter(|s| s.start_ms.is_some_and(|t| t >= mid && t < mid + 86_400_000)).count();
+    assert!(want > 0);
+    assert_eq!(rows.len(), want);
+}
+
+#[test]
+fn injection_attempts_are_just_values() {
+    let f = fixture();
+    for filter in [
+        "browser:\"'; DROP TABLE sessions; --\"",
+        "'; DROP TABLE sessions; --",
+        "browser:\"x') OR 1=1 --\"",
+        "\"a\\\" OR 1=1 --\"",
+        "\"x'); DELETE FROM events; --\"",
+        "session_id:*';DELETE*",
+    ] {
+        assert!(ids_for(&f, filter).is_empty(), "{filter}");
+    }
+    assert_eq!(count(&f.store, "SELECT count(*) FROM sessions"), 200);
+    assert!(count(&f.store, "SELECT count(*) FROM events") > 0);
+}
+
+#[test]
+fn malformed_queries_point_at_the_column() {
+    let cases: &[(&str, usize, &str)] = &[
+        ("browser:", 9, "value is missing"),
+        ("browser: os:x", 9, "value is missing"),
+        ("(browser:Chrome", 1, "never closed"),
+        ("browser:Chrome)", 15, "unmatched"),
+        ("view_count:[1 TO", 12, "never closed"),
+        ("view_count:[1 2]", 12, "[low TO high]"),
+        ("\"unterminated", 1, "never closed"),
+        ("OR browser:x", 1, "expected a term"),
+        ("browser:x OR", 11, "both sides"),
+        ("browser:x AND", 11, "both sides"),
+        (":x", 1, "key is missing"),
+        ("()", 2, "empty parentheses"),
+        ("duration_ms:>", 14, "missing"),
+    ];
+    for (text, column, message) in cases {
+        let error = query::parse(text).err().unwrap_or_else(|| panic!("{text} should not parse"));
+        assert_eq!(error.column, *column, "{text}: {error}");
+        assert!(error.message.contains(message), "{text}: {error}");
+    }
+}
+
+#[test]
+fn parse_tree_and_round_trip() {
+    let parsed = query::parse("-env:staging browser:*chr* view_path:\"/a b\" duration_ms:>=5 user_id:*").expect("ok").expect("some");
+    let Expr::And(terms) = &parsed.expr else { panic!("AND of terms") };
+    assert_eq!(terms.len(), 5);
+    assert!(matches!(&terms[0], Expr::Not(inner) if matches!(inner.as_ref(), Expr::Term { key, .. } if key == "env")));
+    assert!(matches!(&terms[1], Expr::Term { matcher: Matcher::Wildcard(w), .. } if w == "*chr*"));
+    assert!(matches!(&terms[2], Expr::Term { matcher: Matcher::Equals(v), .. } if v == "/a b"));
+    assert!(matches!(&terms[4], Expr::Term { matcher: Matcher::Exists, .. }));
+    let text = parsed.expr.to_string();
+    assert_eq!(query::parse(&text).expect("reparse").expect("some"), parsed, "{text}");
+    assert_eq!(query::parse("   ").expect("empty is fine"), None);
+    assert_eq!(query::term_text("view_path", "/a b", true), "-view_path:\"/a b\"");
+}
