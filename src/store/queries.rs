@@ -245,6 +245,78 @@ impl Store {
         Ok(Some(SessionDetail { session, events }))
     }
 
+    /// The most common values of a session column among the sessions a query selects.
+    pub fn top_values(&self, q: &SessionQuery, column: &str, limit: usize) -> StoreResult<Vec<(String, u64)>> {
+        let column = query::session_column_alias(column);
+        if !SESSION_LIST_COLUMNS.contains(&column) {
+            return Ok(Vec::new());
+        }
+        let (where_sql, mut params) = session_where(q);
+        params.push(SqlValue::Integer(limit as i64));
+        let sql = format!(
+            "SELECT s.{column}, count(*) AS n FROM sessions s WHERE {where_sql} AND s.{column} IS NOT NULL
+             GROUP BY s.{column} ORDER BY n DESC, s.{column} LIMIT ?{}",
+            params.len()
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(params), |r| {
+            let value: SqlValue = r.get(0)?;
+            let text = match value {
+                SqlValue::Text(t) => t,
+                SqlValue::Integer(i) => i.to_string(),
+                SqlValue::Real(f) => f.to_string(),
+                _ => String::new(),
+            };
+            Ok((text, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Sessions with and without errors among those a query selects.
+    pub fn error_split(&self, q: &SessionQuery) -> StoreResult<(u64, u64)> {
+        let (where_sql, params) = session_where(q);
+        let sql = format!(
+            "SELECT coalesce(sum(s.error_count > 0), 0), coalesce(sum(s.error_count = 0), 0) FROM sessions s WHERE {where_sql}"
+        );
+        Ok(self.conn.prepare_cached(&sql)?.query_row(params_from_iter(params), |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+        })?)
+    }
+
+    /// Session starts per time bucket, from `from_ms`, `buckets` buckets of `bucket_ms`.
+    pub fn start_histogram(&self, q: &SessionQuery, from_ms: i64, bucket_ms: i64, buckets: usize) -> StoreResult<Vec<u64>> {
+        let (where_sql, mut params) = session_where(q);
+        params.push(SqlValue::Integer(from_ms));
+        let from_index = params.len();
+        params.push(SqlValue::Integer(bucket_ms.max(1)));
+        let width_index = params.len();
+        let sql = format!(
+            "SELECT (s.start_ms - ?{from_index}) / ?{width_index} AS bucket, count(*) FROM sessions s
+             WHERE {where_sql} AND s.start_ms >= ?{from_index} GROUP BY bucket"
+        );
+        let mut counts = vec![0u64; buckets];
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(params), |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
+        for row in rows {
+            let (bucket, n) = row?;
+            if bucket >= 0 && (bucket as usize) < buckets {
+                counts[bucket as usize] += n as u64;
+            } else if bucket as usize == buckets && buckets > 0 {
+                counts[buckets - 1] += n as u64; // the range's last instant
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Sessions in the database and the span of their starts.
+    pub fn stats_span(&self) -> StoreResult<(u64, Option<i64>, Option<i64>)> {
+        Ok(self.conn.query_row(
+            "SELECT count(*), min(start_ms), max(start_ms) FROM sessions WHERE start_ms IS NOT NULL",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)),
+        )?)
+    }
+
     pub fn stats(&self) -> StoreResult<Stats> {
         let mut events_by_kind = BTreeMap::new();
         let mut stmt = self.conn.prepare("SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind")?;

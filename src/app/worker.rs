@@ -1,0 +1,228 @@
+//! Database work off the UI thread. Each worker owns one connection and answers requests in
+//! order, dropping requests a newer one has superseded; the app can interrupt the running query.
+
+use crate::store::{SessionDetail, SessionQuery, SessionRow, Store, StoreError};
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+/// Rows fetched per page of the sessions table.
+pub const PAGE_ROWS: usize = 200;
+
+/// Top values of one facet column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Facet {
+    pub key: &'static str,
+    pub title: &'static str,
+    pub values: Vec<(String, u64)>,
+}
+
+/// The facet columns of the left panel.
+pub const FACET_COLUMNS: &[(&str, &str)] = &[
+    ("app_id", "App"),
+    ("env", "Env"),
+    ("session_type", "Session type"),
+    ("browser", "Browser"),
+    ("os", "OS"),
+    ("country", "Country"),
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Histogram {
+    pub from_ms: i64,
+    pub bucket_ms: i64,
+    pub counts: Vec<u64>,
+}
+
+#[derive(Debug)]
+pub enum Request {
+    Count { generation: u64, query: SessionQuery },
+    Page { generation: u64, query: SessionQuery, page: usize },
+    Facets { generation: u64, query: SessionQuery },
+    Histogram { generation: u64, query: SessionQuery, from_ms: i64, to_ms: i64 },
+    /// The database's sessions count and time span (for presets and the empty state).
+    DataSpan,
+    Keys,
+    Detail { session_id: String },
+}
+
+impl Request {
+    /// Requests of the same slot replace each other when both are waiting.
+    fn slot(&self) -> Option<u8> {
+        match self {
+            Request::Count { .. } => Some(0),
+            Request::Facets { .. } => Some(1),
+            Request::Histogram { .. } => Some(2),
+            Request::DataSpan => Some(3),
+            Request::Keys => Some(4),
+            Request::Detail { .. } => Some(5),
+            Request::Page { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Response {
+    Count { generation: u64, total: u64 },
+    Page { generation: u64, page: usize, rows: Vec<SessionRow> },
+    Facets { generation: u64, facets: Vec<Facet> },
+    Histogram { generation: u64, histogram: Histogram },
+    DataSpan { sessions: u64, first_ms: Option<i64>, last_ms: Option<i64> },
+    Keys(Vec<String>),
+    Detail { session_id: String, detail: Option<Box<SessionDetail>> },
+    Failed { what: &'static str, message: String },
+}
+
+pub struct Worker {
+    requests: Sender<Request>,
+    interrupt: Arc<Mutex<Option<rusqlite::InterruptHandle>>>,
+}
+
+impl Worker {
+    /// Starts a worker on `db`. `notify` runs after each response (a repaint request).
+    pub fn spawn(name: &str, db: PathBuf, responses: Sender<Response>, notify: impl Fn() + Send + 'static) -> Worker {
+        let (tx, rx) = channel::<Request>();
+        let interrupt = Arc::new(Mutex::new(None));
+        let interrupt_slot = interrupt.clone();
+        let spawned = std::thread::Builder::new().name(format!("db-{name}")).spawn(move || {
+            let store = match Store::open(&db) {
+                Ok(store) => store,
+                Err(e) => {
+                    let _ = responses.send(Response::Failed { what: "open", message: e.to_string() });
+                    notify();
+                    return;
+                }
+            };
+            if let Ok(mut slot) = interrupt_slot.lock() {
+                *slot = Some(store.interrupt_handle());
+            }
+            serve(&store, &rx, &responses, &notify);
+        });
+        if let Err(e) = spawned {
+            eprintln!("rum-explorer: cannot start a worker thread: {e}");
+        }
+        Worker { requests: tx, interrupt }
+    }
+
+    pub fn send(&self, request: Request) {
+        let _ = self.requests.send(request);
+    }
+
+    /// Stops the query running now (it is superseded); waiting requests still run.
+    pub fn interrupt(&self) {
+        if let Ok(slot) = self.interrupt.lock() {
+            if let Some(handle) = slot.as_ref() {
+                handle.interrupt();
+            }
+        }
+    }
+}
+
+fn serve(store: &Store, rx: &Receiver<Request>, responses: &Sender<Response>, notify: &dyn Fn()) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        // Keep the newest request of each slot, and pages of the newest generation only.
+        let newest_generation = batch.iter().filter_map(|r| match r {
+            Request::Page { generation, .. } | Request::Count { generation, .. } => Some(*generation),
+            _ => None,
+        });
+        let newest_generation = newest_generation.max().unwrap_or(0);
+        let mut kept: Vec<Request> = Vec::new();
+        for request in batch.into_iter().rev() {
+            let superseded = match (&request, request.slot()) {
+                (Request::Page { generation, .. }, _) => *generation < newest_generation,
+                (_, Some(slot)) => kept.iter().any(|k| k.slot() == Some(slot)),
+                _ => false,
+            };
+            if !superseded {
+                kept.push(request);
+            }
+        }
+        kept.reverse();
+        for request in kept {
+            // A panic in a query is reported, and the worker goes on serving.
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| answer(store, request)));
+            let response = match outcome {
+                Ok(Some(response)) => response,
+                Ok(None) => continue,
+                Err(panic) => {
+                    let message = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "unknown panic".into());
+                    Response::Failed { what: "query", message: format!("internal error: {message}") }
+                }
+            };
+            if responses.send(response).is_err() {
+                return;
+            }
+            notify();
+        }
+    }
+}
+
+fn failed(what: &'static str, error: StoreError) -> Option<Response> {
+    match error {
+        StoreError::Cancelled => None, // superseded on purpose
+        other => Some(Response::Failed { what, message: other.to_string() }),
+    }
+}
+
+fn answer(store: &Store, request: Request) -> Option<Response> {
+    match request {
+        Request::Count { generation, query } => match store.count_sessions(&query) {
+            Ok(total) => Some(Response::Count { generation, total }),
+            Err(e) => failed("count", e),
+        },
+        Request::Page { generation, mut query, page } => {
+            query.offset = (page * PAGE_ROWS) as u64;
+            query.limit = PAGE_ROWS as u64;
+            match store.sessions(&query) {
+                Ok(rows) => Some(Response::Page { generation, page, rows }),
+                Err(e) => failed("page", e),
+            }
+        }
+        Request::Facets { generation, query } => {
+            let mut facets = Vec::new();
+            for (key, title) in FACET_COLUMNS {
+                match store.top_values(&query, key, 8) {
+                    Ok(values) => facets.push(Facet { key, title, values }),
+                    Err(e) => return failed("facets", e),
+                }
+            }
+            match store.error_split(&query) {
+                Ok((with, without)) => facets.push(Facet {
+                    key: "error_count",
+                    title: "Errors",
+                    values: vec![("with errors".into(), with), ("without errors".into(), without)],
+                }),
+                Err(e) => return failed("facets", e),
+            }
+            Some(Response::Facets { generation, facets })
+        }
+        Request::Histogram { generation, query, from_ms, to_ms } => {
+            let buckets = 80i64;
+            let bucket_ms = ((to_ms - from_ms) / buckets).max(1000);
+            match store.start_histogram(&query, from_ms, bucket_ms, buckets as usize) {
+                Ok(counts) => Some(Response::Histogram { generation, histogram: Histogram { from_ms, bucket_ms, counts } }),
+                Err(e) => failed("histogram", e),
+            }
+        }
+        Request::DataSpan => match store.stats_span() {
+            Ok((sessions, first_ms, last_ms)) => Some(Response::DataSpan { sessions, first_ms, last_ms }),
+            Err(e) => failed("stats", e),
+        },
+        Request::Keys => match store.known_keys() {
+            Ok(keys) => Some(Response::Keys(keys)),
+            Err(e) => failed("keys", e),
+        },
+        Request::Detail { session_id } => match store.session_detail(&session_id) {
+            Ok(detail) => Some(Response::Detail { session_id, detail: detail.map(Box::new) }),
+            Err(e) => failed("detail", e),
+        },
+    }
+}
