@@ -1,7 +1,586 @@
-//! The window.
+//! The window: one `ExplorerApp` owns all state; panels draw from it and send [`Command`]s,
+//! which the app applies between frames. Database work runs on worker threads.
+
+pub mod format;
+pub mod import_job;
+mod panels;
+pub mod settings;
+pub mod worker;
+
+use crate::ingest::FileReport;
+use crate::query::{self, Filter, ParseError};
+use crate::store::{SessionDetail, SessionQuery, SessionRow};
+use import_job::{ImportEvent, ImportJob};
+use settings::{Settings, TimeRange};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::time::{Duration, Instant};
+use worker::{Facet, Histogram, Request, Response, Worker, PAGE_ROWS};
+
+const SETTINGS_KEY: &str = "rum-explorer-settings";
+/// Typing pauses this long before the query runs.
+const QUERY_DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// Everything a panel can ask the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// The query text changed (typing): applied after a short pause.
+    EditQuery(String),
+    /// Replace the query and apply it now.
+    SetQuery(String),
+    /// Add `key:value` (or `-key:value`) to the query.
+    AddQueryTerm { key: String, value: String, negate: bool },
+    /// Remove the n-th top-level term of the query (a chip's ×).
+    RemoveQueryTerm(usize),
+    /// Sort by a column; the same column again reverses the order.
+    SortBy(String),
+    SetTimeRange(TimeRange),
+    AddColumn(String),
+    RemoveColumn(String),
+    MoveColumn { from: usize, to: usize },
+    SelectRow(usize),
+    /// Open the detail panel of the selected session.
+    OpenDetail,
+    CloseDetail,
+    Import(Vec<PathBuf>),
+    OpenFileDialog,
+    CancelImport,
+    Copy(String),
+    ToggleTheme,
+    ToggleUtc,
+    ShowColumnChooser(bool),
+    ShowImportReport(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusLevel {
+    Info,
+    Error,
+}
+
+/// One query's rows, paged in as the table scrolls.
+#[derive(Debug, Default)]
+pub struct TableData {
+    pub generation: u64,
+    pub total: Option<u64>,
+    pub pages: HashMap<usize, Vec<SessionRow>>,
+    pub requested: HashSet<usize>,
+}
+
+impl TableData {
+    pub fn row(&self, index: usize) -> Option<&SessionRow> {
+        self.pages.get(&(index / PAGE_ROWS)).and_then(|p| p.get(index % PAGE_ROWS))
+    }
+}
+
+pub struct ExplorerApp {
+    pub db_path: PathBuf,
+    pub settings: Settings,
+    pub query_text: String,
+    pub query_error: Option<ParseError>,
+    pub applied_filter: Option<Filter>,
+    query_edited_at: Option<Instant>,
+    pub time_range: TimeRange,
+    /// Sessions in the database and the span of their starts.
+    pub data_span: Option<(u64, Option<i64>, Option<i64>)>,
+    generation: u64,
+    /// Rows on screen; `pending` replaces it once its count and first page arrive.
+    pub table: TableData,
+    pending: Option<TableData>,
+    pub selected_row: Option<usize>,
+    pub selected_session: Option<String>,
+    pub detail_open: bool,
+    pub detail: Option<SessionDetail>,
+    pub detail_loading: bool,
+    pub facets: Vec<Facet>,
+    pub histogram: Option<Histogram>,
+    pub known_keys: Vec<String>,
+    pub import: Option<ImportJob>,
+    pub import_reports: Vec<FileReport>,
+    pub show_import_report: bool,
+    pub show_column_chooser: bool,
+    pub status: Option<(String, StatusLevel)>,
+    pub commands: Vec<Command>,
+    /// The last text sent to the clipboard (tests read it; the status line says what happened).
+    pub last_copied: Option<String>,
+    list_worker: Worker,
+    aggregate_worker: Worker,
+    detail_worker: Worker,
+    responses: Receiver<Response>,
+    file_dialog: Option<Receiver<Option<Vec<PathBuf>>>>,
+    /// Import the bundled sample data if the database turns out to be empty.
+    offer_sample_data: bool,
+    ctx: egui::Context,
+    pub scroll_to_selected: bool,
+}
+
+impl ExplorerApp {
+    /// `use_default_db` says `db` is the default database (it gets the sample data when empty).
+    pub fn new(cc: &eframe::CreationContext<'_>, db: PathBuf, files: Vec<PathBuf>, use_default_db: bool) -> ExplorerApp {
+        let mut settings: Settings = cc.storage.and_then(|s| eframe::get_value(s, SETTINGS_KEY)).unwrap_or_default();
+        if settings.columns.is_empty() {
+            settings.columns = Settings::default().columns;
+        }
+        settings.last_db = Some(db.clone());
+        let mut app = Self::with_settings(cc.egui_ctx.clone(), db, settings, use_default_db && files.is_empty());
+        if !files.is_empty() {
+            app.commands.push(Command::Import(files));
+        }
+        app
+    }
+
+    pub fn with_settings(ctx: egui::Context, db: PathBuf, settings: Settings, offer_sample_data: bool) -> ExplorerApp {
+        let (tx, rx) = channel();
+        let spawn = |name: &str, tx: &Sender<Response>| {
+            let repaint = ctx.clone();
+            Worker::spawn(name, db.clone(), tx.clone(), move || repaint.request_repaint())
+        };
+        let list_worker = spawn("list", &tx);
+        let aggregate_worker = spawn("aggregate", &tx);
+        let detail_worker = spawn("detail", &tx);
+        ctx.set_theme(if settings.dark_theme { egui::Theme::Dark } else { egui::Theme::Light });
+        let mut app = ExplorerApp {
+            db_path: db,
+            settings,
+            query_text: String::new(),
+            query_error: None,
+            applied_filter: None,
+            query_edited_at: None,
+            time_range: TimeRange::All,
+            data_span: None,
+            generation: 0,
+            table: TableData::default(),
+            pending: None,
+            selected_row: None,
+            selected_session: None,
+            detail_open: false,
+            detail: None,
+            detail_loading: false,
+            facets: Vec::new(),
+            histogram: None,
+            known_keys: Vec::new(),
+            import: None,
+            import_reports: Vec::new(),
+            show_import_report: false,
+            show_column_chooser: false,
+            status: None,
+            commands: Vec::new(),
+            last_copied: None,
+            list_worker,
+            aggregate_worker,
+            detail_worker,
+            responses: rx,
+            file_dialog: None,
+            offer_sample_data,
+            ctx,
+            scroll_to_selected: false,
+        };
+        app.refresh_data();
+        app
+    }
+
+    /// The query the table shows: filter, time range, sort.
+    pub fn session_query(&self) -> SessionQuery {
+        let newest = self.data_span.and_then(|s| s.2);
+        let (from_ms, to_ms) = self.time_range.bounds(newest);
+        SessionQuery {
+            filter: self.applied_filter.clone(),
+            from_ms,
+            to_ms,
+            sort_column: Some(self.settings.sort_column.clone()),
+            descending: self.settings.sort_descending,
+            limit: PAGE_ROWS as u64,
+            offset: 0,
+        }
+    }
+
+    /// Re-reads everything: after an import, or when the span of the data may have changed.
+    fn refresh_data(&mut self) {
+        self.aggregate_worker.send(Request::DataSpan);
+        self.aggregate_worker.send(Request::Keys);
+        self.rerun_query();
+    }
+
+    /// Runs the current query again as a new generation; the old rows stay until it answers.
+    fn rerun_query(&mut self) {
+        self.generation += 1;
+        self.list_worker.interrupt();
+        self.aggregate_worker.interrupt();
+        let query = self.session_query();
+        let generation = self.generation;
+        self.pending = Some(TableData { generation, requested: [0].into_iter().collect(), ..Default::default() });
+        self.list_worker.send(Request::Count { generation, query: query.clone() });
+        self.list_worker.send(Request::Page { generation, query: query.clone(), page: 0 });
+        self.aggregate_worker.send(Request::Facets { generation, query: query.clone() });
+        let newest = self.data_span.and_then(|s| s.2);
+        let oldest = self.data_span.and_then(|s| s.1);
+        let (from, to) = match (query.from_ms, query.to_ms) {
+            (Some(f), Some(t)) => (Some(f), Some(t)),
+            (Some(f), None) => (Some(f), newest.map(|n| n + 1)),
+            (None, _) => (oldest, newest.map(|n| n + 1)),
+        };
+        if let (Some(from_ms), Some(to_ms)) = (from, to) {
+            self.aggregate_worker.send(Request::Histogram { generation, query, from_ms, to_ms: to_ms.max(from_ms + 1) });
+        }
+    }
+
+    /// Asks for a page of the table if no one has.
+    pub fn want_page(&mut self, page: usize) {
+        if self.table.pages.contains_key(&page) || !self.table.requested.insert(page) {
+            return;
+        }
+        self.list_worker.send(Request::Page { generation: self.table.generation, query: self.session_query(), page });
+    }
+
+    pub fn set_status(&mut self, text: impl Into<String>, level: StatusLevel) {
+        self.status = Some((text.into(), level));
+    }
+
+    fn apply_query_text(&mut self) {
+        self.query_edited_at = None;
+        match query::parse(&self.query_text) {
+            Ok(filter) => {
+                self.query_error = None;
+                if filter != self.applied_filter {
+                    self.applied_filter = filter;
+                    self.rerun_query();
+                }
+            }
+            Err(e) => self.query_error = Some(e),
+        }
+    }
+
+    fn select_row(&mut self, index: usize) {
+        self.selected_row = Some(index);
+        self.scroll_to_selected = true;
+        let id = self.table.row(index).map(|r| r.session_id.clone());
+        if id.is_some() && id != self.selected_session {
+            self.selected_session = id;
+            if self.detail_open {
+                self.load_detail();
+            }
+        }
+    }
+
+    fn load_detail(&mut self) {
+        if let Some(id) = &self.selected_session {
+            self.detail_loading = true;
+            self.detail_worker.send(Request::Detail { session_id: id.clone() });
+        }
+    }
+
+    pub fn apply(&mut self, command: Command) {
+        match command {
+            Command::EditQuery(text) => {
+                self.query_text = text;
+                self.query_edited_at = Some(Instant::now());
+                self.ctx.request_repaint_after(QUERY_DEBOUNCE);
+            }
+            Command::SetQuery(text) => {
+                self.query_text = text;
+                self.apply_query_text();
+            }
+            Command::AddQueryTerm { key, value, negate } => {
+                let term = query::term_text(&key, &value, negate);
+                let text = if self.query_text.trim().is_empty() { term } else { format!("{} {term}", self.query_text.trim()) };
+                self.apply(Command::SetQuery(text));
+            }
+            Command::RemoveQueryTerm(index) => {
+                if let Some(filter) = &self.applied_filter {
+                    let rest: Vec<String> = filter
+                        .expr
+                        .top_level_terms()
+                        .iter()
+                        .enumerate()
+                        .filter(|(i, _)| *i != index)
+                        .map(|(_, t)| t.to_string())
+                        .collect();
+                    self.apply(Command::SetQuery(rest.join(" ")));
+                }
+            }
+            Command::SortBy(column) => {
+                if self.settings.sort_column == column {
+                    self.settings.sort_descending = !self.settings.sort_descending;
+                } else {
+                    self.settings.sort_column = column;
+                    self.settings.sort_descending = false;
+                }
+                self.selected_row = None;
+                self.rerun_query();
+            }
+            Command::SetTimeRange(range) => {
+                self.time_range = range;
+                self.rerun_query();
+            }
+            Command::AddColumn(column) => {
+                if !self.settings.columns.contains(&column) {
+                    self.settings.columns.push(column.clone());
+                    self.set_status(format!("Added column {column}"), StatusLevel::Info);
+                }
+            }
+            Command::RemoveColumn(column) => self.settings.columns.retain(|c| *c != column),
+            Command::MoveColumn { from, to } => {
+                if from < self.settings.columns.len() && to < self.settings.columns.len() {
+                    let c = self.settings.columns.remove(from);
+                    self.settings.columns.insert(to, c);
+                }
+            }
+            Command::SelectRow(index) => self.select_row(index),
+            Command::OpenDetail => {
+                if self.selected_session.is_some() {
+                    self.detail_open = true;
+                    self.load_detail();
+                }
+            }
+            Command::CloseDetail => self.detail_open = false,
+            Command::Import(paths) => self.start_import(paths),
+            Command::OpenFileDialog => {
+                let (tx, rx) = channel();
+                let repaint = self.ctx.clone();
+                // The dialog runs on its own thread so the window keeps drawing.
+                let _ = std::thread::Builder::new().name("file-dialog".into()).spawn(move || {
+                    let picked = rfd::FileDialog::new()
+                        .set_title("Import RUM export files")
+                        .add_filter("RUM exports", &["lp", "txt", "json", "ndjson", "jsonl", "csv", "gz"])
+                        .add_filter("All files", &["*"])
+                        .pick_files();
+                    let _ = tx.send(picked);
+                    repaint.request_repaint();
+                });
+                self.file_dialog = Some(rx);
+            }
+            Command::CancelImport => {
+                if let Some(job) = &self.import {
+                    job.progress.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                    self.set_status("Cancelling the import: the file in progress is rolled back", StatusLevel::Info);
+                }
+            }
+            Command::Copy(text) => {
+                // arboard fails cleanly without a display; say so rather than panic.
+                match arboard::Clipboard::new().and_then(|mut c| c.set_text(text.clone())) {
+                    Ok(()) => self.set_status(format!("Copied: {}", short(&text)), StatusLevel::Info),
+                    Err(e) => self.set_status(format!("Could not copy to the clipboard: {e}"), StatusLevel::Error),
+                }
+                self.last_copied = Some(text);
+            }
+            Command::ToggleTheme => {
+                self.settings.dark_theme = !self.settings.dark_theme;
+                self.ctx.set_theme(if self.settings.dark_theme { egui::Theme::Dark } else { egui::Theme::Light });
+            }
+            Command::ToggleUtc => self.settings.show_utc = !self.settings.show_utc,
+            Command::ShowColumnChooser(show) => {
+                self.show_column_chooser = show;
+                if show {
+                    self.aggregate_worker.send(Request::Keys);
+                }
+            }
+            Command::ShowImportReport(show) => self.show_import_report = show,
+        }
+    }
+
+    fn start_import(&mut self, paths: Vec<PathBuf>) {
+        if paths.is_empty() {
+            return;
+        }
+        if self.import.is_some() {
+            self.set_status("An import is running; wait for it or cancel it first", StatusLevel::Error);
+            return;
+        }
+        self.offer_sample_data = false;
+        self.import_reports.clear();
+        let repaint = self.ctx.clone();
+        self.import = Some(ImportJob::start(self.db_path.clone(), paths, move || repaint.request_repaint()));
+    }
+
+    /// Applies worker answers, import progress, dropped files and the debounced query.
+    pub fn process_background(&mut self) {
+        let deadline = Instant::now() + Duration::from_millis(8);
+        while let Ok(response) = self.responses.try_recv() {
+            self.on_response(response);
+            if Instant::now() > deadline {
+                self.ctx.request_repaint();
+                break;
+            }
+        }
+        let mut import_finished = false;
+        let mut new_reports = Vec::new();
+        if let Some(job) = &self.import {
+            while let Ok(event) = job.events.try_recv() {
+                match event {
+                    ImportEvent::FileDone(report) => new_reports.push(*report),
+                    ImportEvent::Failed(message) => self.status = Some((message, StatusLevel::Error)),
+                    ImportEvent::Finished => import_finished = true,
+                }
+            }
+            if !import_finished {
+                self.ctx.request_repaint_after(Duration::from_millis(100));
+            }
+        }
+        if !new_reports.is_empty() {
+            self.import_reports.extend(new_reports);
+            self.refresh_data(); // each file commits on its own: show it as it lands
+        }
+        if import_finished {
+            self.import = None;
+            let files = self.import_reports.len();
+            let events: u64 = self.import_reports.iter().map(|r| r.summary.inserted_total()).sum();
+            let skipped: u64 = self.import_reports.iter().map(|r| r.records_skipped).sum();
+            let rejected = self.import_reports.iter().filter(|r| r.error.is_some()).count();
+            let level = if rejected > 0 { StatusLevel::Error } else { StatusLevel::Info };
+            self.set_status(
+                format!("Imported {files} file(s): {} events, {skipped} records skipped, {rejected} file(s) rejected", format::grouped(events)),
+                level,
+            );
+            self.show_import_report = rejected > 0 || skipped > 0;
+        }
+        if let Some(rx) = &self.file_dialog {
+            if let Ok(picked) = rx.try_recv() {
+                self.file_dialog = None;
+                match picked {
+                    Some(paths) => self.start_import(paths),
+                    None => self.set_status(
+                        "No file chosen. If no dialog appeared, drop files on the window or pass them: rum-explorer --db PATH FILE...",
+                        StatusLevel::Info,
+                    ),
+                }
+            }
+        }
+        if let Some(edited) = self.query_edited_at {
+            if edited.elapsed() >= QUERY_DEBOUNCE {
+                self.apply_query_text();
+            } else {
+                self.ctx.request_repaint_after(QUERY_DEBOUNCE - edited.elapsed());
+            }
+        }
+    }
+
+    fn on_response(&mut self, response: Response) {
+        match response {
+            Response::Count { generation, total } => {
+                if let Some(p) = self.pending.as_mut().filter(|p| p.generation == generation) {
+                    p.total = Some(total);
+                }
+                self.promote_pending();
+            }
+            Response::Page { generation, page, rows } => {
+                if let Some(p) = self.pending.as_mut().filter(|p| p.generation == generation) {
+                    p.pages.insert(page, rows);
+                    self.promote_pending();
+                } else if self.table.generation == generation {
+                    self.table.pages.insert(page, rows);
+                }
+            }
+            Response::Facets { generation, facets } => {
+                if generation == self.generation {
+                    self.facets = facets;
+                }
+            }
+            Response::Histogram { generation, histogram } => {
+                if generation == self.generation {
+                    self.histogram = Some(histogram);
+                }
+            }
+            Response::DataSpan { sessions, first_ms, last_ms } => {
+                let changed = self.data_span.map(|s| s.2) != Some(last_ms);
+                self.data_span = Some((sessions, first_ms, last_ms));
+                if sessions == 0 && self.offer_sample_data {
+                    self.offer_sample_data = false;
+                    match import_job::write_sample_data() {
+                        Ok(dir) => {
+                            self.set_status("New database: importing the bundled sample data", StatusLevel::Info);
+                            self.start_import(vec![dir]);
+                        }
+                        Err(e) => self.set_status(format!("Could not unpack the sample data: {e}"), StatusLevel::Error),
+                    }
+                }
+                self.offer_sample_data = false;
+                if changed && self.time_range != TimeRange::All {
+                    self.rerun_query();
+                } else if changed {
+                    // The histogram's span depends on the data's.
+                    self.rerun_query();
+                }
+            }
+            Response::Keys(keys) => self.known_keys = keys,
+            Response::Detail { session_id, detail } => {
+                if Some(&session_id) == self.selected_session.as_ref() {
+                    self.detail_loading = false;
+                    self.detail = detail.map(|d| *d);
+                }
+            }
+            Response::Failed { what, message } => self.set_status(format!("{what}: {message}"), StatusLevel::Error),
+        }
+    }
+
+    fn promote_pending(&mut self) {
+        let ready = self.pending.as_ref().is_some_and(|p| p.total.is_some() && p.pages.contains_key(&0));
+        if ready {
+            if let Some(p) = self.pending.take() {
+                self.table = p;
+                // Keep the selection on the same session if it is still on screen.
+                let same = self.selected_session.as_ref().and_then(|id| {
+                    self.table.pages.get(&0).and_then(|rows| rows.iter().position(|r| &r.session_id == id))
+                });
+                self.selected_row = same;
+            }
+        }
+    }
+
+    pub fn drain_commands(&mut self) {
+        for command in std::mem::take(&mut self.commands) {
+            self.apply(command);
+        }
+    }
+
+    pub fn total_sessions_in_db(&self) -> Option<u64> {
+        self.data_span.map(|s| s.0)
+    }
+}
+
+fn short(text: &str) -> String {
+    let first: String = text.chars().take(60).collect();
+    if first.len() < text.len() { format!("{first}…") } else { first }
+}
+
+impl eframe::App for ExplorerApp {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        if !dropped.is_empty() {
+            self.commands.push(Command::Import(dropped));
+        }
+        self.drain_commands();
+        self.process_background();
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        panels::root_ui(self, ui);
+        // Commands from this frame apply at once, so the next frame shows their effect.
+        self.drain_commands();
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, SETTINGS_KEY, &self.settings);
+    }
+}
 
 /// Opens the window on a database, importing `files` first.
-pub fn run(db: std::path::PathBuf, files: Vec<std::path::PathBuf>) -> Result<(), String> {
-    let _ = (db, files);
-    Err("the window is not built yet".into())
+pub fn run(db: Option<PathBuf>, files: Vec<PathBuf>) -> Result<(), String> {
+    let use_default = db.is_none();
+    let db = db.unwrap_or_else(crate::cli::default_db_path);
+    let options = eframe::NativeOptions {
+        renderer: eframe::Renderer::Glow,
+        viewport: egui::ViewportBuilder::default()
+            .with_title("RUM Session Explorer")
+            .with_inner_size([1400.0, 860.0])
+            .with_min_inner_size([800.0, 500.0])
+            .with_drag_and_drop(true),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "rum-explorer",
+        options,
+        Box::new(move |cc| Ok(Box::new(ExplorerApp::new(cc, db, files, use_default)))),
+    )
+    .map_err(|e| format!("cannot open the window: {e}"))
 }

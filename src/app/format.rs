@@ -1,0 +1,84 @@
+//! How values are shown: times in local time or UTC, durations readable, counts grouped.
+
+use chrono::{DateTime, Local, TimeZone, Utc};
+
+pub fn time_text(ms: i64, utc: bool) -> String {
+    if utc {
+        Utc.timestamp_millis_opt(ms).single().map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+    } else {
+        Local.timestamp_millis_opt(ms).single().map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+    }
+    .unwrap_or_else(|| ms.to_string())
+}
+
+pub fn short_time_text(ms: i64, utc: bool) -> String {
+    let dt: Option<DateTime<chrono::FixedOffset>> = if utc {
+        Utc.timestamp_millis_opt(ms).single().map(|t| t.fixed_offset())
+    } else {
+        Local.timestamp_millis_opt(ms).single().map(|t| t.fixed_offset())
+    };
+    dt.map(|t| t.format("%m-%d %H:%M").to_string()).unwrap_or_default()
+}
+
+pub use crate::cli::human_duration_ms;
+
+/// 1234567 → "1,234,567".
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The header text of a session column.
+pub fn column_title(column: &str) -> String {
+    match column {
+        "start_ms" => "Start time".into(),
+        "end_ms" => "End time".into(),
+        "duration_ms" => "Duration".into(),
+        "session_type" => "Type".into(),
+        "view_count" => "Views".into(),
+        "action_count" => "Actions".into(),
+        "error_count" => "Errors".into(),
+        "resource_count" => "Resources".into(),
+        "long_task_count" => "Long tasks".into(),
+        "first_view_path" => "First page".into(),
+        "last_view_path" => "Last page".into(),
+        "user_name" => "User".into(),
+        "user_id" => "User id".into(),
+        "browser" => "Browser".into(),
+        "os" => "OS".into(),
+        "country" => "Country".into(),
+        "city" => "City".into(),
+        "app_id" => "App".into(),
+        "env" => "Env".into(),
+        "device" => "Device".into(),
+        "session_id" => "Session id".into(),
+        other => other.to_string(),
+    }
+}
+
+/// A session cell as shown in the table.
+pub fn cell_text(row: &crate::store::SessionRow, column: &str, utc: bool) -> String {
+    match column {
+        "start_ms" | "end_ms" => row.value_text(column).and_then(|v| v.parse().ok()).map(|ms| time_text(ms, utc)).unwrap_or_default(),
+        "duration_ms" => row.duration_ms.map(human_duration_ms).unwrap_or_default(),
+        "user_name" => row.user_name.clone().or_else(|| row.user_id.clone()).unwrap_or_default(),
+        other => row.value_text(other).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn grouping_and_durations() {
+        assert_eq!(super::grouped(1_234_567), "1,234,567");
+        assert_eq!(super::grouped(12), "12");
+        assert_eq!(super::human_duration_ms(192_000), "3m 12s");
+    }
+}

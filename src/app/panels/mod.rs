@@ -1,0 +1,87 @@
+//! The window's layout: one file per panel. Panels read the app and push commands.
+
+mod detail;
+mod facets;
+mod histogram;
+mod import_status;
+mod query_bar;
+mod sessions_table;
+
+use super::{Command, ExplorerApp};
+
+pub fn root_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    egui::Panel::top("menu_bar").show(ui, |ui| menu_bar_ui(app, ui));
+    egui::Panel::bottom("status_bar").show(ui, |ui| import_status::status_bar_ui(app, ui));
+    egui::Panel::top("query_bar").show(ui, |ui| query_bar::query_bar_ui(app, ui));
+    egui::Panel::left("facets").resizable(true).default_size(210.0).show(ui, |ui| facets::facets_ui(app, ui));
+    if app.detail_open {
+        egui::Panel::right("detail").resizable(true).default_size(460.0).min_size(320.0).show(ui, |ui| detail::detail_ui(app, ui));
+    }
+    egui::CentralPanel::default().show(ui, |ui| {
+        histogram::histogram_ui(app, ui);
+        ui.separator();
+        sessions_table::sessions_table_ui(app, ui);
+    });
+    sessions_table::column_chooser_window(app, ui.ctx());
+    import_status::import_report_window(app, ui.ctx());
+    let hovering_files = ui.ctx().input(|i| !i.raw.hovered_files.is_empty());
+    if hovering_files {
+        let rect = ui.ctx().content_rect();
+        let painter = ui.ctx().layer_painter(egui::LayerId::new(egui::Order::Foreground, egui::Id::unique("rum-explorer-drop-overlay")));
+        painter.rect_filled(rect, 0.0, egui::Color32::from_black_alpha(160));
+        painter.text(rect.center(), egui::Align2::CENTER_CENTER, "Drop to import", egui::FontId::proportional(28.0), egui::Color32::WHITE);
+    }
+}
+
+fn menu_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            if ui.button("Import files…").clicked() {
+                app.commands.push(Command::OpenFileDialog);
+            }
+            if ui.button("Last import report").clicked() {
+                app.commands.push(Command::ShowImportReport(true));
+            }
+        });
+        ui.menu_button("View", |ui| {
+            if ui.button("Columns…").clicked() {
+                app.commands.push(Command::ShowColumnChooser(true));
+            }
+            let theme = if app.settings.dark_theme { "Light theme" } else { "Dark theme" };
+            if ui.button(theme).clicked() {
+                app.commands.push(Command::ToggleTheme);
+            }
+            let zone = if app.settings.show_utc { "Show local time" } else { "Show UTC" };
+            if ui.button(zone).clicked() {
+                app.commands.push(Command::ToggleUtc);
+            }
+        });
+        ui.separator();
+        if ui.button("Import…").on_hover_text("Import RUM export files (or drop them on the window)").clicked() {
+            app.commands.push(Command::OpenFileDialog);
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let zone = if app.settings.show_utc { "UTC" } else { "Local time" };
+            if ui.selectable_label(app.settings.show_utc, zone).on_hover_text("Toggle UTC / local time").clicked() {
+                app.commands.push(Command::ToggleUtc);
+            }
+            let theme = if app.settings.dark_theme { "☀ Light" } else { "🌙 Dark" };
+            if ui.button(theme).clicked() {
+                app.commands.push(Command::ToggleTheme);
+            }
+            ui.label(egui::RichText::new(app.db_path.display().to_string()).weak().small());
+        });
+    });
+}
+
+/// A colour that stands for an event kind, in both themes.
+pub fn kind_color(kind: &str) -> egui::Color32 {
+    match kind {
+        "view" => egui::Color32::from_rgb(66, 133, 244),
+        "action" => egui::Color32::from_rgb(52, 168, 83),
+        "error" => egui::Color32::from_rgb(219, 68, 55),
+        "resource" => egui::Color32::from_rgb(150, 120, 200),
+        "long_task" => egui::Color32::from_rgb(244, 160, 0),
+        _ => egui::Color32::GRAY,
+    }
+}

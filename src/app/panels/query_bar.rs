@@ -1,0 +1,75 @@
+//! The query bar, its parse error, the filter chips and the time range.
+
+use crate::app::settings::{TimeRange, PRESETS};
+use crate::app::{format, Command, ExplorerApp};
+
+pub fn query_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    ui.add_space(4.0);
+    ui.horizontal(|ui| {
+        ui.label("Query");
+        let mut text = app.query_text.clone();
+        let edit = egui::TextEdit::singleline(&mut text)
+            .hint_text("browser:Chrome error_count:>0 -env:staging   (free text searches every session field)")
+            .desired_width(ui.available_width() - 330.0)
+            .font(egui::TextStyle::Monospace);
+        let response = ui.add(edit).on_hover_text("key:value, -key:value, key:*wild*, key:>5, key:[1 TO 5], key:*, OR, ( )");
+        if response.changed() {
+            app.commands.push(Command::EditQuery(text.clone()));
+        }
+        if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+            app.commands.push(Command::SetQuery(text));
+        }
+        if !app.query_text.is_empty() && ui.button("✖").on_hover_text("Clear the query").clicked() {
+            app.commands.push(Command::SetQuery(String::new()));
+        }
+        time_range_ui(app, ui);
+    });
+    if let Some(error) = &app.query_error {
+        ui.horizontal(|ui| {
+            ui.add_space(44.0);
+            let pointer = format!("{}^", " ".repeat(error.column.saturating_sub(1)));
+            ui.vertical(|ui| {
+                ui.label(egui::RichText::new(&app.query_text).monospace().color(ui.visuals().error_fg_color));
+                ui.label(egui::RichText::new(pointer).monospace().color(ui.visuals().error_fg_color));
+                ui.label(egui::RichText::new(format!("Query error at {error}")).color(ui.visuals().error_fg_color));
+            });
+        });
+    }
+    if let Some(filter) = &app.applied_filter {
+        let terms: Vec<String> = filter.expr.top_level_terms().iter().map(|t| t.to_string()).collect();
+        ui.horizontal_wrapped(|ui| {
+            ui.label(egui::RichText::new("Filters:").weak());
+            for (index, term) in terms.iter().enumerate() {
+                let chip = egui::Button::new(format!("{term}  ✖")).corner_radius(10.0).small();
+                if ui.add(chip).on_hover_text("Remove this filter").clicked() {
+                    app.commands.push(Command::RemoveQueryTerm(index));
+                }
+            }
+        });
+    }
+    ui.add_space(2.0);
+}
+
+fn time_range_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    egui::ComboBox::from_id_salt("time_range")
+        .selected_text(app.time_range.label())
+        .width(110.0)
+        .show_ui(ui, |ui| {
+            for (label, preset) in PRESETS {
+                if ui.selectable_label(app.time_range == *preset, *label).clicked() {
+                    app.commands.push(Command::SetTimeRange(*preset));
+                }
+            }
+        });
+    let utc = app.settings.show_utc;
+    let newest = app.data_span.and_then(|s| s.2);
+    let (from, to) = app.time_range.bounds(newest);
+    let text = match (from, to, app.time_range) {
+        (_, _, TimeRange::All) => "all data".to_string(),
+        (Some(f), Some(t), _) => format!("{} → {}", format::short_time_text(f, utc), format::short_time_text(t, utc)),
+        (Some(f), None, _) => format!("{} → newest", format::short_time_text(f, utc)),
+        _ => String::new(),
+    };
+    ui.label(egui::RichText::new(text).weak().small())
+        .on_hover_text("\"Last\" ranges end at the newest session in the data, not at now. Drag across the chart below for a custom range.");
+}

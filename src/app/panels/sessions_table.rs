@@ -1,0 +1,217 @@
+//! The sessions table: only visible rows are laid out, pages come from SQLite as the user
+//! scrolls, sorting is SQLite's. Plus the column chooser.
+
+use crate::app::{format, Command, ExplorerApp};
+use egui_extras::{Column, TableBuilder};
+
+const ROW_HEIGHT: f32 = 22.0;
+
+fn is_numeric(column: &str) -> bool {
+    column.ends_with("_count")
+}
+
+pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    let total = app.table.total.unwrap_or(0);
+    ui.horizontal(|ui| {
+        let all = app.total_sessions_in_db().unwrap_or(0);
+        ui.label(egui::RichText::new(format!("{} of {} sessions", format::grouped(total), format::grouped(all))).strong());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui.button("Columns…").clicked() {
+                app.commands.push(Command::ShowColumnChooser(true));
+            }
+            if app.selected_session.is_some() && !app.detail_open && ui.button("Open detail ⏎").clicked() {
+                app.commands.push(Command::OpenDetail);
+            }
+        });
+    });
+    if total == 0 {
+        empty_state_ui(app, ui);
+        return;
+    }
+    keyboard_navigation(app, ui, total as usize);
+    let columns = app.settings.columns.clone();
+    let utc = app.settings.show_utc;
+    let mut builder = TableBuilder::new(ui)
+        .id_salt("sessions")
+        .striped(true)
+        .resizable(true)
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .max_scroll_height(f32::INFINITY);
+    for column in &columns {
+        let width = match column.as_str() {
+            "start_ms" | "end_ms" => 150.0,
+            "first_view_path" | "last_view_path" | "session_id" => 170.0,
+            c if is_numeric(c) => 64.0,
+            _ => 100.0,
+        };
+        builder = builder.column(Column::initial(width).at_least(40.0).clip(true));
+    }
+    if app.scroll_to_selected {
+        if let Some(row) = app.selected_row {
+            builder = builder.scroll_to_row(row, None);
+        }
+        app.scroll_to_selected = false;
+    }
+    let mut wanted_pages = Vec::new();
+    let mut clicked_row = None;
+    let mut double_clicked = false;
+    builder
+        .header(24.0, |mut header| {
+            for column in &columns {
+                header.col(|ui| {
+                    let arrow = if app.settings.sort_column == *column {
+                        if app.settings.sort_descending { " ⬇" } else { " ⬆" }
+                    } else {
+                        ""
+                    };
+                    let response = ui
+                        .add(egui::Button::new(egui::RichText::new(format!("{}{arrow}", format::column_title(column))).strong()).frame(false))
+                        .on_hover_text(format!("Sort by {column}"));
+                    if response.clicked() {
+                        app.commands.push(Command::SortBy(column.clone()));
+                    }
+                    response.context_menu(|ui| {
+                        if ui.button("Remove column").clicked() {
+                            app.commands.push(Command::RemoveColumn(column.clone()));
+                        }
+                    });
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(ROW_HEIGHT, total as usize, |mut row| {
+                let index = row.index();
+                row.set_selected(app.selected_row == Some(index));
+                let data = app.table.row(index);
+                if data.is_none() {
+                    wanted_pages.push(index / super::super::worker::PAGE_ROWS);
+                }
+                for column in &columns {
+                    row.col(|ui| match data {
+                        Some(session) => {
+                            let text = format::cell_text(session, column, utc);
+                            if column == "error_count" && session.error_count > 0 {
+                                ui.label(egui::RichText::new(text).color(ui.visuals().error_fg_color).strong());
+                            } else {
+                                ui.label(text);
+                            }
+                        }
+                        None => {
+                            ui.label(egui::RichText::new("…").weak());
+                        }
+                    });
+                }
+                let response = row.response();
+                if response.clicked() {
+                    clicked_row = Some(index);
+                }
+                if response.double_clicked() {
+                    clicked_row = Some(index);
+                    double_clicked = true;
+                }
+            });
+        });
+    wanted_pages.sort_unstable();
+    wanted_pages.dedup();
+    for page in wanted_pages {
+        app.want_page(page);
+    }
+    if let Some(index) = clicked_row {
+        app.commands.push(Command::SelectRow(index));
+        app.commands.push(Command::OpenDetail);
+    }
+    let _ = double_clicked;
+}
+
+fn keyboard_navigation(app: &mut ExplorerApp, ui: &egui::Ui, total: usize) {
+    // Arrow keys belong to the query bar while it has focus.
+    if ui.ctx().memory(|m| m.focused().is_some()) {
+        return;
+    }
+    let (down, up, enter, escape) = ui.input(|i| {
+        (i.key_pressed(egui::Key::ArrowDown), i.key_pressed(egui::Key::ArrowUp), i.key_pressed(egui::Key::Enter), i.key_pressed(egui::Key::Escape))
+    });
+    if down || up {
+        let next = match (app.selected_row, down) {
+            (None, _) => 0,
+            (Some(r), true) => (r + 1).min(total.saturating_sub(1)),
+            (Some(r), false) => r.saturating_sub(1),
+        };
+        app.commands.push(Command::SelectRow(next));
+    }
+    if enter {
+        app.commands.push(Command::OpenDetail);
+    }
+    if escape && app.detail_open {
+        app.commands.push(Command::CloseDetail);
+    }
+}
+
+fn empty_state_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    ui.add_space(60.0);
+    ui.vertical_centered(|ui| {
+        if app.import.is_some() {
+            ui.heading("Importing…");
+            ui.label("Sessions appear here as each file finishes.");
+        } else if app.total_sessions_in_db().unwrap_or(0) == 0 {
+            ui.heading("No sessions yet");
+            ui.label("Drop RUM files here or use File > Import.");
+            ui.label(egui::RichText::new("Guance line protocol, JSON and CSV; Datadog RUM JSON/NDJSON; gzip of any.").weak());
+            if ui.button("Import files…").clicked() {
+                app.commands.push(Command::OpenFileDialog);
+            }
+        } else {
+            ui.heading("No session matches");
+            ui.label("Change the query or widen the time range.");
+            if ui.button("Clear the query").clicked() {
+                app.commands.push(Command::SetQuery(String::new()));
+            }
+        }
+    });
+}
+
+pub fn column_chooser_window(app: &mut ExplorerApp, ctx: &egui::Context) {
+    if !app.show_column_chooser {
+        return;
+    }
+    let mut open = true;
+    egui::Window::new("Columns").open(&mut open).default_width(320.0).show(ctx, |ui| {
+        ui.label(egui::RichText::new("Shown, in order").strong());
+        let columns = app.settings.columns.clone();
+        for (i, column) in columns.iter().enumerate() {
+            ui.horizontal(|ui| {
+                if ui.add_enabled(i > 0, egui::Button::new("⬆").small()).on_hover_text("Move left").clicked() {
+                    app.commands.push(Command::MoveColumn { from: i, to: i - 1 });
+                }
+                if ui.add_enabled(i + 1 < columns.len(), egui::Button::new("⬇").small()).on_hover_text("Move right").clicked() {
+                    app.commands.push(Command::MoveColumn { from: i, to: i + 1 });
+                }
+                if ui.small_button("✖").on_hover_text("Remove").clicked() {
+                    app.commands.push(Command::RemoveColumn(column.clone()));
+                }
+                ui.label(format::column_title(column));
+            });
+        }
+        ui.separator();
+        ui.label(egui::RichText::new("Add a column").strong());
+        let filter_id = ui.scope_id().with("column_filter");
+        let mut filter: String = ui.memory(|m| m.data.get_temp(filter_id)).unwrap_or_default();
+        if ui.add(egui::TextEdit::singleline(&mut filter).hint_text("search fields")).changed() {
+            ui.memory_mut(|m| m.data.insert_temp(filter_id, filter.clone()));
+        }
+        egui::ScrollArea::vertical().max_height(280.0).show(ui, |ui| {
+            for key in &app.known_keys {
+                if columns.contains(key) || !key.to_lowercase().contains(&filter.to_lowercase()) {
+                    continue;
+                }
+                if ui.button(format!("+ {key}")).clicked() {
+                    app.commands.push(Command::AddColumn(key.clone()));
+                }
+            }
+        });
+    });
+    if !open {
+        app.commands.push(Command::ShowColumnChooser(false));
+    }
+}
