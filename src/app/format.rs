@@ -22,7 +22,7 @@ pub fn short_time_text(ms: i64, utc: bool) -> String {
 
 pub use crate::cli::human_duration_ms;
 
-/// 1234567 → "1,234,567".
+/// 1234567 to "1,234,567".
 pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();

@@ -533,6 +533,11 @@ impl ExplorerApp {
         }
     }
 
+    /// True when the table shows the answer to the current query (no newer one is pending).
+    pub fn query_settled(&self) -> bool {
+        self.pending.is_none()
+    }
+
     pub fn total_sessions_in_db(&self) -> Option<u64> {
         self.data_span.map(|s| s.0)
     }

@@ -85,6 +85,20 @@ fn migrations() -> Vec<String> {
 }
 
 pub fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
+    // One immediate transaction: two processes (or the window's workers) opening a new file
+    // at once take turns instead of both creating the tables.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let result = migrate_locked(conn, path);
+    match result {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(_) => {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+    }
+    result
+}
+
+fn migrate_locked(conn: &Connection, path: &Path) -> StoreResult<()> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::NewerSchema {
@@ -109,10 +123,8 @@ pub fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
         if version >= target {
             continue;
         }
-        let tx = conn.unchecked_transaction()?;
-        tx.execute_batch(migration)?;
-        tx.execute_batch(&format!("PRAGMA user_version = {target}"))?;
-        tx.commit()?;
+        conn.execute_batch(migration)?;
+        conn.execute_batch(&format!("PRAGMA user_version = {target}"))?;
     }
     Ok(())
 }

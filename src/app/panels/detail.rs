@@ -25,12 +25,16 @@ pub fn field_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, key: &str, value
                 commands.push(Command::Copy(value.to_string()));
             }
         };
-        egui::Popup::menu(&response).show(|ui| actions(ui, commands));
-        response.context_menu(|ui| actions(ui, commands));
+        // One menu for a click and a right-click (a separate context menu would close it).
+        let toggle = (response.clicked() || response.secondary_clicked()).then_some(egui::containers::SetOpenCommand::Toggle);
+        egui::Popup::menu(&response).open_memory(toggle).show(|ui| actions(ui, commands));
     });
 }
 
 pub fn detail_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+        app.commands.push(Command::CloseDetail);
+    }
     ui.horizontal(|ui| {
         ui.heading("Session");
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -50,7 +54,7 @@ pub fn detail_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     let utc = app.settings.show_utc;
     ui.label(egui::RichText::new(&s.session_id).monospace());
     ui.label(format!(
-        "{} → {}  ({})",
+        "{} to {}  ({})",
         s.start_ms.map(|t| format::time_text(t, utc)).unwrap_or_default(),
         s.end_ms.map(|t| format::time_text(t, utc)).unwrap_or_default(),
         s.duration_ms.map(format::human_duration_ms).unwrap_or_default()

@@ -65,7 +65,7 @@ fn menu_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             if ui.selectable_label(app.settings.show_utc, zone).on_hover_text("Toggle UTC / local time").clicked() {
                 app.commands.push(Command::ToggleUtc);
             }
-            let theme = if app.settings.dark_theme { "☀ Light" } else { "🌙 Dark" };
+            let theme = if app.settings.dark_theme { "Light theme" } else { "Dark theme" };
             if ui.button(theme).clicked() {
                 app.commands.push(Command::ToggleTheme);
             }

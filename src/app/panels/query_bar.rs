@@ -51,7 +51,7 @@ pub fn query_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
 }
 
 fn time_range_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
-    egui::ComboBox::from_id_salt("time_range")
+    egui::ComboBox::from_label("Time range")
         .selected_text(app.time_range.label())
         .width(110.0)
         .show_ui(ui, |ui| {
@@ -66,8 +66,8 @@ fn time_range_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     let (from, to) = app.time_range.bounds(newest);
     let text = match (from, to, app.time_range) {
         (_, _, TimeRange::All) => "all data".to_string(),
-        (Some(f), Some(t), _) => format!("{} → {}", format::short_time_text(f, utc), format::short_time_text(t, utc)),
-        (Some(f), None, _) => format!("{} → newest", format::short_time_text(f, utc)),
+        (Some(f), Some(t), _) => format!("{} to {}", format::short_time_text(f, utc), format::short_time_text(t, utc)),
+        (Some(f), None, _) => format!("{} to newest", format::short_time_text(f, utc)),
         _ => String::new(),
     };
     ui.label(egui::RichText::new(text).weak().small())

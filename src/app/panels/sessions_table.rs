@@ -19,7 +19,7 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             if ui.button("Columns…").clicked() {
                 app.commands.push(Command::ShowColumnChooser(true));
             }
-            if app.selected_session.is_some() && !app.detail_open && ui.button("Open detail ⏎").clicked() {
+            if app.selected_session.is_some() && !app.detail_open && ui.button("Open detail (Enter)").clicked() {
                 app.commands.push(Command::OpenDetail);
             }
         });
@@ -61,7 +61,7 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             for column in &columns {
                 header.col(|ui| {
                     let arrow = if app.settings.sort_column == *column {
-                        if app.settings.sort_descending { " ⬇" } else { " ⬆" }
+                        if app.settings.sort_descending { " ⏷" } else { " ⏶" }
                     } else {
                         ""
                     };
@@ -129,9 +129,8 @@ fn keyboard_navigation(app: &mut ExplorerApp, ui: &egui::Ui, total: usize) {
     if ui.ctx().memory(|m| m.focused().is_some()) {
         return;
     }
-    let (down, up, enter, escape) = ui.input(|i| {
-        (i.key_pressed(egui::Key::ArrowDown), i.key_pressed(egui::Key::ArrowUp), i.key_pressed(egui::Key::Enter), i.key_pressed(egui::Key::Escape))
-    });
+    let (down, up, enter) =
+        ui.input(|i| (i.key_pressed(egui::Key::ArrowDown), i.key_pressed(egui::Key::ArrowUp), i.key_pressed(egui::Key::Enter)));
     if down || up {
         let next = match (app.selected_row, down) {
             (None, _) => 0,
@@ -142,9 +141,6 @@ fn keyboard_navigation(app: &mut ExplorerApp, ui: &egui::Ui, total: usize) {
     }
     if enter {
         app.commands.push(Command::OpenDetail);
-    }
-    if escape && app.detail_open {
-        app.commands.push(Command::CloseDetail);
     }
 }
 
@@ -181,10 +177,10 @@ pub fn column_chooser_window(app: &mut ExplorerApp, ctx: &egui::Context) {
         let columns = app.settings.columns.clone();
         for (i, column) in columns.iter().enumerate() {
             ui.horizontal(|ui| {
-                if ui.add_enabled(i > 0, egui::Button::new("⬆").small()).on_hover_text("Move left").clicked() {
+                if ui.add_enabled(i > 0, egui::Button::new("⏶").small()).on_hover_text("Move left").clicked() {
                     app.commands.push(Command::MoveColumn { from: i, to: i - 1 });
                 }
-                if ui.add_enabled(i + 1 < columns.len(), egui::Button::new("⬇").small()).on_hover_text("Move right").clicked() {
+                if ui.add_enabled(i + 1 < columns.len(), egui::Button::new("⏷").small()).on_hover_text("Move right").clicked() {
                     app.commands.push(Command::MoveColumn { from: i, to: i + 1 });
                 }
                 if ui.small_button("✖").on_hover_text("Remove").clicked() {

@@ -1,0 +1,153 @@
+//! The real window, driven by egui_kittest: no display needed.
+
+mod common;
+
+use common::*;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+use rum_explorer::app::settings::Settings;
+use rum_explorer::app::{Command, ExplorerApp};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+fn harness_on(db: PathBuf) -> Harness<'static, ExplorerApp> {
+    Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .build_eframe(move |cc| ExplorerApp::with_settings(cc.egui_ctx.clone(), db, Settings::default(), false))
+}
+
+/// Steps the app until `done` holds: the workers answer on their own threads.
+fn wait_until(harness: &mut Harness<'static, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
+    let started = Instant::now();
+    loop {
+        harness.step();
+        if done(harness.state()) {
+            harness.run_steps(2);
+            return;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            let app = harness.state();
+            panic!("timed out waiting for {what}: query {:?} (error {:?}), total {:?}, status {:?}", app.query_text, app.query_error, app.table.total, app.status);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn loaded(app: &ExplorerApp) -> bool {
+    app.query_settled() && app.table.total.is_some() && app.table.row(0).is_some() && !app.facets.is_empty() && app.data_span.is_some()
+}
+
+fn fixture_db() -> (tempfile::TempDir, PathBuf) {
+    let (dir, db) = temp_db();
+    let file = dir.path().join("g.lp");
+    rum_explorer::generate::write(&file, rum_explorer::generate::GenerateFormat::Lp, 60, 5, false).expect("generate");
+    let mut store = rum_explorer::store::Store::open(&db).expect("open");
+    import(&mut store, &[file, own_fixture("tricky.lp")]);
+    (dir, db)
+}
+
+#[test]
+fn sorting_by_a_header_changes_the_first_row() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    harness.get_by_label("61 of 61 sessions");
+    let first_by_start = harness.state().table.row(0).map(|r| r.session_id.clone());
+    harness.get_by_label_contains("Views").click();
+    wait_until(&mut harness, "sorted by views", |a| a.settings.sort_column == "view_count" && loaded(a));
+    let ascending = harness.state().table.row(0).map(|r| (r.session_id.clone(), r.view_count));
+    assert!(first_by_start.is_some());
+    assert_eq!(ascending.as_ref().map(|r| r.1), Some(1), "fewest views first");
+    harness.get_by_label_contains("Views").click();
+    wait_until(&mut harness, "reversed", |a| a.settings.sort_descending && loaded(a) && a.table.row(0).is_some_and(|r| r.view_count > 1));
+    let most = harness.state().table.row(0).map(|r| r.view_count).unwrap_or(0);
+    let max = harness.state().table.pages.get(&0).map(|p| p.iter().map(|r| r.view_count).max().unwrap_or(0)).unwrap_or(0);
+    assert_eq!(most, max, "clicking again reverses the order");
+    let descending = harness.state().table.row(0).map(|r| r.session_id.clone());
+    assert_ne!(descending, ascending.map(|r| r.0), "the first row changed");
+}
+
+#[test]
+fn typing_a_query_changes_the_row_count_and_errors_point_at_the_column() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    let all = harness.state().table.total;
+    let input = harness.get_by_role(egui::accesskit::Role::TextInput);
+    input.focus();
+    input.type_text("browser:Chrome");
+    wait_until(&mut harness, "filtered count", |a| a.applied_filter.is_some() && loaded(a) && a.table.total != all);
+    let chrome = harness.state().table.total.unwrap_or(0);
+    assert!(chrome > 0 && Some(chrome) < all);
+    harness.get_by_label(&format!("{chrome} of 61 sessions"));
+    assert!(harness.query_by_label_contains("browser:Chrome  ✖").is_some(), "the filter shows as a chip");
+    // A malformed query shows its error and keeps the rows.
+    harness.get_by_role(egui::accesskit::Role::TextInput).type_text(" (os:");
+    wait_until(&mut harness, "parse error", |a| a.query_error.is_some());
+    assert!(harness.query_by_label_contains("Query error at column").is_some());
+    assert_eq!(harness.state().table.total, Some(chrome), "previous rows stay on screen");
+}
+
+#[test]
+fn clicking_a_facet_value_adds_it_to_the_query() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "facets", loaded);
+    let safari = harness.state().facets.iter().find(|f| f.key == "browser").and_then(|f| f.values.iter().find(|v| v.0 == "Safari")).map(|v| v.1).expect("Safari facet");
+    harness.get_by_role_and_label(egui::accesskit::Role::Button, "Safari").click_accesskit();
+    wait_until(&mut harness, "facet filter", |a| a.query_text == "browser:Safari" && loaded(a) && a.table.total == Some(safari));
+    assert!(harness.state().table.pages.get(&0).is_some_and(|p| p.iter().all(|r| r.browser.as_deref() == Some("Safari"))));
+}
+
+#[test]
+fn importing_through_the_drop_command_fills_the_table() {
+    let (_dir, db) = temp_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "empty database", |a| a.data_span.is_some() && a.table.total.is_some());
+    assert!(harness.query_by_label("Drop RUM files here or use File > Import.").is_some(), "the empty state says what to do");
+    harness.state_mut().commands.push(Command::Import(vec![own_fixture("tricky.lp"), own_fixture("views.ndjson")]));
+    wait_until(&mut harness, "import", |a| a.import.is_none() && a.import_reports.len() == 2 && a.table.total == Some(3));
+    harness.get_by_label("3 of 3 sessions");
+    assert!(harness.query_by_label_contains("Imported 2 file(s)").is_some());
+}
+
+#[test]
+fn detail_panel_and_the_four_field_actions() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    harness.state_mut().commands.push(Command::SetQuery("session_id:sess-lp-1".into()));
+    wait_until(&mut harness, "one session", |a| a.table.total == Some(1) && a.table.row(0).is_some_and(|r| r.session_id == "sess-lp-1"));
+    harness.key_press(egui::Key::ArrowDown);
+    harness.run_steps(2);
+    harness.key_press(egui::Key::Enter);
+    wait_until(&mut harness, "detail", |a| a.detail_open && a.detail.as_ref().is_some_and(|d| d.session.session_id == "sess-lp-1"));
+    assert!(harness.query_by_label("2 views").is_some() && harness.query_by_label("1 errors").is_some());
+
+    // The facets show app_t too; the detail panel is laid out after them.
+    harness.get_all_by_label("app_t").last().expect("app_id field").click();
+    harness.run_steps(2);
+    harness.get_by_label("Filter field value").click();
+    wait_until(&mut harness, "filter", |a| a.query_text == "session_id:sess-lp-1 app_id:app_t");
+
+    harness.get_all_by_label("app_t").last().expect("app_id field").click();
+    harness.run_steps(2);
+    harness.get_by_label("Reverse filter field value").click();
+    wait_until(&mut harness, "reverse filter", |a| a.query_text.ends_with("-app_id:app_t"));
+
+    harness.get_all_by_label("app_t").last().expect("app_id field").click();
+    harness.run_steps(2);
+    harness.get_by_label("Add to display column").click();
+    wait_until(&mut harness, "column", |a| a.settings.columns.last().map(String::as_str) == Some("app_id"));
+
+    harness.get_all_by_label("app_t").last().expect("app_id field").click();
+    harness.run_steps(2);
+    harness.get_by_label("Copy").click();
+    wait_until(&mut harness, "copy", |a| a.last_copied.as_deref() == Some("app_t"));
+    let status = harness.state().status.clone().map(|s| s.0).unwrap_or_default();
+    assert!(status.starts_with("Copied") || status.starts_with("Could not copy to the clipboard"), "{status}");
+
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(2);
+    assert!(!harness.state().detail_open, "Esc closes the panel");
+}
