@@ -122,8 +122,14 @@ impl ExplorerApp {
         if settings.columns.is_empty() {
             settings.columns = Settings::default().columns;
         }
+        // Without --db, reopen the database of the last run (if it is still there).
+        let db = match (&settings.last_db, use_default_db) {
+            (Some(last), true) if last.is_file() => last.clone(),
+            _ => db,
+        };
+        let is_default = db == crate::cli::default_db_path();
         settings.last_db = Some(db.clone());
-        let mut app = Self::with_settings(cc.egui_ctx.clone(), db, settings, use_default_db && files.is_empty());
+        let mut app = Self::with_settings(cc.egui_ctx.clone(), db, settings, is_default && files.is_empty());
         if !files.is_empty() {
             app.commands.push(Command::Import(files));
         }

@@ -18,15 +18,22 @@ pub fn facets_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                 for (value, count) in &facet.values {
                     ui.horizontal(|ui| {
                         let label = if value.is_empty() { "(empty)" } else { value.as_str() };
-                        // Bar and count first, at a fixed width, so long values truncate cleanly.
-                        let (rect, _) = ui.allocate_exact_size(egui::vec2(36.0, 8.0), egui::Sense::hover());
-                        let width = 36.0 * (*count as f32 / max as f32);
-                        let bar = egui::Rect::from_min_size(rect.min, egui::vec2(width.max(1.0), rect.height()));
-                        ui.painter().rect_filled(bar, 2.0, ui.visuals().selection.bg_fill);
-                        ui.add_sized([44.0, 16.0], egui::Label::new(egui::RichText::new(format::grouped(*count)).weak().small()));
+                        let label_width = (ui.available_width() - 52.0).max(40.0);
                         let response = ui
-                            .add(egui::Button::new(label).frame(false).truncate())
+                            .scope(|ui| {
+                                ui.set_max_width(label_width);
+                                ui.add(egui::Button::new(label).frame(false).truncate())
+                            })
+                            .inner
                             .on_hover_text(format!("Filter: {}:{value}", facet.key));
+                        // A thin bar under the value shows its share.
+                        let share = *count as f32 / max as f32;
+                        let under = response.rect;
+                        let bar = egui::Rect::from_min_size(under.left_bottom() - egui::vec2(0.0, 2.0), egui::vec2(label_width * share, 2.0));
+                        ui.painter().rect_filled(bar, 1.0, ui.visuals().selection.bg_fill);
+                        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                            ui.label(egui::RichText::new(format::grouped(*count)).weak().small());
+                        });
                         if response.clicked() {
                             let command = if facet.key == "error_count" {
                                 let text = if value == "with errors" { "error_count:>0" } else { "error_count:0" };

@@ -13,7 +13,7 @@ pub fn root_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     egui::Panel::top("menu_bar").show(ui, |ui| menu_bar_ui(app, ui));
     egui::Panel::bottom("status_bar").show(ui, |ui| import_status::status_bar_ui(app, ui));
     egui::Panel::top("query_bar").show(ui, |ui| query_bar::query_bar_ui(app, ui));
-    egui::Panel::left("facets").resizable(true).default_size(210.0).show(ui, |ui| facets::facets_ui(app, ui));
+    egui::Panel::left("facets").resizable(true).default_size(220.0).min_size(180.0).show(ui, |ui| facets::facets_ui(app, ui));
     if app.detail_open {
         egui::Panel::right("detail").resizable(true).default_size(460.0).min_size(320.0).show(ui, |ui| detail::detail_ui(app, ui));
     }

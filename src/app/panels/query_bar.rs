@@ -60,6 +60,8 @@ fn time_range_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                     app.commands.push(Command::SetTimeRange(*preset));
                 }
             }
+            ui.separator();
+            custom_range_ui(app, ui);
         });
     let utc = app.settings.show_utc;
     let newest = app.data_span.and_then(|s| s.2);
@@ -72,4 +74,44 @@ fn time_range_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     };
     ui.label(egui::RichText::new(text).weak().small())
         .on_hover_text("\"Last\" ranges end at the newest session in the data, not at now. Drag across the chart below for a custom range.");
+}
+
+/// A typed custom range: date-time text in the zone the window shows (UTC or local).
+fn custom_range_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    let id = ui.make_persistent_id("custom_range");
+    let (mut from, mut to): (String, String) = ui.memory(|m| m.data.get_temp(id)).unwrap_or_default();
+    ui.label("Custom range");
+    ui.horizontal(|ui| {
+        ui.label("From");
+        ui.add(egui::TextEdit::singleline(&mut from).hint_text("2025-11-13 14:00").desired_width(130.0));
+    });
+    ui.horizontal(|ui| {
+        ui.label("To");
+        ui.add(egui::TextEdit::singleline(&mut to).hint_text("2025-11-13 18:00").desired_width(130.0));
+    });
+    let utc = app.settings.show_utc;
+    let parse = |text: &str| parse_in_zone(text, utc);
+    match (parse(&from), parse(&to)) {
+        (Some(a), Some(b)) if b > a => {
+            if ui.button("Apply").clicked() {
+                app.commands.push(Command::SetTimeRange(TimeRange::Custom { from_ms: a, to_ms: b }));
+            }
+        }
+        _ if from.is_empty() && to.is_empty() => {}
+        _ => {
+            ui.label(egui::RichText::new("Enter two date-times, the second later").weak().small());
+        }
+    }
+    ui.memory_mut(|m| m.data.insert_temp(id, (from, to)));
+}
+
+/// Date-time text without a zone is read in the zone the window shows.
+fn parse_in_zone(text: &str, utc: bool) -> Option<i64> {
+    let ms = crate::timeparse::parse_datetime_ms(text)?;
+    if utc || text.contains('Z') || text.contains('+') {
+        return Some(ms);
+    }
+    use chrono::{Local, Offset, TimeZone};
+    let offset_ms = Local.timestamp_millis_opt(ms).single()?.offset().fix().local_minus_utc() as i64 * 1000;
+    Some(ms - offset_ms)
 }
