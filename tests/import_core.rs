@@ -409,4 +409,9 @@ fn sessions_page_and_sort_in_sqlite() {
     assert!(by_browser.windows(2).all(|w| w[0].browser <= w[1].browser));
     let by_extended = page("screen_size", false, 0);
     assert_eq!(by_extended.len(), 10);
+    assert!(by_extended.windows(2).all(|w| w[0].value_text("screen_size") <= w[1].value_text("screen_size")));
+    // The column chooser offers session columns and session-scoped extended fields only.
+    let keys = store.session_keys().expect("keys");
+    assert!(keys.contains(&"screen_size".to_string()) && keys.contains(&"browser".to_string()));
+    assert!(!keys.contains(&"error_type".to_string()), "event keys would be empty columns");
 }

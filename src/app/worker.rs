@@ -216,7 +216,7 @@ fn answer(store: &Store, request: Request) -> Option<Response> {
             Ok((sessions, first_ms, last_ms)) => Some(Response::DataSpan { sessions, first_ms, last_ms }),
             Err(e) => failed("stats", e),
         },
-        Request::Keys => match store.known_keys() {
+        Request::Keys => match store.session_keys() {
             Ok(keys) => Some(Response::Keys(keys)),
             Err(e) => failed("keys", e),
         },

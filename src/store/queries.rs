@@ -350,14 +350,12 @@ impl Store {
         })
     }
 
-    /// Every key a user can filter on or add as a column: session columns, event columns, and
-    /// the extended fields seen in the data (sampled, so it stays fast on large databases).
-    pub fn known_keys(&self) -> StoreResult<Vec<String>> {
+    /// Every key that can be a column of the sessions table: the session columns and the
+    /// session-scoped extended fields seen in the data (sampled, so it stays fast).
+    pub fn session_keys(&self) -> StoreResult<Vec<String>> {
         let mut keys: Vec<String> = SESSION_LIST_COLUMNS.iter().map(|s| s.to_string()).collect();
-        keys.extend(EVENT_COLUMNS.iter().map(|c| c.key.to_string()));
         let mut stmt = self.conn.prepare(
-            "SELECT DISTINCT j.key FROM (SELECT session_fields_json FROM sessions LIMIT 2000) s, json_each(s.session_fields_json) j
-             UNION SELECT DISTINCT j.key FROM (SELECT extra_json FROM events LIMIT 20000) e, json_each(e.extra_json) j",
+            "SELECT DISTINCT j.key FROM (SELECT session_fields_json FROM sessions LIMIT 5000) s, json_each(s.session_fields_json) j",
         )?;
         for key in stmt.query_map([], |r| r.get::<_, String>(0))? {
             keys.push(key?);
