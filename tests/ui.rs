@@ -124,6 +124,17 @@ fn detail_panel_and_the_four_field_actions() {
     wait_until(&mut harness, "detail", |a| a.detail_open && a.detail.as_ref().is_some_and(|d| d.session.session_id == "sess-lp-1"));
     assert!(harness.query_by_label("2 views").is_some() && harness.query_by_label("1 errors").is_some());
 
+    // The timeline shows time relative to the session start; the toggle makes it absolute.
+    harness.state_mut().settings.show_utc = true;
+    harness.run_steps(2);
+    assert!(harness.query_by_label("+0 ms").is_some(), "relative time by default");
+    let start_text = "2023-11-14 22:13:20";
+    let before = harness.query_all_by_label(start_text).count(); // the table's start cell
+    harness.get_by_label("Relative time").click();
+    wait_until(&mut harness, "absolute time", |a| !a.timeline.relative);
+    assert!(harness.query_by_label("+0 ms").is_none());
+    assert_eq!(harness.query_all_by_label(start_text).count(), before + 1, "the first event at its absolute UTC time");
+
     // The facets show app_t too; the detail panel is laid out after them.
     harness.get_all_by_label("app_t").last().expect("app_id field").click();
     harness.run_steps(2);

@@ -51,6 +51,17 @@ pub enum Command {
     ToggleUtc,
     ShowColumnChooser(bool),
     ShowImportReport(bool),
+    SetTimelineOptions(TimelineOptions),
+}
+
+/// How the session timeline is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TimelineOptions {
+    /// Times relative to the session start instead of absolute.
+    pub relative: bool,
+    pub show_resources: bool,
+    pub show_long_tasks: bool,
+    pub descending: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,6 +124,7 @@ pub struct ExplorerApp {
     offer_sample_data: bool,
     ctx: egui::Context,
     pub scroll_to_selected: bool,
+    pub timeline: TimelineOptions,
 }
 
 impl ExplorerApp {
@@ -181,6 +193,7 @@ impl ExplorerApp {
             offer_sample_data,
             ctx,
             scroll_to_selected: false,
+            timeline: TimelineOptions { relative: true, ..Default::default() },
         };
         app.refresh_data();
         app
@@ -382,6 +395,7 @@ impl ExplorerApp {
                 }
             }
             Command::ShowImportReport(show) => self.show_import_report = show,
+            Command::SetTimelineOptions(options) => self.timeline = options,
         }
     }
 

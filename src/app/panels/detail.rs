@@ -92,13 +92,37 @@ pub fn detail_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             }
         });
         egui::CollapsingHeader::new(format!("Timeline ({} events)", detail.events.len())).default_open(true).show(ui, |ui| {
-            let start = s.start_ms.unwrap_or(0);
-            for event in &detail.events {
-                if matches!(event.kind.as_str(), "resource" | "long_task") {
-                    continue;
+            let mut options = app.timeline;
+            ui.horizontal_wrapped(|ui| {
+                ui.toggle_value(&mut options.relative, "Relative time").on_hover_text("Time since the session start, or absolute time");
+                ui.toggle_value(&mut options.show_resources, "Resources");
+                ui.toggle_value(&mut options.show_long_tasks, "Long tasks");
+                let order = if options.descending { "Newest first" } else { "Oldest first" };
+                if ui.button(order).clicked() {
+                    options.descending = !options.descending;
                 }
+            });
+            if options != app.timeline {
+                commands.push(Command::SetTimelineOptions(options));
+            }
+            let start = s.start_ms.unwrap_or(0);
+            let shown = |kind: &str| match kind {
+                "resource" => options.show_resources,
+                "long_task" => options.show_long_tasks,
+                _ => true,
+            };
+            let mut events: Vec<_> = detail.events.iter().filter(|e| shown(&e.kind)).collect();
+            if options.descending {
+                events.reverse();
+            }
+            for event in events {
                 ui.horizontal(|ui| {
-                    ui.label(egui::RichText::new(format!("+{}", format::human_duration_ms(event.time_ms - start))).monospace().small());
+                    let time = if options.relative {
+                        format!("+{}", format::human_duration_ms(event.time_ms - start))
+                    } else {
+                        format::time_text(event.time_ms, utc)
+                    };
+                    ui.label(egui::RichText::new(time).monospace().small());
                     ui.label(egui::RichText::new(&event.kind).color(super::kind_color(&event.kind)).strong());
                     ui.add(egui::Label::new(event.label().lines().next().unwrap_or("")).truncate());
                 });
