@@ -14,7 +14,7 @@
 //! Keys are session columns, event columns (a session matches when any of its events does) or
 //! any extended field. Values always travel as bound parameters, never inside the SQL text.
 
-use crate::model::{event_column_for_key, ColumnType, EventColumn};
+use crate::model::{event_column_for_key, EventColumn};
 use crate::store::SESSION_LIST_COLUMNS;
 use rusqlite::types::Value as SqlValue;
 use std::fmt;
@@ -352,7 +352,7 @@ impl Parser {
 
 /// What a key names.
 enum KeyTarget {
-    Session { column: &'static str, numeric: bool },
+    Session { column: &'static str },
     Event(&'static EventColumn),
     Extended(String),
 }
@@ -371,8 +371,7 @@ pub fn session_column_alias(key: &str) -> &str {
 fn resolve(key: &str) -> KeyTarget {
     let alias = session_column_alias(key);
     if let Some(column) = SESSION_LIST_COLUMNS.iter().copied().find(|c| *c == alias) {
-        let numeric = column.ends_with("_ms") || column.ends_with("_count");
-        return KeyTarget::Session { column, numeric };
+        return KeyTarget::Session { column };
     }
     if let Some(column) = event_column_for_key(key) {
         return KeyTarget::Event(column);
@@ -422,8 +421,9 @@ fn numeric_value(value: &str, is_time: bool) -> Option<SqlValue> {
     None
 }
 
-/// The predicate on one SQL expression; `numeric` says the expression holds numbers.
-fn predicate(expr: &str, matcher: &Matcher, numeric: bool, is_time: bool, params: &mut Vec<SqlValue>) -> String {
+/// The predicate on one SQL expression. Values that read as numbers (or, for time keys, as
+/// dates) are compared as numbers.
+fn predicate(expr: &str, matcher: &Matcher, is_time: bool, params: &mut Vec<SqlValue>) -> String {
     match matcher {
         Matcher::Exists => format!("({expr} IS NOT NULL AND {expr} <> '')"),
         Matcher::Equals(value) => {
@@ -441,11 +441,7 @@ fn predicate(expr: &str, matcher: &Matcher, numeric: bool, is_time: bool, params
             format!("{expr} LIKE {p} ESCAPE '\\'")
         }
         Matcher::Compare(op, value) => {
-            let v = match numeric_value(value, is_time) {
-                Some(n) => n,
-                None if numeric => SqlValue::Text(value.clone()),
-                None => SqlValue::Text(value.clone()),
-            };
+            let v = numeric_value(value, is_time).unwrap_or_else(|| SqlValue::Text(value.clone()));
             let p = push(params, v);
             format!("{expr} {} {p}", op.sql())
         }
@@ -493,20 +489,17 @@ impl Expr {
                 format!("({})", ors.join(" OR "))
             }
             Expr::Term { key, matcher } => match resolve(key) {
-                KeyTarget::Session { column, numeric } => {
-                    predicate(&format!("s.{column}"), matcher, numeric, column.ends_with("_ms"), params)
-                }
+                KeyTarget::Session { column } => predicate(&format!("s.{column}"), matcher, column.ends_with("_ms"), params),
                 KeyTarget::Event(column) => {
-                    let numeric = column.column_type != ColumnType::Text;
-                    let pred = predicate(&format!("e.{}", column.column), matcher, numeric, false, params);
+                    let pred = predicate(&format!("e.{}", column.column), matcher, false, params);
                     format!("s.session_pk IN (SELECT e.session_pk FROM events e WHERE {pred})")
                 }
                 KeyTarget::Extended(key) => {
                     let path = push(params, SqlValue::Text(json_path(&key)));
                     let on_session =
-                        predicate(&format!("json_extract(s.session_fields_json, {path})"), matcher, false, false, params);
+                        predicate(&format!("json_extract(s.session_fields_json, {path})"), matcher, false, params);
                     let on_event =
-                        predicate(&format!("json_extract(e.extra_json, {path})"), matcher, false, false, params);
+                        predicate(&format!("json_extract(e.extra_json, {path})"), matcher, false, params);
                     format!(
                         "(coalesce({on_session}, 0) OR s.session_pk IN (SELECT e.session_pk FROM events e WHERE {on_event}))"
                     )

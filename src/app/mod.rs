@@ -214,11 +214,11 @@ impl ExplorerApp {
         }
     }
 
-    /// Re-reads everything: after an import, or when the span of the data may have changed.
+    /// Re-reads everything: at start and after each imported file. The query reruns when the
+    /// data's span arrives, since "Last" presets and the histogram depend on it.
     fn refresh_data(&mut self) {
         self.aggregate_worker.send(Request::DataSpan);
         self.aggregate_worker.send(Request::Keys);
-        self.rerun_query();
     }
 
     /// Runs the current query again as a new generation; the old rows stay until it answers.
@@ -502,7 +502,6 @@ impl ExplorerApp {
                 }
             }
             Response::DataSpan { sessions, first_ms, last_ms } => {
-                let changed = self.data_span.map(|s| s.2) != Some(last_ms);
                 self.data_span = Some((sessions, first_ms, last_ms));
                 if sessions == 0 && self.offer_sample_data {
                     self.offer_sample_data = false;
@@ -515,12 +514,7 @@ impl ExplorerApp {
                     }
                 }
                 self.offer_sample_data = false;
-                if changed && self.time_range != TimeRange::All {
-                    self.rerun_query();
-                } else if changed {
-                    // The histogram's span depends on the data's.
-                    self.rerun_query();
-                }
+                self.rerun_query();
             }
             Response::Keys(keys) => self.known_keys = keys,
             Response::Detail { session_id, detail } => {

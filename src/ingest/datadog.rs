@@ -5,7 +5,6 @@
 //! names (`error.message` is `error_message`), every other key is kept under its dotted name.
 
 use super::json_scan;
-use super::lines::{human_bytes, read_error_reason, read_line_capped, Line, MAX_RECORD_BYTES};
 use super::{ImportError, RecordSink};
 use crate::model::{Event, FieldValue};
 use serde_json::Value;
@@ -18,61 +17,8 @@ pub fn looks_like(start: &str) -> bool {
         || (has("data") && has("attributes"))
 }
 
-/// True when the file holds one JSON value per line (the first line is a whole value).
-pub fn first_line_is_whole_value(start: &str) -> bool {
-    let first = start.trim_start().lines().next().unwrap_or("");
-    serde_json::from_str::<Value>(first).is_ok_and(|v| v.is_object())
-}
-
 pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
-    let start = reader.fill_buf().map(|b| String::from_utf8_lossy(&b[..b.len().min(64 * 1024)]).to_string());
-    let ndjson = start.as_deref().is_ok_and(first_line_is_whole_value);
-    if ndjson {
-        parse_lines(reader, sink, &mut |line, value, sink| record_to_events(line, value, sink))
-    } else {
-        json_scan::scan(reader, sink, &mut |line, bytes, sink| match serde_json::from_slice::<Value>(bytes) {
-            Ok(value) => record_to_events(line, value, sink),
-            Err(e) => {
-                sink.skipped(line + e.line().saturating_sub(1) as u64, format!("invalid JSON: {e}"));
-                Ok(())
-            }
-        })
-    }
-}
-
-pub type OnValue<'a> = dyn FnMut(u64, Value, &mut dyn RecordSink) -> Result<(), ImportError> + 'a;
-
-/// NDJSON: one value per line; a bad line is reported and the next one read.
-pub fn parse_lines(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_value: &mut OnValue) -> Result<(), ImportError> {
-    let mut buf = Vec::new();
-    let mut line_no = 0u64;
-    loop {
-        match read_line_capped(reader, &mut buf, MAX_RECORD_BYTES) {
-            Ok(Line::End) => return Ok(()),
-            Ok(Line::TooLong(len)) => {
-                line_no += 1;
-                sink.skipped(
-                    line_no,
-                    format!("line is {} long, over the {} limit for one record", human_bytes(len), human_bytes(MAX_RECORD_BYTES as u64)),
-                );
-            }
-            Ok(Line::Text(bytes)) => {
-                line_no += 1;
-                if bytes.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                match serde_json::from_slice::<Value>(&bytes) {
-                    Ok(value) => on_value(line_no, value, sink)?,
-                    Err(e) if e.is_eof() => sink.skipped(line_no, format!("the JSON on this line is cut off ({e})")),
-                    Err(e) => sink.skipped(line_no, format!("invalid JSON: {e}")),
-                }
-            }
-            Err(e) => {
-                sink.skipped(line_no + 1, read_error_reason(&e));
-                return Ok(());
-            }
-        }
-    }
+    json_scan::json_values(reader, sink, &mut record_to_events)
 }
 
 /// One JSON record: an event, an API response page, or an API `data` element.

@@ -1,7 +1,6 @@
 //! Guance DataKit JSON write body: `[{"measurement": "view", "tags": {...}, "fields": {...},
 //! "time": 1636524705288}]`, as a JSON array or one point per line.
 
-use super::datadog::{first_line_is_whole_value, parse_lines};
 use super::json_scan;
 use super::{ImportError, RecordSink};
 use crate::model::{epoch_to_ms, Event, FieldValue};
@@ -14,18 +13,7 @@ pub fn looks_like(start: &str) -> bool {
 }
 
 pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
-    let start = reader.fill_buf().map(|b| String::from_utf8_lossy(&b[..b.len().min(64 * 1024)]).to_string());
-    if start.as_deref().is_ok_and(first_line_is_whole_value) {
-        parse_lines(reader, sink, &mut |line, value, sink| point_values(line, value, sink))
-    } else {
-        json_scan::scan(reader, sink, &mut |line, bytes, sink| match serde_json::from_slice::<Value>(bytes) {
-            Ok(value) => point_values(line, value, sink),
-            Err(e) => {
-                sink.skipped(line + e.line().saturating_sub(1) as u64, format!("invalid JSON: {e}"));
-                Ok(())
-            }
-        })
-    }
+    json_scan::json_values(reader, sink, &mut point_values)
 }
 
 fn point_values(line: u64, value: Value, sink: &mut dyn RecordSink) -> Result<(), ImportError> {

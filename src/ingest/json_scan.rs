@@ -4,7 +4,7 @@
 //! values may follow one another. Each record is handed over with the line it starts on, so a
 //! bad one is reported by line and the others still arrive.
 
-use super::lines::{human_bytes, read_error_reason, MAX_RECORD_BYTES};
+use super::lines::{human_bytes, read_error_reason, read_line_capped, Line, MAX_RECORD_BYTES};
 use super::{ImportError, RecordSink};
 use std::io::BufRead;
 
@@ -200,6 +200,64 @@ pub fn scan(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut
         sink.skipped(at, "the file ends inside this JSON value (truncated?); it was not imported".into());
     }
     Ok(())
+}
+
+/// Receives each parsed JSON value with the line it starts on.
+pub type OnValue<'a> = dyn FnMut(u64, serde_json::Value, &mut dyn RecordSink) -> Result<(), ImportError> + 'a;
+
+/// Reads the JSON values of a file: line by line when it is NDJSON (its first line is a whole
+/// object), else by splitting the document into records. Bad values are reported by line.
+pub fn json_values(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_value: &mut OnValue) -> Result<(), ImportError> {
+    let start = reader.fill_buf().map(|b| String::from_utf8_lossy(&b[..b.len().min(64 * 1024)]).to_string());
+    if start.as_deref().is_ok_and(first_line_is_whole_value) {
+        return parse_lines(reader, sink, on_value);
+    }
+    scan(reader, sink, &mut |line, bytes, sink| match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value) => on_value(line, value, sink),
+        Err(e) => {
+            sink.skipped(line + e.line().saturating_sub(1) as u64, format!("invalid JSON: {e}"));
+            Ok(())
+        }
+    })
+}
+
+/// True when the file holds one JSON value per line (the first line is a whole object).
+pub fn first_line_is_whole_value(start: &str) -> bool {
+    let first = start.trim_start().lines().next().unwrap_or("");
+    serde_json::from_str::<serde_json::Value>(first).is_ok_and(|v| v.is_object())
+}
+
+/// NDJSON: one value per line; a bad line is reported and the next one read.
+fn parse_lines(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_value: &mut OnValue) -> Result<(), ImportError> {
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        match read_line_capped(reader, &mut buf, MAX_RECORD_BYTES) {
+            Ok(Line::End) => return Ok(()),
+            Ok(Line::TooLong(len)) => {
+                line_no += 1;
+                sink.skipped(
+                    line_no,
+                    format!("line is {} long, over the {} limit for one record", human_bytes(len), human_bytes(MAX_RECORD_BYTES as u64)),
+                );
+            }
+            Ok(Line::Text(bytes)) => {
+                line_no += 1;
+                if bytes.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                    Ok(value) => on_value(line_no, value, sink)?,
+                    Err(e) if e.is_eof() => sink.skipped(line_no, format!("the JSON on this line is cut off ({e})")),
+                    Err(e) => sink.skipped(line_no, format!("invalid JSON: {e}")),
+                }
+            }
+            Err(e) => {
+                sink.skipped(line_no + 1, read_error_reason(&e));
+                return Ok(());
+            }
+        }
+    }
 }
 
 fn append(record: &mut Vec<u8>, bytes: &[u8], too_long: &mut bool) {

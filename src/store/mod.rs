@@ -4,7 +4,7 @@ mod schema;
 pub mod queries;
 pub mod writer;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -71,25 +71,6 @@ impl Store {
             message: e.to_string(),
         })?;
         Self::prepare(conn, path)
-    }
-
-    /// Opens an existing database for reading only (queries on worker threads).
-    pub fn open_read_only(path: &Path) -> StoreResult<Store> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI,
-        )
-        .map_err(|e| StoreError::Open { path: path.display().to_string(), message: e.to_string() })?;
-        conn.busy_timeout(Duration::from_secs(5))?;
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::NewerSchema {
-                path: path.display().to_string(),
-                found: version,
-                supported: SCHEMA_VERSION,
-            });
-        }
-        Ok(Store { conn, path: path.to_path_buf() })
     }
 
     /// An in-memory database, for tests.

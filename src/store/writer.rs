@@ -3,7 +3,7 @@
 use super::{StoreError, StoreResult};
 use crate::model::{
     is_session_scoped, session_attribute_for_key, url_path, ColumnType, Event, FieldValue, EVENT_COLUMNS,
-    KNOWN_KINDS, SESSION_ATTRIBUTES,
+    SESSION_ATTRIBUTES,
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
@@ -422,9 +422,4 @@ fn version_rank(event: &Event) -> i64 {
         return event.get("time_spent").and_then(FieldValue::as_i64).unwrap_or(0);
     }
     0
-}
-
-/// True for the five kinds the sessions table counts.
-pub fn is_known_kind(kind: &str) -> bool {
-    KNOWN_KINDS.contains(&kind)
 }

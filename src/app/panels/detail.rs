@@ -2,7 +2,7 @@
 //! Every field value offers the four field actions.
 
 use crate::app::{format, Command, ExplorerApp};
-use crate::store::PROPERTY_KEYS;
+use crate::store::{SessionDetail, PROPERTY_KEYS};
 
 /// A field row: key, value, and on click or right-click the four field actions.
 pub fn field_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, key: &str, value: &str) {
@@ -46,10 +46,16 @@ pub fn detail_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             }
         });
     });
-    let Some(detail) = app.detail.clone() else {
+    // Borrowed out for the frame rather than cloned: a session can hold thousands of events.
+    let Some(detail) = app.detail.take() else {
         ui.label(egui::RichText::new("Loading…").weak());
         return;
     };
+    session_body_ui(app, ui, &detail);
+    app.detail = Some(detail);
+}
+
+fn session_body_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
     let s = &detail.session;
     let utc = app.settings.show_utc;
     ui.label(egui::RichText::new(&s.session_id).monospace());

@@ -55,7 +55,6 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     }
     let mut wanted_pages = Vec::new();
     let mut clicked_row = None;
-    let mut double_clicked = false;
     builder
         .header(24.0, |mut header| {
             for column in &columns {
@@ -106,10 +105,6 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                 if response.clicked() {
                     clicked_row = Some(index);
                 }
-                if response.double_clicked() {
-                    clicked_row = Some(index);
-                    double_clicked = true;
-                }
             });
         });
     wanted_pages.sort_unstable();
@@ -121,7 +116,6 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         app.commands.push(Command::SelectRow(index));
         app.commands.push(Command::OpenDetail);
     }
-    let _ = double_clicked;
 }
 
 fn keyboard_navigation(app: &mut ExplorerApp, ui: &egui::Ui, total: usize) {
