@@ -52,6 +52,9 @@ pub enum Command {
         limit: u64,
         #[arg(long, default_value_t = 0)]
         offset: u64,
+        /// Add a column: any event key or extended field (repeatable); shown in csv and json.
+        #[arg(long = "column", value_name = "KEY")]
+        columns: Vec<String>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -101,7 +104,7 @@ pub fn default_db_path() -> PathBuf {
 pub fn run(db: &Path, command: Command) -> Result<i32, String> {
     match command {
         Command::Import { paths, json } => import(db, &paths, json),
-        Command::Sessions { filter, from, to, sort, desc, limit, offset, format } => {
+        Command::Sessions { filter, from, to, sort, desc, limit, offset, columns, format } => {
             let store = Store::open(db).map_err(|e| e.to_string())?;
             let filter = match filter.as_deref().map(crate::query::parse).transpose() {
                 Ok(f) => f.flatten(),
@@ -122,9 +125,10 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
                 descending: desc,
                 limit,
                 offset,
+                extra_columns: columns.clone(),
             };
             let rows = store.sessions(&q).map_err(|e| e.to_string())?;
-            print_sessions(&rows, format).map_err(|e| e.to_string())?;
+            print_sessions(&rows, &columns, format).map_err(|e| e.to_string())?;
             if format == OutputFormat::Table {
                 let total = store.count_sessions(&q).map_err(|e| e.to_string())?;
                 eprintln!("{} of {} sessions", rows.len(), total);
@@ -318,7 +322,7 @@ fn truncate(text: &str, width: usize) -> String {
     }
 }
 
-fn print_sessions(rows: &[SessionRow], format: OutputFormat) -> std::io::Result<()> {
+fn print_sessions(rows: &[SessionRow], extra_columns: &[String], format: OutputFormat) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
         OutputFormat::Json => {
@@ -326,8 +330,9 @@ fn print_sessions(rows: &[SessionRow], format: OutputFormat) -> std::io::Result<
         }
         OutputFormat::Csv => {
             let mut writer = csv::Writer::from_writer(out);
-            let columns = crate::store::SESSION_LIST_COLUMNS;
-            writer.write_record(columns).map_err(std::io::Error::other)?;
+            let mut columns: Vec<&str> = crate::store::SESSION_LIST_COLUMNS.to_vec();
+            columns.extend(extra_columns.iter().map(String::as_str).filter(|c| !crate::store::SESSION_LIST_COLUMNS.contains(c)));
+            writer.write_record(&columns).map_err(std::io::Error::other)?;
             for row in rows {
                 let cells: Vec<String> = columns.iter().map(|c| row.value_text(c).unwrap_or_default()).collect();
                 writer.write_record(&cells).map_err(std::io::Error::other)?;

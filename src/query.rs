@@ -379,6 +379,28 @@ fn resolve(key: &str) -> KeyTarget {
     KeyTarget::Extended(key.to_string())
 }
 
+/// SQL for the value a sessions-table column shows for a key that is not a session list column:
+/// the session's own extended field, else the first value its events carry (in time order).
+/// `None` for session list columns, which are selected directly.
+pub fn column_value_sql(key: &str, params: &mut Vec<SqlValue>) -> Option<String> {
+    match resolve(key) {
+        KeyTarget::Session { .. } => None,
+        KeyTarget::Event(column) => {
+            let c = column.column;
+            Some(format!(
+                "(SELECT e.{c} FROM events e WHERE e.session_pk = s.session_pk AND e.{c} IS NOT NULL ORDER BY e.time_ms LIMIT 1)"
+            ))
+        }
+        KeyTarget::Extended(key) => {
+            let path = push(params, SqlValue::Text(json_path(&key)));
+            Some(format!(
+                "coalesce(json_extract(s.session_fields_json, {path}), (SELECT json_extract(e.extra_json, {path}) FROM events e
+                  WHERE e.session_pk = s.session_pk AND json_extract(e.extra_json, {path}) IS NOT NULL ORDER BY e.time_ms LIMIT 1))"
+            ))
+        }
+    }
+}
+
 /// A JSON path that names one top-level key, dots and all.
 pub fn json_path(key: &str) -> String {
     format!("$.\"{}\"", key.replace('"', ""))

@@ -149,3 +149,31 @@ fn parse_tree_and_round_trip() {
     assert_eq!(query::parse("   ").expect("empty is fine"), None);
     assert_eq!(query::term_text("view_path", "/a b", true), "-view_path:\"/a b\"");
 }
+
+#[test]
+fn any_event_key_or_extended_field_can_be_a_column_and_a_sort() {
+    let f = fixture();
+    let q = SessionQuery {
+        limit: 100_000,
+        sort_column: Some("loading_time".into()),
+        extra_columns: vec!["loading_time".into(), "view_resource_count".into(), "screen_size".into()],
+        ..Default::default()
+    };
+    let rows = f.store.sessions(&q).expect("sessions with extra columns");
+    assert_eq!(rows.len(), f.sessions.len());
+    let by_id: std::collections::HashMap<_, _> = f.details.iter().map(|d| (d.session.session_id.clone(), d)).collect();
+    let mut previous = i64::MIN;
+    for row in &rows {
+        let detail = by_id[&row.session_id];
+        // Expected: the first value in time order among the session's events.
+        let first = |key: &str| detail.events.iter().find_map(|e| e.get(key)).map(|v| v.to_json());
+        let loading = first("loading_time");
+        assert_eq!(row.extended_fields.get("loading_time").cloned(), loading, "{}", row.session_id);
+        assert_eq!(row.extended_fields.get("view_resource_count").cloned(), first("view_resource_count"), "{}", row.session_id);
+        assert!(row.value_text("screen_size").is_some(), "a session-scoped field stays");
+        assert!(row.extended_fields.contains_key("view_resource_count"), "an event's extra field");
+        let n = loading.and_then(|v| v.as_i64()).unwrap_or(i64::MIN);
+        assert!(n >= previous, "sorted by the first loading time");
+        previous = n;
+    }
+}

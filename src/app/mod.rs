@@ -211,6 +211,13 @@ impl ExplorerApp {
             descending: self.settings.sort_descending,
             limit: PAGE_ROWS as u64,
             offset: 0,
+            extra_columns: self
+                .settings
+                .columns
+                .iter()
+                .filter(|c| !crate::store::SESSION_LIST_COLUMNS.contains(&query::session_column_alias(c)))
+                .cloned()
+                .collect(),
         }
     }
 
@@ -336,6 +343,9 @@ impl ExplorerApp {
                 if !self.settings.columns.contains(&column) {
                     self.settings.columns.push(column.clone());
                     self.set_status(format!("Added column {column}"), StatusLevel::Info);
+                    if !crate::store::SESSION_LIST_COLUMNS.contains(&query::session_column_alias(&column)) {
+                        self.rerun_query(); // its values come with the rows
+                    }
                 }
             }
             Command::RemoveColumn(column) => self.settings.columns.retain(|c| *c != column),

@@ -20,10 +20,13 @@ pub struct SessionQuery {
     pub descending: bool,
     pub limit: u64,
     pub offset: u64,
+    /// Table columns beyond the session list columns (event keys, extended fields): their
+    /// values arrive in [`SessionRow::extended_fields`].
+    pub extra_columns: Vec<String>,
 }
 
 /// One row of the session list.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SessionRow {
     #[serde(skip)]
     pub session_pk: i64,
@@ -64,6 +67,9 @@ const SESSION_SELECT: &str = "s.session_pk, s.session_id, s.start_ms, s.end_ms, 
     s.first_view_path, s.last_view_path, s.first_view_url, s.last_view_url, s.app_id, s.env, s.service,
     s.app_version, s.user_id, s.user_name, s.user_email, s.browser, s.browser_version, s.os, s.os_version,
     s.device, s.country, s.city, s.session_fields_json";
+
+/// Columns in [`SESSION_SELECT`].
+const SESSION_SELECT_COUNT: usize = 30;
 
 fn session_from_row(r: &Row) -> rusqlite::Result<SessionRow> {
     let fields_json: String = r.get(29)?;
@@ -147,14 +153,13 @@ impl SessionRow {
     }
 }
 
-/// The ORDER BY expression for a sort column: an indexed list column, or any extended field.
+/// The ORDER BY expression for a sort column: an indexed list column, or any other field
+/// (not indexed: sorting by it scans the sessions the filter selects).
 fn sort_expression(column: &str, params: &mut Vec<SqlValue>) -> String {
     let column = query::session_column_alias(column);
-    if SESSION_LIST_COLUMNS.contains(&column) {
-        format!("s.{column}")
-    } else {
-        params.push(SqlValue::Text(query::json_path(column)));
-        format!("json_extract(s.session_fields_json, ?{})", params.len())
+    match query::column_value_sql(column, params) {
+        Some(sql) => sql,
+        None => format!("s.{column}"),
     }
 }
 
@@ -186,13 +191,33 @@ impl Store {
         params.push(SqlValue::Integer(q.limit.min(i64::MAX as u64) as i64));
         let limit_index = params.len();
         params.push(SqlValue::Integer(q.offset.min(i64::MAX as u64) as i64));
+        let mut extra_select = String::new();
+        let mut extra_keys = Vec::new();
+        for key in &q.extra_columns {
+            if let Some(sql) = query::column_value_sql(query::session_column_alias(key), &mut params) {
+                extra_select.push_str(&format!(", {sql}"));
+                extra_keys.push(key.clone());
+            }
+        }
         let sql = format!(
-            "SELECT {SESSION_SELECT} FROM sessions s WHERE {where_sql}
+            "SELECT {SESSION_SELECT}{extra_select} FROM sessions s WHERE {where_sql}
              ORDER BY {sort} {direction}, s.session_pk {direction} LIMIT ?{limit_index} OFFSET ?{}",
             limit_index + 1
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(params), session_from_row)?;
+        let rows = stmt.query_map(params_from_iter(params), |r| {
+            let mut row = session_from_row(r)?;
+            for (i, key) in extra_keys.iter().enumerate() {
+                let value = match r.get::<_, SqlValue>(SESSION_SELECT_COUNT + i)? {
+                    SqlValue::Text(t) => serde_json::Value::String(t),
+                    SqlValue::Integer(n) => serde_json::Value::from(n),
+                    SqlValue::Real(f) => serde_json::Value::from(f),
+                    _ => continue,
+                };
+                row.extended_fields.entry(key.clone()).or_insert(value);
+            }
+            Ok(row)
+        })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -350,12 +375,20 @@ impl Store {
         })
     }
 
-    /// Every key that can be a column of the sessions table: the session columns and the
-    /// session-scoped extended fields seen in the data (sampled, so it stays fast).
+    /// Every key that can be a column of the sessions table: the session columns, and the
+    /// extended fields and event keys seen in the data (sampled, so it stays fast).
     pub fn session_keys(&self) -> StoreResult<Vec<String>> {
         let mut keys: Vec<String> = SESSION_LIST_COLUMNS.iter().map(|s| s.to_string()).collect();
         let mut stmt = self.conn.prepare(
             "SELECT DISTINCT j.key FROM (SELECT session_fields_json FROM sessions LIMIT 5000) s, json_each(s.session_fields_json) j",
+        )?;
+        for key in stmt.query_map([], |r| r.get::<_, String>(0))? {
+            keys.push(key?);
+        }
+        // Event keys too: a column shows the first value a session's events carry.
+        keys.extend(EVENT_COLUMNS.iter().map(|c| c.key.to_string()));
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT j.key FROM (SELECT extra_json FROM events LIMIT 20000) e, json_each(e.extra_json) j",
         )?;
         for key in stmt.query_map([], |r| r.get::<_, String>(0))? {
             keys.push(key?);
