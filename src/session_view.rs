@@ -22,17 +22,7 @@ impl SessionDetail {
     /// The view an event happened in: the view with its `view_id`, else the last view that
     /// started at or before it (some exports drop `view_id` on child events).
     pub fn view_of(&self, index: usize) -> Option<usize> {
-        let event = self.events.get(index)?;
-        if event.kind == "view" {
-            return Some(index);
-        }
-        if let Some(view_id) = event.get_str("view_id") {
-            let by_id = self.events.iter().position(|e| e.kind == "view" && e.get_str("view_id") == Some(view_id));
-            if by_id.is_some() {
-                return by_id;
-            }
-        }
-        self.events.iter().enumerate().filter(|(_, e)| e.kind == "view" && e.time_ms <= event.time_ms).map(|(i, _)| i).last()
+        ViewLookup::new(self).view_of(self, index)
     }
 
     /// The action an event (an error, a resource) was caused by, through its `action_id`.
@@ -47,8 +37,9 @@ impl SessionDetail {
 
     pub fn view_breakdown(&self, view: usize) -> ViewBreakdown {
         let mut breakdown = ViewBreakdown { view, ..Default::default() };
+        let lookup = ViewLookup::new(self);
         for (i, event) in self.events.iter().enumerate() {
-            if event.kind == "view" || self.view_of(i) != Some(view) {
+            if event.kind == "view" || lookup.view_of(self, i) != Some(view) {
                 continue;
             }
             match event.kind.as_str() {
@@ -60,6 +51,41 @@ impl SessionDetail {
             }
         }
         breakdown
+    }
+}
+
+/// Finds events' views in O(1) by id or O(log n) by time, so a session of thousands of events
+/// is broken down in one pass.
+struct ViewLookup<'a> {
+    by_id: std::collections::HashMap<&'a str, usize>,
+    /// (start, index) of every view, in time order.
+    starts: Vec<(i64, usize)>,
+}
+
+impl<'a> ViewLookup<'a> {
+    fn new(detail: &'a SessionDetail) -> Self {
+        let mut by_id = std::collections::HashMap::new();
+        let mut starts = Vec::new();
+        for (i, event) in detail.events.iter().enumerate().filter(|(_, e)| e.kind == "view") {
+            if let Some(id) = event.get_str("view_id") {
+                by_id.entry(id).or_insert(i);
+            }
+            starts.push((event.time_ms, i));
+        }
+        starts.sort_unstable();
+        ViewLookup { by_id, starts }
+    }
+
+    fn view_of(&self, detail: &SessionDetail, index: usize) -> Option<usize> {
+        let event = detail.events.get(index)?;
+        if event.kind == "view" {
+            return Some(index);
+        }
+        if let Some(view) = event.get_str("view_id").and_then(|id| self.by_id.get(id)) {
+            return Some(*view);
+        }
+        let after = self.starts.partition_point(|(t, _)| *t <= event.time_ms);
+        after.checked_sub(1).map(|i| self.starts[i].1)
     }
 }
 

@@ -52,6 +52,75 @@ pub enum Command {
     ShowColumnChooser(bool),
     ShowImportReport(bool),
     SetTimelineOptions(TimelineOptions),
+    /// Show a drill-down of the open session (a new entry in the back/forward history).
+    OpenDrillDown(DetailPage),
+    NavigateBack,
+    NavigateForward,
+    /// Move the timeline's cursor to the previous (-1) or next (+1) time point.
+    StepTimePoint(i32),
+    /// Put the timeline's cursor on an event.
+    SetTimelineCursor(Option<i64>),
+    SetResourceFilter(ResourceFilter),
+}
+
+/// What the detail panel shows. Events are named by `event_pk`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailPage {
+    Session,
+    /// A view's performance.
+    View(i64),
+    Error(i64),
+}
+
+/// The detail panel's back/forward history.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetailHistory {
+    pub pages: Vec<DetailPage>,
+    pub index: usize,
+}
+
+impl Default for DetailHistory {
+    fn default() -> Self {
+        DetailHistory { pages: vec![DetailPage::Session], index: 0 }
+    }
+}
+
+impl DetailHistory {
+    pub fn current(&self) -> DetailPage {
+        self.pages.get(self.index).copied().unwrap_or(DetailPage::Session)
+    }
+    pub fn can_go_back(&self) -> bool {
+        self.index > 0
+    }
+    pub fn can_go_forward(&self) -> bool {
+        self.index + 1 < self.pages.len()
+    }
+    fn open(&mut self, page: DetailPage) {
+        if self.current() == page {
+            return;
+        }
+        self.pages.truncate(self.index + 1);
+        self.pages.push(page);
+        self.index = self.pages.len() - 1;
+    }
+}
+
+/// The view drill-down's resource filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceFilter {
+    /// Text the URL, method or status must contain (case-insensitive).
+    pub search: String,
+    /// Only this resource type (`xhr`, `fetch`, `js`, ...); "Fetch/XHR" is `xhr|fetch`.
+    pub resource_type: Option<String>,
+}
+
+/// How often one error (type and message) happened across the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorOccurrences {
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    /// `None` while counting.
+    pub counts: Option<(u64, u64)>,
 }
 
 /// How the session timeline is shown.
@@ -125,6 +194,13 @@ pub struct ExplorerApp {
     ctx: egui::Context,
     pub scroll_to_selected: bool,
     pub timeline: TimelineOptions,
+    pub detail_history: DetailHistory,
+    /// The timeline entry stepped to or clicked (an `event_pk`).
+    pub timeline_cursor: Option<i64>,
+    /// The timeline scrolls to the cursor on the next frame.
+    pub scroll_to_cursor: bool,
+    pub resource_filter: ResourceFilter,
+    pub error_occurrences: Option<ErrorOccurrences>,
 }
 
 impl ExplorerApp {
@@ -194,6 +270,11 @@ impl ExplorerApp {
             ctx,
             scroll_to_selected: false,
             timeline: TimelineOptions { relative: true, ..Default::default() },
+            detail_history: DetailHistory::default(),
+            timeline_cursor: None,
+            scroll_to_cursor: false,
+            resource_filter: ResourceFilter::default(),
+            error_occurrences: None,
         };
         app.refresh_data();
         app
@@ -283,10 +364,51 @@ impl ExplorerApp {
         let id = self.table.row(index).map(|r| r.session_id.clone());
         if id.is_some() && id != self.selected_session {
             self.selected_session = id;
+            self.reset_drill_down();
             if self.detail_open {
                 self.load_detail();
             }
         }
+    }
+
+    /// A new session starts on its own page, with no cursor.
+    fn reset_drill_down(&mut self) {
+        self.detail_history = DetailHistory::default();
+        self.timeline_cursor = None;
+        self.resource_filter = ResourceFilter::default();
+        self.error_occurrences = None;
+    }
+
+    /// Work a drill-down page needs when it shows: an error's count across sessions.
+    fn on_page_shown(&mut self) {
+        let DetailPage::Error(event_pk) = self.detail_history.current() else { return };
+        let Some(event) = self.detail.as_ref().and_then(|d| d.events.iter().find(|e| e.event_pk == event_pk)) else { return };
+        let error_type = event.get_str("error_type").map(str::to_string);
+        let error_message = event.get_str("error_message").map(str::to_string);
+        let known = self
+            .error_occurrences
+            .as_ref()
+            .is_some_and(|o| o.error_type == error_type && o.error_message == error_message);
+        if !known {
+            self.error_occurrences = Some(ErrorOccurrences { error_type: error_type.clone(), error_message: error_message.clone(), counts: None });
+            self.detail_worker.send(Request::ErrorOccurrences { error_type, error_message });
+        }
+    }
+
+    /// The timeline entries the cursor can step to, in the order shown.
+    pub fn time_points(&self) -> Vec<i64> {
+        let Some(detail) = &self.detail else { return Vec::new() };
+        let options = self.timeline;
+        let mut points: Vec<i64> = detail
+            .events
+            .iter()
+            .filter(|e| e.is_time_point(options.show_resources, options.show_long_tasks))
+            .map(|e| e.event_pk)
+            .collect();
+        if options.descending {
+            points.reverse();
+        }
+        points
     }
 
     fn load_detail(&mut self) {
@@ -406,6 +528,42 @@ impl ExplorerApp {
             }
             Command::ShowImportReport(show) => self.show_import_report = show,
             Command::SetTimelineOptions(options) => self.timeline = options,
+            Command::OpenDrillDown(page) => {
+                self.detail_history.open(page);
+                if let DetailPage::View(pk) | DetailPage::Error(pk) = page {
+                    self.timeline_cursor = Some(pk);
+                }
+                self.on_page_shown();
+            }
+            Command::NavigateBack => {
+                if self.detail_history.can_go_back() {
+                    self.detail_history.index -= 1;
+                    self.scroll_to_cursor = true;
+                    self.on_page_shown();
+                }
+            }
+            Command::NavigateForward => {
+                if self.detail_history.can_go_forward() {
+                    self.detail_history.index += 1;
+                    self.on_page_shown();
+                }
+            }
+            Command::StepTimePoint(delta) => {
+                let points = self.time_points();
+                if points.is_empty() {
+                    return;
+                }
+                let position = self.timeline_cursor.and_then(|pk| points.iter().position(|p| *p == pk));
+                let next = match position {
+                    None if delta < 0 => points.len() - 1,
+                    None => 0,
+                    Some(i) => (i as i64 + delta as i64).clamp(0, points.len() as i64 - 1) as usize,
+                };
+                self.timeline_cursor = points.get(next).copied();
+                self.scroll_to_cursor = true;
+            }
+            Command::SetTimelineCursor(pk) => self.timeline_cursor = pk,
+            Command::SetResourceFilter(filter) => self.resource_filter = filter,
         }
     }
 
@@ -531,6 +689,14 @@ impl ExplorerApp {
                 if Some(&session_id) == self.selected_session.as_ref() {
                     self.detail_loading = false;
                     self.detail = detail.map(|d| *d);
+                    self.on_page_shown();
+                }
+            }
+            Response::ErrorOccurrences { error_type, error_message, sessions, events } => {
+                if let Some(o) = self.error_occurrences.as_mut() {
+                    if o.error_type == error_type && o.error_message == error_message {
+                        o.counts = Some((sessions, events));
+                    }
                 }
             }
             Response::Failed { what, message } => self.set_status(format!("{what}: {message}"), StatusLevel::Error),

@@ -44,6 +44,8 @@ pub enum Request {
     DataSpan,
     Keys,
     Detail { session_id: String },
+    /// Sessions and events with the same error type and message.
+    ErrorOccurrences { error_type: Option<String>, error_message: Option<String> },
 }
 
 impl Request {
@@ -56,6 +58,7 @@ impl Request {
             Request::DataSpan => Some(3),
             Request::Keys => Some(4),
             Request::Detail { .. } => Some(5),
+            Request::ErrorOccurrences { .. } => Some(6),
             Request::Page { .. } => None,
         }
     }
@@ -70,6 +73,7 @@ pub enum Response {
     DataSpan { sessions: u64, first_ms: Option<i64>, last_ms: Option<i64> },
     Keys(Vec<String>),
     Detail { session_id: String, detail: Option<Box<SessionDetail>> },
+    ErrorOccurrences { error_type: Option<String>, error_message: Option<String>, sessions: u64, events: u64 },
     Failed { what: &'static str, message: String },
 }
 
@@ -224,5 +228,11 @@ fn answer(store: &Store, request: Request) -> Option<Response> {
             Ok(detail) => Some(Response::Detail { session_id, detail: detail.map(Box::new) }),
             Err(e) => failed("detail", e),
         },
+        Request::ErrorOccurrences { error_type, error_message } => {
+            match store.error_occurrences(error_type.as_deref(), error_message.as_deref()) {
+                Ok((sessions, events)) => Some(Response::ErrorOccurrences { error_type, error_message, sessions, events }),
+                Err(e) => failed("same errors", e),
+            }
+        }
     }
 }

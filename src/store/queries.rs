@@ -270,6 +270,16 @@ impl Store {
         Ok(Some(SessionDetail { session, events }))
     }
 
+    /// How many sessions and error events have an error of this type and message (the error
+    /// drill-down's "same error elsewhere"). A missing type or message matches a missing one.
+    pub fn error_occurrences(&self, error_type: Option<&str>, error_message: Option<&str>) -> StoreResult<(u64, u64)> {
+        let sql = "SELECT count(DISTINCT session_pk), count(*) FROM events
+                   WHERE kind = 'error' AND error_type IS ?1 AND error_message IS ?2";
+        let (sessions, events): (i64, i64) =
+            self.conn.prepare_cached(sql)?.query_row(params![error_type, error_message], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((sessions as u64, events as u64))
+    }
+
     /// The most common values of a session column among the sessions a query selects.
     pub fn top_values(&self, q: &SessionQuery, column: &str, limit: usize) -> StoreResult<Vec<(String, u64)>> {
         let column = query::session_column_alias(column);

@@ -1,7 +1,10 @@
-//! The session detail side panel: header, properties, extended fields and the timeline.
+//! The session detail side panel: a header, back/forward between drill-downs, and the page
+//! shown: the session (properties, extended fields, timeline), a view's performance or an error.
 //! Every field value offers the four field actions.
 
-use crate::app::{format, Command, ExplorerApp};
+use super::{error_detail, timeline, view_performance};
+use crate::app::{format, Command, DetailPage, ExplorerApp};
+use crate::model::FieldValue;
 use crate::store::{SessionDetail, PROPERTY_KEYS};
 
 /// A field row: key, value, and on click or right-click the four field actions.
@@ -11,32 +14,49 @@ pub fn field_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, key: &str, value
         let response = ui
             .add(egui::Label::new(value).truncate().sense(egui::Sense::click()))
             .on_hover_text("Click for actions");
-        let actions = |ui: &mut egui::Ui, commands: &mut Vec<Command>| {
-            if ui.button("Filter field value").clicked() {
-                commands.push(Command::AddQueryTerm { key: key.to_string(), value: value.to_string(), negate: false });
-            }
-            if ui.button("Reverse filter field value").clicked() {
-                commands.push(Command::AddQueryTerm { key: key.to_string(), value: value.to_string(), negate: true });
-            }
-            if ui.button("Add to display column").clicked() {
-                commands.push(Command::AddColumn(key.to_string()));
-            }
-            if ui.button("Copy").clicked() {
-                commands.push(Command::Copy(value.to_string()));
-            }
-        };
-        // One menu for a click and a right-click (a separate context menu would close it).
-        let toggle = (response.clicked() || response.secondary_clicked()).then_some(egui::containers::SetOpenCommand::Toggle);
-        egui::Popup::menu(&response).open_memory(toggle).show(|ui| actions(ui, commands));
+        field_actions_ui(commands, &response, key, value);
     });
 }
 
-pub fn detail_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
-    if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
-        app.commands.push(Command::CloseDetail);
+/// The four field actions as a menu on a value's response (click or right-click).
+pub fn field_actions_ui(commands: &mut Vec<Command>, response: &egui::Response, key: &str, value: &str) {
+    // One menu for a click and a right-click (a separate context menu would close it).
+    let toggle = (response.clicked() || response.secondary_clicked()).then_some(egui::containers::SetOpenCommand::Toggle);
+    egui::Popup::menu(response).open_memory(toggle).show(|ui| {
+        if ui.button("Filter field value").clicked() {
+            commands.push(Command::AddQueryTerm { key: key.to_string(), value: value.to_string(), negate: false });
+        }
+        if ui.button("Reverse filter field value").clicked() {
+            commands.push(Command::AddQueryTerm { key: key.to_string(), value: value.to_string(), negate: true });
+        }
+        if ui.button("Add to display column").clicked() {
+            commands.push(Command::AddColumn(key.to_string()));
+        }
+        if ui.button("Copy").clicked() {
+            commands.push(Command::Copy(value.to_string()));
+        }
+    });
+}
+
+/// Every field of an event, each with the field actions.
+pub fn event_fields_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, fields: &[(String, FieldValue)]) {
+    let mut sorted: Vec<&(String, FieldValue)> = fields.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
+    for (key, value) in sorted {
+        field_ui(commands, ui, key, &value.to_string());
     }
+}
+
+pub fn detail_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    keyboard_ui(app, ui);
     ui.horizontal(|ui| {
-        ui.heading("Session");
+        let history = &app.detail_history;
+        if ui.add_enabled(history.can_go_back(), egui::Button::new("⏴ Back")).on_hover_text("Back (Alt+Left)").clicked() {
+            app.commands.push(Command::NavigateBack);
+        }
+        if ui.add_enabled(history.can_go_forward(), egui::Button::new("Forward ⏵")).on_hover_text("Forward (Alt+Right)").clicked() {
+            app.commands.push(Command::NavigateForward);
+        }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button("✖").on_hover_text("Close (Esc)").clicked() {
                 app.commands.push(Command::CloseDetail);
@@ -51,14 +71,42 @@ pub fn detail_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         ui.label(egui::RichText::new("Loading…").weak());
         return;
     };
-    session_body_ui(app, ui, &detail);
+    header_ui(app, ui, &detail);
+    ui.separator();
+    match app.detail_history.current() {
+        DetailPage::Session => session_page_ui(app, ui, &detail),
+        DetailPage::View(event_pk) => view_performance::view_page_ui(app, ui, &detail, event_pk),
+        DetailPage::Error(event_pk) => error_detail::error_page_ui(app, ui, &detail, event_pk),
+    }
     app.detail = Some(detail);
 }
 
-fn session_body_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
+fn keyboard_ui(app: &mut ExplorerApp, ui: &egui::Ui) {
+    if ui.input(|i| i.key_pressed(egui::Key::Escape)) {
+        app.commands.push(Command::CloseDetail);
+    }
+    // Arrow keys belong to a text field while one has focus.
+    if ui.ctx().memory(|m| m.focused().is_some()) {
+        return;
+    }
+    let (left, right, alt) = ui.input(|i| (i.key_pressed(egui::Key::ArrowLeft), i.key_pressed(egui::Key::ArrowRight), i.modifiers.alt));
+    match (left, right, alt) {
+        (true, _, true) => app.commands.push(Command::NavigateBack),
+        (_, true, true) => app.commands.push(Command::NavigateForward),
+        (true, _, false) => app.commands.push(Command::StepTimePoint(-1)),
+        (_, true, false) => app.commands.push(Command::StepTimePoint(1)),
+        _ => {}
+    }
+}
+
+fn header_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
     let s = &detail.session;
     let utc = app.settings.show_utc;
-    ui.label(egui::RichText::new(&s.session_id).monospace());
+    ui.horizontal(|ui| {
+        ui.heading("Session");
+        let id = ui.add(egui::Label::new(egui::RichText::new(&s.session_id).monospace()).truncate().sense(egui::Sense::click()));
+        field_actions_ui(&mut app.commands, &id.on_hover_text("Click for actions"), "session_id", &s.session_id);
+    });
     ui.label(format!(
         "{} to {}  ({})",
         s.start_ms.map(|t| format::time_text(t, utc)).unwrap_or_default(),
@@ -73,9 +121,14 @@ fn session_body_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDet
         let errors = egui::RichText::new(format!("{} errors", s.error_count));
         ui.label(if s.error_count > 0 { errors.color(ui.visuals().error_fg_color) } else { errors });
     });
-    ui.separator();
+}
+
+fn session_page_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
+    let s = &detail.session;
     let commands = &mut app.commands;
-    egui::ScrollArea::vertical().id_salt("detail_scroll").show(ui, |ui| {
+    // The fields take at most about half the panel; the timeline gets the rest.
+    let fields_height = (ui.available_height() * 0.45).max(120.0);
+    egui::ScrollArea::vertical().id_salt("detail_fields").max_height(fields_height).auto_shrink([false, true]).show(ui, |ui| {
         egui::CollapsingHeader::new("Properties").default_open(true).show(ui, |ui| {
             for key in PROPERTY_KEYS {
                 if let Some(value) = s.value_text(key) {
@@ -97,42 +150,24 @@ fn session_body_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDet
                 field_ui(commands, ui, key, &text);
             }
         });
-        egui::CollapsingHeader::new(format!("Timeline ({} events)", detail.events.len())).default_open(true).show(ui, |ui| {
-            let mut options = app.timeline;
-            ui.horizontal_wrapped(|ui| {
-                ui.toggle_value(&mut options.relative, "Relative time").on_hover_text("Time since the session start, or absolute time");
-                ui.toggle_value(&mut options.show_resources, "Resources");
-                ui.toggle_value(&mut options.show_long_tasks, "Long tasks");
-                let order = if options.descending { "Newest first" } else { "Oldest first" };
-                if ui.button(order).clicked() {
-                    options.descending = !options.descending;
-                }
-            });
-            if options != app.timeline {
-                commands.push(Command::SetTimelineOptions(options));
-            }
-            let start = s.start_ms.unwrap_or(0);
-            let shown = |kind: &str| match kind {
-                "resource" => options.show_resources,
-                "long_task" => options.show_long_tasks,
-                _ => true,
-            };
-            let mut events: Vec<_> = detail.events.iter().filter(|e| shown(&e.kind)).collect();
-            if options.descending {
-                events.reverse();
-            }
-            for event in events {
-                ui.horizontal(|ui| {
-                    let time = if options.relative {
-                        format!("+{}", format::human_duration_ms(event.time_ms - start))
-                    } else {
-                        format::time_text(event.time_ms, utc)
-                    };
-                    ui.label(egui::RichText::new(time).monospace().small());
-                    ui.label(egui::RichText::new(&event.kind).color(super::kind_color(&event.kind)).strong());
-                    ui.add(egui::Label::new(event.label().lines().next().unwrap_or("")).truncate());
-                });
-            }
-        });
     });
+    ui.separator();
+    timeline::timeline_ui(app, ui, detail);
+}
+
+/// A link to another page of the detail (a view, an error, the session).
+pub fn link_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, text: impl Into<egui::WidgetText>, page: DetailPage) {
+    if ui.link(text).clicked() {
+        commands.push(Command::OpenDrillDown(page));
+    }
+}
+
+/// The page an event opens: a view's performance (actions, resources and long tasks open their
+/// view), or the error.
+pub fn page_for_event(detail: &SessionDetail, index: usize) -> Option<DetailPage> {
+    let event = detail.events.get(index)?;
+    match event.kind.as_str() {
+        "error" => Some(DetailPage::Error(event.event_pk)),
+        _ => detail.view_of(index).and_then(|v| detail.events.get(v)).map(|v| DetailPage::View(v.event_pk)),
+    }
 }

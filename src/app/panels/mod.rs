@@ -1,11 +1,14 @@
 //! The window's layout: one file per panel. Panels read the app and push commands.
 
 mod detail;
+mod error_detail;
 mod facets;
 mod histogram;
 mod import_status;
 mod query_bar;
 mod sessions_table;
+mod timeline;
+mod view_performance;
 
 use super::{Command, ExplorerApp};
 

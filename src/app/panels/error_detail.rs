@@ -1,0 +1,124 @@
+//! An error's details: message, type, source, handling, the full stack (monospace, selectable,
+//! copyable), where it happened (session, view, action) and how often it happened elsewhere.
+
+use super::detail::{event_fields_ui, field_ui, link_ui};
+use super::kind_color;
+use crate::app::{format, Command, DetailPage, ExplorerApp};
+use crate::query::term_text;
+use crate::store::SessionDetail;
+
+pub fn error_page_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail, error_pk: i64) {
+    let Some(index) = detail.event_index(error_pk) else {
+        ui.label("This error is not in the session any more.");
+        return;
+    };
+    let error = &detail.events[index];
+    let start = detail.session.start_ms.unwrap_or(0);
+    ui.horizontal(|ui| {
+        link_ui(&mut app.commands, ui, "Session", DetailPage::Session);
+        ui.label("›");
+        ui.label(egui::RichText::new("Error").color(kind_color("error")).strong());
+        ui.label(error.get_str("error_type").unwrap_or(""));
+    });
+    egui::ScrollArea::vertical().id_salt("error_page").auto_shrink([false, false]).show(ui, |ui| {
+        ui.add(egui::Label::new(egui::RichText::new(error.label()).color(kind_color("error")).strong()).wrap());
+        ui.label(
+            egui::RichText::new(format!(
+                "+{} into the session, at {}",
+                format::human_duration_ms(error.time_ms - start),
+                format::time_text(error.time_ms, app.settings.show_utc)
+            ))
+            .weak(),
+        );
+        ui.add_space(4.0);
+        for key in ["error_message", "error_type", "error_source", "error_handling"] {
+            if let Some(value) = error.get(key) {
+                field_ui(&mut app.commands, ui, key, &value.to_string());
+            }
+        }
+
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            ui.strong("Stack");
+            if let Some(stack) = error.get_str("error_stack") {
+                if ui.small_button("Copy stack").clicked() {
+                    app.commands.push(Command::Copy(stack.to_string()));
+                }
+            }
+        });
+        match error.get_str("error_stack") {
+            Some(stack) => {
+                // A read-only text buffer: selectable and copyable with the keyboard too.
+                let mut text = stack;
+                ui.add(egui::TextEdit::multiline(&mut text).code_editor().desired_width(f32::INFINITY).desired_rows(4));
+            }
+            None => {
+                ui.label(egui::RichText::new("No stack was recorded for this error.").weak());
+            }
+        }
+
+        ui.add_space(6.0);
+        ui.strong("Where it happened");
+        egui::Grid::new("error_context").num_columns(2).spacing([12.0, 4.0]).show(ui, |ui| {
+            ui.label("Session");
+            link_ui(&mut app.commands, ui, egui::RichText::new(&detail.session.session_id).monospace(), DetailPage::Session);
+            ui.end_row();
+            if let Some(view) = detail.view_of(index).and_then(|v| detail.events.get(v)) {
+                ui.label("View");
+                link_ui(&mut app.commands, ui, view.label(), DetailPage::View(view.event_pk));
+                ui.end_row();
+            }
+            if let Some(action) = detail.action_of(index).and_then(|a| detail.events.get(a)) {
+                ui.label("Action");
+                // An action has no page of its own: it opens its view.
+                match detail.event_index(action.event_pk).and_then(|a| detail.view_of(a)).and_then(|v| detail.events.get(v)) {
+                    Some(view) => link_ui(&mut app.commands, ui, action.label(), DetailPage::View(view.event_pk)),
+                    None => {
+                        ui.label(action.label());
+                    }
+                }
+                ui.end_row();
+            }
+        });
+
+        ui.add_space(6.0);
+        same_error_ui(app, ui);
+
+        ui.add_space(6.0);
+        egui::CollapsingHeader::new("Error fields").default_open(false).show(ui, |ui| event_fields_ui(&mut app.commands, ui, &error.fields));
+    });
+}
+
+fn same_error_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    let Some(occurrences) = app.error_occurrences.clone() else { return };
+    ui.horizontal_wrapped(|ui| {
+        match occurrences.counts {
+            None => {
+                ui.spinner();
+                ui.label("Counting this error in other sessions…");
+            }
+            Some((sessions, events)) => {
+                let others = sessions.saturating_sub(1);
+                ui.label(format!(
+                    "Same error (type and message) in {} other session{} ({} time{} in all)",
+                    format::grouped(others),
+                    if others == 1 { "" } else { "s" },
+                    format::grouped(events),
+                    if events == 1 { "" } else { "s" }
+                ));
+            }
+        }
+    });
+    let mut terms = Vec::new();
+    if let Some(t) = &occurrences.error_type {
+        terms.push(term_text("error_type", t, false));
+    }
+    if let Some(m) = &occurrences.error_message {
+        terms.push(term_text("error_message", m, false));
+    }
+    if !terms.is_empty()
+        && ui.button("Show sessions with this error").on_hover_text("Replace the explorer's query with this error's type and message").clicked()
+    {
+        app.commands.push(Command::SetQuery(terms.join(" ")));
+    }
+}
