@@ -20,6 +20,9 @@ pub struct Cli {
     pub command: Option<Command>,
     /// Files or folders to import when the window opens.
     pub files: Vec<PathBuf>,
+    /// Open the window on this session's detail.
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -11,7 +11,7 @@ fn main() {
                 2
             }
         },
-        None => match rum_explorer::app::run(cli.db, cli.files) {
+        None => match rum_explorer::app::run(cli.db, cli.files, cli.session) {
             Ok(()) => 0,
             Err(message) => {
                 eprintln!("rum-explorer: {message}");

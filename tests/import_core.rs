@@ -410,8 +410,19 @@ fn sessions_page_and_sort_in_sqlite() {
     let by_extended = page("screen_size", false, 0);
     assert_eq!(by_extended.len(), 10);
     assert!(by_extended.windows(2).all(|w| w[0].value_text("screen_size") <= w[1].value_text("screen_size")));
-    // The column chooser offers session columns and session-scoped extended fields only.
+    // The column chooser offers session columns, extended fields and event keys: an event
+    // key's column shows the first value the session's events carry.
     let keys = store.session_keys().expect("keys");
-    assert!(keys.contains(&"screen_size".to_string()) && keys.contains(&"browser".to_string()));
-    assert!(!keys.contains(&"error_type".to_string()), "event keys would be empty columns");
+    for key in ["screen_size", "browser", "error_type", "resource_ttfb"] {
+        assert!(keys.contains(&key.to_string()), "{key} in {keys:?}");
+    }
+    let with_errors = store
+        .sessions(&SessionQuery {
+            filter: rum_explorer::query::parse("error_count:>0").expect("parse"),
+            extra_columns: vec!["error_type".into()],
+            limit: 10,
+            ..Default::default()
+        })
+        .expect("page");
+    assert!(!with_errors.is_empty() && with_errors.iter().all(|r| r.value_text("error_type").is_some()));
 }

@@ -162,3 +162,124 @@ fn detail_panel_and_the_four_field_actions() {
     harness.run_steps(2);
     assert!(!harness.state().detail_open, "Esc closes the panel");
 }
+
+/// Opens a session's detail through the same command the command line's `--session` uses.
+fn open_session(harness: &mut Harness<'static, ExplorerApp>, id: &str) {
+    harness.state_mut().commands.push(Command::OpenSession(id.to_string()));
+    let wanted = id.to_string();
+    wait_until(harness, "detail", move |a| a.detail_open && a.detail.as_ref().is_some_and(|d| d.session.session_id == wanted));
+}
+
+#[test]
+fn stepping_through_time_points_with_buttons_and_keys() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    open_session(&mut harness, "sess-lp-1");
+    let points = harness.state().time_points();
+    assert!(points.len() >= 4, "views, actions and errors of sess-lp-1: {points:?}");
+    assert!(harness.query_by_label(&format!("{} time points", points.len())).is_some());
+
+    harness.get_by_label("Next ⏷").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().timeline_cursor, Some(points[0]), "the first step lands on the first point");
+    harness.get_by_label("Next ⏷").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().timeline_cursor, Some(points[1]));
+    assert!(harness.query_by_label(&format!("Time point 2 of {}", points.len())).is_some());
+    harness.key_press(egui::Key::ArrowRight);
+    harness.run_steps(2);
+    assert_eq!(harness.state().timeline_cursor, Some(points[2]), "Right steps forward");
+    harness.key_press(egui::Key::ArrowLeft);
+    harness.run_steps(2);
+    assert_eq!(harness.state().timeline_cursor, Some(points[1]), "Left steps back");
+    harness.get_by_label("⏶ Previous").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().timeline_cursor, Some(points[0]));
+
+    // Newest first reverses the order the steps follow.
+    harness.get_by_label("Oldest first").click();
+    harness.run_steps(2);
+    assert!(harness.state().timeline.descending);
+    let reversed = harness.state().time_points();
+    assert_eq!(reversed.first(), points.last());
+}
+
+/// A generated session with a view that has several resources: (session id, view path, resource URLs).
+fn session_with_resources(db: &std::path::Path) -> (String, String, Vec<String>) {
+    let store = rum_explorer::store::Store::open(db).expect("open");
+    for row in all_sessions(&store) {
+        let detail = store.session_detail(&row.session_id).expect("detail").expect("exists");
+        // The first view: it is the first entry of the timeline.
+        let Some(view) = detail.events.iter().position(|e| e.kind == "view") else { continue };
+        let breakdown = detail.view_breakdown(view);
+        if breakdown.resources.len() >= 3 && detail.events[view].get_str("view_path").is_some() {
+            let urls = breakdown.resources.iter().filter_map(|&i| detail.events[i].get_str("resource_url").map(str::to_string)).collect();
+            let path = detail.events[view].get_str("view_path").unwrap_or_default().to_string();
+            return (row.session_id, path, urls);
+        }
+    }
+    panic!("no generated session has a view with 3 resources");
+}
+
+#[test]
+fn a_view_opens_its_performance_and_the_waterfall_lists_and_filters_its_resources() {
+    let (_dir, db) = fixture_db();
+    let (session, path, urls) = session_with_resources(&db);
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    open_session(&mut harness, &session);
+    harness.get_all_by_label(&path).next().expect("the view in the timeline").click();
+    harness.run_steps(3);
+    assert!(matches!(harness.state().detail_history.current(), rum_explorer::app::DetailPage::View(_)));
+    assert!(harness.query_by_label(&format!("Resources ({})", urls.len())).is_some());
+    assert!(harness.query_by_label(&format!("{} of {} resources", urls.len(), urls.len())).is_some());
+    for url in &urls {
+        assert!(harness.query_by_label(url).is_some(), "the waterfall lists {url}");
+    }
+    assert!(harness.query_by_label("Loading time").is_some(), "the vitals are shown");
+
+    // Searching narrows the waterfall to the matching resources.
+    let needle = urls[0].rsplit('/').next().unwrap_or_default().to_string();
+    let matching = urls.iter().filter(|u| u.to_lowercase().contains(&needle.to_lowercase())).count();
+    // The query bar is the first text input; the waterfall's search is in the detail panel.
+    harness.get_all_by_role(egui::accesskit::Role::TextInput).last().expect("search box").focus();
+    harness.run_steps(1);
+    harness.get_all_by_role(egui::accesskit::Role::TextInput).last().expect("search box").type_text(&needle);
+    harness.run_steps(3);
+    harness.run_steps(3);
+    assert!(harness.query_by_label(&format!("{matching} of {} resources", urls.len())).is_some(), "search {needle}: {:?}", harness.state().resource_filter);
+
+    // Back returns to the session page, forward to the view.
+    harness.get_by_label("⏴ Back").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().detail_history.current(), rum_explorer::app::DetailPage::Session);
+    assert!(harness.query_by_label("Properties").is_some());
+    harness.get_by_label("Forward ⏵").click();
+    harness.run_steps(2);
+    assert!(matches!(harness.state().detail_history.current(), rum_explorer::app::DetailPage::View(_)));
+}
+
+#[test]
+fn an_error_shows_its_stack_context_and_same_errors() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    open_session(&mut harness, "sess-lp-1");
+    harness.get_by_label("Cannot read \"price\"").click();
+    harness.run_steps(2);
+    assert!(matches!(harness.state().detail_history.current(), rum_explorer::app::DetailPage::Error(_)));
+    let stack = "TypeError: Cannot read \"price\"\n    at render (https://shop.example.com/app.js:1:200)\n    at main (https://shop.example.com/app.js:1:50)";
+    assert!(harness.query_by_value(stack).is_some(), "the whole stack, newlines kept");
+    wait_until(&mut harness, "same-error count", |a| a.error_occurrences.as_ref().is_some_and(|o| o.counts.is_some()));
+    assert_eq!(harness.state().error_occurrences.as_ref().and_then(|o| o.counts), Some((1, 1)));
+    assert!(harness.query_by_label("Same error (type and message) in 0 other sessions (1 time in all)").is_some());
+    // Its view is a link; the stack can be copied.
+    assert!(harness.query_by_role_and_label(egui::accesskit::Role::Link, "/cart").is_some(), "a link to its view");
+    harness.get_by_label("Copy stack").click();
+    wait_until(&mut harness, "copy", |a| a.last_copied.as_deref() == Some(stack));
+    harness.get_by_label("Show sessions with this error").click();
+    wait_until(&mut harness, "filtered to the error", |a| {
+        a.query_text == "error_type:TypeError error_message:\"Cannot read \\\"price\\\"\"" && loaded(a) && a.table.total == Some(1)
+    });
+}

@@ -42,6 +42,8 @@ pub enum Command {
     SelectRow(usize),
     /// Open the detail panel of the selected session.
     OpenDetail,
+    /// Open the detail of a session by id (from the command line or a link).
+    OpenSession(String),
     CloseDetail,
     Import(Vec<PathBuf>),
     OpenFileDialog,
@@ -306,7 +308,7 @@ impl ExplorerApp {
     /// data's span arrives, since "Last" presets and the histogram depend on it.
     fn refresh_data(&mut self) {
         self.aggregate_worker.send(Request::DataSpan);
-        self.aggregate_worker.send(Request::Keys);
+        self.detail_worker.send(Request::Keys); // never interrupted by a new query
     }
 
     /// Runs the current query again as a new generation; the old rows stay until it answers.
@@ -397,18 +399,7 @@ impl ExplorerApp {
 
     /// The timeline entries the cursor can step to, in the order shown.
     pub fn time_points(&self) -> Vec<i64> {
-        let Some(detail) = &self.detail else { return Vec::new() };
-        let options = self.timeline;
-        let mut points: Vec<i64> = detail
-            .events
-            .iter()
-            .filter(|e| e.is_time_point(options.show_resources, options.show_long_tasks))
-            .map(|e| e.event_pk)
-            .collect();
-        if options.descending {
-            points.reverse();
-        }
-        points
+        self.detail.as_ref().map(|d| time_points(d, self.timeline)).unwrap_or_default()
     }
 
     fn load_detail(&mut self) {
@@ -484,6 +475,15 @@ impl ExplorerApp {
                     self.load_detail();
                 }
             }
+            Command::OpenSession(id) => {
+                if self.selected_session.as_ref() != Some(&id) {
+                    self.selected_session = Some(id);
+                    self.selected_row = None;
+                    self.reset_drill_down();
+                }
+                self.detail_open = true;
+                self.load_detail();
+            }
             Command::CloseDetail => self.detail_open = false,
             Command::Import(paths) => self.start_import(paths),
             Command::OpenFileDialog => {
@@ -523,7 +523,7 @@ impl ExplorerApp {
             Command::ShowColumnChooser(show) => {
                 self.show_column_chooser = show;
                 if show {
-                    self.aggregate_worker.send(Request::Keys);
+                    self.detail_worker.send(Request::Keys); // never interrupted by a new query
                 }
             }
             Command::ShowImportReport(show) => self.show_import_report = show,
@@ -689,6 +689,10 @@ impl ExplorerApp {
                 if Some(&session_id) == self.selected_session.as_ref() {
                     self.detail_loading = false;
                     self.detail = detail.map(|d| *d);
+                    if self.detail.is_none() {
+                        self.detail_open = false;
+                        self.set_status(format!("No session {session_id} in this database"), StatusLevel::Error);
+                    }
                     self.on_page_shown();
                 }
             }
@@ -733,6 +737,20 @@ impl ExplorerApp {
     }
 }
 
+/// The timeline entries the cursor can step to, in the order shown.
+pub fn time_points(detail: &SessionDetail, options: TimelineOptions) -> Vec<i64> {
+    let mut points: Vec<i64> = detail
+        .events
+        .iter()
+        .filter(|e| e.is_time_point(options.show_resources, options.show_long_tasks))
+        .map(|e| e.event_pk)
+        .collect();
+    if options.descending {
+        points.reverse();
+    }
+    points
+}
+
 fn short(text: &str) -> String {
     let first: String = text.chars().take(60).collect();
     if first.len() < text.len() { format!("{first}…") } else { first }
@@ -760,7 +778,7 @@ impl eframe::App for ExplorerApp {
 }
 
 /// Opens the window on a database, importing `files` first.
-pub fn run(db: Option<PathBuf>, files: Vec<PathBuf>) -> Result<(), String> {
+pub fn run(db: Option<PathBuf>, files: Vec<PathBuf>, open_session: Option<String>) -> Result<(), String> {
     let use_default = db.is_none();
     let db = db.unwrap_or_else(crate::cli::default_db_path);
     let options = eframe::NativeOptions {
@@ -775,7 +793,13 @@ pub fn run(db: Option<PathBuf>, files: Vec<PathBuf>) -> Result<(), String> {
     eframe::run_native(
         "rum-explorer",
         options,
-        Box::new(move |cc| Ok(Box::new(ExplorerApp::new(cc, db, files, use_default)))),
+        Box::new(move |cc| {
+            let mut app = ExplorerApp::new(cc, db, files, use_default);
+            if let Some(id) = open_session {
+                app.commands.push(Command::OpenSession(id));
+            }
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|e| format!("cannot open the window: {e}"))
 }

@@ -4,6 +4,7 @@
 use crate::store::{SessionDetail, SessionQuery, SessionRow, Store, StoreError};
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Rows fetched per page of the sessions table.
@@ -80,6 +81,9 @@ pub enum Response {
 pub struct Worker {
     requests: Sender<Request>,
     interrupt: Arc<Mutex<Option<rusqlite::InterruptHandle>>>,
+    /// Set by [`Worker::interrupt`]: an error of the running request is then the interrupt's
+    /// doing (SQLite reports some, e.g. in `json_each`, as other errors) and is not shown.
+    interrupted: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -88,6 +92,8 @@ impl Worker {
         let (tx, rx) = channel::<Request>();
         let interrupt = Arc::new(Mutex::new(None));
         let interrupt_slot = interrupt.clone();
+        let interrupted = Arc::new(AtomicBool::new(false));
+        let interrupted_flag = interrupted.clone();
         let spawned = std::thread::Builder::new().name(format!("db-{name}")).spawn(move || {
             let store = match Store::open(&db) {
                 Ok(store) => store,
@@ -100,12 +106,12 @@ impl Worker {
             if let Ok(mut slot) = interrupt_slot.lock() {
                 *slot = Some(store.interrupt_handle());
             }
-            serve(&store, &rx, &responses, &notify);
+            serve(&store, &rx, &responses, &notify, &interrupted_flag);
         });
         if let Err(e) = spawned {
             eprintln!("rum-explorer: cannot start a worker thread: {e}");
         }
-        Worker { requests: tx, interrupt }
+        Worker { requests: tx, interrupt, interrupted }
     }
 
     pub fn send(&self, request: Request) {
@@ -116,13 +122,14 @@ impl Worker {
     pub fn interrupt(&self) {
         if let Ok(slot) = self.interrupt.lock() {
             if let Some(handle) = slot.as_ref() {
+                self.interrupted.store(true, Ordering::SeqCst);
                 handle.interrupt();
             }
         }
     }
 }
 
-fn serve(store: &Store, rx: &Receiver<Request>, responses: &Sender<Response>, notify: &dyn Fn()) {
+fn serve(store: &Store, rx: &Receiver<Request>, responses: &Sender<Response>, notify: &dyn Fn(), interrupted: &AtomicBool) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -147,9 +154,11 @@ fn serve(store: &Store, rx: &Receiver<Request>, responses: &Sender<Response>, no
         }
         kept.reverse();
         for request in kept {
+            interrupted.store(false, Ordering::SeqCst);
             // A panic in a query is reported, and the worker goes on serving.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| answer(store, request)));
             let response = match outcome {
+                Ok(Some(Response::Failed { .. })) if interrupted.load(Ordering::SeqCst) => continue,
                 Ok(Some(response)) => response,
                 Ok(None) => continue,
                 Err(panic) => {

@@ -11,7 +11,7 @@ const TRACK_HEIGHT: f32 = 38.0;
 
 pub fn timeline_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
     let mut options = app.timeline;
-    let points = app.time_points();
+    let points = crate::app::time_points(detail, app.timeline);
     let position = app.timeline_cursor.and_then(|pk| points.iter().position(|p| *p == pk));
     ui.horizontal_wrapped(|ui| {
         ui.strong(format!("Timeline ({} events)", detail.events.len()));
