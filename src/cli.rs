@@ -67,6 +67,21 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// Aggregates of the selected sessions: sessions, views, users and errors over time, web
+    /// vitals (p75, ratings, distribution), top pages, distributions and top errors.
+    Overview {
+        /// A filter query, as for `sessions`.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Sessions starting at or after this time (epoch or date-time; UTC unless a zone is given).
+        #[arg(long)]
+        from: Option<String>,
+        /// Sessions starting before this time.
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
     /// Counts by kind, sessions, time span and apps.
     Stats {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -109,21 +124,11 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
         Command::Import { paths, json } => import(db, &paths, json),
         Command::Sessions { filter, from, to, sort, desc, limit, offset, columns, format } => {
             let store = Store::open(db).map_err(|e| e.to_string())?;
-            let filter = match filter.as_deref().map(crate::query::parse).transpose() {
-                Ok(f) => f.flatten(),
-                Err(e) => {
-                    let text = filter.unwrap_or_default();
-                    return Err(format!("invalid filter: {e}\n  {text}\n  {}^", " ".repeat(e.column.saturating_sub(1))));
-                }
-            };
-            let time = |t: Option<String>, name: &str| -> Result<Option<i64>, String> {
-                t.map(|t| parse_datetime_ms(&t).ok_or_else(|| format!("--{name} {t:?} is not an epoch or a date-time")))
-                    .transpose()
-            };
+            let (filter, from_ms, to_ms) = selection(filter, from, to)?;
             let q = SessionQuery {
                 filter,
-                from_ms: time(from, "from")?,
-                to_ms: time(to, "to")?,
+                from_ms,
+                to_ms,
                 sort_column: Some(sort),
                 descending: desc,
                 limit,
@@ -148,6 +153,17 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
                 println!("{}", serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?);
             } else {
                 print_session_text(&detail);
+            }
+            Ok(0)
+        }
+        Command::Overview { filter, from, to, format } => {
+            let store = Store::open(db).map_err(|e| e.to_string())?;
+            let (filter, from_ms, to_ms) = selection(filter, from, to)?;
+            let q = SessionQuery { filter, from_ms, to_ms, ..Default::default() };
+            let overview = store.overview(&q).map_err(|e| e.to_string())?;
+            match format {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&overview).map_err(|e| e.to_string())?),
+                _ => print_overview(&overview),
             }
             Ok(0)
         }
@@ -322,6 +338,70 @@ fn truncate(text: &str, width: usize) -> String {
     } else {
         let cut: String = text.chars().take(width.saturating_sub(1)).collect();
         format!("{cut}…")
+    }
+}
+
+type Selection = (Option<crate::query::Filter>, Option<i64>, Option<i64>);
+
+/// The filter and time range of `sessions` and `overview`, with messages that point at the error.
+fn selection(filter: Option<String>, from: Option<String>, to: Option<String>) -> Result<Selection, String> {
+            let filter = match filter.as_deref().map(crate::query::parse).transpose() {
+                Ok(f) => f.flatten(),
+                Err(e) => {
+                    let text = filter.unwrap_or_default();
+                    return Err(format!("invalid filter: {e}\n  {text}\n  {}^", " ".repeat(e.column.saturating_sub(1))));
+                }
+            };
+            let time = |t: Option<String>, name: &str| -> Result<Option<i64>, String> {
+                t.map(|t| parse_datetime_ms(&t).ok_or_else(|| format!("--{name} {t:?} is not an epoch or a date-time")))
+                    .transpose()
+            };
+    Ok((filter, time(from, "from")?, time(to, "to")?))
+}
+
+fn print_overview(o: &crate::store::Overview) {
+    println!("sessions {}  page views {}  unique users {}  errors {}  sessions with errors {}", o.sessions, o.page_views, o.unique_users, o.errors, o.sessions_with_errors);
+    if o.sessions == 0 {
+        return;
+    }
+    println!("\nover time ({} buckets of {})", o.buckets.len(), human_duration_ms(o.bucket_ms));
+    println!("  {:<23} {:>8} {:>6} {:>6} {:>6} {:>8}", "bucket start (UTC)", "sessions", "views", "users", "errors", "% w/ err");
+    for b in o.buckets.iter().filter(|b| b.sessions + b.page_views + b.errors > 0) {
+        println!("  {:<23} {:>8} {:>6} {:>6} {:>6} {:>7.1}%", format_utc_ms(b.start_ms), b.sessions, b.page_views, b.unique_users, b.errors, b.error_session_share * 100.0);
+    }
+    println!("\nweb vitals (p75; good / needs improvement / poor)");
+    for v in &o.vitals {
+        let p75 = v.p75.map(|p| format!("{p:.3} {}", v.unit)).unwrap_or_else(|| "-".into());
+        println!("  {:<14} {:>14}   {} / {} / {}   ({} views)", v.name, p75, v.good, v.needs_improvement, v.poor, v.count);
+    }
+    let pages = |title: &str, list: &[crate::store::overview::PageStat]| {
+        println!("\n{title}");
+        for p in list {
+            let loading = p.avg_loading_time_ms.map(|ms| format!("{ms:.0} ms")).unwrap_or_else(|| "-".into());
+            println!("  {:<40} {:>6} views  {:>10} avg loading  {:>4} errors", truncate(&p.view_path, 40), p.views, loading, p.errors);
+        }
+    };
+    pages("top pages by views", &o.top_pages_by_views);
+    pages("top pages by average loading time", &o.top_pages_by_loading_time);
+    pages("top pages by errors", &o.top_pages_by_errors);
+    for d in &o.distributions {
+        println!("\n{}", d.title.to_lowercase());
+        for (value, count) in &d.values {
+            println!("  {:<30} {count}", truncate(value, 30));
+        }
+        if d.other > 0 {
+            println!("  {:<30} {}", "(other or none)", d.other);
+        }
+    }
+    println!("\ntop errors");
+    for e in &o.top_errors {
+        println!(
+            "  {:>5}x in {:>4} sessions  {}: {}",
+            e.count,
+            e.sessions,
+            e.error_type.as_deref().unwrap_or("-"),
+            truncate(e.error_message.as_deref().unwrap_or("-").lines().next().unwrap_or(""), 70)
+        );
     }
 }
 

@@ -3,6 +3,15 @@ use rum_explorer::cli::{default_db_path, run, Cli};
 
 fn main() {
     let cli = Cli::parse();
+    if cli.command.is_some() {
+        // `rum-explorer sessions | head` ends quietly when `head` stops reading, as other
+        // command-line tools do, instead of failing on a broken pipe.
+        #[cfg(unix)]
+        // SAFETY: restores the default action of one signal before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let code = match cli.command {
         Some(command) => match run(&cli.db.clone().unwrap_or_else(default_db_path), command) {
             Ok(code) => code,

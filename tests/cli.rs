@@ -85,3 +85,31 @@ fn unknown_session_and_bad_filter_are_clear_errors() {
     assert_eq!(code, 2);
     assert!(err.contains("column 16"), "points at the '(': {err}");
 }
+
+#[test]
+fn overview_prints_the_aggregates_as_json_for_a_filter() {
+    let (tmp, db) = temp_db();
+    let db = db.to_str().expect("utf-8 path");
+    let file = tmp.path().join("g.ndjson");
+    let file = file.to_str().expect("path");
+    let (code, _, err) = rum(&["generate", "--sessions", "40", "--format", "ndjson", "--out", file, "--seed", "8"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(rum(&["import", "--db", db, file]).0, 0);
+    let (code, out, err) = rum(&["overview", "--db", db, "--filter", "browser:Chrome", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let overview: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let (code, listed, _) = rum(&["sessions", "--db", db, "--filter", "browser:Chrome", "--limit", "1000", "--format", "json"]);
+    assert_eq!(code, 0);
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&listed).expect("json");
+    assert_eq!(overview["sessions"].as_u64(), Some(listed.len() as u64), "the same selection as `sessions`");
+    let views: u64 = listed.iter().filter_map(|s| s["view_count"].as_u64()).sum();
+    assert_eq!(overview["page_views"].as_u64(), Some(views));
+    let browser = overview["distributions"].as_array().and_then(|d| d.iter().find(|d| d["key"] == "browser")).expect("browser");
+    assert_eq!(browser["values"][0][0], "Chrome");
+    for key in ["buckets", "vitals", "top_pages_by_views", "top_pages_by_loading_time", "top_pages_by_errors", "top_errors"] {
+        assert!(overview[key].is_array(), "{key}");
+    }
+    let (code, _, err) = rum(&["overview", "--db", db, "--filter", "browser:(", "--format", "json"]);
+    assert_eq!(code, 2, "a bad filter is refused");
+    assert!(err.contains("invalid filter"), "{err}");
+}

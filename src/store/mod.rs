@@ -1,6 +1,7 @@
 //! The SQLite store: schema and migrations, the import writer, and the queries the explorer runs.
 
 mod schema;
+pub mod overview;
 pub mod queries;
 pub mod writer;
 
@@ -8,6 +9,7 @@ use rusqlite::Connection;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use overview::{Overview, OVERVIEW_VITALS};
 pub use queries::*;
 pub use schema::{SCHEMA_VERSION, SESSION_LIST_COLUMNS};
 pub use writer::{FileWriter, WriteSummary};

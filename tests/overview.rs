@@ -1,0 +1,148 @@
+//! The Overview's aggregates against values computed by hand from the sessions' own events.
+
+mod common;
+
+use common::*;
+use rum_explorer::store::{Overview, SessionDetail, SessionQuery, Store};
+use std::collections::{BTreeMap, BTreeSet};
+
+fn generated(sessions: u64, seed: u64) -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("g.lp");
+    rum_explorer::generate::write(&file, rum_explorer::generate::GenerateFormat::Lp, sessions, seed, false).expect("generate");
+    let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
+    import(&mut store, &[file]);
+    (dir, store)
+}
+
+fn details(store: &Store, filter: Option<&str>) -> Vec<SessionDetail> {
+    let q = SessionQuery { filter: filter.and_then(|f| rum_explorer::query::parse(f).expect("parse")), limit: 1_000_000, ..Default::default() };
+    store.sessions(&q).expect("sessions").iter().map(|s| store.session_detail(&s.session_id).expect("q").expect("exists")).collect()
+}
+
+/// Nearest-rank p75, written out the slow way.
+fn p75_by_hand(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+    let rank = ((values.len() as f64) * 0.75).ceil() as usize;
+    Some(values[rank - 1])
+}
+
+fn check_against_events(store: &Store, filter: Option<&str>) -> Overview {
+    let q = SessionQuery { filter: filter.and_then(|f| rum_explorer::query::parse(f).expect("parse")), ..Default::default() };
+    let overview = store.overview(&q).expect("overview");
+    let sessions = details(store, filter);
+    let events = || sessions.iter().flat_map(|d| d.events.iter());
+    assert_eq!(overview.sessions, sessions.len() as u64, "{filter:?}");
+    assert_eq!(overview.page_views, events().filter(|e| e.kind == "view").count() as u64);
+    assert_eq!(overview.errors, events().filter(|e| e.kind == "error").count() as u64);
+    let users: BTreeSet<&str> = sessions.iter().filter_map(|d| d.session.user_id.as_deref()).collect();
+    assert_eq!(overview.unique_users, users.len() as u64);
+    assert_eq!(overview.sessions_with_errors, sessions.iter().filter(|d| d.events.iter().any(|e| e.kind == "error")).count() as u64);
+
+    // Buckets add up, and each view falls in the bucket of its time.
+    assert_eq!(overview.buckets.iter().map(|b| b.sessions).sum::<u64>(), overview.sessions);
+    assert_eq!(overview.buckets.iter().map(|b| b.page_views).sum::<u64>(), overview.page_views);
+    assert_eq!(overview.buckets.iter().map(|b| b.errors).sum::<u64>(), overview.errors);
+    assert!(overview.buckets.len() as i64 <= rum_explorer::store::overview::MAX_BUCKETS + 1);
+    for (i, bucket) in overview.buckets.iter().enumerate() {
+        let in_bucket = |t: i64| t >= bucket.start_ms && t < bucket.start_ms + overview.bucket_ms;
+        assert_eq!(bucket.page_views, events().filter(|e| e.kind == "view" && in_bucket(e.time_ms)).count() as u64, "bucket {i}");
+        let started: Vec<&SessionDetail> = sessions.iter().filter(|d| d.session.start_ms.is_some_and(in_bucket)).collect();
+        assert_eq!(bucket.sessions, started.len() as u64, "bucket {i}");
+    }
+
+    // Vitals: p75 and ratings from the views' own values.
+    for vital in &overview.vitals {
+        let scale = if vital.unit == "ms" { 1e6 } else { 1.0 };
+        let values: Vec<f64> = events().filter(|e| e.kind == "view").filter_map(|e| e.get(vital.key)).filter_map(|v| v.as_f64()).map(|v| v / scale).collect();
+        assert_eq!(vital.count, values.len() as u64, "{}", vital.key);
+        assert_eq!(vital.p75, p75_by_hand(values.clone()), "{}", vital.key);
+        let (good, poor) = vital.thresholds.expect("rated");
+        assert_eq!(vital.good, values.iter().filter(|v| **v <= good).count() as u64, "{}", vital.key);
+        assert_eq!(vital.poor, values.iter().filter(|v| **v > poor).count() as u64, "{}", vital.key);
+        assert_eq!(vital.distribution.iter().map(|b| b.count).sum::<u64>(), vital.count);
+    }
+
+    // Top pages by views and top errors.
+    let mut views_by_page: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in events().filter(|e| e.kind == "view") {
+        if let Some(path) = e.get_str("view_path") {
+            *views_by_page.entry(path).or_insert(0) += 1;
+        }
+    }
+    let most = views_by_page.values().max().copied();
+    assert_eq!(overview.top_pages_by_views.first().map(|p| p.views), most);
+    for page in &overview.top_pages_by_views {
+        assert_eq!(Some(&page.views), views_by_page.get(page.view_path.as_str()), "{}", page.view_path);
+    }
+    let mut errors: BTreeMap<(Option<&str>, Option<&str>), (u64, BTreeSet<&str>)> = BTreeMap::new();
+    for d in &sessions {
+        for e in d.events.iter().filter(|e| e.kind == "error") {
+            let entry = errors.entry((e.get_str("error_type"), e.get_str("error_message"))).or_default();
+            entry.0 += 1;
+            entry.1.insert(&d.session.session_id);
+        }
+    }
+    for group in &overview.top_errors {
+        let (count, in_sessions) = &errors[&(group.error_type.as_deref(), group.error_message.as_deref())];
+        assert_eq!((group.count, group.sessions), (*count, in_sessions.len() as u64));
+    }
+    assert_eq!(overview.top_errors.first().map(|g| g.count), errors.values().map(|e| e.0).max());
+
+    // Distributions: browser counts from the sessions.
+    let browser = overview.distributions.iter().find(|d| d.key == "browser").expect("browser");
+    for (value, count) in &browser.values {
+        assert_eq!(*count, sessions.iter().filter(|d| d.session.browser.as_deref() == Some(value)).count() as u64, "{value}");
+    }
+    assert_eq!(browser.values.iter().map(|v| v.1).sum::<u64>() + browser.other, overview.sessions);
+    overview
+}
+
+#[test]
+fn generated_sessions_match_hand_computed_aggregates() {
+    let (_dir, store) = generated(120, 21);
+    let all = check_against_events(&store, None);
+    assert!(all.page_views > 120 && all.errors > 0 && all.vitals.iter().all(|v| v.count > 0));
+    let chrome = check_against_events(&store, Some("browser:Chrome"));
+    assert!(chrome.sessions < all.sessions && chrome.sessions > 0);
+    check_against_events(&store, Some("error_count:>0 -os:Windows"));
+}
+
+#[test]
+fn own_fixture_by_hand() {
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    import(&mut store, &[own_fixture("tricky.lp")]);
+    let o = store.overview(&SessionQuery::default()).expect("overview");
+    // tricky.lp: one session, views v1 (sent twice, merged) and v2, one TypeError.
+    assert_eq!((o.sessions, o.page_views, o.errors, o.sessions_with_errors), (1, 2, 1, 1));
+    let loading = o.vitals.iter().find(|v| v.key == "loading_time").expect("loading time");
+    assert_eq!((loading.count, loading.p75, loading.good), (1, Some(1200.0), 1));
+    let cls = o.vitals.iter().find(|v| v.key == "cumulative_layout_shift").expect("cls");
+    assert_eq!((cls.count, cls.p75, cls.needs_improvement), (1, Some(0.12), 1));
+    assert_eq!(o.top_errors.len(), 1);
+    assert_eq!(o.top_errors[0].error_type.as_deref(), Some("TypeError"));
+    assert_eq!(o.top_pages_by_errors.first().map(|p| (p.view_path.as_str(), p.errors)), Some(("/cart", 1)));
+    check_against_events(&store, None);
+}
+
+#[test]
+fn guance_fixtures_by_hand() {
+    let Some(dir) = third_party("guance-datakit") else { return };
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    import(&mut store, &[dir.join("sdk-2.1.5-four-views.lp"), dir.join("sdk-2.0.15-one-view.lp")]);
+    let o = check_against_events(&store, None);
+    assert_eq!((o.sessions, o.page_views, o.errors), (2, 5, 2));
+}
+
+#[test]
+fn an_empty_selection_is_all_zero() {
+    let (_dir, store) = generated(10, 3);
+    let q = SessionQuery { filter: rum_explorer::query::parse("browser:NoSuchBrowser").expect("parse"), ..Default::default() };
+    let o = store.overview(&q).expect("overview");
+    assert_eq!((o.sessions, o.page_views, o.buckets.len()), (0, 0, 0));
+}
