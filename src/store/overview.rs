@@ -269,7 +269,7 @@ impl Store {
             }
             if let Some((_, poor)) = metric.thresholds {
                 let width = poor * 2.0 / DISTRIBUTION_BINS as f64;
-                let mut counts = vec![0u64; DISTRIBUTION_BINS + 1];
+                let mut counts = [0u64; DISTRIBUTION_BINS + 1];
                 for value in all.iter() {
                     counts[((value / width) as usize).min(DISTRIBUTION_BINS)] += 1;
                 }
