@@ -78,7 +78,9 @@ fn check_against_events(store: &Store, filter: Option<&str>) -> Overview {
     for page in &overview.top_pages_by_views {
         assert_eq!(Some(&page.views), views_by_page.get(page.view_path.as_str()), "{}", page.view_path);
     }
-    let mut errors: BTreeMap<(Option<&str>, Option<&str>), (u64, BTreeSet<&str>)> = BTreeMap::new();
+    // (type, message) -> (count, sessions)
+    type ErrorKey<'a> = (Option<&'a str>, Option<&'a str>);
+    let mut errors: BTreeMap<ErrorKey, (u64, BTreeSet<&str>)> = BTreeMap::new();
     for d in &sessions {
         for e in d.events.iter().filter(|e| e.kind == "error") {
             let entry = errors.entry((e.get_str("error_type"), e.get_str("error_message"))).or_default();
