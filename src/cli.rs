@@ -23,6 +23,9 @@ pub struct Cli {
     /// Open the window on this session's detail.
     #[arg(long, value_name = "ID")]
     pub session: Option<String>,
+    /// Open the window on the Overview charts instead of the sessions table.
+    #[arg(long)]
+    pub overview: bool,
 }
 
 #[derive(Subcommand, Debug)]

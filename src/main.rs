@@ -20,7 +20,7 @@ fn main() {
                 2
             }
         },
-        None => match rum_explorer::app::run(cli.db, cli.files, cli.session) {
+        None => match rum_explorer::app::run(cli.db, cli.files, cli.session, cli.overview) {
             Ok(()) => 0,
             Err(message) => {
                 eprintln!("rum-explorer: {message}");

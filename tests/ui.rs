@@ -283,3 +283,48 @@ fn an_error_shows_its_stack_context_and_same_errors() {
         a.query_text == "error_type:TypeError error_message:\"Cannot read \\\"price\\\"\"" && loaded(a) && a.table.total == Some(1)
     });
 }
+
+#[test]
+fn the_overview_follows_the_query_and_a_distribution_click_filters() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    harness.get_by_label("Overview").click();
+    wait_until(&mut harness, "overview", |a| a.overview.is_some() && !a.overview_loading());
+    let all = harness.state().overview.as_ref().map(|o| o.sessions);
+    assert_eq!(all, Some(61));
+    assert!(harness.query_by_label("sessions with errors").is_some(), "the summary shows");
+    assert!(harness.query_by_label("Top errors").is_some());
+    let safari = harness
+        .state()
+        .overview
+        .as_ref()
+        .and_then(|o| o.distributions.iter().find(|d| d.key == "browser"))
+        .and_then(|d| d.values.iter().find(|v| v.0 == "Safari"))
+        .map(|v| v.1)
+        .expect("Safari in the browser distribution");
+    // The facets list Safari too; the Overview is laid out after them.
+    // Below the fold of the scrolled Overview: clicked as assistive technology does.
+    harness.get_all_by_role_and_label(egui::accesskit::Role::Button, "Safari").last().expect("distribution entry").click_accesskit();
+    wait_until(&mut harness, "filtered overview", |a| {
+        a.query_text == "browser:Safari" && !a.overview_loading() && a.overview.as_ref().is_some_and(|o| o.sessions == safari)
+    });
+    // Back on the table, the same selection.
+    harness.get_by_role_and_label(egui::accesskit::Role::Button, "Sessions").click();
+    wait_until(&mut harness, "table", |a| loaded(a) && a.table.total == Some(safari));
+}
+
+#[test]
+fn the_bound_view_compares_loading_times_with_the_app_p75() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    open_session(&mut harness, "sess-lp-1");
+    harness.get_by_label("Bound view").click();
+    wait_until(&mut harness, "app p75", |a| a.loading_p75_by_app.contains_key(&Some("app_t".to_string())));
+    // app_t has one view with a loading time (1.2 s): its p75 is that.
+    assert_eq!(harness.state().loading_p75_by_app.get(&Some("app_t".to_string())), Some(&Some(1200.0)));
+    harness.run_steps(2);
+    assert!(harness.query_by_label("The line is the app's p75 over all sessions: 1200 ms").is_some());
+    assert!(harness.query_by_label("Errors by type").is_some() && harness.query_by_label("TypeError").is_some());
+}

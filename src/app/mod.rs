@@ -63,6 +63,24 @@ pub enum Command {
     /// Put the timeline's cursor on an event.
     SetTimelineCursor(Option<i64>),
     SetResourceFilter(ResourceFilter),
+    ShowTab(MainTab),
+    ShowDetailTab(DetailTab),
+}
+
+/// The central area: the sessions table or the Overview charts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MainTab {
+    #[default]
+    Sessions,
+    Overview,
+}
+
+/// The session page of the detail: its timeline or its bound view (charts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DetailTab {
+    #[default]
+    Timeline,
+    BoundView,
 }
 
 /// What the detail panel shows. Events are named by `event_pk`.
@@ -203,6 +221,14 @@ pub struct ExplorerApp {
     pub scroll_to_cursor: bool,
     pub resource_filter: ResourceFilter,
     pub error_occurrences: Option<ErrorOccurrences>,
+    pub main_tab: MainTab,
+    pub detail_tab: DetailTab,
+    /// The Overview of the current query, once computed; `overview_generation` says which query.
+    pub overview: Option<crate::store::Overview>,
+    overview_generation: Option<u64>,
+    overview_requested_for: Option<u64>,
+    /// p75 loading time per app id, for the bound view (`None` inside: the app has no timings).
+    pub loading_p75_by_app: HashMap<Option<String>, Option<f64>>,
 }
 
 impl ExplorerApp {
@@ -277,6 +303,12 @@ impl ExplorerApp {
             scroll_to_cursor: false,
             resource_filter: ResourceFilter::default(),
             error_occurrences: None,
+            main_tab: MainTab::Sessions,
+            detail_tab: DetailTab::Timeline,
+            overview: None,
+            overview_generation: None,
+            overview_requested_for: None,
+            loading_p75_by_app: HashMap::new(),
         };
         app.refresh_data();
         app
@@ -307,6 +339,7 @@ impl ExplorerApp {
     /// Re-reads everything: at start and after each imported file. The query reruns when the
     /// data's span arrives, since "Last" presets and the histogram depend on it.
     fn refresh_data(&mut self) {
+        self.loading_p75_by_app.clear();
         self.aggregate_worker.send(Request::DataSpan);
         self.detail_worker.send(Request::Keys); // never interrupted by a new query
     }
@@ -332,6 +365,22 @@ impl ExplorerApp {
         if let (Some(from_ms), Some(to_ms)) = (from, to) {
             self.aggregate_worker.send(Request::Histogram { generation, query, from_ms, to_ms: to_ms.max(from_ms + 1) });
         }
+        self.request_overview_if_shown();
+    }
+
+    /// The Overview is computed only while its tab shows, once per query.
+    fn request_overview_if_shown(&mut self) {
+        if self.main_tab == MainTab::Overview && self.overview_requested_for != Some(self.generation) {
+            self.overview_requested_for = Some(self.generation);
+            let mut query = self.session_query();
+            query.extra_columns.clear();
+            self.aggregate_worker.send(Request::Overview { generation: self.generation, query });
+        }
+    }
+
+    /// True while the Overview on screen is not the current query's.
+    pub fn overview_loading(&self) -> bool {
+        self.overview_generation != Some(self.generation)
     }
 
     /// Asks for a page of the table if no one has.
@@ -400,6 +449,18 @@ impl ExplorerApp {
     /// The timeline entries the cursor can step to, in the order shown.
     pub fn time_points(&self) -> Vec<i64> {
         self.detail.as_ref().map(|d| time_points(d, self.timeline)).unwrap_or_default()
+    }
+
+    /// The bound view compares the session's views with its app's p75 loading time.
+    fn request_loading_p75(&mut self) {
+        if self.detail_tab != DetailTab::BoundView {
+            return;
+        }
+        let Some(detail) = &self.detail else { return };
+        let app_id = detail.session.app_id.clone();
+        if !self.loading_p75_by_app.contains_key(&app_id) {
+            self.detail_worker.send(Request::LoadingP75 { app_id });
+        }
     }
 
     fn load_detail(&mut self) {
@@ -564,6 +625,14 @@ impl ExplorerApp {
             }
             Command::SetTimelineCursor(pk) => self.timeline_cursor = pk,
             Command::SetResourceFilter(filter) => self.resource_filter = filter,
+            Command::ShowTab(tab) => {
+                self.main_tab = tab;
+                self.request_overview_if_shown();
+            }
+            Command::ShowDetailTab(tab) => {
+                self.detail_tab = tab;
+                self.request_loading_p75();
+            }
         }
     }
 
@@ -694,7 +763,17 @@ impl ExplorerApp {
                         self.set_status(format!("No session {session_id} in this database"), StatusLevel::Error);
                     }
                     self.on_page_shown();
+                    self.request_loading_p75();
                 }
+            }
+            Response::Overview { generation, overview } => {
+                if generation == self.generation {
+                    self.overview = Some(*overview);
+                    self.overview_generation = Some(generation);
+                }
+            }
+            Response::LoadingP75 { app_id, p75_ms } => {
+                self.loading_p75_by_app.insert(app_id, p75_ms);
             }
             Response::ErrorOccurrences { error_type, error_message, sessions, events } => {
                 if let Some(o) = self.error_occurrences.as_mut() {
@@ -778,7 +857,7 @@ impl eframe::App for ExplorerApp {
 }
 
 /// Opens the window on a database, importing `files` first.
-pub fn run(db: Option<PathBuf>, files: Vec<PathBuf>, open_session: Option<String>) -> Result<(), String> {
+pub fn run(db: Option<PathBuf>, files: Vec<PathBuf>, open_session: Option<String>, open_overview: bool) -> Result<(), String> {
     let use_default = db.is_none();
     let db = db.unwrap_or_else(crate::cli::default_db_path);
     let options = eframe::NativeOptions {
@@ -797,6 +876,9 @@ pub fn run(db: Option<PathBuf>, files: Vec<PathBuf>, open_session: Option<String
             let mut app = ExplorerApp::new(cc, db, files, use_default);
             if let Some(id) = open_session {
                 app.commands.push(Command::OpenSession(id));
+            }
+            if open_overview {
+                app.commands.push(Command::ShowTab(MainTab::Overview));
             }
             Ok(Box::new(app))
         }),

@@ -45,6 +45,9 @@ pub enum Request {
     DataSpan,
     Keys,
     Detail { session_id: String },
+    Overview { generation: u64, query: SessionQuery },
+    /// An app's p75 loading time, for a session's bound view.
+    LoadingP75 { app_id: Option<String> },
     /// Sessions and events with the same error type and message.
     ErrorOccurrences { error_type: Option<String>, error_message: Option<String> },
 }
@@ -60,6 +63,8 @@ impl Request {
             Request::Keys => Some(4),
             Request::Detail { .. } => Some(5),
             Request::ErrorOccurrences { .. } => Some(6),
+            Request::Overview { .. } => Some(7),
+            Request::LoadingP75 { .. } => Some(8),
             Request::Page { .. } => None,
         }
     }
@@ -75,6 +80,8 @@ pub enum Response {
     Keys(Vec<String>),
     Detail { session_id: String, detail: Option<Box<SessionDetail>> },
     ErrorOccurrences { error_type: Option<String>, error_message: Option<String>, sessions: u64, events: u64 },
+    Overview { generation: u64, overview: Box<crate::store::Overview> },
+    LoadingP75 { app_id: Option<String>, p75_ms: Option<f64> },
     Failed { what: &'static str, message: String },
 }
 
@@ -236,6 +243,14 @@ fn answer(store: &Store, request: Request) -> Option<Response> {
         Request::Detail { session_id } => match store.session_detail(&session_id) {
             Ok(detail) => Some(Response::Detail { session_id, detail: detail.map(Box::new) }),
             Err(e) => failed("detail", e),
+        },
+        Request::Overview { generation, query } => match store.overview(&query) {
+            Ok(overview) => Some(Response::Overview { generation, overview: Box::new(overview) }),
+            Err(e) => failed("overview", e),
+        },
+        Request::LoadingP75 { app_id } => match store.loading_time_p75(app_id.as_deref()) {
+            Ok(p75_ms) => Some(Response::LoadingP75 { app_id, p75_ms }),
+            Err(e) => failed("loading time p75", e),
         },
         Request::ErrorOccurrences { error_type, error_message } => {
             match store.error_occurrences(error_type.as_deref(), error_message.as_deref()) {

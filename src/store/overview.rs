@@ -341,6 +341,22 @@ impl Store {
         Ok(overview)
     }
 
+    /// The p75 loading time (ms) of an app's views: the line a session's "Bound view" compares
+    /// its views with.
+    pub fn loading_time_p75(&self, app_id: Option<&str>) -> StoreResult<Option<f64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.loading_time_ns FROM events e JOIN sessions s ON s.session_pk = e.session_pk
+             WHERE e.kind = 'view' AND e.loading_time_ns IS NOT NULL AND s.app_id IS ?1",
+        )?;
+        let mut values: Vec<f64> = stmt
+            .query_map([app_id], |r| r.get::<_, i64>(0))?
+            .filter_map(Result::ok)
+            .filter(|ns| *ns >= 0)
+            .map(|ns| ns as f64 / 1e6)
+            .collect();
+        Ok(p75(&mut values))
+    }
+
     fn distributions(&self, q: &SessionQuery, sessions: u64) -> StoreResult<Vec<Distribution>> {
         let mut out = Vec::new();
         for (key, title) in DISTRIBUTION_COLUMNS {

@@ -2,8 +2,8 @@
 //! shown: the session (properties, extended fields, timeline), a view's performance or an error.
 //! Every field value offers the four field actions.
 
-use super::{error_detail, timeline, view_performance};
-use crate::app::{format, Command, DetailPage, ExplorerApp};
+use super::{bound_view, error_detail, timeline, view_performance};
+use crate::app::{format, Command, DetailPage, DetailTab, ExplorerApp};
 use crate::model::FieldValue;
 use crate::store::{SessionDetail, PROPERTY_KEYS};
 
@@ -152,7 +152,17 @@ fn session_page_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDet
         });
     });
     ui.separator();
-    timeline::timeline_ui(app, ui, detail);
+    ui.horizontal(|ui| {
+        for (tab, label) in [(DetailTab::Timeline, "Timeline"), (DetailTab::BoundView, "Bound view")] {
+            if ui.selectable_label(app.detail_tab == tab, egui::RichText::new(label).strong()).clicked() && app.detail_tab != tab {
+                app.commands.push(Command::ShowDetailTab(tab));
+            }
+        }
+    });
+    match app.detail_tab {
+        DetailTab::Timeline => timeline::timeline_ui(app, ui, detail),
+        DetailTab::BoundView => bound_view::bound_view_ui(app, ui, detail),
+    }
 }
 
 /// A link to another page of the detail (a view, an error, the session).

@@ -1,16 +1,18 @@
 //! The window's layout: one file per panel. Panels read the app and push commands.
 
+mod bound_view;
 mod detail;
 mod error_detail;
 mod facets;
 mod histogram;
 mod import_status;
+mod overview;
 mod query_bar;
 mod sessions_table;
 mod timeline;
 mod view_performance;
 
-use super::{Command, ExplorerApp};
+use super::{Command, ExplorerApp, MainTab};
 
 pub fn root_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     egui::Panel::top("menu_bar").show(ui, |ui| menu_bar_ui(app, ui));
@@ -22,8 +24,18 @@ pub fn root_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     }
     egui::CentralPanel::default().show(ui, |ui| {
         histogram::histogram_ui(app, ui);
+        ui.horizontal(|ui| {
+            for (tab, label) in [(MainTab::Sessions, "Sessions"), (MainTab::Overview, "Overview")] {
+                if ui.selectable_label(app.main_tab == tab, egui::RichText::new(label).strong()).clicked() && app.main_tab != tab {
+                    app.commands.push(Command::ShowTab(tab));
+                }
+            }
+        });
         ui.separator();
-        sessions_table::sessions_table_ui(app, ui);
+        match app.main_tab {
+            MainTab::Sessions => sessions_table::sessions_table_ui(app, ui),
+            MainTab::Overview => overview::overview_ui(app, ui),
+        }
     });
     sessions_table::column_chooser_window(app, ui.ctx());
     import_status::import_report_window(app, ui.ctx());

@@ -1,0 +1,330 @@
+//! The Overview tab: charts of the sessions the query and time range select (egui_plot).
+//! Hovering shows exact values, clicking a bar or entry filters the explorer to it, dragging
+//! across a time chart sets the time range.
+
+use super::kind_color;
+use super::view_performance::rating_color;
+use crate::app::settings::TimeRange;
+use crate::app::{format, Command, ExplorerApp};
+use crate::store::overview::{Distribution, PageStat, VitalSummary};
+use crate::store::Overview;
+use crate::vitals::Rating;
+use egui_plot::{Bar, BarChart, HoverPosition, Legend, Line, Plot, PlotPoints, Span};
+
+const CHART_HEIGHT: f32 = 170.0;
+
+pub fn overview_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    let Some(overview) = app.overview.take() else {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("Computing the overview…");
+        });
+        return;
+    };
+    if app.overview_loading() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(egui::RichText::new("Updating for the new query…").weak());
+        });
+    }
+    egui::ScrollArea::vertical().id_salt("overview").auto_shrink([false, false]).show(ui, |ui| {
+        summary_ui(ui, &overview);
+        if overview.sessions == 0 {
+            ui.add_space(20.0);
+            ui.label("No sessions match the query and time range.");
+            return;
+        }
+        ui.add_space(8.0);
+        let utc = app.settings.show_utc;
+        ui.columns(3, |columns| {
+            columns[0].strong("Sessions, page views and unique users");
+            let series = [
+                ("Sessions", kind_color("view"), overview.buckets.iter().map(|b| b.sessions as f64).collect::<Vec<_>>()),
+                ("Page views", kind_color("resource"), overview.buckets.iter().map(|b| b.page_views as f64).collect()),
+                ("Unique users", kind_color("action"), overview.buckets.iter().map(|b| b.unique_users as f64).collect()),
+            ];
+            time_chart_ui(&mut app.commands, &mut columns[0], TimeChart { id: "traffic", legend: true, decimals: 0 }, &overview, utc, |plot_ui| {
+                for (name, color, values) in series {
+                    plot_ui.line(Line::new(name, points(&overview, &values)).color(color).width(2.0));
+                }
+            });
+            columns[1].strong("Errors");
+            let errors: Vec<Bar> = overview
+                .buckets
+                .iter()
+                .map(|b| Bar::new(mid(&overview, b.start_ms), b.errors as f64).width(overview.bucket_ms as f64 * 0.85))
+                .collect();
+            time_chart_ui(&mut app.commands, &mut columns[1], TimeChart { id: "errors", legend: false, decimals: 0 }, &overview, utc, |plot_ui| {
+                plot_ui.bar_chart(BarChart::new("Errors", errors).color(kind_color("error")));
+            });
+            columns[2].strong("Sessions with errors (%)");
+            let share: Vec<f64> = overview.buckets.iter().map(|b| b.error_session_share * 100.0).collect();
+            time_chart_ui(&mut app.commands, &mut columns[2], TimeChart { id: "error_share", legend: false, decimals: 1 }, &overview, utc, |plot_ui| {
+                plot_ui.line(Line::new("Sessions with errors %", points(&overview, &share)).color(egui::Color32::from_rgb(230, 150, 20)).width(2.0));
+            });
+        });
+        ui.add_space(8.0);
+        ui.heading("Web vitals");
+        ui.label(egui::RichText::new("p75 over time with good / needs improvement / poor bands, and the distribution of all views").weak());
+        for vital in overview.vitals.iter().filter(|v| v.count > 0) {
+            vital_ui(&mut app.commands, ui, &overview, vital, utc);
+        }
+        ui.add_space(8.0);
+        ui.columns(3, |columns| {
+            pages_ui(&mut app.commands, &mut columns[0], "Top pages by views", &overview.top_pages_by_views, |p| format::grouped(p.views));
+            pages_ui(&mut app.commands, &mut columns[1], "Slowest pages (avg loading)", &overview.top_pages_by_loading_time, |p| {
+                p.avg_loading_time_ms.map(|ms| format!("{ms:.0} ms")).unwrap_or_default()
+            });
+            pages_ui(&mut app.commands, &mut columns[2], "Top pages by errors", &overview.top_pages_by_errors, |p| format::grouped(p.errors));
+        });
+        ui.add_space(8.0);
+        ui.columns(overview.distributions.len().max(1), |columns| {
+            for (column, distribution) in columns.iter_mut().zip(&overview.distributions) {
+                distribution_ui(&mut app.commands, column, distribution, overview.sessions);
+            }
+        });
+        ui.add_space(8.0);
+        top_errors_ui(&mut app.commands, ui, &overview);
+    });
+    app.overview = Some(overview);
+}
+
+fn summary_ui(ui: &mut egui::Ui, o: &Overview) {
+    ui.horizontal_wrapped(|ui| {
+        let share = if o.sessions > 0 { o.sessions_with_errors as f64 * 100.0 / o.sessions as f64 } else { 0.0 };
+        for (value, label) in [
+            (format::grouped(o.sessions), "sessions"),
+            (format::grouped(o.page_views), "page views"),
+            (format::grouped(o.unique_users), "unique users"),
+            (format::grouped(o.errors), "errors"),
+            (format!("{share:.1}%"), "sessions with errors"),
+        ] {
+            ui.vertical(|ui| {
+                ui.label(egui::RichText::new(value).size(22.0).strong());
+                ui.label(egui::RichText::new(label).weak());
+            });
+            ui.add_space(24.0);
+        }
+    });
+}
+
+fn mid(o: &Overview, start_ms: i64) -> f64 {
+    start_ms as f64 + o.bucket_ms as f64 / 2.0
+}
+
+fn points(o: &Overview, values: &[f64]) -> PlotPoints<'static> {
+    o.buckets.iter().zip(values).map(|(b, v)| [mid(o, b.start_ms), *v]).collect()
+}
+
+/// A chart over the Overview's buckets. Hover shows the bucket and the exact value; a drag
+/// across it sets the explorer's time range.
+struct TimeChart<'a> {
+    id: &'a str,
+    legend: bool,
+    /// Decimals of the values shown on hover.
+    decimals: usize,
+}
+
+fn time_chart_ui(
+    commands: &mut Vec<Command>,
+    ui: &mut egui::Ui,
+    chart: TimeChart<'_>,
+    o: &Overview,
+    utc: bool,
+    add_items: impl FnOnce(&mut egui_plot::PlotUi<'_>),
+) {
+    let TimeChart { id, legend, decimals } = chart;
+    let drag_id = ui.scope_id().with(id).with("drag_from");
+    let drag_from: Option<f64> = ui.memory(|m| m.data.get_temp(drag_id));
+    let bucket_ms = o.bucket_ms;
+    let mut plot = Plot::new(id)
+        .height(CHART_HEIGHT)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .allow_double_click_reset(false)
+        .include_y(0.0)
+        .x_axis_formatter(move |mark, _| format::short_time_text(mark.value as i64, utc))
+        .label_formatter(move |hover| match hover {
+            HoverPosition::NearDataPoint { plot_name, position, .. } => {
+                let start = position.x as i64 - bucket_ms / 2;
+                Some(format!("{plot_name}\n{}\n{:.*}", format::time_text(start, utc), decimals, position.y))
+            }
+            HoverPosition::Elsewhere { .. } => None,
+        });
+    if legend {
+        plot = plot.legend(Legend::default());
+    }
+    let response = plot.show(ui, |plot_ui| {
+            add_items(plot_ui);
+            if let (Some(from), Some(pointer)) = (drag_from, plot_ui.pointer_coordinate()) {
+                plot_ui.span(Span::new("selection", from.min(pointer.x)..=from.max(pointer.x)).fill(egui::Color32::from_white_alpha(30)));
+            }
+        });
+    let plot_x = |pos: egui::Pos2| response.transform.value_from_position(pos).x;
+    if response.response.drag_started() {
+        if let Some(pos) = response.response.interact_pointer_pos() {
+            ui.memory_mut(|m| m.data.insert_temp(drag_id, plot_x(pos)));
+        }
+    }
+    if response.response.drag_stopped() {
+        ui.memory_mut(|m| m.data.remove::<f64>(drag_id));
+        if let (Some(from), Some(pos)) = (drag_from, response.response.interact_pointer_pos()) {
+            let to = plot_x(pos);
+            let (from_ms, to_ms) = (from.min(to) as i64, from.max(to) as i64);
+            if to_ms - from_ms >= 1000 {
+                commands.push(Command::SetTimeRange(TimeRange::Custom { from_ms, to_ms }));
+            }
+        }
+    }
+}
+
+fn rating_band_color(rating: Rating) -> egui::Color32 {
+    rating_color(rating).gamma_multiply(0.18)
+}
+
+fn vital_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, o: &Overview, vital: &VitalSummary, utc: bool) {
+    let unit = if vital.unit.is_empty() { String::new() } else { format!(" {}", vital.unit) };
+    let metric = crate::vitals::metric(vital.key);
+    let p75_text = |v: f64| metric.map(|m| m.format(v)).unwrap_or_else(|| format!("{v:.2}{unit}"));
+    ui.horizontal(|ui| {
+        ui.strong(vital.name);
+        if let Some(p75) = vital.p75 {
+            let rating = metric.and_then(|m| m.rate(p75));
+            let text = egui::RichText::new(format!("p75 {}", p75_text(p75))).strong();
+            ui.label(match rating {
+                Some(r) => text.color(rating_color(r)),
+                None => text,
+            });
+        }
+        let share = |n: u64| if vital.count > 0 { n as f64 * 100.0 / vital.count as f64 } else { 0.0 };
+        ui.label(egui::RichText::new(format!("{:.0}% good", share(vital.good))).color(rating_color(Rating::Good)));
+        ui.label(egui::RichText::new(format!("{:.0}% needs improvement", share(vital.needs_improvement))).color(rating_color(Rating::NeedsImprovement)));
+        ui.label(egui::RichText::new(format!("{:.0}% poor", share(vital.poor))).color(rating_color(Rating::Poor)));
+        ui.label(egui::RichText::new(format!("{} views", format::grouped(vital.count))).weak());
+    });
+    // Buckets without a value are left out (egui_plot refuses NaN): the line joins the others.
+    let p75_points: PlotPoints<'static> = o
+        .buckets
+        .iter()
+        .zip(&vital.p75_by_bucket)
+        .filter_map(|(b, v)| v.map(|v| [mid(o, b.start_ms), v]))
+        .collect();
+    let top = vital.p75_by_bucket.iter().flatten().copied().fold(0.0_f64, f64::max);
+    let thresholds = vital.thresholds;
+    ui.columns(2, |columns| {
+        let decimals = if vital.unit.is_empty() { 3 } else { 0 };
+        let id = format!("vital_{}", vital.key);
+        time_chart_ui(commands, &mut columns[0], TimeChart { id: &id, legend: false, decimals }, o, utc, |plot_ui| {
+            if let Some((good, poor)) = thresholds {
+                let upper = top.max(poor * 1.2);
+                for (range, rating) in [(0.0..=good, Rating::Good), (good..=poor, Rating::NeedsImprovement), (poor..=upper, Rating::Poor)] {
+                    plot_ui.span(Span::new(rating.label(), range).axis(egui_plot::Axis::Y).fill(rating_band_color(rating)).border_width(0.0));
+                }
+            }
+            plot_ui.line(Line::new(format!("{} p75", vital.name), p75_points).color(kind_color("view")).width(2.0));
+        });
+        let bars: Vec<Bar> = vital
+            .distribution
+            .iter()
+            .map(|bin| {
+                let width = bin.to.map(|to| to - bin.from).unwrap_or_else(|| vital.distribution.first().and_then(|b| b.to).unwrap_or(1.0));
+                let rating = metric.and_then(|m| m.rate(bin.from + width / 2.0)).unwrap_or(Rating::Good);
+                let range = match bin.to {
+                    Some(to) => format!("{} – {}", p75_text(bin.from), p75_text(to)),
+                    None => format!("≥ {}", p75_text(bin.from)),
+                };
+                Bar::new(bin.from + width / 2.0, bin.count as f64).width(width * 0.95).fill(rating_color(rating)).name(range)
+            })
+            .collect();
+        Plot::new(format!("dist_{}", vital.key))
+            .height(CHART_HEIGHT)
+            .allow_drag(false)
+            .allow_zoom(false)
+            .allow_scroll(false)
+            .allow_boxed_zoom(false)
+            .include_y(0.0)
+            .show(&mut columns[1], |plot_ui| {
+                plot_ui.bar_chart(
+                    BarChart::new(format!("{} distribution", vital.name), bars)
+                        .element_formatter(Box::new(|bar, _| format!("{}\n{} views", bar.name, bar.value))),
+                );
+            });
+    });
+}
+
+fn pages_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, title: &str, pages: &[PageStat], value: impl Fn(&PageStat) -> String) {
+    ui.strong(title);
+    if pages.is_empty() {
+        ui.label(egui::RichText::new("none").weak());
+    }
+    egui::Grid::new(title).num_columns(2).striped(true).show(ui, |ui| {
+        for page in pages {
+            if ui.add(egui::Button::new(&page.view_path).frame(false).truncate()).on_hover_text(format!("Filter view_path:{}", page.view_path)).clicked() {
+                commands.push(Command::AddQueryTerm { key: "view_path".into(), value: page.view_path.clone(), negate: false });
+            }
+            ui.label(value(page));
+            ui.end_row();
+        }
+    });
+}
+
+/// A distribution as horizontal bars; a click on a value filters the explorer to it.
+fn distribution_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, distribution: &Distribution, sessions: u64) {
+    ui.strong(distribution.title);
+    let max = distribution.values.iter().map(|v| v.1).max().unwrap_or(1).max(1);
+    for (value, count) in &distribution.values {
+        ui.horizontal(|ui| {
+            let response = ui
+                .add_sized([110.0, 18.0], egui::Button::new(value).frame(false).truncate())
+                .on_hover_text(format!("{value}: {count} sessions ({:.1}%)\nClick to filter {}:{value}", *count as f64 * 100.0 / sessions.max(1) as f64, distribution.key));
+            if response.clicked() {
+                commands.push(Command::AddQueryTerm { key: distribution.key.to_string(), value: value.clone(), negate: false });
+            }
+            let width = (ui.available_width() - 50.0).max(20.0);
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(width, 12.0), egui::Sense::hover());
+            let filled = egui::Rect::from_min_size(rect.min, egui::vec2(width * (*count as f32 / max as f32), rect.height()));
+            ui.painter().rect_filled(filled, 2.0, ui.visuals().selection.bg_fill);
+            ui.label(format::grouped(*count));
+        });
+    }
+    if distribution.other > 0 {
+        ui.label(egui::RichText::new(format!("other or none: {}", format::grouped(distribution.other))).weak());
+    }
+}
+
+fn top_errors_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, o: &Overview) {
+    ui.strong("Top errors");
+    if o.top_errors.is_empty() {
+        ui.label(egui::RichText::new("No errors.").weak());
+        return;
+    }
+    egui::Grid::new("top_errors").num_columns(3).striped(true).spacing([16.0, 4.0]).show(ui, |ui| {
+        ui.label(egui::RichText::new("count").weak());
+        ui.label(egui::RichText::new("sessions").weak());
+        ui.label(egui::RichText::new("type: message (click to filter)").weak());
+        ui.end_row();
+        for group in &o.top_errors {
+            ui.label(format::grouped(group.count));
+            ui.label(format::grouped(group.sessions));
+            let text = format!(
+                "{}: {}",
+                group.error_type.as_deref().unwrap_or("-"),
+                group.error_message.as_deref().unwrap_or("-").lines().next().unwrap_or("")
+            );
+            let response = ui.add(egui::Button::new(egui::RichText::new(text).color(kind_color("error"))).frame(false).truncate());
+            if response.clicked() {
+                let mut terms = Vec::new();
+                if let Some(t) = &group.error_type {
+                    terms.push(crate::query::term_text("error_type", t, false));
+                }
+                if let Some(m) = &group.error_message {
+                    terms.push(crate::query::term_text("error_message", m, false));
+                }
+                commands.push(Command::SetQuery(terms.join(" ")));
+            }
+            ui.end_row();
+        }
+    });
+}
