@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Import throughput against DuckDB, in one run on one machine: generates Datadog NDJSON and
+# Guance line protocol with `rum-explorer generate`, then times, as whole processes with the
+# file in the page cache, `rum-explorer import` and the DuckDB peer (bench/duckdb_peer.py:
+# read_json into a table, then a sorted session list), and prints the ratio.
+#
+#   bench/compare.sh [SESSIONS...]        default: 10000
+#
+# Needs python3 with duckdb (`pip install duckdb`; installed here if missing) and GNU time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(10000)
+python3 -c 'import duckdb' 2>/dev/null || pip install --quiet duckdb
+cargo build --release --quiet
+bin=target/release/rum-explorer
+work=${BENCH_DIR:-$(mktemp -d)}
+mkdir -p "$work"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+echo "duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)'), $($bin --version)"
+
+# Runs a command as a whole process; prints "seconds peak_rss_mb".
+measure() {
+  /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >"$work/out.txt" 2>"$work/err.txt" || { cat "$work/err.txt" >&2; return 1; }
+  awk '{printf "%.2f %.0f", $1, $2/1024}' "$work/time.txt"
+}
+
+printf '\n%-9s %-6s %9s %9s %8s | %9s %8s | %7s | %8s %10s\n' sessions format MB lines events "ours s" "ours MB" "duck s" ratio "MB/s" "events/s"
+for n in "${sizes[@]}"; do
+  for format in ndjson lp; do
+    file="$work/rum-$n.$format"
+    [ -s "$file" ] || $bin generate --sessions "$n" --format "$format" --out "$file" --seed 7 2>/dev/null
+    cat "$file" >/dev/null # into the page cache
+    mb=$(awk -v b="$(stat -c %s "$file")" 'BEGIN {printf "%.0f", b/1048576}')
+    lines=$(wc -l <"$file")
+    rm -f "$work/ours.sqlite"*
+    read -r ours_s ours_mb < <(measure $bin import --db "$work/ours.sqlite" "$file")
+    events=$($bin stats --db "$work/ours.sqlite" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events_total"])')
+    duck_s="-"; ratio="-"
+    if [ "$format" = ndjson ]; then
+      read -r duck_s _duck_mb < <(measure python3 bench/duckdb_peer.py "$file" "$work/peer.duckdb")
+      ratio=$(awk -v a="$ours_s" -v b="$duck_s" 'BEGIN {printf "%.2f", a/b}')
+    fi
+    printf '%-9s %-6s %9s %9s %8s | %9s %8s | %7s | %8s %10s\n' "$n" "$format" "$mb" "$lines" "$events" "$ours_s" "$ours_mb" "$duck_s" "$ratio" \
+      "$(awk -v m="$mb" -v s="$ours_s" 'BEGIN {printf "%.0f", m/s}')" "$(awk -v e="$events" -v s="$ours_s" 'BEGIN {printf "%.0f", e/s}')"
+  done
+done
+echo
+echo "ratio = rum-explorer import seconds / DuckDB seconds, whole processes (target <= 0.5)."
+echo "ours MB = peak resident memory of the import process."

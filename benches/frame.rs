@@ -1,0 +1,46 @@
+//! CPU time of one frame of the explorer: the sessions table on a generated database with the
+//! detail panel open, and the Overview tab, driven headless by egui_kittest (no GPU: layout,
+//! tessellation-free egui work and our own drawing code).
+//!
+//! `RUM_BENCH_SESSIONS=1000000 cargo bench --bench frame` uses the same database as the
+//! queries bench.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use egui_kittest::Harness;
+use rum_explorer::app::settings::Settings;
+use rum_explorer::app::{Command, ExplorerApp, MainTab};
+use std::time::{Duration, Instant};
+
+#[path = "queries.rs"]
+#[allow(dead_code)]
+mod queries;
+
+fn settle(harness: &mut Harness<'static, ExplorerApp>, done: impl Fn(&ExplorerApp) -> bool) {
+    let started = Instant::now();
+    while !done(harness.state()) {
+        harness.step();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(started.elapsed() < Duration::from_secs(600), "the app did not settle");
+    }
+}
+
+fn frame(c: &mut Criterion) {
+    let n = std::env::var("RUM_BENCH_SESSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let db = queries::bench_db(n);
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1400.0, 860.0))
+        .build_eframe(move |cc| ExplorerApp::with_settings(cc.egui_ctx.clone(), db.clone(), Settings::default(), false));
+    settle(&mut harness, |a| a.query_settled() && a.table.row(0).is_some() && !a.facets.is_empty());
+    harness.state_mut().commands.push(Command::SelectRow(0));
+    harness.state_mut().commands.push(Command::OpenDetail);
+    settle(&mut harness, |a| a.detail.is_some());
+    let mut group = c.benchmark_group(format!("frame-{n}"));
+    group.bench_function("table_and_detail", |b| b.iter(|| harness.step()));
+    harness.state_mut().commands.push(Command::ShowTab(MainTab::Overview));
+    settle(&mut harness, |a| a.overview.is_some() && !a.overview_loading());
+    group.bench_function("overview", |b| b.iter(|| harness.step()));
+    group.finish();
+}
+
+criterion_group!(benches, frame);
+criterion_main!(benches);

@@ -1,0 +1,86 @@
+//! Parser and import throughput per format, on generated data held in memory (parse) or in
+//! the page cache (import). `cargo bench --bench ingest`.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rum_explorer::generate::{self, GenerateFormat};
+use rum_explorer::ingest::{self, Format, ImportError, ImportProgress, RecordSink};
+use rum_explorer::model::Event;
+use rum_explorer::store::Store;
+use std::sync::Arc;
+
+const SESSIONS: u64 = 300;
+
+/// Counts events without keeping them: the parser's own cost.
+#[derive(Default)]
+struct CountSink {
+    events: u64,
+}
+
+impl RecordSink for CountSink {
+    fn event(&mut self, _line: u64, event: Event) -> Result<(), ImportError> {
+        std::hint::black_box(&event);
+        self.events += 1;
+        Ok(())
+    }
+    fn skipped(&mut self, _line: u64, _reason: String) {}
+}
+
+fn formats() -> Vec<(&'static str, GenerateFormat, Format)> {
+    vec![
+        ("guance-lp", GenerateFormat::Lp, Format::GuanceLineProtocol),
+        ("datadog-ndjson", GenerateFormat::Ndjson, Format::DatadogJson),
+        ("guance-json", GenerateFormat::GuanceJson, Format::GuanceJson),
+    ]
+}
+
+fn parse(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut group = c.benchmark_group("parse");
+    for (name, generate_format, format) in formats() {
+        let path = dir.path().join(name);
+        generate::write(&path, generate_format, SESSIONS, 7, false).expect("generate");
+        let bytes = std::fs::read(&path).expect("read");
+        group.throughput(Throughput::Bytes(bytes.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &bytes, |b, bytes| {
+            b.iter(|| {
+                let mut sink = CountSink::default();
+                let mut reader: &[u8] = bytes;
+                ingest::parse_stream(format, &mut reader, &mut sink, None).expect("parse");
+                sink.events
+            })
+        });
+    }
+    group.finish();
+}
+
+fn import(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut group = c.benchmark_group("import");
+    group.sample_size(10);
+    for (name, generate_format, _) in formats() {
+        let path = dir.path().join(name);
+        generate::write(&path, generate_format, SESSIONS, 7, false).expect("generate");
+        group.throughput(Throughput::Bytes(std::fs::metadata(&path).expect("size").len()));
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter_batched(
+                || {
+                    let db = dir.path().join(format!("{name}.sqlite"));
+                    for suffix in ["", "-wal", "-shm"] {
+                        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+                    }
+                    Store::open(&db).expect("open")
+                },
+                |mut store| {
+                    let report = ingest::import_file(&mut store, &path, &Arc::new(ImportProgress::default()));
+                    assert!(report.error.is_none(), "{:?}", report.error);
+                    report.summary.inserted_total()
+                },
+                criterion::BatchSize::PerIteration,
+            )
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parse, import);
+criterion_main!(benches);

@@ -1,0 +1,87 @@
+//! Store queries on a generated database: the session list's first page under several sorts,
+//! with and without a two-term filter, a page from the middle, the count, a session's detail
+//! and the Overview.
+//!
+//! `RUM_BENCH_SESSIONS=1000000 cargo bench --bench queries` measures at a million sessions; the
+//! database is built once (generate + import, minutes at that size) and kept under
+//! `target/bench-data/` for later runs.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use rum_explorer::generate::{self, GenerateFormat};
+use rum_explorer::ingest::{self, ImportProgress};
+use rum_explorer::store::{SessionQuery, Store};
+use std::path::PathBuf;
+
+fn sessions() -> u64 {
+    std::env::var("RUM_BENCH_SESSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000)
+}
+
+/// The benchmark database for `n` sessions, built on first use.
+pub fn bench_db(n: u64) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    std::fs::create_dir_all(&dir).expect("bench dir");
+    let db = dir.join(format!("sessions-{n}.sqlite"));
+    let done = dir.join(format!("sessions-{n}.done"));
+    if !done.exists() {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
+        let mut store = Store::open(&db).expect("open");
+        // In chunks of 100k sessions, so the generated file stays small.
+        let chunk = 100_000;
+        let mut written = 0;
+        while written < n {
+            let count = chunk.min(n - written);
+            let file = dir.join("chunk.lp");
+            generate::write(&file, GenerateFormat::Lp, count, 1000 + written, false).expect("generate");
+            let report = ingest::import_file(&mut store, &file, &ImportProgress::new());
+            assert!(report.error.is_none(), "{:?}", report.error);
+            written += count;
+            eprintln!("bench database: {written} of {n} sessions");
+        }
+        let _ = std::fs::remove_file(dir.join("chunk.lp"));
+        std::fs::write(&done, b"").expect("mark");
+    }
+    db
+}
+
+fn queries(c: &mut Criterion) {
+    let n = sessions();
+    let store = Store::open(&bench_db(n)).expect("open");
+    let total = store.count_sessions(&SessionQuery::default()).expect("count");
+    let filter = rum_explorer::query::parse("browser:Chrome error_count:>0").expect("parse");
+    let mut group = c.benchmark_group(format!("queries-{n}"));
+    for (sort, descending) in [("start_ms", true), ("duration_ms", true), ("browser", false), ("error_count", true), ("last_view_path", false)] {
+        let q = SessionQuery { sort_column: Some(sort.into()), descending, limit: 200, ..Default::default() };
+        group.bench_function(BenchmarkId::new("first_page", sort), |b| b.iter(|| store.sessions(&q).expect("page")));
+        let filtered = SessionQuery { filter: filter.clone(), ..q.clone() };
+        group.bench_function(BenchmarkId::new("first_page_filtered", sort), |b| b.iter(|| store.sessions(&filtered).expect("page")));
+        let middle = SessionQuery { offset: total / 2, ..q };
+        group.bench_function(BenchmarkId::new("middle_page", sort), |b| b.iter(|| store.sessions(&middle).expect("page")));
+    }
+    group.bench_function("count_filtered", |b| {
+        let q = SessionQuery { filter: filter.clone(), ..Default::default() };
+        b.iter(|| store.count_sessions(&q).expect("count"))
+    });
+    let ids: Vec<String> = store
+        .sessions(&SessionQuery { sort_column: Some("view_count".into()), descending: true, limit: 20, ..Default::default() })
+        .expect("ids")
+        .into_iter()
+        .map(|r| r.session_id)
+        .collect();
+    let mut next = 0;
+    group.bench_function("session_detail_largest", |b| {
+        b.iter(|| {
+            next = (next + 1) % ids.len();
+            store.session_detail(&ids[next]).expect("detail")
+        })
+    });
+    group.sample_size(10);
+    group.bench_function("overview_all", |b| b.iter(|| store.overview(&SessionQuery::default()).expect("overview")));
+    let q = SessionQuery { filter: filter.clone(), ..Default::default() };
+    group.bench_function("overview_filtered", |b| b.iter(|| store.overview(&q).expect("overview")));
+    group.finish();
+}
+
+criterion_group!(benches, queries);
+criterion_main!(benches);
