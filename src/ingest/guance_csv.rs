@@ -68,7 +68,9 @@ fn cell_value(text: &str) -> FieldValue {
 }
 
 pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, file_name: Option<&str>) -> Result<(), ImportError> {
-    let mut csv_reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(reader);
+    // The CSV reader holds a whole row; a row without line breaks stops at the record limit.
+    let capped = super::lines::LineCapReader { inner: reader, cap: super::lines::MAX_RECORD_BYTES, since_newline: 0 };
+    let mut csv_reader = csv::ReaderBuilder::new().flexible(true).has_headers(false).from_reader(capped);
     let mut records = csv_reader.byte_records();
     let header: Vec<String> = match records.next() {
         Some(Ok(h)) => h.iter().map(|c| String::from_utf8_lossy(c).trim().trim_start_matches('\u{feff}').to_string()).collect(),

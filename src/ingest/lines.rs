@@ -3,8 +3,9 @@
 use std::io::BufRead;
 
 /// The largest record we read (a line, a JSON element, a CSV row). Larger ones are skipped
-/// with a message; the rest of the file still imports.
-pub const MAX_RECORD_BYTES: usize = 256 * 1024 * 1024;
+/// with a message; the rest of the file still imports. Real RUM events are a few KiB; the cap
+/// keeps an import's memory bounded (two threads may each hold one such record).
+pub const MAX_RECORD_BYTES: usize = 32 * 1024 * 1024;
 
 pub enum Line {
     /// A line without its end-of-line bytes.
@@ -60,6 +61,31 @@ pub fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>, cap: usize)
         buf.pop();
     }
     Ok(Line::Text(std::mem::take(buf)))
+}
+
+/// Passes bytes through and fails once a line runs past `cap` bytes without a newline: for
+/// readers (the CSV parser) that buffer a whole record themselves.
+pub struct LineCapReader<R> {
+    pub inner: R,
+    pub cap: usize,
+    pub since_newline: usize,
+}
+
+impl<R: std::io::Read> std::io::Read for LineCapReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        match buf[..n].iter().rposition(|b| *b == b'\n') {
+            Some(i) => self.since_newline = n - i - 1,
+            None => self.since_newline += n,
+        }
+        if self.since_newline > self.cap {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a line is over the {} limit for one record", human_bytes(self.cap as u64)),
+            ));
+        }
+        Ok(n)
+    }
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {

@@ -54,6 +54,8 @@ pub enum ImportError {
     Read { path: String, line: u64, message: String },
     #[error("import cancelled")]
     Cancelled,
+    #[error("{path}: internal error: {message}")]
+    Internal { path: String, message: String },
 }
 
 /// A record that was not imported, and why.
@@ -147,12 +149,15 @@ pub fn parse_stream(
 struct CountingReader<R> {
     inner: R,
     progress: Arc<ImportProgress>,
+    /// This file's bytes read so far (the gzip bomb guard compares with them).
+    file_bytes: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for CountingReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.progress.bytes_read.fetch_add(n as u64, Ordering::Relaxed);
+        self.file_bytes.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -163,10 +168,18 @@ const PEEK_BYTES: usize = 64 * 1024;
 /// Decompressed bytes a gzip file may expand to before we stop (a gzip bomb guard).
 pub const MAX_DECOMPRESSED_BYTES: u64 = 64 * 1024 * 1024 * 1024;
 
-/// Stops a stream that grows past a limit, with an error that says so.
+/// Real RUM exports compress 5 to 30 times (the sample data: 17); a stream that inflates this many times its
+/// compressed size, past [`BOMB_CHECK_AFTER_BYTES`], is a decompression bomb.
+pub const MAX_COMPRESSION_RATIO: u64 = 200;
+pub const BOMB_CHECK_AFTER_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Stops a decompressed stream that grows past a limit, absolute or relative to the compressed
+/// bytes read, with an error that says so.
 struct LimitedReader<R> {
     inner: R,
     remaining: u64,
+    produced: u64,
+    compressed: Arc<AtomicU64>,
 }
 
 impl<R: Read> Read for LimitedReader<R> {
@@ -177,9 +190,19 @@ impl<R: Read> Read for LimitedReader<R> {
                 MAX_DECOMPRESSED_BYTES >> 30
             )));
         }
+        let compressed = self.compressed.load(Ordering::Relaxed).max(1);
+        if self.produced > BOMB_CHECK_AFTER_BYTES && self.produced / compressed > MAX_COMPRESSION_RATIO {
+            return Err(std::io::Error::other(format!(
+                "{} of gzip inflate to over {} ({}x, past the {MAX_COMPRESSION_RATIO}x limit): stopped there (gzip bomb guard)",
+                human_bytes(compressed),
+                human_bytes(self.produced),
+                self.produced / compressed
+            )));
+        }
         let want = buf.len().min(self.remaining.min(usize::MAX as u64) as usize);
         let n = self.inner.read(&mut buf[..want])?;
         self.remaining -= n as u64;
+        self.produced += n as u64;
         Ok(n)
     }
 }
@@ -199,12 +222,18 @@ pub fn open_file(path: &Path, progress: &Arc<ImportProgress>) -> Result<OpenedFi
         return Err(unreadable("not a regular file".into()));
     }
     let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
-    let counting = CountingReader { inner: file, progress: progress.clone() };
+    let file_bytes = Arc::new(AtomicU64::new(0));
+    let counting = CountingReader { inner: file, progress: progress.clone(), file_bytes: file_bytes.clone() };
     let mut raw = BufReader::with_capacity(256 * 1024, counting);
     let magic = raw.fill_buf().map_err(|e| unreadable(e.to_string()))?;
     let gzip = magic.len() >= 2 && magic[0] == 0x1f && magic[1] == 0x8b;
     let mut stream: Box<dyn Read + Send> = if gzip {
-        Box::new(LimitedReader { inner: flate2::bufread::MultiGzDecoder::new(raw), remaining: MAX_DECOMPRESSED_BYTES })
+        Box::new(LimitedReader {
+            inner: flate2::bufread::MultiGzDecoder::new(raw),
+            remaining: MAX_DECOMPRESSED_BYTES,
+            produced: 0,
+            compressed: file_bytes,
+        })
     } else {
         Box::new(raw)
     };
@@ -254,6 +283,50 @@ fn unknown_format(path: &Path, peek: &[u8]) -> ImportError {
 }
 
 /// The store sink: events go through the file's writer; problems are collected.
+/// Records handed from the parser thread to the writer, in batches (one channel message per
+/// record would cost more than parsing it).
+enum Record {
+    Event(u64, Event),
+    Skipped(u64, String),
+}
+const PIPELINE_BATCH_RECORDS: usize = 512;
+/// Batches in flight: enough to keep both threads busy, few enough to bound memory.
+const PIPELINE_BATCHES: usize = 8;
+
+struct ChannelSink {
+    batches: std::sync::mpsc::SyncSender<Vec<Record>>,
+    batch: Vec<Record>,
+}
+
+impl ChannelSink {
+    fn send(&mut self) -> Result<(), ImportError> {
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(PIPELINE_BATCH_RECORDS));
+        // The writer hung up: it hit an error or a cancel, which it reports itself.
+        self.batches.send(batch).map_err(|_| ImportError::Cancelled)
+    }
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let _ = self.send();
+        }
+    }
+}
+
+impl RecordSink for ChannelSink {
+    fn event(&mut self, line: u64, event: Event) -> Result<(), ImportError> {
+        self.batch.push(Record::Event(line, event));
+        if self.batch.len() >= PIPELINE_BATCH_RECORDS {
+            self.send()?;
+        }
+        Ok(())
+    }
+    fn skipped(&mut self, line: u64, reason: String) {
+        self.batch.push(Record::Skipped(line, reason));
+        if self.batch.len() >= PIPELINE_BATCH_RECORDS {
+            let _ = self.send();
+        }
+    }
+}
+
 struct StoreSink<'a, 'c> {
     writer: &'a mut FileWriter<'c>,
     problems: Vec<Problem>,
@@ -346,8 +419,41 @@ fn import_file_inner(
     let tx = store.conn.transaction().map_err(|e| store_error(e.into()))?;
     let mut writer = FileWriter::new(&tx, &report.path, format.name(), opened.size_bytes).map_err(store_error)?;
     let mut sink = StoreSink { writer: &mut writer, problems: Vec::new(), skipped: 0, progress, path: &report.path };
-    let file_name = path.file_name().and_then(|n| n.to_str());
-    parse_stream(format, &mut opened.reader, &mut sink, file_name)?;
+    let file_name = path.file_name().and_then(|n| n.to_str()).map(str::to_string);
+    // Parsing runs on its own thread and hands batches to this one, which writes: the two
+    // halves of an import take about as long as each other, and there are two cores.
+    let reader = &mut opened.reader;
+    std::thread::scope(|scope| -> Result<(), ImportError> {
+        let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Record>>(PIPELINE_BATCHES);
+        let parser = scope.spawn(move || {
+            let mut sender = ChannelSink { batches, batch: Vec::with_capacity(PIPELINE_BATCH_RECORDS) };
+            let result = parse_stream(format, reader, &mut sender, file_name.as_deref());
+            sender.flush();
+            result
+        });
+        let mut written = Ok(());
+        'batches: for batch in received {
+            for record in batch {
+                let result = match record {
+                    Record::Event(line, event) => sink.event(line, event),
+                    Record::Skipped(line, reason) => {
+                        sink.skipped(line, reason);
+                        Ok(())
+                    }
+                };
+                if let Err(e) = result {
+                    written = Err(e);
+                    break 'batches; // dropping the receiver stops the parser
+                }
+            }
+        }
+        let parsed = parser.join().unwrap_or_else(|_| {
+            Err(ImportError::Internal { path: path.display().to_string(), message: "the parser stopped on a bug (a panic)".into() })
+        });
+        // A write error explains a parser stopped by the closed channel, so it comes first.
+        written?;
+        parsed
+    })?;
     let (problems, skipped) = (sink.problems, sink.skipped);
     let summary = writer.finish(skipped).map_err(store_error)?;
     if progress.is_cancelled() {
