@@ -81,10 +81,10 @@ impl<'c> FileWriter<'c> {
         let placeholders = (0..EVENT_COLUMNS.len() + 7).map(|i| format!("?{}", i + 1)).collect::<Vec<_>>().join(", ");
         let insert_event = conn.prepare(&format!(
             "INSERT INTO events (event_key, session_pk, kind, time_ms, version_rank, file_pk, extra_json, {columns})
-             VALUES ({placeholders}) ON CONFLICT(event_key) DO NOTHING"
+             VALUES ({placeholders}) ON CONFLICT(session_pk, event_key) DO NOTHING"
         ))?;
         let find_view = conn.prepare(&format!(
-            "SELECT event_pk, time_ms, version_rank, extra_json, {columns} FROM events WHERE event_key = ?1"
+            "SELECT event_pk, time_ms, version_rank, extra_json, {columns} FROM events WHERE session_pk = ?1 AND event_key = ?2"
         ))?;
         let assignments = EVENT_COLUMNS
             .iter()
@@ -129,7 +129,7 @@ impl<'c> FileWriter<'c> {
         let row = self.split(line, &event);
 
         if event.kind == "view" {
-            if let Some(outcome) = self.merge_view(event_key, &event, version_rank, &row)? {
+            if let Some(outcome) = self.merge_view(session_pk, event_key, &event, version_rank, &row)? {
                 return Ok(outcome);
             }
         }
@@ -158,6 +158,7 @@ impl<'c> FileWriter<'c> {
     /// is stored yet.
     fn merge_view(
         &mut self,
+        session_pk: i64,
         event_key: i64,
         event: &Event,
         version_rank: i64,
@@ -165,7 +166,7 @@ impl<'c> FileWriter<'c> {
     ) -> StoreResult<Option<WriteOutcome>> {
         let existing = self
             .find_view
-            .query_row(params![event_key], |r| {
+            .query_row(params![session_pk, event_key], |r| {
                 let event_pk: i64 = r.get(0)?;
                 let time_ms: i64 = r.get(1)?;
                 let rank: i64 = r.get(2)?;
