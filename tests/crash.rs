@@ -1,0 +1,85 @@
+//! Crash safety: the import process is killed (SIGKILL) at points spread over its run. The
+//! database must open, pass `PRAGMA integrity_check`, hold exactly the files that finished,
+//! and a second import must complete it with no duplicates.
+
+mod common;
+
+use common::*;
+use rum_explorer::store::Store;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+const FILES: u64 = 5;
+
+fn cli_import(db: &std::path::Path, files: &[PathBuf]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_rum-explorer"));
+    command.arg("import").arg("--db").arg(db).args(files).stdout(Stdio::null()).stderr(Stdio::null());
+    command
+}
+
+/// Events each file adds when imported in order into an empty database, by path.
+fn events_per_file(store: &Store) -> HashMap<String, i64> {
+    let mut stmt = store.conn.prepare("SELECT path, events_imported FROM files").expect("files");
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))).expect("query");
+    rows.map(|r| r.expect("row")).collect()
+}
+
+#[test]
+fn killing_an_import_loses_nothing_committed_and_a_rerun_completes_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let files: Vec<PathBuf> = (0..FILES)
+        .map(|i| {
+            let path = dir.path().join(format!("part-{i}.lp"));
+            rum_explorer::generate::write(&path, rum_explorer::generate::GenerateFormat::Lp, 300, 500 + i, false).expect("generate");
+            path
+        })
+        .collect();
+
+    // The reference: an import that runs to the end, timed to spread the kills over it.
+    let reference_db = dir.path().join("reference.sqlite");
+    let started = Instant::now();
+    let status = cli_import(&reference_db, &files).status().expect("run");
+    let full_run = started.elapsed();
+    assert!(status.success());
+    let reference = Store::open(&reference_db).expect("open");
+    let expected_files = events_per_file(&reference);
+    let expected_events = count(&reference, "SELECT count(*) FROM events");
+    let expected_sessions = sessions_json(&reference);
+
+    let mut killed_mid_import = 0;
+    for (round, fraction) in [0.15, 0.35, 0.55, 0.75, 0.95].iter().enumerate() {
+        let db = dir.path().join(format!("killed-{round}.sqlite"));
+        let mut child = cli_import(&db, &files).spawn().expect("spawn");
+        std::thread::sleep(full_run.mul_f64(*fraction));
+        let finished_already = child.try_wait().expect("wait").is_some();
+        child.kill().ok(); // SIGKILL
+        child.wait().expect("reap");
+        if !finished_already {
+            killed_mid_import += 1;
+        }
+
+        let store = Store::open(&db).expect("the database opens after a kill");
+        let check: String = store.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("check");
+        assert_eq!(check, "ok", "round {round}");
+        // Exactly the files that finished: each complete, nothing of the one cut off.
+        let landed = events_per_file(&store);
+        for (path, events) in &landed {
+            assert_eq!(Some(events), expected_files.get(path), "round {round}: {path} is whole");
+        }
+        let events = count(&store, "SELECT count(*) FROM events");
+        assert_eq!(events, landed.values().sum::<i64>(), "round {round}: no events of an unfinished file");
+        assert!(landed.len() as u64 <= FILES);
+        let orphans = count(&store, "SELECT count(*) FROM events WHERE file_pk NOT IN (SELECT file_pk FROM files)");
+        assert_eq!(orphans, 0);
+        drop(store);
+
+        // Running the import again completes it, with no duplicates.
+        assert!(cli_import(&db, &files).status().expect("rerun").success(), "round {round}: rerun");
+        let store = Store::open(&db).expect("open");
+        assert_eq!(count(&store, "SELECT count(*) FROM events"), expected_events, "round {round}: no duplicates");
+        assert_same_sessions(&sessions_json(&store), &expected_sessions, &format!("round {round}"));
+    }
+    assert!(killed_mid_import >= 3, "most kills landed during the import ({killed_mid_import} of 5; full run {full_run:?})");
+}
