@@ -126,7 +126,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
     match command {
         Command::Import { paths, json } => import(db, &paths, json),
         Command::Sessions { filter, from, to, sort, desc, limit, offset, columns, format } => {
-            let store = Store::open(db).map_err(|e| e.to_string())?;
+            let store = Store::open(db).map_err(|e| e.describe(db))?;
             let (filter, from_ms, to_ms) = selection(filter, from, to)?;
             let q = SessionQuery {
                 filter,
@@ -138,17 +138,17 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
                 offset,
                 extra_columns: columns.clone(),
             };
-            let rows = store.sessions(&q).map_err(|e| e.to_string())?;
+            let rows = store.sessions(&q).map_err(|e| e.describe(db))?;
             print_sessions(&rows, &columns, format).map_err(|e| e.to_string())?;
             if format == OutputFormat::Table {
-                let total = store.count_sessions(&q).map_err(|e| e.to_string())?;
+                let total = store.count_sessions(&q).map_err(|e| e.describe(db))?;
                 eprintln!("{} of {} sessions", rows.len(), total);
             }
             Ok(0)
         }
         Command::Session { id, format } => {
-            let store = Store::open(db).map_err(|e| e.to_string())?;
-            let Some(detail) = store.session_detail(&id).map_err(|e| e.to_string())? else {
+            let store = Store::open(db).map_err(|e| e.describe(db))?;
+            let Some(detail) = store.session_detail(&id).map_err(|e| e.describe(db))? else {
                 return Err(format!("no session {id:?} in {}", db.display()));
             };
             let json = detail.to_json();
@@ -160,10 +160,10 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             Ok(0)
         }
         Command::Overview { filter, from, to, format } => {
-            let store = Store::open(db).map_err(|e| e.to_string())?;
+            let store = Store::open(db).map_err(|e| e.describe(db))?;
             let (filter, from_ms, to_ms) = selection(filter, from, to)?;
             let q = SessionQuery { filter, from_ms, to_ms, ..Default::default() };
-            let overview = store.overview(&q).map_err(|e| e.to_string())?;
+            let overview = store.overview(&q).map_err(|e| e.describe(db))?;
             match format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&overview).map_err(|e| e.to_string())?),
                 _ => print_overview(&overview),
@@ -171,8 +171,8 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             Ok(0)
         }
         Command::Stats { format } => {
-            let store = Store::open(db).map_err(|e| e.to_string())?;
-            let stats = store.stats().map_err(|e| e.to_string())?;
+            let store = Store::open(db).map_err(|e| e.describe(db))?;
+            let stats = store.stats().map_err(|e| e.describe(db))?;
             if format == OutputFormat::Json {
                 println!("{}", serde_json::to_string_pretty(&stats).map_err(|e| e.to_string())?);
             } else {
@@ -204,7 +204,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
 }
 
 fn import(db: &Path, paths: &[PathBuf], json: bool) -> Result<i32, String> {
-    let mut store = Store::open(db).map_err(|e| e.to_string())?;
+    let mut store = Store::open(db).map_err(|e| e.describe(db))?;
     let progress = ImportProgress::new();
     let reporter = spawn_progress_reporter(progress.clone());
     let mut failed = false;

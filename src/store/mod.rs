@@ -49,12 +49,34 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl StoreError {
+    /// The message with the database named, for errors whose text does not name it.
+    pub fn describe(&self, db: &Path) -> String {
+        match self {
+            StoreError::NewerSchema { .. } | StoreError::Open { .. } => self.to_string(),
+            other => format!("database {}: {other}", db.display()),
+        }
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// An open database.
 pub struct Store {
     pub conn: Connection,
     pub path: PathBuf,
+    /// Opened from read-only media or without write permission: browsing works, imports fail.
+    pub read_only: bool,
+}
+
+/// Whether this process may write the file and create files beside it (WAL needs both).
+fn is_writable(path: &Path) -> bool {
+    let file_ok = std::fs::OpenOptions::new().append(true).open(path).is_ok();
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let probe = dir.join(format!(".rum-explorer-write-probe-{}", std::process::id()));
+    let dir_ok = std::fs::File::create(&probe).is_ok();
+    let _ = std::fs::remove_file(&probe);
+    file_ok && dir_ok
 }
 
 impl Store {
@@ -68,11 +90,31 @@ impl Store {
                 })?;
             }
         }
-        let conn = Connection::open(path).map_err(|e| StoreError::Open {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
-        Self::prepare(conn, path)
+        let opened = Connection::open(path).map_err(StoreError::from).and_then(|conn| Self::prepare(conn, path));
+        match opened {
+            Err(error) if path.is_file() && !is_writable(path) => {
+                // A database on read-only media or without write permission can still be
+                // browsed: opened immutable (no locks, no WAL files); imports report read-only.
+                Self::open_read_only(path).map_err(|_| error)
+            }
+            Err(StoreError::Sqlite(e)) => Err(StoreError::Open { path: path.display().to_string(), message: e.to_string() }),
+            other => other,
+        }
+    }
+
+    fn open_read_only(path: &Path) -> StoreResult<Store> {
+        use rusqlite::OpenFlags;
+        let uri = format!("file:{}?immutable=1", path.display().to_string().replace('?', "%3f").replace('#', "%23"));
+        let conn = Connection::open_with_flags(uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version != schema::SCHEMA_VERSION {
+            return Err(StoreError::ReadOnly(format!(
+                "schema {version} needs an upgrade to {} and the file cannot be written",
+                schema::SCHEMA_VERSION
+            )));
+        }
+        conn.execute_batch("PRAGMA cache_size=-65536;")?;
+        Ok(Store { conn, path: path.to_path_buf(), read_only: true })
     }
 
     /// An in-memory database, for tests.
@@ -91,7 +133,7 @@ impl Store {
         })?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")?;
         schema::migrate(&conn, path)?;
-        Ok(Store { conn, path: path.to_path_buf() })
+        Ok(Store { conn, path: path.to_path_buf(), read_only: false })
     }
 
     /// An interrupt handle: cancels the query running on this connection from another thread.

@@ -1,0 +1,159 @@
+//! Database problems are reported, on the command line and in the window, never by a panic:
+//! a corrupted file, a read-only one, a locked one, a full disk, a newer schema.
+
+mod common;
+
+use common::*;
+use egui_kittest::Harness;
+use rum_explorer::app::settings::Settings;
+use rum_explorer::app::{ExplorerApp, StatusLevel};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn rum(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_rum-explorer")).args(args).output().expect("run rum-explorer");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).to_string(), String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// A database with the tricky fixture in it.
+fn filled_db(dir: &Path) -> PathBuf {
+    let db = dir.join("rum.sqlite");
+    let (code, _, err) = rum(&["import", "--db", path_str(&db), path_str(&own_fixture("tricky.lp"))]);
+    assert_eq!(code, 0, "{err}");
+    db
+}
+
+/// A small tmpfs mounted for the test (root only), unmounted when dropped.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size: &str) -> Option<Tmpfs> {
+        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir).status().is_ok_and(|s| s.success());
+        if ok {
+            Some(Tmpfs(dir.to_path_buf()))
+        } else {
+            eprintln!("SKIPPED: cannot mount a tmpfs here (needs root)");
+            None
+        }
+    }
+    fn remount_read_only(&self) -> bool {
+        Command::new("mount").args(["-o", "remount,ro"]).arg(&self.0).status().is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_corrupted_database_is_reported_by_the_cli_and_the_window() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = filled_db(dir.path());
+    // Overwrite pages in the middle of the file.
+    let mut bytes = std::fs::read(&db).expect("read");
+    for b in bytes.iter_mut().skip(8192).take(8192) {
+        *b = 0xA5;
+    }
+    std::fs::write(&db, &bytes).expect("write");
+    let _ = std::fs::remove_file(format!("{}-wal", db.display()));
+    let (code, _, err) = rum(&["sessions", "--db", path_str(&db)]);
+    assert_eq!(code, 2);
+    assert!(err.contains(path_str(&db)) && err.contains("damaged"), "{err}");
+
+    let garbage = dir.path().join("notes.sqlite");
+    std::fs::write(&garbage, "these are my notes, not a database\n".repeat(200)).expect("write");
+    let (code, _, err) = rum(&["stats", "--db", path_str(&garbage)]);
+    assert_eq!(code, 2);
+    assert!(err.contains("notes.sqlite") && err.contains("not a database"), "{err}");
+
+    // The window opens on it and says what is wrong in the status line.
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1200.0, 800.0))
+        .build_eframe(move |cc| ExplorerApp::with_settings(cc.egui_ctx.clone(), db.clone(), Settings::default(), false));
+    let started = Instant::now();
+    loop {
+        harness.step();
+        if let Some((text, level)) = harness.state().status.clone() {
+            assert_eq!(level, StatusLevel::Error);
+            assert!(text.contains("damaged"), "{text}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no error shown");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_newer_schema_is_refused_by_the_cli() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = filled_db(dir.path());
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    conn.execute_batch("PRAGMA user_version = 99").expect("bump");
+    drop(conn);
+    let (code, _, err) = rum(&["stats", "--db", path_str(&db)]);
+    assert_eq!(code, 2);
+    assert!(err.contains("newer version of rum-explorer") && err.contains("schema 99"), "{err}");
+}
+
+#[test]
+fn a_locked_database_makes_an_import_wait_then_say_so() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = filled_db(dir.path());
+    // Another program holds the write lock for longer than the import waits (5 s).
+    let holder = rusqlite::Connection::open(&db).expect("open");
+    holder.execute_batch("BEGIN EXCLUSIVE").expect("lock");
+    let started = Instant::now();
+    let (code, out, err) = rum(&["import", "--db", path_str(&db), path_str(&own_fixture("views.ndjson"))]);
+    assert_ne!(code, 0);
+    assert!(started.elapsed() >= Duration::from_secs(4), "it waited for the lock first");
+    let text = format!("{out}{err}");
+    assert!(text.contains("busy") && text.contains("another rum-explorer"), "{text}");
+    holder.execute_batch("ROLLBACK").expect("unlock");
+    drop(holder);
+    // Once the lock is gone the same import works, and nothing was half-written.
+    let (code, _, err) = rum(&["import", "--db", path_str(&db), path_str(&own_fixture("views.ndjson"))]);
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn a_full_disk_rolls_the_file_back_and_keeps_the_database() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mount = dir.path().join("small");
+    std::fs::create_dir(&mount).expect("mkdir");
+    let Some(_tmpfs) = Tmpfs::mount(&mount, "1m") else { return };
+    let db = filled_db(&mount);
+    let big = dir.path().join("big.lp");
+    rum_explorer::generate::write(&big, rum_explorer::generate::GenerateFormat::Lp, 300, 4, false).expect("generate");
+    let (code, out, err) = rum(&["import", "--db", path_str(&db), path_str(&big)]);
+    assert_eq!(code, 1, "{out}{err}");
+    let text = format!("{out}{err}");
+    assert!(text.contains("disk is full") && text.contains("rolled back"), "{text}");
+    let store = rum_explorer::store::Store::open(&db).expect("the database still opens");
+    let check: String = store.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("check");
+    assert_eq!(check, "ok");
+    assert_eq!(count(&store, "SELECT count(*) FROM sessions"), 1, "what was there before is all there");
+}
+
+#[test]
+fn a_read_only_database_can_be_browsed_and_refuses_imports_clearly() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mount = dir.path().join("media");
+    std::fs::create_dir(&mount).expect("mkdir");
+    let Some(tmpfs) = Tmpfs::mount(&mount, "20m") else { return };
+    let db = filled_db(&mount);
+    assert!(tmpfs.remount_read_only(), "remount read-only");
+    let (code, out, err) = rum(&["sessions", "--db", path_str(&db), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("sess-lp-1"), "browsing works: {out}");
+    let (code, out, err) = rum(&["import", "--db", path_str(&db), path_str(&own_fixture("views.ndjson"))]);
+    assert_eq!(code, 1);
+    let text = format!("{out}{err}");
+    assert!(text.contains("read-only"), "{text}");
+}
