@@ -284,9 +284,7 @@ impl Parser {
         self.pos += 1; // ':'
         let matcher = match self.peek() {
             None => return Err(self.error_here(format!("a value is missing after '{word}:'"))),
-            Some(c) if c.is_whitespace() || c == ')' => {
-                return Err(self.error_here(format!("a value is missing after '{word}:'")))
-            }
+            Some(c) if c.is_whitespace() || c == ')' => return Err(self.error_here(format!("a value is missing after '{word}:'"))),
             Some('"') => Matcher::Equals(self.parse_quoted()?),
             Some('[') => self.parse_range()?,
             Some('>') | Some('<') => {
@@ -387,9 +385,7 @@ pub fn column_value_sql(key: &str, params: &mut Vec<SqlValue>) -> Option<String>
         KeyTarget::Session { .. } => None,
         KeyTarget::Event(column) => {
             let c = column.column;
-            Some(format!(
-                "(SELECT e.{c} FROM events e WHERE e.session_pk = s.session_pk AND e.{c} IS NOT NULL ORDER BY e.time_ms LIMIT 1)"
-            ))
+            Some(format!("(SELECT e.{c} FROM events e WHERE e.session_pk = s.session_pk AND e.{c} IS NOT NULL ORDER BY e.time_ms LIMIT 1)"))
         }
         KeyTarget::Extended(key) => {
             let path = push(params, SqlValue::Text(json_path(&key)));
@@ -401,9 +397,10 @@ pub fn column_value_sql(key: &str, params: &mut Vec<SqlValue>) -> Option<String>
     }
 }
 
-/// A JSON path that names one top-level key, dots and all.
+/// A JSON path that names one top-level key, dots and all. SQLite's JSON paths cannot quote
+/// a `"` or `\` inside a key, so those two are dropped (such a key then matches nothing).
 pub fn json_path(key: &str) -> String {
-    format!("$.\"{}\"", key.replace('"', ""))
+    format!("$.\"{}\"", key.replace(['"', '\\'], ""))
 }
 
 fn push(params: &mut Vec<SqlValue>, value: SqlValue) -> String {
@@ -488,9 +485,27 @@ fn predicate(expr: &str, matcher: &Matcher, is_time: bool, params: &mut Vec<SqlV
 
 /// Session text columns that free text searches.
 const FREE_TEXT_COLUMNS: &[&str] = &[
-    "session_id", "session_type", "first_view_path", "last_view_path", "first_view_url", "last_view_url",
-    "app_id", "env", "service", "app_version", "user_id", "user_name", "user_email", "browser",
-    "browser_version", "os", "os_version", "device", "country", "city", "session_fields_json",
+    "session_id",
+    "session_type",
+    "first_view_path",
+    "last_view_path",
+    "first_view_url",
+    "last_view_url",
+    "app_id",
+    "env",
+    "service",
+    "app_version",
+    "user_id",
+    "user_name",
+    "user_email",
+    "browser",
+    "browser_version",
+    "os",
+    "os_version",
+    "device",
+    "country",
+    "city",
+    "session_fields_json",
 ];
 
 impl Expr {
@@ -506,8 +521,7 @@ impl Expr {
             Expr::Not(inner) => format!("NOT coalesce({}, 0)", inner.to_sql(params)),
             Expr::FreeText(text) => {
                 let p = push(params, SqlValue::Text(format!("%{}%", like_pattern(text))));
-                let ors: Vec<String> =
-                    FREE_TEXT_COLUMNS.iter().map(|c| format!("s.{c} LIKE {p} ESCAPE '\\'")).collect();
+                let ors: Vec<String> = FREE_TEXT_COLUMNS.iter().map(|c| format!("s.{c} LIKE {p} ESCAPE '\\'")).collect();
                 format!("({})", ors.join(" OR "))
             }
             Expr::Term { key, matcher } => match resolve(key) {
@@ -518,13 +532,9 @@ impl Expr {
                 }
                 KeyTarget::Extended(key) => {
                     let path = push(params, SqlValue::Text(json_path(&key)));
-                    let on_session =
-                        predicate(&format!("json_extract(s.session_fields_json, {path})"), matcher, false, params);
-                    let on_event =
-                        predicate(&format!("json_extract(e.extra_json, {path})"), matcher, false, params);
-                    format!(
-                        "(coalesce({on_session}, 0) OR s.session_pk IN (SELECT e.session_pk FROM events e WHERE {on_event}))"
-                    )
+                    let on_session = predicate(&format!("json_extract(s.session_fields_json, {path})"), matcher, false, params);
+                    let on_event = predicate(&format!("json_extract(e.extra_json, {path})"), matcher, false, params);
+                    format!("(coalesce({on_session}, 0) OR s.session_pk IN (SELECT e.session_pk FROM events e WHERE {on_event}))")
                 }
             },
         }
@@ -546,12 +556,46 @@ impl Filter {
     }
 }
 
+/// Quotes a value unless it reads back as itself: no delimiter, quote, colon, backslash or
+/// wildcard in it, not starting like a negation, comparison or range, not a keyword.
 fn quote_if_needed(value: &str) -> String {
-    if value.is_empty() || value.chars().any(|c| is_delimiter(c) || c == '"' || c == ':' || c == '\\') {
+    let special_start = value.starts_with(['-', '>', '<', '=', '[']);
+    let keyword = ["OR", "AND", "NOT", "TO"].iter().any(|k| value.eq_ignore_ascii_case(k));
+    if value.is_empty() || special_start || keyword || value.chars().any(|c| is_delimiter(c) || matches!(c, '"' | ':' | '\\' | '*' | '?')) {
         format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
     } else {
         value.to_string()
     }
+}
+
+/// A wildcard value as bare text (a quoted value has no wildcards): `*` and `?` stay, other
+/// special characters are escaped.
+fn escape_wildcard(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for (i, c) in value.chars().enumerate() {
+        if is_delimiter(c) || matches!(c, '"' | '\\') || (i == 0 && matches!(c, '>' | '<' | '=' | '[' | '-')) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A key as bare text that reads back as itself: special characters escaped with a backslash.
+fn escape_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    for (i, c) in key.chars().enumerate() {
+        let special = is_delimiter(c) || matches!(c, '"' | ':' | '\\' | '*' | '?') || (i == 0 && matches!(c, '-' | '('));
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    let keyword = ["OR", "AND", "NOT"].contains(&key);
+    if keyword {
+        out.insert(0, '\\');
+    }
+    out
 }
 
 impl fmt::Display for Expr {
@@ -565,20 +609,29 @@ impl fmt::Display for Expr {
                 let parts: Vec<String> = terms.iter().map(|t| t.to_string()).collect();
                 write!(f, "({})", parts.join(" OR "))
             }
-            Expr::Not(inner) => write!(f, "-{inner}"),
-            Expr::FreeText(text) => write!(f, "{}", quote_if_needed(text)),
-            Expr::Term { key, matcher } => match matcher {
-                Matcher::Exists => write!(f, "{key}:*"),
-                Matcher::Equals(v) => write!(f, "{key}:{}", quote_if_needed(v)),
-                Matcher::Wildcard(v) => write!(f, "{key}:{v}"),
-                Matcher::Compare(op, v) => write!(f, "{key}:{}{}", op.sql(), quote_if_needed(v)),
-                Matcher::Range(low, high) => write!(
-                    f,
-                    "{key}:[{} TO {}]",
-                    low.as_deref().unwrap_or("*"),
-                    high.as_deref().unwrap_or("*")
-                ),
+            // "-" binds to one term and not to a parenthesis, and "--x" would read as text:
+            // groups and double negations are written with NOT.
+            Expr::Not(inner) => match inner.as_ref() {
+                Expr::And(_) => write!(f, "NOT ({inner})"),
+                    Expr::Or(_) => write!(f, "NOT {inner}"),
+                Expr::Not(_) => write!(f, "NOT {inner}"),
+                _ => write!(f, "-{inner}"),
             },
+            Expr::FreeText(text) => write!(f, "{}", quote_if_needed(text)),
+            Expr::Term { key, matcher } => {
+                let key = escape_key(key);
+                match matcher {
+                    Matcher::Exists => write!(f, "{key}:*"),
+                    Matcher::Equals(v) => write!(f, "{key}:{}", quote_if_needed(v)),
+                    Matcher::Wildcard(v) => write!(f, "{key}:{}", escape_wildcard(v)),
+                    Matcher::Compare(op, v) => {
+                        write!(f, "{key}:{}{}", op.sql(), quote_if_needed(v))
+                    }
+                    Matcher::Range(low, high) => {
+                        write!(f, "{key}:[{} TO {}]", low.as_deref().unwrap_or("*"), high.as_deref().unwrap_or("*"))
+                    }
+                }
+            }
         }
     }
 }
