@@ -248,6 +248,36 @@ pub fn session_attribute_for_key(key: &str) -> Option<&'static SessionAttribute>
     SESSION_ATTRIBUTES.iter().find(|a| a.key == key || a.column == key)
 }
 
+/// What the store needs to know of a key, looked up once per key instead of by scanning the
+/// tables above (the import calls this for every key of every event).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// Index into [`EVENT_COLUMNS`] when the key has its own column.
+    pub event_column: Option<usize>,
+    pub session_scoped: bool,
+}
+
+pub fn key_info(key: &str) -> KeyInfo {
+    static KNOWN: std::sync::OnceLock<std::collections::HashMap<&'static str, KeyInfo>> = std::sync::OnceLock::new();
+    let known = KNOWN.get_or_init(|| {
+        let mut map = std::collections::HashMap::new();
+        let keys = EVENT_COLUMNS
+            .iter()
+            .map(|c| c.key)
+            .chain(SESSION_ATTRIBUTES.iter().map(|a| a.key))
+            .chain(SESSION_ATTRIBUTES.iter().map(|a| a.column))
+            .chain(SESSION_SCOPED_KEYS.iter().copied());
+        for key in keys {
+            map.insert(key, KeyInfo { event_column: EVENT_COLUMNS.iter().position(|c| c.key == key), session_scoped: is_session_scoped(key) });
+        }
+        map
+    });
+    match known.get(key) {
+        Some(info) => *info,
+        None => KeyInfo { event_column: None, session_scoped: SESSION_SCOPED_PREFIXES.iter().any(|p| key.starts_with(p)) },
+    }
+}
+
 pub fn is_session_scoped(key: &str) -> bool {
     session_attribute_for_key(key).is_some()
         || SESSION_SCOPED_KEYS.contains(&key)
@@ -285,6 +315,20 @@ pub fn epoch_to_ms(value: i64) -> i64 {
         value / 1000 // microseconds
     } else {
         value / 1_000_000 // nanoseconds
+    }
+}
+
+#[cfg(test)]
+mod key_info_tests {
+    use super::*;
+
+    #[test]
+    fn key_info_agrees_with_the_tables() {
+        for key in ["view_url", "browser", "userid", "user_id", "screen_size", "usr.plan", "geo.city", "note", "loading_time", "x.y"] {
+            let info = key_info(key);
+            assert_eq!(info.session_scoped, is_session_scoped(key), "{key}");
+            assert_eq!(info.event_column, EVENT_COLUMNS.iter().position(|c| c.key == key), "{key}");
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::{StoreError, StoreResult};
 use crate::model::{
-    is_session_scoped, session_attribute_for_key, url_path, ColumnType, Event, FieldValue, EVENT_COLUMNS,
+    key_info, session_attribute_for_key, url_path, ColumnType, Event, FieldValue, EVENT_COLUMNS,
     SESSION_ATTRIBUTES,
 };
 use rusqlite::types::Value as SqlValue;
@@ -233,7 +233,7 @@ impl<'c> FileWriter<'c> {
             return Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows));
         };
         event.fields.retain(|(key, value)| {
-            if key == "session_id" || !is_session_scoped(key) || value.is_empty_text() {
+            if key == "session_id" || !key_info(key).session_scoped || value.is_empty_text() {
                 return key != "session_id";
             }
             match session.attributes.get(key) {
@@ -312,35 +312,44 @@ impl<'c> FileWriter<'c> {
     /// events, so the result does not depend on the order events or files arrive in.
     pub fn finish(mut self, records_skipped: u64) -> StoreResult<WriteSummary> {
         self.flush_session_attributes()?;
-        let mut aggregate = self.conn.prepare(
+        // One set-based pass over the touched sessions (listed in a temporary table) rather
+        // than two statements per session.
+        self.conn.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS touched_sessions (session_pk INTEGER PRIMARY KEY);
+             DELETE FROM temp.touched_sessions;",
+        )?;
+        let mut touched: Vec<i64> = self.touched_sessions.iter().copied().collect();
+        touched.sort_unstable();
+        {
+            let mut insert = self.conn.prepare_cached("INSERT INTO temp.touched_sessions (session_pk) VALUES (?1)")?;
+            for session_pk in &touched {
+                insert.execute(params![session_pk])?;
+            }
+        }
+        self.conn.execute_batch(
             "UPDATE sessions SET
                 start_ms = a.start_ms, end_ms = a.end_ms, duration_ms = a.end_ms - a.start_ms,
                 view_count = a.views, action_count = a.actions, error_count = a.errors,
                 resource_count = a.resources, long_task_count = a.long_tasks, other_event_count = a.others
-             FROM (SELECT min(time_ms) AS start_ms,
-                          max(time_ms + coalesce(CASE WHEN kind = 'view' THEN time_spent_ns ELSE duration_ns END, 0) / 1000000) AS end_ms,
-                          sum(kind = 'view') AS views, sum(kind = 'action') AS actions, sum(kind = 'error') AS errors,
-                          sum(kind = 'resource') AS resources, sum(kind = 'long_task') AS long_tasks,
-                          sum(kind NOT IN ('view', 'action', 'error', 'resource', 'long_task')) AS others
-                   FROM events WHERE session_pk = ?1) AS a
-             WHERE session_pk = ?1",
-        )?;
-        // The first and last page come from views; a session whose views were not exported
-        // falls back to the pages its other events name.
-        let mut pages = self.conn.prepare(
-            "UPDATE sessions SET
+             FROM (SELECT e.session_pk,
+                          min(e.time_ms) AS start_ms,
+                          max(e.time_ms + coalesce(CASE WHEN e.kind = 'view' THEN e.time_spent_ns ELSE e.duration_ns END, 0) / 1000000) AS end_ms,
+                          sum(e.kind = 'view') AS views, sum(e.kind = 'action') AS actions, sum(e.kind = 'error') AS errors,
+                          sum(e.kind = 'resource') AS resources, sum(e.kind = 'long_task') AS long_tasks,
+                          sum(e.kind NOT IN ('view', 'action', 'error', 'resource', 'long_task')) AS others
+                   FROM temp.touched_sessions t JOIN events e ON e.session_pk = t.session_pk
+                   GROUP BY e.session_pk) AS a
+             WHERE sessions.session_pk = a.session_pk;
+             -- The first and last page come from views; a session whose views were not exported
+             -- falls back to the pages its other events name.
+             UPDATE sessions SET
                 (first_view_path, first_view_url) = (SELECT view_path, view_url FROM events
-                    WHERE session_pk = ?1 AND view_path IS NOT NULL ORDER BY kind <> 'view', time_ms, event_pk LIMIT 1),
+                    WHERE session_pk = sessions.session_pk AND view_path IS NOT NULL ORDER BY kind <> 'view', time_ms, event_pk LIMIT 1),
                 (last_view_path, last_view_url) = (SELECT view_path, view_url FROM events
-                    WHERE session_pk = ?1 AND view_path IS NOT NULL ORDER BY kind <> 'view', time_ms DESC, event_pk DESC LIMIT 1)
-             WHERE session_pk = ?1",
+                    WHERE session_pk = sessions.session_pk AND view_path IS NOT NULL ORDER BY kind <> 'view', time_ms DESC, event_pk DESC LIMIT 1)
+             WHERE session_pk IN (SELECT session_pk FROM temp.touched_sessions);
+             DELETE FROM temp.touched_sessions;",
         )?;
-        let mut touched: Vec<i64> = self.touched_sessions.iter().copied().collect();
-        touched.sort_unstable();
-        for session_pk in &touched {
-            aggregate.execute(params![session_pk])?;
-            pages.execute(params![session_pk])?;
-        }
         self.summary.sessions_touched = touched.len() as u64;
         self.conn.execute(
             "UPDATE files SET events_imported = ?2, records_skipped = ?3 WHERE file_pk = ?1",
@@ -354,7 +363,7 @@ impl<'c> FileWriter<'c> {
         let mut columns = vec![SqlValue::Null; EVENT_COLUMNS.len()];
         let mut extra = serde_json::Map::new();
         for (key, value) in &event.fields {
-            let Some(index) = EVENT_COLUMNS.iter().position(|c| c.key == key) else {
+            let Some(index) = key_info(key).event_column else {
                 extra.insert(key.clone(), value.to_json());
                 continue;
             };
