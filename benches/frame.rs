@@ -27,6 +27,18 @@ fn settle(harness: &mut Harness<'static, ExplorerApp>, done: impl Fn(&ExplorerAp
 fn frame(c: &mut Criterion) {
     let n = std::env::var("RUM_BENCH_SESSIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
     let db = queries::bench_db(n);
+    // Start-up: from creating the app on the database to its first frame drawn (window and GL
+    // set-up excluded: they do not depend on the data).
+    let started = Instant::now();
+    let first_db = db.clone();
+    let mut first = Harness::builder()
+        .with_size(egui::vec2(1400.0, 860.0))
+        .build_eframe(move |cc| ExplorerApp::with_settings(cc.egui_ctx.clone(), first_db.clone(), Settings::default(), false));
+    first.step();
+    let first_frame = started.elapsed();
+    settle(&mut first, |a| a.query_settled() && a.table.row(0).is_some());
+    eprintln!("start-up on {n} sessions: first frame after {first_frame:?}, first rows after {:?}", started.elapsed());
+    drop(first);
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1400.0, 860.0))
         .build_eframe(move |cc| ExplorerApp::with_settings(cc.egui_ctx.clone(), db.clone(), Settings::default(), false));
