@@ -10,8 +10,9 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statemen
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Sessions whose attributes are cached while a file is written; past this the cache is
-/// written out and emptied, so memory stays bounded on files with millions of sessions.
-const SESSION_CACHE_LIMIT: usize = 50_000;
+/// written out and emptied, so memory stays bounded on files with millions of sessions
+/// (about 2 KiB a session; exports interleave far fewer sessions than this at a time).
+const SESSION_CACHE_LIMIT: usize = 10_000;
 
 /// What writing one event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
