@@ -286,7 +286,8 @@ fn unknown_format(path: &Path, peek: &[u8]) -> ImportError {
 /// Records handed from the parser thread to the writer, in batches (one channel message per
 /// record would cost more than parsing it).
 enum Record {
-    Event(u64, Event),
+    /// Prepared on the parser thread: all the per-event work that needs no database.
+    Event(u64, Box<crate::store::writer::PreparedEvent>),
     Skipped(u64, String),
 }
 const PIPELINE_BATCH_RECORDS: usize = 512;
@@ -313,7 +314,10 @@ impl ChannelSink {
 
 impl RecordSink for ChannelSink {
     fn event(&mut self, line: u64, event: Event) -> Result<(), ImportError> {
-        self.batch.push(Record::Event(line, event));
+        self.batch.push(match crate::store::writer::prepare(event) {
+            Ok(prepared) => Record::Event(line, Box::new(prepared)),
+            Err(reason) => Record::Skipped(line, reason),
+        });
         if self.batch.len() >= PIPELINE_BATCH_RECORDS {
             self.send()?;
         }
@@ -333,6 +337,22 @@ struct StoreSink<'a, 'c> {
     skipped: u64,
     progress: &'a ImportProgress,
     path: &'a str,
+}
+
+impl StoreSink<'_, '_> {
+    fn prepared(&mut self, line: u64, event: crate::store::writer::PreparedEvent) -> Result<(), ImportError> {
+        if self.progress.is_cancelled() {
+            return Err(ImportError::Cancelled);
+        }
+        match self.writer.write_prepared(line, event) {
+            Ok(WriteOutcome::Skipped(reason)) => self.skipped(line, reason),
+            Ok(_) => {
+                self.progress.events.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(source) => return Err(ImportError::Store { path: self.path.to_string(), source }),
+        }
+        Ok(())
+    }
 }
 
 impl RecordSink for StoreSink<'_, '_> {
@@ -435,7 +455,7 @@ fn import_file_inner(
         'batches: for batch in received {
             for record in batch {
                 let result = match record {
-                    Record::Event(line, event) => sink.event(line, event),
+                    Record::Event(line, event) => sink.prepared(line, *event),
                     Record::Skipped(line, reason) => {
                         sink.skipped(line, reason);
                         Ok(())

@@ -48,10 +48,95 @@ struct CachedSession {
     dirty: bool,
 }
 
-/// One event split into the canonical columns and the rest.
-struct EventRow {
+/// An event made ready for the store without the database: its identity, its column values
+/// and the JSON of its other keys. Import threads prepare events while the writer writes.
+#[derive(Debug)]
+pub struct PreparedEvent {
+    kind: String,
+    time_ms: i64,
+    session_id: String,
+    event_key: i64,
+    version_rank: i64,
     columns: Vec<SqlValue>,
+    /// The keys without a column and not session-scoped, as a JSON object.
     extra: serde_json::Map<String, serde_json::Value>,
+    extra_json: String,
+    /// Session-scoped keys: the writer moves them onto the session.
+    session_fields: Vec<(String, FieldValue)>,
+    /// Values kept as text because a number was expected.
+    warnings: Vec<String>,
+}
+
+/// Prepares an event for [`FileWriter::write_prepared`]; `Err` is why it cannot be stored.
+pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
+    let Some(session_id) = event.session_id().map(str::to_string) else {
+        return Err("no session id (session_id / session.id)".into());
+    };
+    if event.kind.is_empty() {
+        return Err("no event kind".into());
+    }
+    if event.get_str("view_path").is_none() {
+        if let Some(url) = event.get_str("view_url") {
+            let path = url_path(url);
+            event.set("view_path", FieldValue::Str(path));
+        }
+    }
+    // The identity is taken from the whole event, before any key moves to the session.
+    let event_key = event_key(&event, &session_id);
+    let version_rank = version_rank(&event);
+    let mut columns = vec![SqlValue::Null; EVENT_COLUMNS.len()];
+    let mut extra = serde_json::Map::new();
+    let mut session_fields = Vec::new();
+    let mut warnings = Vec::new();
+    for (key, value) in std::mem::take(&mut event.fields) {
+        if key == "session_id" {
+            continue;
+        }
+        let info = key_info(&key);
+        if info.session_scoped {
+            if !value.is_empty_text() {
+                session_fields.push((key, value));
+            }
+            continue;
+        }
+        let Some(index) = info.event_column else {
+            extra.insert(key, value.to_json());
+            continue;
+        };
+        let converted = match EVENT_COLUMNS[index].column_type {
+            ColumnType::Text => {
+                columns[index] = SqlValue::Text(match value {
+                    FieldValue::Str(s) => s,
+                    other => other.to_string(),
+                });
+                continue;
+            }
+            ColumnType::Integer => value.as_i64().map(SqlValue::Integer),
+            ColumnType::Real => value.as_f64().map(SqlValue::Real),
+        };
+        match converted {
+            Some(v) => columns[index] = v,
+            None => {
+                // Lossless: the odd value is kept under its key, and the user is told.
+                warnings.push(format!("{key} should be a number but is {value:?}; kept as an extended field"));
+                extra.insert(key, value.to_json());
+            }
+        }
+    }
+    // Views may merge with a stored copy, which needs the map; other events only the text.
+    let extra_json = if event.kind == "view" { String::new() } else { serde_json::Value::Object(std::mem::take(&mut extra)).to_string() };
+    Ok(PreparedEvent {
+        kind: event.kind,
+        time_ms: event.time_ms,
+        session_id,
+        event_key,
+        version_rank,
+        columns,
+        extra,
+        extra_json,
+        session_fields,
+        warnings,
+    })
 }
 
 pub struct FileWriter<'c> {
@@ -109,48 +194,59 @@ impl<'c> FileWriter<'c> {
     }
 
     /// Writes one event; `line` is where it started in its file, for messages.
-    pub fn write(&mut self, line: u64, mut event: Event) -> StoreResult<WriteOutcome> {
-        let session_id = match event.session_id() {
-            Some(id) => id.to_string(),
-            None => return Ok(WriteOutcome::Skipped("no session id (session_id / session.id)".into())),
-        };
-        if event.kind.is_empty() {
-            return Ok(WriteOutcome::Skipped("no event kind".into()));
+    pub fn write(&mut self, line: u64, event: Event) -> StoreResult<WriteOutcome> {
+        match prepare(event) {
+            Ok(prepared) => self.write_prepared(line, prepared),
+            Err(reason) => Ok(WriteOutcome::Skipped(reason)),
         }
-        if event.get_str("view_path").is_none() {
-            if let Some(url) = event.get_str("view_url") {
-                let path = url_path(url);
-                event.set("view_path", FieldValue::Str(path));
-            }
-        }
-        let session_pk = self.session_for(&session_id, &mut event)?;
-        self.touched_sessions.insert(session_pk);
-        let event_key = event_key(&event, &session_id);
-        let version_rank = version_rank(&event);
-        let row = self.split(line, &event);
+    }
 
-        if event.kind == "view" {
-            if let Some(outcome) = self.merge_view(session_pk, event_key, &event, version_rank, &row)? {
+    pub fn write_prepared(&mut self, line: u64, event: PreparedEvent) -> StoreResult<WriteOutcome> {
+        let PreparedEvent { kind, time_ms, session_id, event_key, version_rank, columns, mut extra, mut extra_json, session_fields, warnings } =
+            event;
+        for warning in warnings {
+            self.summary.warnings.push((line, warning));
+        }
+        let (session_pk, differing) = self.session_for(&session_id, session_fields)?;
+        self.touched_sessions.insert(session_pk);
+        // Session-scoped values that differ from the session's stay on the event.
+        if kind == "view" {
+            for (key, value) in differing {
+                extra.insert(key, value.to_json());
+            }
+            if let Some(outcome) = self.merge_view(session_pk, event_key, time_ms, version_rank, &columns, &extra)? {
                 return Ok(outcome);
             }
+            extra_json = serde_json::Value::Object(extra).to_string();
+        } else if !differing.is_empty() {
+            let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&extra_json).unwrap_or_default();
+            for (key, value) in differing {
+                map.insert(key, value.to_json());
+            }
+            extra_json = serde_json::Value::Object(map).to_string();
         }
-        let extra_json = serde_json::Value::Object(row.extra).to_string();
-        let mut values: Vec<SqlValue> = vec![
+        let mut values: Vec<SqlValue> = Vec::with_capacity(columns.len() + 7);
+        values.extend([
             SqlValue::Integer(event_key),
             SqlValue::Integer(session_pk),
-            SqlValue::Text(event.kind.clone()),
-            SqlValue::Integer(event.time_ms),
+            SqlValue::Text(kind.clone()),
+            SqlValue::Integer(time_ms),
             SqlValue::Integer(version_rank),
             SqlValue::Integer(self.file_pk),
             SqlValue::Text(extra_json),
-        ];
-        values.extend(row.columns);
+        ]);
+        values.extend(columns);
         let changed = self.insert_event.execute(params_from_iter(values))?;
         if changed == 0 {
             self.summary.duplicates += 1;
             return Ok(WriteOutcome::Duplicate);
         }
-        *self.summary.inserted_by_kind.entry(event.kind.clone()).or_insert(0) += 1;
+        match self.summary.inserted_by_kind.get_mut(&kind) {
+            Some(n) => *n += 1,
+            None => {
+                self.summary.inserted_by_kind.insert(kind, 1);
+            }
+        }
         Ok(WriteOutcome::Inserted)
     }
 
@@ -161,9 +257,10 @@ impl<'c> FileWriter<'c> {
         &mut self,
         session_pk: i64,
         event_key: i64,
-        event: &Event,
+        event_time_ms: i64,
         version_rank: i64,
-        row: &EventRow,
+        new_columns: &[SqlValue],
+        new_extra: &serde_json::Map<String, serde_json::Value>,
     ) -> StoreResult<Option<WriteOutcome>> {
         let existing = self
             .find_view
@@ -186,7 +283,7 @@ impl<'c> FileWriter<'c> {
             serde_json::from_str(&old_extra).unwrap_or_default();
         let new_wins = version_rank >= old_rank;
         let mut columns = Vec::with_capacity(EVENT_COLUMNS.len());
-        for (old, new) in old_columns.iter().zip(row.columns.iter()) {
+        for (old, new) in old_columns.iter().zip(new_columns.iter()) {
             let pick = match (old, new) {
                 (SqlValue::Null, _) => new,
                 (_, SqlValue::Null) => old,
@@ -196,12 +293,12 @@ impl<'c> FileWriter<'c> {
             columns.push(pick.clone());
         }
         let mut extra = old_extra.clone();
-        for (key, value) in &row.extra {
+        for (key, value) in new_extra {
             if new_wins || !extra.contains_key(key) {
                 extra.insert(key.clone(), value.clone());
             }
         }
-        let time_ms = old_time_ms.min(event.time_ms);
+        let time_ms = old_time_ms.min(event_time_ms);
         let rank = old_rank.max(version_rank);
         let unchanged = extra == old_extra && time_ms == old_time_ms && rank == old_rank && columns == old_columns;
         if unchanged {
@@ -220,9 +317,9 @@ impl<'c> FileWriter<'c> {
         Ok(Some(WriteOutcome::Merged))
     }
 
-    /// Finds or creates the session, moves session-scoped keys from the event onto it, and
-    /// leaves on the event only the values that differ from the session's.
-    fn session_for(&mut self, session_id: &str, event: &mut Event) -> StoreResult<i64> {
+    /// Finds or creates the session and moves session-scoped values onto it; returns the
+    /// values that differ from the session's, which stay on the event.
+    fn session_for(&mut self, session_id: &str, fields: Vec<(String, FieldValue)>) -> StoreResult<(i64, Vec<(String, FieldValue)>)> {
         if !self.sessions.contains_key(session_id) {
             if self.sessions.len() >= SESSION_CACHE_LIMIT {
                 self.flush_session_attributes()?;
@@ -233,20 +330,18 @@ impl<'c> FileWriter<'c> {
         let Some(session) = self.sessions.get_mut(session_id) else {
             return Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows));
         };
-        event.fields.retain(|(key, value)| {
-            if key == "session_id" || !key_info(key).session_scoped || value.is_empty_text() {
-                return key != "session_id";
-            }
-            match session.attributes.get(key) {
+        let mut differing = Vec::new();
+        for (key, value) in fields {
+            match session.attributes.get(&key) {
                 None => {
-                    session.attributes.insert(key.clone(), value.clone());
+                    session.attributes.insert(key, value);
                     session.dirty = true;
-                    false
                 }
-                Some(existing) => existing != value,
+                Some(existing) if *existing != value => differing.push((key, value)),
+                Some(_) => {}
             }
-        });
-        Ok(session.session_pk)
+        }
+        Ok((session.session_pk, differing))
     }
 
     fn load_or_create_session(&mut self, session_id: &str) -> StoreResult<CachedSession> {
@@ -357,36 +452,6 @@ impl<'c> FileWriter<'c> {
             params![self.file_pk, self.summary.inserted_total() as i64, records_skipped as i64],
         )?;
         Ok(std::mem::take(&mut self.summary))
-    }
-
-    /// Splits an event into canonical column values and the JSON of every other key.
-    fn split(&mut self, line: u64, event: &Event) -> EventRow {
-        let mut columns = vec![SqlValue::Null; EVENT_COLUMNS.len()];
-        let mut extra = serde_json::Map::new();
-        for (key, value) in &event.fields {
-            let Some(index) = key_info(key).event_column else {
-                extra.insert(key.clone(), value.to_json());
-                continue;
-            };
-            let column = &EVENT_COLUMNS[index];
-            let converted = match column.column_type {
-                ColumnType::Text => Some(SqlValue::Text(value.to_string())),
-                ColumnType::Integer => value.as_i64().map(SqlValue::Integer),
-                ColumnType::Real => value.as_f64().map(SqlValue::Real),
-            };
-            match converted {
-                Some(v) => columns[index] = v,
-                None => {
-                    // Lossless: the odd value is kept under its key, and the user is told.
-                    self.summary.warnings.push((
-                        line,
-                        format!("{key} should be a number but is {value:?}; kept as an extended field"),
-                    ));
-                    extra.insert(key.clone(), value.to_json());
-                }
-            }
-        }
-        EventRow { columns, extra }
     }
 }
 
