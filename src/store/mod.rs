@@ -67,7 +67,13 @@ pub struct Store {
     pub path: PathBuf,
     /// Opened from read-only media or without write permission: browsing works, imports fail.
     pub read_only: bool,
+    /// How many sessions, in sort order, the first pages of a filtered list are looked for in
+    /// before asking SQLite for every match (see `sessions`).
+    pub filter_window: i64,
 }
+
+/// The default [`Store::filter_window`].
+pub const FILTER_WINDOW: i64 = 20_000;
 
 /// Whether this process may write the file and create files beside it (WAL needs both).
 fn is_writable(path: &Path) -> bool {
@@ -114,7 +120,7 @@ impl Store {
             )));
         }
         conn.execute_batch("PRAGMA cache_size=-65536;")?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: true })
+        Ok(Store { conn, path: path.to_path_buf(), read_only: true, filter_window: FILTER_WINDOW })
     }
 
     /// An in-memory database, for tests.
@@ -133,7 +139,7 @@ impl Store {
         })?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")?;
         schema::migrate(&conn, path)?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: false })
+        Ok(Store { conn, path: path.to_path_buf(), read_only: false, filter_window: FILTER_WINDOW })
     }
 
     /// An interrupt handle: cancels the query running on this connection from another thread.

@@ -6,7 +6,7 @@ use crate::query::{self, Filter};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, OptionalExtension, Row};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Which sessions, in which order, which page.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -178,32 +178,82 @@ pub fn session_where(q: &SessionQuery) -> (String, Vec<SqlValue>) {
         params.push(SqlValue::Integer(to));
         clauses.push(format!("s.start_ms < ?{}", params.len()));
     }
-    // A session row exists from its first event, so it always has a start.
-    clauses.push("s.start_ms IS NOT NULL".into());
+    // Every committed session has a start (a session row is written with its first event and
+    // its aggregates in the same transaction), so no clause is needed for it.
+    if clauses.is_empty() {
+        clauses.push("1".into());
+    }
     (clauses.join(" AND "), params)
 }
 
 impl Store {
+    /// A page of the session list: its keys first (from the sort column's index alone when
+    /// there is no filter, so deep pages stay fast at millions of sessions), then its rows.
     pub fn sessions(&self, q: &SessionQuery) -> StoreResult<Vec<SessionRow>> {
-        let (where_sql, mut params) = session_where(q);
-        let sort = sort_expression(q.sort_column.as_deref().unwrap_or("start_ms"), &mut params);
+        let keys = self.page_keys(q)?;
+        self.rows_for_keys(&keys, &q.extra_columns)
+    }
+
+    fn page_keys(&self, q: &SessionQuery) -> StoreResult<Vec<i64>> {
+        let sort_column = query::session_column_alias(q.sort_column.as_deref().unwrap_or("start_ms"));
         let direction = if q.descending { "DESC" } else { "ASC" };
-        params.push(SqlValue::Integer(q.limit.min(i64::MAX as u64) as i64));
-        let limit_index = params.len();
-        params.push(SqlValue::Integer(q.offset.min(i64::MAX as u64) as i64));
+        let limit = q.limit.min(i64::MAX as u64) as i64;
+        let offset = q.offset.min(i64::MAX as u64) as i64;
+        let selective = q.filter.is_some() || q.from_ms.is_some() || q.to_ms.is_some();
+        let indexed = SESSION_LIST_COLUMNS.contains(&sort_column) && sort_column != "session_id";
+        // The first pages of a filtered list: SQLite would collect every match and sort them.
+        // Looking among the first sessions in sort order (an index walk) is far quicker when
+        // the filter matches often, and exact whenever that finds a full page.
+        if selective && indexed && offset + limit <= self.filter_window / 10 {
+            let (where_sql, mut params) = session_where(q);
+            params.push(SqlValue::Integer(self.filter_window));
+            params.push(SqlValue::Integer(limit));
+            params.push(SqlValue::Integer(offset));
+            let n = params.len();
+            let sql = format!(
+                "SELECT s.session_pk FROM (SELECT session_pk AS pk FROM sessions INDEXED BY sessions_by_{sort_column}
+                     ORDER BY {sort_column} {direction}, session_pk {direction} LIMIT ?{}) w
+                 JOIN sessions s ON s.session_pk = w.pk
+                 WHERE {where_sql} ORDER BY s.{sort_column} {direction}, s.session_pk {direction} LIMIT ?{} OFFSET ?{n}",
+                n - 2,
+                n - 1
+            );
+            let keys: Vec<i64> =
+                self.conn.prepare_cached(&sql)?.query_map(params_from_iter(params), |r| r.get(0))?.collect::<Result<_, _>>()?;
+            if keys.len() as i64 == limit {
+                return Ok(keys);
+            }
+        }
+        let (where_sql, mut params) = session_where(q);
+        let sort = sort_expression(sort_column, &mut params);
+        params.push(SqlValue::Integer(limit));
+        params.push(SqlValue::Integer(offset));
+        let n = params.len();
+        let sql = format!(
+            "SELECT s.session_pk FROM sessions s WHERE {where_sql}
+             ORDER BY {sort} {direction}, s.session_pk {direction} LIMIT ?{} OFFSET ?{n}",
+            n - 1
+        );
+        let keys = self.conn.prepare_cached(&sql)?.query_map(params_from_iter(params), |r| r.get(0))?.collect::<Result<_, _>>()?;
+        Ok(keys)
+    }
+
+    /// The rows of sessions by key, in the order given, with the extra columns' values.
+    fn rows_for_keys(&self, keys: &[i64], extra_columns: &[String]) -> StoreResult<Vec<SessionRow>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params: Vec<SqlValue> = keys.iter().map(|k| SqlValue::Integer(*k)).collect();
+        let placeholders = (1..=keys.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
         let mut extra_select = String::new();
         let mut extra_keys = Vec::new();
-        for key in &q.extra_columns {
+        for key in extra_columns {
             if let Some(sql) = query::column_value_sql(query::session_column_alias(key), &mut params) {
                 extra_select.push_str(&format!(", {sql}"));
                 extra_keys.push(key.clone());
             }
         }
-        let sql = format!(
-            "SELECT {SESSION_SELECT}{extra_select} FROM sessions s WHERE {where_sql}
-             ORDER BY {sort} {direction}, s.session_pk {direction} LIMIT ?{limit_index} OFFSET ?{}",
-            limit_index + 1
-        );
+        let sql = format!("SELECT {SESSION_SELECT}{extra_select} FROM sessions s WHERE s.session_pk IN ({placeholders})");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params_from_iter(params), |r| {
             let mut row = session_from_row(r)?;
@@ -218,7 +268,12 @@ impl Store {
             }
             Ok(row)
         })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let mut by_key: HashMap<i64, SessionRow> = HashMap::with_capacity(keys.len());
+        for row in rows {
+            let row = row?;
+            by_key.insert(row.session_pk, row);
+        }
+        Ok(keys.iter().filter_map(|k| by_key.remove(k)).collect())
     }
 
     pub fn count_sessions(&self, q: &SessionQuery) -> StoreResult<u64> {
