@@ -203,17 +203,20 @@ impl Store {
         let indexed = SESSION_LIST_COLUMNS.contains(&sort_column) && sort_column != "session_id";
         // The first pages of a filtered list: SQLite would collect every match and sort them.
         // Looking among the first sessions in sort order (an index walk) is far quicker when
-        // the filter matches often, and exact whenever that finds a full page.
-        if selective && indexed && offset + limit <= self.filter_window / 10 {
+        // the filter matches often, and exact whenever that finds a full page. CROSS JOIN keeps
+        // SQLite from starting at the filter's index instead.
+        // Windows grow tenfold, from ten pages' worth up to `filter_window`.
+        let mut window = ((offset + limit) * 10).max(1000).min(self.filter_window);
+        while selective && indexed && window <= self.filter_window {
             let (where_sql, mut params) = session_where(q);
-            params.push(SqlValue::Integer(self.filter_window));
+            params.push(SqlValue::Integer(window));
             params.push(SqlValue::Integer(limit));
             params.push(SqlValue::Integer(offset));
             let n = params.len();
             let sql = format!(
                 "SELECT s.session_pk FROM (SELECT session_pk AS pk FROM sessions INDEXED BY sessions_by_{sort_column}
                      ORDER BY {sort_column} {direction}, session_pk {direction} LIMIT ?{}) w
-                 JOIN sessions s ON s.session_pk = w.pk
+                 CROSS JOIN sessions s ON s.session_pk = w.pk
                  WHERE {where_sql} ORDER BY s.{sort_column} {direction}, s.session_pk {direction} LIMIT ?{} OFFSET ?{n}",
                 n - 2,
                 n - 1
@@ -223,6 +226,7 @@ impl Store {
             if keys.len() as i64 == limit {
                 return Ok(keys);
             }
+            window *= 10;
         }
         let (where_sql, mut params) = session_where(q);
         let sort = sort_expression(sort_column, &mut params);
