@@ -207,7 +207,7 @@ impl Store {
         // SQLite from starting at the filter's index instead.
         // Windows grow tenfold, from ten pages' worth up to `filter_window`.
         let mut window = ((offset + limit) * 10).max(1000).min(self.filter_window);
-        while selective && indexed && window <= self.filter_window {
+        while selective && indexed && window > 0 {
             let (where_sql, mut params) = session_where(q);
             params.push(SqlValue::Integer(window));
             params.push(SqlValue::Integer(limit));
@@ -226,7 +226,10 @@ impl Store {
             if keys.len() as i64 == limit {
                 return Ok(keys);
             }
-            window *= 10;
+            if window >= self.filter_window {
+                break;
+            }
+            window = (window * 10).min(self.filter_window);
         }
         let (where_sql, mut params) = session_where(q);
         let sort = sort_expression(sort_column, &mut params);
