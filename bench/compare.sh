@@ -21,10 +21,10 @@ echo "duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)'), $($bin --
 # Runs a command as a whole process; prints "seconds peak_rss_mb".
 measure() {
   /usr/bin/time -f '%e %M' -o "$work/time.txt" "$@" >"$work/out.txt" 2>"$work/err.txt" || { cat "$work/err.txt" >&2; return 1; }
-  awk '{printf "%.2f %.0f", $1, $2/1024}' "$work/time.txt"
+  awk '{printf "%.2f %.0f\n", $1, $2/1024}' "$work/time.txt"
 }
 
-printf '\n%-9s %-6s %9s %9s %8s | %9s %8s | %7s | %8s %10s\n' sessions format MB lines events "ours s" "ours MB" "duck s" ratio "MB/s" "events/s"
+printf '\n%-9s %-6s %9s %9s %8s | %9s %8s | %7s | %6s %8s %10s\n' sessions format MB lines events "ours s" "ours MB" "duck s" ratio "MB/s" "events/s"
 for n in "${sizes[@]}"; do
   for format in ndjson lp; do
     file="$work/rum-$n.$format"
@@ -40,7 +40,7 @@ for n in "${sizes[@]}"; do
       read -r duck_s _duck_mb < <(measure python3 bench/duckdb_peer.py "$file" "$work/peer.duckdb")
       ratio=$(awk -v a="$ours_s" -v b="$duck_s" 'BEGIN {printf "%.2f", a/b}')
     fi
-    printf '%-9s %-6s %9s %9s %8s | %9s %8s | %7s | %8s %10s\n' "$n" "$format" "$mb" "$lines" "$events" "$ours_s" "$ours_mb" "$duck_s" "$ratio" \
+    printf '%-9s %-6s %9s %9s %8s | %9s %8s | %7s | %6s %8s %10s\n' "$n" "$format" "$mb" "$lines" "$events" "$ours_s" "$ours_mb" "$duck_s" "$ratio" \
       "$(awk -v m="$mb" -v s="$ours_s" 'BEGIN {printf "%.0f", m/s}')" "$(awk -v e="$events" -v s="$ours_s" 'BEGIN {printf "%.0f", e/s}')"
   done
 done
