@@ -40,15 +40,8 @@ pub enum Command {
     },
     /// List sessions.
     Sessions {
-        /// A filter query, e.g. 'browser:Chrome error_count:>0 -env:staging'.
-        #[arg(long)]
-        filter: Option<String>,
-        /// Sessions starting at or after this time (epoch or date-time; UTC unless a zone is given).
-        #[arg(long)]
-        from: Option<String>,
-        /// Sessions starting before this time.
-        #[arg(long)]
-        to: Option<String>,
+        #[command(flatten)]
+        selection: SelectionArgs,
         /// Sort column: any session column or extended field.
         #[arg(long, default_value = "start_ms")]
         sort: String,
@@ -73,15 +66,8 @@ pub enum Command {
     /// Aggregates of the selected sessions: sessions, views, users and errors over time, web
     /// vitals (p75, ratings, distribution), top pages, distributions and top errors.
     Overview {
-        /// A filter query, as for `sessions`.
-        #[arg(long)]
-        filter: Option<String>,
-        /// Sessions starting at or after this time (epoch or date-time; UTC unless a zone is given).
-        #[arg(long)]
-        from: Option<String>,
-        /// Sessions starting before this time.
-        #[arg(long)]
-        to: Option<String>,
+        #[command(flatten)]
+        selection: SelectionArgs,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
@@ -107,6 +93,20 @@ pub enum Command {
     },
 }
 
+/// Which sessions `sessions` and `overview` look at.
+#[derive(clap::Args, Debug)]
+pub struct SelectionArgs {
+    /// A filter query, e.g. 'browser:Chrome error_count:>0 -env:staging'.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Sessions starting at or after this time (epoch or date-time; UTC unless a zone is given).
+    #[arg(long)]
+    from: Option<String>,
+    /// Sessions starting before this time.
+    #[arg(long)]
+    to: Option<String>,
+}
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OutputFormat {
     Table,
@@ -125,9 +125,9 @@ pub fn default_db_path() -> PathBuf {
 pub fn run(db: &Path, command: Command) -> Result<i32, String> {
     match command {
         Command::Import { paths, json } => import(db, &paths, json),
-        Command::Sessions { filter, from, to, sort, desc, limit, offset, columns, format } => {
+        Command::Sessions { selection, sort, desc, limit, offset, columns, format } => {
             let store = Store::open(db).map_err(|e| e.describe(db))?;
-            let (filter, from_ms, to_ms) = selection(filter, from, to)?;
+            let (filter, from_ms, to_ms) = selection_query(selection)?;
             let q = SessionQuery {
                 filter,
                 from_ms,
@@ -159,9 +159,9 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             }
             Ok(0)
         }
-        Command::Overview { filter, from, to, format } => {
+        Command::Overview { selection, format } => {
             let store = Store::open(db).map_err(|e| e.describe(db))?;
-            let (filter, from_ms, to_ms) = selection(filter, from, to)?;
+            let (filter, from_ms, to_ms) = selection_query(selection)?;
             let q = SessionQuery { filter, from_ms, to_ms, ..Default::default() };
             let overview = store.overview(&q).map_err(|e| e.describe(db))?;
             match format {
@@ -347,7 +347,7 @@ fn truncate(text: &str, width: usize) -> String {
 type Selection = (Option<crate::query::Filter>, Option<i64>, Option<i64>);
 
 /// The filter and time range of `sessions` and `overview`, with messages that point at the error.
-fn selection(filter: Option<String>, from: Option<String>, to: Option<String>) -> Result<Selection, String> {
+fn selection_query(SelectionArgs { filter, from, to }: SelectionArgs) -> Result<Selection, String> {
             let filter = match filter.as_deref().map(crate::query::parse).transpose() {
                 Ok(f) => f.flatten(),
                 Err(e) => {

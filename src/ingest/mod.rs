@@ -357,17 +357,13 @@ impl StoreSink<'_, '_> {
 
 impl RecordSink for StoreSink<'_, '_> {
     fn event(&mut self, line: u64, event: Event) -> Result<(), ImportError> {
-        if self.progress.is_cancelled() {
-            return Err(ImportError::Cancelled);
-        }
-        match self.writer.write(line, event) {
-            Ok(WriteOutcome::Skipped(reason)) => self.skipped(line, reason),
-            Ok(_) => {
-                self.progress.events.fetch_add(1, Ordering::Relaxed);
+        match crate::store::writer::prepare(event) {
+            Ok(prepared) => self.prepared(line, prepared),
+            Err(reason) => {
+                self.skipped(line, reason);
+                Ok(())
             }
-            Err(source) => return Err(ImportError::Store { path: self.path.to_string(), source }),
         }
-        Ok(())
     }
     fn skipped(&mut self, line: u64, reason: String) {
         self.skipped += 1;
