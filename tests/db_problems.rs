@@ -157,3 +157,17 @@ fn a_read_only_database_can_be_browsed_and_refuses_imports_clearly() {
     let text = format!("{out}{err}");
     assert!(text.contains("read-only"), "{text}");
 }
+
+#[test]
+fn readers_open_while_another_process_holds_the_write_lock() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = filled_db(dir.path());
+    let holder = rusqlite::Connection::open(&db).expect("open");
+    holder.execute_batch("BEGIN IMMEDIATE; INSERT INTO files (path, format, size_bytes, imported_at_ms, events_imported, records_skipped) VALUES ('x', 'y', 0, 0, 0, 0);").expect("lock");
+    let started = Instant::now();
+    let (code, out, err) = rum(&["sessions", "--db", path_str(&db), "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("sess-lp-1"));
+    assert!(started.elapsed() < Duration::from_secs(4), "no wait for the writer: {:?}", started.elapsed());
+    holder.execute_batch("ROLLBACK").expect("unlock");
+}

@@ -102,12 +102,20 @@ impl Worker {
         let interrupted = Arc::new(AtomicBool::new(false));
         let interrupted_flag = interrupted.clone();
         let spawned = std::thread::Builder::new().name(format!("db-{name}")).spawn(move || {
-            let store = match Store::open(&db) {
-                Ok(store) => store,
-                Err(e) => {
-                    let _ = responses.send(Response::Failed { what: "open", message: e.to_string() });
-                    notify();
-                    return;
+            // Another worker may be upgrading the schema (a long migration on a big database
+            // holds the write lock): wait for it rather than give up after the busy timeout.
+            let started = std::time::Instant::now();
+            let store = loop {
+                match Store::open(&db) {
+                    Ok(store) => break store,
+                    Err(StoreError::Busy) if started.elapsed() < std::time::Duration::from_secs(3600) => {
+                        std::thread::sleep(std::time::Duration::from_millis(200));
+                    }
+                    Err(e) => {
+                        let _ = responses.send(Response::Failed { what: "open", message: e.to_string() });
+                        notify();
+                        return;
+                    }
                 }
             };
             if let Ok(mut slot) = interrupt_slot.lock() {

@@ -107,6 +107,12 @@ fn migrations() -> Vec<String> {
 }
 
 pub fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
+    // Up to date: nothing to lock. Readers (the window's workers, `sessions`) then open while
+    // an import holds the write lock.
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
     // One immediate transaction: two processes (or the window's workers) opening a new file
     // at once take turns instead of both creating the tables.
     conn.execute_batch("BEGIN IMMEDIATE")?;
