@@ -200,7 +200,8 @@ impl Store {
             format!("AND e.session_pk IN (SELECT s.session_pk FROM sessions s WHERE {where_sql})")
         };
 
-        // One pass over the views: views per bucket and page, and the vitals.
+        // One pass over the views: views per bucket and page, and the vitals. The covering
+        // indexes (schema 3) hold every column these scans read.
         let metrics: Vec<&'static crate::vitals::Metric> =
             OVERVIEW_VITALS.iter().filter_map(|k| VIEW_METRICS.iter().find(|m| m.key == *k)).collect();
         let metric_columns: Vec<&str> = metrics
@@ -208,7 +209,7 @@ impl Store {
             .filter_map(|m| crate::model::event_column_for_key(m.key).map(|c| c.column))
             .collect();
         let sql = format!(
-            "SELECT e.time_ms, e.view_path, {} FROM events e WHERE e.kind = 'view' {event_scope}",
+            "SELECT e.time_ms, e.view_path, {} FROM events e INDEXED BY events_view_timings WHERE e.kind = 'view' {event_scope}",
             metric_columns.iter().map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
         );
         let mut values: Vec<Vec<f64>> = vec![Vec::new(); metrics.len()];
@@ -288,7 +289,7 @@ impl Store {
         }
 
         // Errors: per bucket by their time, per page, and grouped by type and message.
-        let sql = format!("SELECT e.time_ms, e.view_path FROM events e WHERE e.kind = 'error' {event_scope}");
+        let sql = format!("SELECT e.time_ms, e.view_path FROM events e INDEXED BY events_error_groups WHERE e.kind = 'error' {event_scope}");
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let mut rows = stmt.query(params_from_iter(if all_sessions { Vec::new() } else { params.clone() }))?;
         let mut page_errors: HashMap<String, u64> = HashMap::new();
@@ -302,7 +303,7 @@ impl Store {
         }
         let sql = format!(
             "SELECT e.error_type, e.error_message, count(*) AS n, count(DISTINCT e.session_pk)
-             FROM events e WHERE e.kind = 'error' {event_scope}
+             FROM events e INDEXED BY events_error_groups WHERE e.kind = 'error' {event_scope}
              GROUP BY e.error_type, e.error_message ORDER BY n DESC, e.error_type, e.error_message LIMIT {TOP_N}"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;

@@ -6,7 +6,7 @@ use crate::model::{EVENT_COLUMNS, SESSION_ATTRIBUTES};
 use rusqlite::Connection;
 use std::path::Path;
 
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Session columns a user can sort by and that are indexed for it.
 pub const SESSION_LIST_COLUMNS: &[&str] = &[
@@ -101,9 +101,18 @@ fn migration_2() -> String {
     sql
 }
 
+/// Version 3: covering indexes for the Overview, which reads every view's timings and every
+/// error's type and message; from these it reads a few hundred MB instead of the events table.
+fn migration_3() -> String {
+    "CREATE INDEX events_view_timings ON events(time_ms, view_path, loading_time_ns, first_contentful_paint_ns,
+        largest_contentful_paint_ns, cumulative_layout_shift, interaction_to_next_paint_ns, session_pk) WHERE kind = 'view';
+     CREATE INDEX events_error_groups ON events(error_type, error_message, session_pk, time_ms, view_path) WHERE kind = 'error';"
+        .to_string()
+}
+
 /// Migrations in order: entry i takes the schema from version i to i+1.
 fn migrations() -> Vec<String> {
-    vec![migration_1(), migration_2()]
+    vec![migration_1(), migration_2(), migration_3()]
 }
 
 pub fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
@@ -186,5 +195,9 @@ mod tests {
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND name LIKE 'events_by_%'", [], |r| r.get(0))
             .expect("indexes");
         assert_eq!(indexes, 5);
+        let timings: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('events_view_timings', 'events_error_groups')", [], |r| r.get(0))
+            .expect("indexes");
+        assert_eq!(timings, 2, "version 3");
     }
 }
