@@ -426,3 +426,17 @@ fn sessions_page_and_sort_in_sqlite() {
         .expect("page");
     assert!(!with_errors.is_empty() && with_errors.iter().all(|r| r.value_text("error_type").is_some()));
 }
+
+#[test]
+fn events_without_an_id_are_the_same_whether_or_not_they_repeat_session_keys() {
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = dir.path().join("a.lp");
+    let second = dir.path().join("b.lp");
+    std::fs::write(&first, "long_task,session_id=s1,browser=Chrome,os=Linux duration=5000000i 1700000000000\n").expect("write");
+    std::fs::write(&second, "long_task,session_id=s1 duration=5000000i 1700000000000\n").expect("write");
+    let reports = import(&mut store, &[first, second]);
+    assert_eq!(reports[1].summary.duplicates, 1, "the re-export without session keys is the same event");
+    assert_eq!(count(&store, "SELECT count(*) FROM events"), 1);
+}

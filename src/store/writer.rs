@@ -81,7 +81,7 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
             event.set("view_path", FieldValue::Str(path));
         }
     }
-    // The identity is taken from the whole event, before any key moves to the session.
+    // The identity is taken before any key moves to the session, and does not depend on it.
     let event_key = event_key(&event, &session_id);
     let version_rank = version_rank(&event);
     let mut columns = vec![SqlValue::Null; EVENT_COLUMNS.len()];
@@ -476,7 +476,10 @@ pub fn event_key(event: &Event, session_id: &str) -> i64 {
         hasher.update(id.as_bytes());
     } else {
         hasher.update(&event.time_ms.to_le_bytes());
-        let mut fields: Vec<&(String, FieldValue)> = event.fields.iter().collect();
+        // Session-scoped keys describe the session, not the event (exports repeat them or not),
+        // so they are left out, as is the session id, which is hashed above.
+        let mut fields: Vec<&(String, FieldValue)> =
+            event.fields.iter().filter(|(k, _)| k != "session_id" && !key_info(k).session_scoped).collect();
         fields.sort_by(|a, b| a.0.cmp(&b.0));
         for (key, value) in fields {
             hasher.update(key.as_bytes());
