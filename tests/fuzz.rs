@@ -277,3 +277,72 @@ fn fuzz_filter_language() {
     assert_eq!(tables, 1, "no query dropped anything");
     eprintln!("fuzz filter language: {runs} queries ({accepted} accepted) in {:.1?}, no panic", started.elapsed());
 }
+
+/// Lines of our generator, our fixtures, the Datadog format fixtures and hand-written edge cases.
+fn datadog_records() -> Vec<Vec<u8>> {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("gen.ndjson");
+    rum_explorer::generate::write(&path, rum_explorer::generate::GenerateFormat::Ndjson, 30, 11, false).expect("generate");
+    let mut records: Vec<Vec<u8>> = Vec::new();
+    for file in [path, own_fixture("views.ndjson"), own_fixture("broken.ndjson")] {
+        let text = std::fs::read(&file).expect("read");
+        records.extend(text.split(|b| *b == b'\n').filter(|l| !l.is_empty()).map(<[u8]>::to_vec));
+    }
+    if let Some(dir) = third_party("datadog-rum-events-format") {
+        for entry in std::fs::read_dir(dir).expect("dir").filter_map(Result::ok) {
+            if entry.path().extension().is_some_and(|e| e == "json") {
+                records.push(std::fs::read(entry.path()).expect("read"));
+            }
+        }
+    }
+    for edge in [
+        r#"{"type":"view","date":1700000000000,"session":{"id":"s"},"view":{"id":"v","url":"https://a/b?c"},"context":{}}"#,
+        r#"{"type":"view_update","date":"2023-11-14T22:13:20Z","session":{"id":"s"},"view":{"id":"v","time_spent":18446744073709551615}}"#,
+        r#"{"type":"error","date":1.7e12,"session":{"id":"s"},"error":{"causes":[{"b":1,"a":{"z":null}}],"message":"\u00e9\n"}}"#,
+        r#"{"type":"action","date":1700000000000,"":{"x":1},"a-b":1,"a":{"b":2},"duration":5,"action":{"loading_time":7}}"#,
+        r#"{"type":"resource","date":1700000000000,"session":{"id":"s"},"resource":{"duration":-1,"size":1.5},"x":null,"y":true}"#,
+        r#"{"type":"long_task","date":1700000000000}"#,
+        r#"{"date":1700000000000,"type":"view"}"#,
+        r#"{"type":"","date":1}"#,
+        r#"{"type":"view","date":"soon"}"#,
+        r#"{"type":"rum","attributes":{"attributes":{"type":"view","date":1,"session":{"id":"s"}}}}"#,
+    ] {
+        records.push(edge.as_bytes().to_vec());
+    }
+    records
+}
+
+/// The direct Datadog path (flattening while reading) gives exactly the event the tree path
+/// gives, on real and generated records and on mutations of them; it never takes a record the
+/// tree would reject.
+#[test]
+fn datadog_direct_path_gives_the_same_event_as_the_tree() {
+    use rum_explorer::ingest::datadog;
+    let records = datadog_records();
+    let tree = |bytes: &[u8]| serde_json::from_slice::<serde_json::Value>(bytes).ok().map(datadog::convert);
+    let mut direct_taken = 0;
+    let check = |bytes: &[u8], direct_taken: &mut usize| {
+        let Some(direct) = datadog::fast_convert(bytes) else { return };
+        *direct_taken += 1;
+        match tree(bytes) {
+            Some(Ok(expected)) => assert_eq!(direct, expected, "on {:?}", String::from_utf8_lossy(bytes)),
+            other => panic!("direct path took what the tree gives as {other:?}: {:?}", String::from_utf8_lossy(bytes)),
+        }
+    };
+    for record in &records {
+        check(record, &mut direct_taken);
+    }
+    // The hot path is really taken: every generated event goes through it.
+    assert!(direct_taken >= records.len() - 12, "direct path took {direct_taken} of {} records", records.len());
+    let (time_budget, iterations) = budget();
+    let started = Instant::now();
+    let mut rng = Rng(0x3456_789a);
+    let mut runs = 0;
+    while runs < iterations.saturating_mul(10) && time_budget.is_none_or(|b| started.elapsed() < b) {
+        let pick = rng.below(records.len());
+        let input = mutate(&mut rng, &records[pick], 16 * 1024);
+        check(&input, &mut direct_taken);
+        runs += 1;
+    }
+    eprintln!("direct Datadog path: {runs} mutated records checked against the tree, {direct_taken} records taken by it in all");
+}

@@ -18,7 +18,15 @@ pub fn looks_like(start: &str) -> bool {
 }
 
 pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
-    json_scan::json_values(reader, sink, &mut record_to_events)
+    json_scan::json_records(reader, sink, &mut |line, bytes, sink| match fast_convert(bytes) {
+        Some(event) => sink.event(line, event),
+        // Everything the direct path does not take (API shapes, arrays, bad JSON, missing
+        // `type`/`date`) goes through the tree, which also words the messages.
+        None => match json_scan::parse_value(line, bytes, sink) {
+            Some(value) => record_to_events(line, value, sink),
+            None => Ok(()),
+        },
+    })
 }
 
 /// One JSON record: an event, an API response page, or an API `data` element.
@@ -152,6 +160,235 @@ pub fn datadog_key(kind: &str, canonical: &str) -> Option<&'static str> {
         .iter()
         .find(|(_, c, only)| *c == canonical && only.is_none_or(|k| k == kind))
         .map(|(dotted, _, _)| *dotted)
+}
+
+/// Converts one record straight from its text, flattening as it reads instead of building a
+/// tree first (the import's hot path). Gives the same event as [`convert`]; None when the
+/// record needs the general path: not a plain event object, a key repeated within an object,
+/// or something wrong with it.
+pub fn fast_convert(bytes: &[u8]) -> Option<Event> {
+    use serde::de::DeserializeSeed;
+    let mut top = TopLevel::default();
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    TopLevelSeed(&mut top).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    if top.maybe_api_shape || top.flat.repeated_key {
+        return None;
+    }
+    let kind = match top.kind? {
+        Value::String(kind) if !kind.is_empty() => kind,
+        _ => return None,
+    };
+    let time_ms = event_time_ms(&top.date?).ok()?;
+    let (kind, partial) = if kind == "view_update" { ("view".to_string(), true) } else { (kind, false) };
+    let mut event = Event::new(kind, time_ms);
+    event.is_partial_update = partial;
+    event.fields.reserve(top.flat.fields.len());
+    for (key, field) in top.flat.fields {
+        match canonical_key(&event.kind, &key) {
+            Some(canonical) => event.set(canonical, field),
+            None => event.fields.push((key, field)),
+        }
+    }
+    Some(event)
+}
+
+/// Flattened fields as they are read, with the dotted key being read.
+#[derive(Default)]
+struct Flat {
+    prefix: String,
+    fields: Vec<(String, FieldValue)>,
+    /// An object gave a key twice: the tree keeps the last copy only, so the record takes the
+    /// general path.
+    repeated_key: bool,
+}
+
+impl Flat {
+    fn push(&mut self, value: FieldValue) {
+        self.fields.push((self.prefix.clone(), value));
+    }
+
+    /// Reads an object's entries under the current prefix. `special` may take a top-level
+    /// entry for itself (returns true when it read the value). The fields come out in the
+    /// order the tree visits them, by key at each level, so later keys win exactly as there.
+    fn read_object<'de, A: serde::de::MapAccess<'de>>(
+        &mut self,
+        map: &mut A,
+        special: &mut dyn FnMut(&str, &mut A) -> Result<bool, A::Error>,
+    ) -> Result<usize, A::Error> {
+        let base = self.prefix.len();
+        let first_field = self.fields.len();
+        // Each entry's key (as a range of `keys`) and where its fields start.
+        let mut keys = String::new();
+        let mut entries: Vec<(usize, usize, usize)> = Vec::new();
+        loop {
+            if base > 0 {
+                self.prefix.push('.');
+            }
+            let key_start = self.prefix.len();
+            if map.next_key_seed(KeySeed(&mut self.prefix))?.is_none() {
+                self.prefix.truncate(base);
+                break;
+            }
+            if base == 0 && special(&self.prefix, map)? {
+                self.prefix.truncate(base);
+                continue;
+            }
+            let start = keys.len();
+            keys.push_str(&self.prefix[key_start..]);
+            entries.push((start, keys.len(), self.fields.len()));
+            map.next_value_seed(FlattenSeed(self))?;
+            self.prefix.truncate(base);
+        }
+        let key = |e: &(usize, usize, usize)| &keys[e.0..e.1];
+        if entries.windows(2).all(|pair| key(&pair[0]) < key(&pair[1])) {
+            return Ok(entries.len());
+        }
+        let mut order: Vec<usize> = (0..entries.len()).collect();
+        order.sort_by(|a, b| key(&entries[*a]).cmp(key(&entries[*b])));
+        if order.windows(2).any(|pair| key(&entries[pair[0]]) == key(&entries[pair[1]])) {
+            self.repeated_key = true;
+            return Ok(entries.len());
+        }
+        let mut read: Vec<Option<(String, FieldValue)>> = self.fields.drain(first_field..).map(Some).collect();
+        for index in order {
+            let start = entries[index].2 - first_field;
+            let end = entries.get(index + 1).map_or(read.len(), |next| next.2 - first_field);
+            self.fields.extend(read[start..end].iter_mut().filter_map(Option::take));
+        }
+        Ok(entries.len())
+    }
+}
+
+#[derive(Default)]
+struct TopLevel {
+    kind: Option<Value>,
+    date: Option<Value>,
+    /// `data` or `attributes` at the top: maybe an API response or element.
+    maybe_api_shape: bool,
+    flat: Flat,
+}
+
+struct TopLevelSeed<'a>(&'a mut TopLevel);
+
+impl<'de> serde::de::DeserializeSeed<'de> for TopLevelSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TopLevelSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an event object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let TopLevel { kind, date, maybe_api_shape, flat } = self.0;
+        let read = flat.read_object(&mut map, &mut |key, map| {
+            match key {
+                "type" => *kind = Some(map.next_value()?),
+                "date" => *date = Some(map.next_value()?),
+                "data" | "attributes" => {
+                    *maybe_api_shape = true;
+                    return Ok(false);
+                }
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })?;
+        if read == 0 {
+            // The tree keeps an event with no other keys as an empty object under the empty key.
+            flat.push(FieldValue::Str("{}".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Appends an object key to the dotted prefix.
+struct KeySeed<'a>(&'a mut String);
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for KeySeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E>(self, key: &str) -> Result<(), E> {
+        self.0.push_str(key);
+        Ok(())
+    }
+}
+
+/// Flattens the value under the prefix, as [`flatten`] and `FieldValue::from_json` do.
+struct FlattenSeed<'a>(&'a mut Flat);
+
+impl<'de> serde::de::DeserializeSeed<'de> for FlattenSeed<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for FlattenSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
+        self.0.push(FieldValue::Bool(v));
+        Ok(())
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
+        self.0.push(FieldValue::Int(v));
+        Ok(())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
+        self.0.push(match i64::try_from(v) {
+            Ok(v) => FieldValue::Int(v),
+            Err(_) => FieldValue::Float(v as f64),
+        });
+        Ok(())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
+        self.0.push(FieldValue::Float(v));
+        Ok(())
+    }
+    fn visit_str<E>(self, v: &str) -> Result<(), E> {
+        self.0.push(FieldValue::Str(v.to_owned()));
+        Ok(())
+    }
+    fn visit_string<E>(self, v: String) -> Result<(), E> {
+        self.0.push(FieldValue::Str(v));
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // Arrays are kept whole, as the JSON text the tree prints.
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        self.0.push(FieldValue::Str(Value::Array(items).to_string()));
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if self.0.read_object(&mut map, &mut |_, _| Ok(false))? == 0 {
+            self.0.push(FieldValue::Str("{}".into()));
+        }
+        Ok(())
+    }
 }
 
 fn flatten(prefix: &str, value: Value, out: &mut Vec<(String, Value)>) {

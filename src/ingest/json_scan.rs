@@ -208,17 +208,36 @@ pub type OnValue<'a> = dyn FnMut(u64, serde_json::Value, &mut dyn RecordSink) ->
 /// Reads the JSON values of a file: line by line when it is NDJSON (its first line is a whole
 /// object), else by splitting the document into records. Bad values are reported by line.
 pub fn json_values(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_value: &mut OnValue) -> Result<(), ImportError> {
+    json_records(reader, sink, &mut |line, bytes, sink| match parse_value(line, bytes, sink) {
+        Some(value) => on_value(line, value, sink),
+        None => Ok(()),
+    })
+}
+
+/// Hands over the text of each JSON record of a file with the line it starts on: each line of
+/// NDJSON, else the records [`scan`] splits a document into. The text is not yet validated.
+pub fn json_records(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut OnRecord) -> Result<(), ImportError> {
     let start = reader.fill_buf().map(|b| String::from_utf8_lossy(&b[..b.len().min(64 * 1024)]).to_string());
     if start.as_deref().is_ok_and(first_line_is_whole_value) {
-        return parse_lines(reader, sink, on_value);
+        return parse_lines(reader, sink, on_record);
     }
-    scan(reader, sink, &mut |line, bytes, sink| match serde_json::from_slice::<serde_json::Value>(bytes) {
-        Ok(value) => on_value(line, value, sink),
+    scan(reader, sink, on_record)
+}
+
+/// Parses a record's text; a bad one is reported at the line the error is on.
+pub fn parse_value(line: u64, bytes: &[u8], sink: &mut dyn RecordSink) -> Option<serde_json::Value> {
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value) => Some(value),
         Err(e) => {
-            sink.skipped(line + e.line().saturating_sub(1) as u64, format!("invalid JSON: {e}"));
-            Ok(())
+            let at = line + e.line().saturating_sub(1) as u64;
+            if e.is_eof() {
+                sink.skipped(at, format!("the JSON on this line is cut off ({e})"));
+            } else {
+                sink.skipped(at, format!("invalid JSON: {e}"));
+            }
+            None
         }
-    })
+    }
 }
 
 /// True when the file holds one JSON value per line (the first line is a whole object).
@@ -228,7 +247,7 @@ pub fn first_line_is_whole_value(start: &str) -> bool {
 }
 
 /// NDJSON: one value per line; a bad line is reported and the next one read.
-fn parse_lines(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_value: &mut OnValue) -> Result<(), ImportError> {
+fn parse_lines(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut OnRecord) -> Result<(), ImportError> {
     let mut buf = Vec::new();
     let mut line_no = 0u64;
     loop {
@@ -241,16 +260,12 @@ fn parse_lines(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_value: &m
                     format!("line is {} long, over the {} limit for one record", human_bytes(len), human_bytes(MAX_RECORD_BYTES as u64)),
                 );
             }
-            Ok(Line::Text(bytes)) => {
+            Ok(Line::Text) => {
                 line_no += 1;
-                if bytes.iter().all(u8::is_ascii_whitespace) {
+                if buf.iter().all(u8::is_ascii_whitespace) {
                     continue;
                 }
-                match serde_json::from_slice::<serde_json::Value>(&bytes) {
-                    Ok(value) => on_value(line_no, value, sink)?,
-                    Err(e) if e.is_eof() => sink.skipped(line_no, format!("the JSON on this line is cut off ({e})")),
-                    Err(e) => sink.skipped(line_no, format!("invalid JSON: {e}")),
-                }
+                on_record(line_no, &buf, sink)?;
             }
             Err(e) => {
                 sink.skipped(line_no + 1, read_error_reason(&e));

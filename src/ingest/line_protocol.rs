@@ -218,9 +218,9 @@ pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), 
             }
         } else {
             match read_line_capped(reader, &mut buf, MAX_RECORD_BYTES) {
-                Ok(Line::Text(bytes)) => {
+                Ok(Line::Text) => {
                     line_no += 1;
-                    match String::from_utf8(bytes) {
+                    match String::from_utf8(std::mem::take(&mut buf)) {
                         Ok(text) => (line_no, text),
                         Err(e) => {
                             let valid = e.utf8_error().valid_up_to();

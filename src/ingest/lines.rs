@@ -8,8 +8,8 @@ use std::io::BufRead;
 pub const MAX_RECORD_BYTES: usize = 32 * 1024 * 1024;
 
 pub enum Line {
-    /// A line without its end-of-line bytes.
-    Text(Vec<u8>),
+    /// A line, now in the buffer without its end-of-line bytes (the buffer is reused).
+    Text,
     /// A line longer than the cap; it was read past and dropped. Holds its length.
     TooLong(u64),
     End,
@@ -60,7 +60,7 @@ pub fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>, cap: usize)
     if buf.last() == Some(&b'\r') {
         buf.pop();
     }
-    Ok(Line::Text(std::mem::take(buf)))
+    Ok(Line::Text)
 }
 
 /// Passes bytes through and fails once a line runs past `cap` bytes without a newline: for
