@@ -258,9 +258,10 @@ pub struct KeyInfo {
 }
 
 pub fn key_info(key: &str) -> KeyInfo {
-    static KNOWN: std::sync::OnceLock<std::collections::HashMap<&'static str, KeyInfo>> = std::sync::OnceLock::new();
+    // Looked up for every key of every imported event: a fast hash for short keys.
+    static KNOWN: std::sync::OnceLock<rustc_hash::FxHashMap<&'static str, KeyInfo>> = std::sync::OnceLock::new();
     let known = KNOWN.get_or_init(|| {
-        let mut map = std::collections::HashMap::new();
+        let mut map = rustc_hash::FxHashMap::default();
         let keys = EVENT_COLUMNS
             .iter()
             .map(|c| c.key)

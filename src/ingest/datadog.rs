@@ -73,6 +73,7 @@ fn json_type(v: &Value) -> &'static str {
 }
 
 /// Datadog's flattened keys and their Guance names; the third item limits an entry to one kind.
+/// At most 64 entries (the direct path keeps a bit per entry).
 pub const KEY_MAP: &[(&str, &str, Option<&str>)] = &[
     ("application.id", "app_id", None),
     ("session.id", "session_id", None),
@@ -138,19 +139,25 @@ pub const KEY_MAP: &[(&str, &str, Option<&str>)] = &[
     ("long_task.blocking_duration", "blocking_duration", None),
 ];
 
-type KeyIndex = std::collections::HashMap<&'static str, (&'static str, Option<&'static str>)>;
+/// Flattened Datadog key to its entry in [`KEY_MAP`].
+type KeyIndex = rustc_hash::FxHashMap<&'static str, usize>;
 
 fn forward_index() -> &'static KeyIndex {
     static INDEX: std::sync::OnceLock<KeyIndex> = std::sync::OnceLock::new();
-    INDEX.get_or_init(|| KEY_MAP.iter().map(|(dotted, canonical, kind)| (*dotted, (*canonical, *kind))).collect())
+    INDEX.get_or_init(|| KEY_MAP.iter().enumerate().map(|(entry, (dotted, _, _))| (*dotted, entry)).collect())
 }
 
 /// The Guance name of a flattened Datadog key, where the explorer has one.
 pub fn canonical_key(kind: &str, key: &str) -> Option<&'static str> {
-    match forward_index().get(key) {
-        Some((canonical, None)) => Some(canonical),
-        Some((canonical, Some(only))) if *only == kind => Some(canonical),
-        _ => None,
+    canonical_entry(kind, key).map(|entry| KEY_MAP[entry].1)
+}
+
+/// The [`KEY_MAP`] entry that renames a flattened key on an event of `kind`.
+fn canonical_entry(kind: &str, key: &str) -> Option<usize> {
+    let entry = *forward_index().get(key)?;
+    match KEY_MAP[entry].2 {
+        Some(only) if only != kind => None,
+        _ => Some(entry),
     }
 }
 
@@ -184,10 +191,26 @@ pub fn fast_convert(bytes: &[u8]) -> Option<Event> {
     let mut event = Event::new(kind, time_ms);
     event.is_partial_update = partial;
     event.fields.reserve(top.flat.fields.len());
+    // As `convert`, which sets renamed keys (replacing an earlier key of that name), but the
+    // search is skipped when nothing earlier can have the name: names have no dot, and each
+    // renaming entry is noted once it was used.
+    let mut entries_used: u64 = 0;
+    let mut undotted_key_kept = false;
     for (key, field) in top.flat.fields {
-        match canonical_key(&event.kind, &key) {
-            Some(canonical) => event.set(canonical, field),
-            None => event.fields.push((key, field)),
+        match canonical_entry(&event.kind, &key) {
+            Some(entry) => {
+                let canonical = KEY_MAP[entry].1;
+                if undotted_key_kept || entries_used & (1 << entry) != 0 {
+                    event.set(canonical, field);
+                } else {
+                    entries_used |= 1 << entry;
+                    event.fields.push((canonical.to_string(), field));
+                }
+            }
+            None => {
+                undotted_key_kept |= !key.contains('.');
+                event.fields.push((key, field));
+            }
         }
     }
     Some(event)
@@ -469,6 +492,22 @@ pub fn convert(value: Value) -> Result<Event, String> {
 mod tests {
     use super::*;
     use crate::ingest::CollectSink;
+
+    #[test]
+    fn key_map_fits_the_direct_path() {
+        // A bit per entry; renamed keys have no dot; on any one kind, no two entries give the
+        // same name (the direct path relies on all three).
+        assert!(KEY_MAP.len() <= 64);
+        assert!(KEY_MAP.iter().all(|(_, canonical, _)| !canonical.contains('.')));
+        for kind in ["view", "action", "error", "resource", "long_task", "other"] {
+            let mut names: Vec<&str> =
+                KEY_MAP.iter().filter(|(_, _, only)| only.is_none_or(|k| k == kind)).map(|(_, c, _)| *c).collect();
+            let all = names.len();
+            names.sort_unstable();
+            names.dedup();
+            assert_eq!(names.len(), all, "{kind}");
+        }
+    }
 
     #[test]
     fn flattens_and_renames() {

@@ -432,6 +432,7 @@ fn import_file_inner(
     let format = detect(&opened.peek).ok_or_else(|| unknown_format(path, &opened.peek))?;
     report.format = Some(format);
     let store_error = |source: StoreError| ImportError::Store { path: report.path.clone(), source };
+    let started = std::time::Instant::now();
     let tx = store.conn.transaction().map_err(|e| store_error(e.into()))?;
     let mut writer = FileWriter::new(&tx, &report.path, format.name(), opened.size_bytes).map_err(store_error)?;
     let mut sink = StoreSink { writer: &mut writer, problems: Vec::new(), skipped: 0, progress, path: &report.path };
@@ -471,11 +472,23 @@ fn import_file_inner(
         parsed
     })?;
     let (problems, skipped) = (sink.problems, sink.skipped);
+    let written_at = started.elapsed();
     let summary = writer.finish(skipped).map_err(store_error)?;
+    let finished_at = started.elapsed();
     if progress.is_cancelled() {
         return Err(ImportError::Cancelled); // dropping tx rolls back
     }
     tx.commit().map_err(|e| store_error(e.into()))?;
+    if std::env::var_os("RUM_IMPORT_TIMINGS").is_some() {
+        // For profiling imports (bench/compare.sh reports whole processes).
+        eprintln!(
+            "{}: parse and write {:.2} s, session aggregates {:.2} s, commit {:.2} s",
+            report.path,
+            written_at.as_secs_f64(),
+            (finished_at - written_at).as_secs_f64(),
+            (started.elapsed() - finished_at).as_secs_f64()
+        );
+    }
     report.summary = summary;
     report.records_skipped = skipped;
     report.problems = problems;

@@ -7,7 +7,8 @@ use crate::model::{
 };
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 
 /// Sessions whose attributes are cached while a file is written; past this the cache is
 /// written out and emptied, so memory stays bounded on files with millions of sessions
@@ -44,7 +45,7 @@ impl WriteSummary {
 
 struct CachedSession {
     session_pk: i64,
-    attributes: BTreeMap<String, FieldValue>,
+    attributes: FxHashMap<String, FieldValue>,
     dirty: bool,
 }
 
@@ -142,8 +143,8 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
 pub struct FileWriter<'c> {
     conn: &'c Connection,
     file_pk: i64,
-    sessions: HashMap<String, CachedSession>,
-    touched_sessions: HashSet<i64>,
+    sessions: FxHashMap<String, CachedSession>,
+    touched_sessions: FxHashSet<i64>,
     insert_event: Statement<'c>,
     find_view: Statement<'c>,
     update_view: Statement<'c>,
@@ -184,8 +185,8 @@ impl<'c> FileWriter<'c> {
         Ok(FileWriter {
             conn,
             file_pk,
-            sessions: HashMap::new(),
-            touched_sessions: HashSet::new(),
+            sessions: FxHashMap::default(),
+            touched_sessions: FxHashSet::default(),
             insert_event,
             find_view,
             update_view,
@@ -353,7 +354,7 @@ impl<'c> FileWriter<'c> {
             .query_row(params![session_id], |r| {
                 let session_pk: i64 = r.get(0)?;
                 let fields_json: String = r.get(1)?;
-                let mut attributes = BTreeMap::new();
+                let mut attributes = FxHashMap::default();
                 for (i, attribute) in SESSION_ATTRIBUTES.iter().enumerate() {
                     if let Some(value) = r.get::<_, Option<String>>(i + 2)? {
                         attributes.insert(attribute.key.to_string(), FieldValue::Str(value));
@@ -373,7 +374,7 @@ impl<'c> FileWriter<'c> {
             return Ok(CachedSession { session_pk, attributes, dirty: false });
         }
         self.conn.prepare_cached("INSERT INTO sessions (session_id) VALUES (?1)")?.execute(params![session_id])?;
-        Ok(CachedSession { session_pk: self.conn.last_insert_rowid(), attributes: BTreeMap::new(), dirty: false })
+        Ok(CachedSession { session_pk: self.conn.last_insert_rowid(), attributes: FxHashMap::default(), dirty: false })
     }
 
     fn flush_session_attributes(&mut self) -> StoreResult<()> {
