@@ -127,10 +127,11 @@ fn a_full_disk_rolls_the_file_back_and_keeps_the_database() {
     let dir = tempfile::tempdir().expect("tmp");
     let mount = dir.path().join("small");
     std::fs::create_dir(&mount).expect("mkdir");
-    let Some(_tmpfs) = Tmpfs::mount(&mount, "1m") else { return };
+    // Room for the database with one small file (16 KiB pages: about 1 MB), not for 1,000 sessions more.
+    let Some(_tmpfs) = Tmpfs::mount(&mount, "4m") else { return };
     let db = filled_db(&mount);
     let big = dir.path().join("big.lp");
-    rum_explorer::generate::write(&big, rum_explorer::generate::GenerateFormat::Lp, 300, 4, false).expect("generate");
+    rum_explorer::generate::write(&big, rum_explorer::generate::GenerateFormat::Lp, 1000, 4, false).expect("generate");
     let (code, out, err) = rum(&["import", "--db", path_str(&db), path_str(&big)]);
     assert_eq!(code, 1, "{out}{err}");
     let text = format!("{out}{err}");

@@ -145,6 +145,10 @@ pub struct FileWriter<'c> {
     file_pk: i64,
     sessions: FxHashMap<String, CachedSession>,
     touched_sessions: FxHashSet<i64>,
+    /// Sessions this file created: all their events come after `events_before`.
+    new_sessions: FxHashSet<i64>,
+    /// The highest event_pk before this file.
+    events_before: i64,
     insert_event: Statement<'c>,
     find_view: Statement<'c>,
     update_view: Statement<'c>,
@@ -164,6 +168,7 @@ impl<'c> FileWriter<'c> {
             params![path, format, size_bytes as i64, chrono::Utc::now().timestamp_millis()],
         )?;
         let file_pk = conn.last_insert_rowid();
+        let events_before: i64 = conn.query_row("SELECT coalesce(max(event_pk), 0) FROM events", [], |r| r.get(0))?;
         let columns = event_column_list();
         let placeholders = (0..EVENT_COLUMNS.len() + 7).map(|i| format!("?{}", i + 1)).collect::<Vec<_>>().join(", ");
         let insert_event = conn.prepare(&format!(
@@ -187,6 +192,8 @@ impl<'c> FileWriter<'c> {
             file_pk,
             sessions: FxHashMap::default(),
             touched_sessions: FxHashSet::default(),
+            new_sessions: FxHashSet::default(),
+            events_before,
             insert_event,
             find_view,
             update_view,
@@ -374,7 +381,9 @@ impl<'c> FileWriter<'c> {
             return Ok(CachedSession { session_pk, attributes, dirty: false });
         }
         self.conn.prepare_cached("INSERT INTO sessions (session_id) VALUES (?1)")?.execute(params![session_id])?;
-        Ok(CachedSession { session_pk: self.conn.last_insert_rowid(), attributes: FxHashMap::default(), dirty: false })
+        let session_pk = self.conn.last_insert_rowid();
+        self.new_sessions.insert(session_pk);
+        Ok(CachedSession { session_pk, attributes: FxHashMap::default(), dirty: false })
     }
 
     fn flush_session_attributes(&mut self) -> StoreResult<()> {
@@ -409,22 +418,24 @@ impl<'c> FileWriter<'c> {
     /// events, so the result does not depend on the order events or files arrive in.
     pub fn finish(mut self, records_skipped: u64) -> StoreResult<WriteSummary> {
         self.flush_session_attributes()?;
-        // One set-based pass over the touched sessions (listed in a temporary table) rather
-        // than two statements per session.
+        self.aggregate_new_sessions()?;
+        // Sessions that had events before this file: recomputed in SQL from all their events,
+        // set-based over a temporary table rather than two statements per session.
         self.conn.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS touched_sessions (session_pk INTEGER PRIMARY KEY);
              DELETE FROM temp.touched_sessions;",
         )?;
-        let mut touched: Vec<i64> = self.touched_sessions.iter().copied().collect();
-        touched.sort_unstable();
-        {
-            let mut insert = self.conn.prepare_cached("INSERT INTO temp.touched_sessions (session_pk) VALUES (?1)")?;
-            for session_pk in &touched {
-                insert.execute(params![session_pk])?;
+        let mut earlier: Vec<i64> = self.touched_sessions.iter().copied().filter(|pk| !self.new_sessions.contains(pk)).collect();
+        earlier.sort_unstable();
+        if !earlier.is_empty() {
+            {
+                let mut insert = self.conn.prepare_cached("INSERT INTO temp.touched_sessions (session_pk) VALUES (?1)")?;
+                for session_pk in &earlier {
+                    insert.execute(params![session_pk])?;
+                }
             }
-        }
-        self.conn.execute_batch(
-            "UPDATE sessions SET
+            self.conn.execute_batch(
+                "UPDATE sessions SET
                 start_ms = a.start_ms, end_ms = a.end_ms, duration_ms = a.end_ms - a.start_ms,
                 view_count = a.views, action_count = a.actions, error_count = a.errors,
                 resource_count = a.resources, long_task_count = a.long_tasks, other_event_count = a.others
@@ -446,13 +457,105 @@ impl<'c> FileWriter<'c> {
                     WHERE session_pk = sessions.session_pk AND view_path IS NOT NULL ORDER BY kind <> 'view', time_ms DESC, event_pk DESC LIMIT 1)
              WHERE session_pk IN (SELECT session_pk FROM temp.touched_sessions);
              DELETE FROM temp.touched_sessions;",
-        )?;
-        self.summary.sessions_touched = touched.len() as u64;
+            )?;
+        }
+        self.summary.sessions_touched = self.touched_sessions.len() as u64;
         self.conn.execute(
             "UPDATE files SET events_imported = ?2, records_skipped = ?3 WHERE file_pk = ?1",
             params![self.file_pk, self.summary.inserted_total() as i64, records_skipped as i64],
         )?;
         Ok(std::mem::take(&mut self.summary))
+    }
+
+    /// The aggregates of the sessions this file created, from one pass over this file's events
+    /// (the same values as the SQL for earlier sessions; tests import in both ways and compare).
+    fn aggregate_new_sessions(&mut self) -> StoreResult<()> {
+        if self.new_sessions.is_empty() {
+            return Ok(());
+        }
+        let mut aggregates: FxHashMap<i64, SessionAggregate> = FxHashMap::default();
+        let mut scan = self.conn.prepare(
+            "SELECT session_pk, kind, time_ms, CASE WHEN kind = 'view' THEN time_spent_ns ELSE duration_ns END, view_path, view_url, event_pk
+             FROM events WHERE event_pk > ?1",
+        )?;
+        let mut rows = scan.query(params![self.events_before])?;
+        while let Some(row) = rows.next()? {
+            let session_pk: i64 = row.get(0)?;
+            if !self.new_sessions.contains(&session_pk) {
+                continue;
+            }
+            let kind = row.get_ref(1)?.as_str().unwrap_or("");
+            let time_ms: i64 = row.get(2)?;
+            let span_ns: Option<i64> = row.get(3)?;
+            let aggregate = aggregates.entry(session_pk).or_default();
+            aggregate.add(kind, time_ms, span_ns.unwrap_or(0));
+            if let Some(path) = row.get_ref(4)?.as_str_or_null().ok().flatten() {
+                let is_view = kind == "view";
+                let event_pk: i64 = row.get(6)?;
+                let first_key = (!is_view, time_ms, event_pk);
+                let last_key = (!is_view, std::cmp::Reverse(time_ms), std::cmp::Reverse(event_pk));
+                if aggregate.first.as_ref().is_none_or(|(key, _, _)| first_key < *key) {
+                    aggregate.first = Some((first_key, path.to_string(), row.get(5)?));
+                }
+                if aggregate.last.as_ref().is_none_or(|(key, _, _)| last_key < *key) {
+                    aggregate.last = Some((last_key, path.to_string(), row.get(5)?));
+                }
+            }
+        }
+        drop(rows);
+        let mut update = self.conn.prepare(
+            "UPDATE sessions SET start_ms = ?2, end_ms = ?3, duration_ms = ?3 - ?2, view_count = ?4, action_count = ?5,
+                error_count = ?6, resource_count = ?7, long_task_count = ?8, other_event_count = ?9,
+                first_view_path = ?10, first_view_url = ?11, last_view_path = ?12, last_view_url = ?13
+             WHERE session_pk = ?1",
+        )?;
+        let mut session_pks: Vec<&i64> = aggregates.keys().collect();
+        session_pks.sort_unstable();
+        for session_pk in session_pks {
+            let a = &aggregates[session_pk];
+            let (first_path, first_url) = a.first.as_ref().map_or((None, None), |(_, p, u)| (Some(p), u.as_ref()));
+            let (last_path, last_url) = a.last.as_ref().map_or((None, None), |(_, p, u)| (Some(p), u.as_ref()));
+            update.execute(params![
+                session_pk, a.start_ms, a.end_ms, a.counts[0], a.counts[1], a.counts[2], a.counts[3], a.counts[4], a.counts[5],
+                first_path, first_url, last_path, last_url
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+/// A session's aggregates as they are counted over its events.
+struct SessionAggregate {
+    start_ms: i64,
+    end_ms: i64,
+    /// view, action, error, resource, long_task, other
+    counts: [i64; 6],
+    /// The page of the first and of the last event that names one, views first; with the
+    /// sort key that decides it.
+    first: Option<((bool, i64, i64), String, Option<String>)>,
+    last: Option<((bool, std::cmp::Reverse<i64>, std::cmp::Reverse<i64>), String, Option<String>)>,
+}
+
+impl Default for SessionAggregate {
+    fn default() -> Self {
+        SessionAggregate { start_ms: i64::MAX, end_ms: i64::MIN, counts: [0; 6], first: None, last: None }
+    }
+}
+
+impl SessionAggregate {
+    fn add(&mut self, kind: &str, time_ms: i64, span_ns: i64) {
+        self.start_ms = self.start_ms.min(time_ms);
+        // As SQLite's integer division: truncated toward zero.
+        self.end_ms = self.end_ms.max(time_ms.saturating_add(span_ns / 1_000_000));
+        let slot = match kind {
+            "view" => 0,
+            "action" => 1,
+            "error" => 2,
+            "resource" => 3,
+            "long_task" => 4,
+            _ => 5,
+        };
+        self.counts[slot] += 1;
     }
 }
 
