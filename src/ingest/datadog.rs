@@ -175,7 +175,7 @@ pub fn datadog_key(kind: &str, canonical: &str) -> Option<&'static str> {
 /// or something wrong with it.
 pub fn fast_convert(bytes: &[u8]) -> Option<Event> {
     use serde::de::DeserializeSeed;
-    let mut top = TopLevel::default();
+    let mut top = TopLevel { kind: None, date: None, maybe_api_shape: false, flat: Flat::with_capacity() };
     let mut de = serde_json::Deserializer::from_slice(bytes);
     TopLevelSeed(&mut top).deserialize(&mut de).ok()?;
     de.end().ok()?;
@@ -224,9 +224,24 @@ struct Flat {
     /// An object gave a key twice: the tree keeps the last copy only, so the record takes the
     /// general path.
     repeated_key: bool,
+    /// The keys of the objects being read (a stack: each level appends, then truncates).
+    keys: String,
+    /// Per entry of the objects being read: its key as a range of `keys`, and where its
+    /// fields start (a stack like `keys`).
+    entries: Vec<(usize, usize, usize)>,
 }
 
 impl Flat {
+    fn with_capacity() -> Flat {
+        Flat {
+            prefix: String::with_capacity(128),
+            fields: Vec::with_capacity(96),
+            repeated_key: false,
+            keys: String::with_capacity(1024),
+            entries: Vec::with_capacity(128),
+        }
+    }
+
     fn push(&mut self, value: FieldValue) {
         self.fields.push((self.prefix.clone(), value));
     }
@@ -234,6 +249,7 @@ impl Flat {
     /// Reads an object's entries under the current prefix. `special` may take a top-level
     /// entry for itself (returns true when it read the value). The fields come out in the
     /// order the tree visits them, by key at each level, so later keys win exactly as there.
+    /// Returns how many entries were flattened.
     fn read_object<'de, A: serde::de::MapAccess<'de>>(
         &mut self,
         map: &mut A,
@@ -241,9 +257,7 @@ impl Flat {
     ) -> Result<usize, A::Error> {
         let base = self.prefix.len();
         let first_field = self.fields.len();
-        // Each entry's key (as a range of `keys`) and where its fields start.
-        let mut keys = String::new();
-        let mut entries: Vec<(usize, usize, usize)> = Vec::new();
+        let (keys_base, entries_base) = (self.keys.len(), self.entries.len());
         loop {
             if base > 0 {
                 self.prefix.push('.');
@@ -257,21 +271,32 @@ impl Flat {
                 self.prefix.truncate(base);
                 continue;
             }
-            let start = keys.len();
-            keys.push_str(&self.prefix[key_start..]);
-            entries.push((start, keys.len(), self.fields.len()));
+            let start = self.keys.len();
+            self.keys.push_str(&self.prefix[key_start..]);
+            self.entries.push((start, self.keys.len(), self.fields.len()));
             map.next_value_seed(FlattenSeed(self))?;
             self.prefix.truncate(base);
         }
+        let count = self.entries.len() - entries_base;
+        self.order_level(first_field, entries_base);
+        self.keys.truncate(keys_base);
+        self.entries.truncate(entries_base);
+        Ok(count)
+    }
+
+    /// Puts the fields of one object level in key order (they usually are already).
+    fn order_level(&mut self, first_field: usize, entries_base: usize) {
+        let keys = &self.keys;
+        let entries = &self.entries[entries_base..];
         let key = |e: &(usize, usize, usize)| &keys[e.0..e.1];
         if entries.windows(2).all(|pair| key(&pair[0]) < key(&pair[1])) {
-            return Ok(entries.len());
+            return;
         }
         let mut order: Vec<usize> = (0..entries.len()).collect();
         order.sort_by(|a, b| key(&entries[*a]).cmp(key(&entries[*b])));
         if order.windows(2).any(|pair| key(&entries[pair[0]]) == key(&entries[pair[1]])) {
             self.repeated_key = true;
-            return Ok(entries.len());
+            return;
         }
         let mut read: Vec<Option<(String, FieldValue)>> = self.fields.drain(first_field..).map(Some).collect();
         for index in order {
@@ -279,11 +304,9 @@ impl Flat {
             let end = entries.get(index + 1).map_or(read.len(), |next| next.2 - first_field);
             self.fields.extend(read[start..end].iter_mut().filter_map(Option::take));
         }
-        Ok(entries.len())
     }
 }
 
-#[derive(Default)]
 struct TopLevel {
     kind: Option<Value>,
     date: Option<Value>,

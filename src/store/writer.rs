@@ -59,8 +59,7 @@ pub struct PreparedEvent {
     event_key: i64,
     version_rank: i64,
     columns: Vec<SqlValue>,
-    /// The keys without a column and not session-scoped, as a JSON object.
-    extra: serde_json::Map<String, serde_json::Value>,
+    /// The keys without a column and not session-scoped, as a JSON object (keys sorted).
     extra_json: String,
     /// Session-scoped keys: the writer moves them onto the session.
     session_fields: Vec<(String, FieldValue)>,
@@ -86,7 +85,7 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
     let event_key = event_key(&event, &session_id);
     let version_rank = version_rank(&event);
     let mut columns = vec![SqlValue::Null; EVENT_COLUMNS.len()];
-    let mut extra = serde_json::Map::new();
+    let mut extra: Vec<(String, FieldValue)> = Vec::new();
     let mut session_fields = Vec::new();
     let mut warnings = Vec::new();
     for (key, value) in std::mem::take(&mut event.fields) {
@@ -101,7 +100,7 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
             continue;
         }
         let Some(index) = info.event_column else {
-            extra.insert(key, value.to_json());
+            extra.push((key, value));
             continue;
         };
         let converted = match EVENT_COLUMNS[index].column_type {
@@ -120,12 +119,11 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
             None => {
                 // Lossless: the odd value is kept under its key, and the user is told.
                 warnings.push(format!("{key} should be a number but is {value:?}; kept as an extended field"));
-                extra.insert(key, value.to_json());
+                extra.push((key, value));
             }
         }
     }
-    // Views may merge with a stored copy, which needs the map; other events only the text.
-    let extra_json = if event.kind == "view" { String::new() } else { serde_json::Value::Object(std::mem::take(&mut extra)).to_string() };
+    let extra_json = json_object_text(&mut extra);
     Ok(PreparedEvent {
         kind: event.kind,
         time_ms: event.time_ms,
@@ -133,7 +131,6 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
         event_key,
         version_rank,
         columns,
-        extra,
         extra_json,
         session_fields,
         warnings,
@@ -210,7 +207,7 @@ impl<'c> FileWriter<'c> {
     }
 
     pub fn write_prepared(&mut self, line: u64, event: PreparedEvent) -> StoreResult<WriteOutcome> {
-        let PreparedEvent { kind, time_ms, session_id, event_key, version_rank, columns, mut extra, mut extra_json, session_fields, warnings } =
+        let PreparedEvent { kind, time_ms, session_id, event_key, version_rank, columns, mut extra_json, session_fields, warnings } =
             event;
         for warning in warnings {
             self.summary.warnings.push((line, warning));
@@ -219,6 +216,8 @@ impl<'c> FileWriter<'c> {
         self.touched_sessions.insert(session_pk);
         // Session-scoped values that differ from the session's stay on the event.
         if kind == "view" {
+            // Views may merge with a stored copy, which needs the map.
+            let mut extra: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&extra_json).unwrap_or_default();
             for (key, value) in differing {
                 extra.insert(key, value.to_json());
             }
@@ -559,6 +558,35 @@ impl SessionAggregate {
     }
 }
 
+/// The fields as the text of a JSON object with sorted keys, the last of a repeated key
+/// winning: the text `serde_json::Map` (a sorted map) prints, without building one.
+fn json_object_text(fields: &mut [(String, FieldValue)]) -> String {
+    fields.sort_by(|a, b| a.0.cmp(&b.0)); // stable: repeats keep their order
+    let mut out = Vec::with_capacity(16 + fields.iter().map(|(k, _)| k.len() + 16).sum::<usize>());
+    out.push(b'{');
+    let mut first = true;
+    for (i, (key, value)) in fields.iter().enumerate() {
+        if fields.get(i + 1).is_some_and(|next| next.0 == *key) {
+            continue;
+        }
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        // Writing a str or a number into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut out, key);
+        out.push(b':');
+        let _ = match value {
+            FieldValue::Str(s) => serde_json::to_writer(&mut out, s),
+            FieldValue::Int(v) => serde_json::to_writer(&mut out, v),
+            FieldValue::Float(v) => serde_json::to_writer(&mut out, v),
+            FieldValue::Bool(v) => serde_json::to_writer(&mut out, v),
+        };
+    }
+    out.push(b'}');
+    String::from_utf8(out).unwrap_or_default()
+}
+
 /// A stable identity: the SDK's own id where the kind has one, else the event's content.
 pub fn event_key(event: &Event, session_id: &str) -> i64 {
     use xxhash_rust::xxh3::Xxh3;
@@ -605,4 +633,30 @@ fn version_rank(event: &Event) -> i64 {
         return event.get("time_spent").and_then(FieldValue::as_i64).unwrap_or(0);
     }
     0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_object_text_is_what_a_sorted_map_prints() {
+        let fields = vec![
+            ("zeta".to_string(), FieldValue::Str("a \"quoted\"\nline \u{1} é 中".into())),
+            ("alpha".to_string(), FieldValue::Int(-3)),
+            ("nan".to_string(), FieldValue::Float(f64::NAN)),
+            ("ratio".to_string(), FieldValue::Float(0.1 + 0.2)),
+            ("big".to_string(), FieldValue::Float(1e300)),
+            ("alpha".to_string(), FieldValue::Bool(true)),
+            ("k\\ey".to_string(), FieldValue::Str(String::new())),
+            ("".to_string(), FieldValue::Int(i64::MIN)),
+        ];
+        let mut map = serde_json::Map::new();
+        for (key, value) in &fields {
+            map.insert(key.clone(), value.to_json());
+        }
+        let expected = serde_json::Value::Object(map).to_string();
+        assert_eq!(json_object_text(&mut fields.clone()), expected);
+        assert_eq!(json_object_text(&mut []), "{}");
+    }
 }
