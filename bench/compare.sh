@@ -6,6 +6,9 @@
 #
 #   bench/compare.sh [SESSIONS...]        default: 10000
 #
+# Each side runs RUNS times (default 3), alternating, and the medians are compared: this
+# machine's timings swing by a third from one run to the next.
+#
 # Needs python3 with duckdb (`pip install duckdb`; installed here if missing) and GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +27,11 @@ measure() {
   awk '{printf "%.2f %.0f\n", $1, $2/1024}' "$work/time.txt"
 }
 
+runs=${RUNS:-3}
+
+# Median of the numbers on stdin.
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
 printf '\n%-9s %-6s %9s %9s %8s | %9s %8s | %7s | %6s %8s %10s\n' sessions format MB lines events "ours s" "ours MB" "duck s" ratio "MB/s" "events/s"
 for n in "${sizes[@]}"; do
   for format in ndjson lp; do
@@ -32,18 +40,30 @@ for n in "${sizes[@]}"; do
     cat "$file" >/dev/null # into the page cache
     mb=$(awk -v b="$(stat -c %s "$file")" 'BEGIN {printf "%.0f", b/1048576}')
     lines=$(wc -l <"$file")
-    rm -f "$work/ours.sqlite"*
-    read -r ours_s ours_mb < <(measure $bin import --db "$work/ours.sqlite" "$file")
+    ours_runs=(); duck_runs=(); ours_mb=0
+    for _ in $(seq "$runs"); do
+      rm -f "$work/ours.sqlite"*
+      read -r s rss < <(measure $bin import --db "$work/ours.sqlite" "$file")
+      ours_runs+=("$s"); [ "$rss" -gt "$ours_mb" ] && ours_mb=$rss
+      if [ "$format" = ndjson ]; then
+        read -r s _duck_mb < <(measure python3 bench/duckdb_peer.py "$file" "$work/peer.duckdb")
+        duck_runs+=("$s")
+      fi
+    done
+    ours_s=$(printf '%s\n' "${ours_runs[@]}" | median)
     events=$($bin stats --db "$work/ours.sqlite" --format json | python3 -c 'import json,sys; print(json.load(sys.stdin)["events_total"])')
     duck_s="-"; ratio="-"
     if [ "$format" = ndjson ]; then
-      read -r duck_s _duck_mb < <(measure python3 bench/duckdb_peer.py "$file" "$work/peer.duckdb")
+      duck_s=$(printf '%s\n' "${duck_runs[@]}" | median)
       ratio=$(awk -v a="$ours_s" -v b="$duck_s" 'BEGIN {printf "%.2f", a/b}')
+      echo "  runs: ours ${ours_runs[*]} s; duckdb ${duck_runs[*]} s" >&2
+    else
+      echo "  runs: ours ${ours_runs[*]} s" >&2
     fi
     printf '%-9s %-6s %9s %9s %8s | %9s %8s | %7s | %6s %8s %10s\n' "$n" "$format" "$mb" "$lines" "$events" "$ours_s" "$ours_mb" "$duck_s" "$ratio" \
       "$(awk -v m="$mb" -v s="$ours_s" 'BEGIN {printf "%.0f", m/s}')" "$(awk -v e="$events" -v s="$ours_s" 'BEGIN {printf "%.0f", e/s}')"
   done
 done
 echo
-echo "ratio = rum-explorer import seconds / DuckDB seconds, whole processes (target <= 0.5)."
-echo "ours MB = peak resident memory of the import process."
+echo "ratio = median rum-explorer import seconds / median DuckDB seconds over $runs alternating runs, whole processes (target <= 0.5)."
+echo "ours MB = highest peak resident memory of the import process over the runs."
