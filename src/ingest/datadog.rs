@@ -216,6 +216,10 @@ pub fn fast_convert(bytes: &[u8]) -> Option<Event> {
     Some(event)
 }
 
+/// Takes a top-level entry out of the flattening: gets the key and the map to read its value
+/// from; returns true when it read the value.
+type SpecialEntry<'a, A, E> = dyn FnMut(&str, &mut A) -> Result<bool, E> + 'a;
+
 /// Flattened fields as they are read, with the dotted key being read.
 #[derive(Default)]
 struct Flat {
@@ -253,7 +257,7 @@ impl Flat {
     fn read_object<'de, A: serde::de::MapAccess<'de>>(
         &mut self,
         map: &mut A,
-        special: &mut dyn FnMut(&str, &mut A) -> Result<bool, A::Error>,
+        special: &mut SpecialEntry<'_, A, A::Error>,
     ) -> Result<usize, A::Error> {
         let base = self.prefix.len();
         let first_field = self.fields.len();

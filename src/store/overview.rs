@@ -145,12 +145,16 @@ fn user_number(numbers: &mut FxHashMap<String, u32>, user: &str) -> u32 {
     n
 }
 
-/// A page's counters, created on its first view (the key is allocated only then).
-fn page_entry<'a>(pages: &'a mut FxHashMap<String, (u64, f64, u64)>, path: &str) -> &'a mut (u64, f64, u64) {
-    if !pages.contains_key(path) {
-        pages.insert(path.to_string(), (0, 0.0, 0));
+/// Updates a map's value for a key, creating it first; the key is allocated only then.
+fn update_counter<V: Default>(map: &mut FxHashMap<String, V>, key: &str, update: impl FnOnce(&mut V)) {
+    match map.get_mut(key) {
+        Some(value) => update(value),
+        None => {
+            let mut value = V::default();
+            update(&mut value);
+            map.insert(key.to_string(), value);
+        }
     }
-    pages.get_mut(path).expect("inserted above")
 }
 
 /// A non-text value of a text column, as text (the import stores these columns as text).
@@ -161,13 +165,6 @@ fn value_text(value: ValueRef) -> String {
         ValueRef::Text(bytes) | ValueRef::Blob(bytes) => String::from_utf8_lossy(bytes).into_owned(),
         ValueRef::Null => String::new(),
     }
-}
-
-fn page_entry_count<'a>(pages: &'a mut FxHashMap<String, u64>, path: &str) -> &'a mut u64 {
-    if !pages.contains_key(path) {
-        pages.insert(path.to_string(), 0);
-    }
-    pages.get_mut(path).expect("inserted above")
 }
 
 fn optional_text(value: ValueRef<'_>) -> Option<std::borrow::Cow<'_, str>> {
@@ -329,11 +326,6 @@ impl Store {
             let bucket = bucket_of(time_ms);
             overview.buckets[bucket].page_views += 1;
             overview.page_views += 1;
-            let page = match r.get_ref(1)? {
-                ValueRef::Text(bytes) => Some(page_entry(&mut pages, &String::from_utf8_lossy(bytes))),
-                ValueRef::Null => None,
-                other => Some(page_entry(&mut pages, &value_text(other))),
-            };
             let mut loading_ms = None;
             for (i, metric) in metrics.iter().enumerate() {
                 let raw = match r.get_ref(3 + i)? {
@@ -350,12 +342,14 @@ impl Store {
                     }
                 }
             }
-            if let Some(page) = page {
-                page.0 += 1;
-                if let Some(ms) = loading_ms {
-                    page.1 += ms;
-                    page.2 += 1;
-                }
+            if let Some(path) = optional_text(r.get_ref(1)?) {
+                update_counter(&mut pages, &path, |page| {
+                    page.0 += 1;
+                    if let Some(ms) = loading_ms {
+                        page.1 += ms;
+                        page.2 += 1;
+                    }
+                });
             }
         }
         for (i, metric) in metrics.iter().enumerate() {
@@ -420,10 +414,8 @@ impl Store {
             let time_ms: i64 = r.get(3)?;
             overview.buckets[bucket_of(time_ms)].errors += 1;
             overview.errors += 1;
-            match r.get_ref(4)? {
-                ValueRef::Null => {}
-                ValueRef::Text(bytes) => *page_entry_count(&mut page_errors, &String::from_utf8_lossy(bytes)) += 1,
-                other => *page_entry_count(&mut page_errors, &value_text(other)) += 1,
+            if let Some(path) = optional_text(r.get_ref(4)?) {
+                update_counter(&mut page_errors, &path, |errors| *errors += 1);
             }
             let error_type = optional_text(r.get_ref(0)?);
             let error_message = optional_text(r.get_ref(1)?);

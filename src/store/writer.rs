@@ -531,9 +531,14 @@ struct SessionAggregate {
     counts: [i64; 6],
     /// The page of the first and of the last event that names one, views first; with the
     /// sort key that decides it.
-    first: Option<((bool, i64, i64), String, Option<String>)>,
-    last: Option<((bool, std::cmp::Reverse<i64>, std::cmp::Reverse<i64>), String, Option<String>)>,
+    first: Option<(FirstPageKey, String, Option<String>)>,
+    last: Option<(LastPageKey, String, Option<String>)>,
 }
+
+/// Orders events for the first page: views first, then by time, then as stored.
+type FirstPageKey = (bool, i64, i64);
+/// Orders events for the last page: views first, then latest time, then latest stored.
+type LastPageKey = (bool, std::cmp::Reverse<i64>, std::cmp::Reverse<i64>);
 
 impl Default for SessionAggregate {
     fn default() -> Self {
