@@ -621,11 +621,28 @@ pub fn event_key(event: &Event, session_id: &str) -> i64 {
         for (key, value) in fields {
             hasher.update(key.as_bytes());
             hasher.update(&[1]);
-            hasher.update(value.to_string().as_bytes());
+            // The bytes of the value's text, as `to_string` gives them, without allocating it.
+            match value {
+                FieldValue::Str(text) => hasher.update(text.as_bytes()),
+                other => {
+                    use std::fmt::Write;
+                    let _ = write!(HashWriter(&mut hasher), "{other}");
+                }
+            }
             hasher.update(&[0]);
         }
     }
     hasher.digest() as i64
+}
+
+/// Feeds formatted text to a hasher.
+struct HashWriter<'a>(&'a mut xxhash_rust::xxh3::Xxh3);
+
+impl std::fmt::Write for HashWriter<'_> {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        self.0.update(text.as_bytes());
+        Ok(())
+    }
 }
 
 /// Orders copies of the same view: Datadog's document version, else the time spent so far
@@ -643,6 +660,30 @@ fn version_rank(event: &Event) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_identity_hashes_the_text_of_each_value() {
+        // The identity of events without an id must not change between versions (a re-import
+        // would store them twice): the value bytes are those of `to_string`.
+        let mut event = Event::new("vital", 1_700_000_000_123);
+        event.fields = vec![
+            ("session_id".into(), FieldValue::Str("s1".into())),
+            ("b".into(), FieldValue::Float(0.25)),
+            ("a".into(), FieldValue::Int(-7)),
+            ("c".into(), FieldValue::Bool(true)),
+            ("d".into(), FieldValue::Str("text é".into())),
+        ];
+        let mut reference = xxhash_rust::xxh3::Xxh3::new();
+        reference.update(b"vital\0s1\0");
+        reference.update(&1_700_000_000_123i64.to_le_bytes());
+        for (key, value) in [("a", "-7"), ("b", "0.25"), ("c", "true"), ("d", "text é")] {
+            reference.update(key.as_bytes());
+            reference.update(&[1]);
+            reference.update(value.as_bytes());
+            reference.update(&[0]);
+        }
+        assert_eq!(event_key(&event, "s1"), reference.digest() as i64);
+    }
 
     #[test]
     fn json_object_text_is_what_a_sorted_map_prints() {
