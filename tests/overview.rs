@@ -78,6 +78,19 @@ fn check_against_events(store: &Store, filter: Option<&str>) -> Overview {
     for page in &overview.top_pages_by_views {
         assert_eq!(Some(&page.views), views_by_page.get(page.view_path.as_str()), "{}", page.view_path);
     }
+    // Average loading time per page, over its views that have one.
+    let mut loading_by_page: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+    for e in events().filter(|e| e.kind == "view") {
+        if let (Some(path), Some(ns)) = (e.get_str("view_path"), e.get("loading_time").and_then(|v| v.as_f64())) {
+            loading_by_page.entry(path).or_default().push(ns / 1e6);
+        }
+    }
+    for page in &overview.top_pages_by_loading_time {
+        let values = &loading_by_page[page.view_path.as_str()];
+        let average = values.iter().sum::<f64>() / values.len() as f64;
+        let got = page.avg_loading_time_ms.expect("ranked pages have an average");
+        assert!((got - average).abs() <= 1e-9 * average.abs().max(1.0), "{}: {got} vs {average}", page.view_path);
+    }
     // (type, message) -> (count, sessions)
     type ErrorKey<'a> = (Option<&'a str>, Option<&'a str>);
     let mut errors: BTreeMap<ErrorKey, (u64, BTreeSet<&str>)> = BTreeMap::new();

@@ -145,6 +145,24 @@ impl Store {
         Ok(Store { conn, path: path.to_path_buf(), read_only: false, filter_window: FILTER_WINDOW })
     }
 
+    /// A second, read-only connection to the same file, for reading in parallel (the Overview);
+    /// None for an in-memory store or when it cannot be opened.
+    pub fn helper_connection(&self) -> Option<Connection> {
+        use rusqlite::OpenFlags;
+        if self.path == Path::new(":memory:") {
+            return None;
+        }
+        let conn = if self.read_only {
+            let uri = format!("file:{}?immutable=1", self.path.display().to_string().replace('?', "%3f").replace('#', "%23"));
+            Connection::open_with_flags(uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI).ok()?
+        } else {
+            Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?
+        };
+        conn.busy_timeout(Duration::from_secs(5)).ok()?;
+        conn.execute_batch("PRAGMA cache_size=-65536;").ok()?;
+        Some(conn)
+    }
+
     /// An interrupt handle: cancels the query running on this connection from another thread.
     pub fn interrupt_handle(&self) -> rusqlite::InterruptHandle {
         self.conn.get_interrupt_handle()

@@ -7,6 +7,7 @@ use crate::vitals::{Rating, VIEW_METRICS};
 use rusqlite::params_from_iter;
 use serde::Serialize;
 use rusqlite::types::ValueRef;
+use std::sync::atomic::{AtomicBool, Ordering};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Bucket sizes to choose from, smallest first.
@@ -223,6 +224,105 @@ fn max_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
+/// What one scan over (a time range of) the views gathers.
+struct ViewScan {
+    page_views_by_bucket: Vec<u64>,
+    /// Per metric, every value; and per metric and bucket.
+    values: Vec<Vec<f64>>,
+    values_by_bucket: Vec<Vec<Vec<f64>>>,
+    /// Per page: views, sum of loading times (ns, an integer so that the sum does not depend
+    /// on the order views are read in), loading times counted.
+    pages: FxHashMap<String, (u64, i128, u64)>,
+}
+
+impl ViewScan {
+    /// Adds another scan's counts (percentiles are taken after, so order does not matter).
+    fn merge(&mut self, other: ViewScan) {
+        for (mine, theirs) in self.page_views_by_bucket.iter_mut().zip(other.page_views_by_bucket) {
+            *mine += theirs;
+        }
+        for (mine, theirs) in self.values.iter_mut().zip(other.values) {
+            mine.extend(theirs);
+        }
+        for (mine, theirs) in self.values_by_bucket.iter_mut().zip(other.values_by_bucket) {
+            for (bucket, values) in mine.iter_mut().zip(theirs) {
+                bucket.extend(values);
+            }
+        }
+        for (path, (views, loading_sum, loading_count)) in other.pages {
+            update_counter(&mut self.pages, &path, |page| {
+                page.0 += views;
+                page.1 += loading_sum;
+                page.2 += loading_count;
+            });
+        }
+    }
+}
+
+/// How to scan the views: the query, the metrics it reads and the selection.
+struct ViewScanContext<'a> {
+    sql: &'a str,
+    metrics: &'a [&'static crate::vitals::Metric],
+    loading_index: Option<usize>,
+    buckets: usize,
+    in_scope: &'a (dyn Fn(i64) -> bool + Sync),
+    bucket_of: &'a (dyn Fn(i64) -> usize + Sync),
+}
+
+impl ViewScanContext<'_> {
+    /// Reads the views with `from_ms <= time_ms < to_ms`; gives up when `stop` is set.
+    fn run(&self, conn: &rusqlite::Connection, from_ms: i64, to_ms: i64, stop: &AtomicBool) -> StoreResult<ViewScan> {
+        let metrics = self.metrics;
+        let mut scan = ViewScan {
+            page_views_by_bucket: vec![0; self.buckets],
+            values: vec![Vec::new(); metrics.len()],
+            values_by_bucket: vec![vec![Vec::new(); self.buckets]; metrics.len()],
+            pages: FxHashMap::default(),
+        };
+        let mut stmt = conn.prepare_cached(self.sql)?;
+        let mut rows = stmt.query([from_ms, to_ms])?;
+        let mut read: u64 = 0;
+        while let Some(r) = rows.next()? {
+            read += 1;
+            if read % 4096 == 0 && stop.load(Ordering::Relaxed) {
+                let interrupted = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT);
+                return Err(rusqlite::Error::SqliteFailure(interrupted, Some("stopped with the other half".into())).into());
+            }
+            if !(self.in_scope)(r.get(2)?) {
+                continue;
+            }
+            let bucket = (self.bucket_of)(r.get(0)?);
+            scan.page_views_by_bucket[bucket] += 1;
+            let mut loading_ns = None;
+            for (i, metric) in metrics.iter().enumerate() {
+                let raw = match r.get_ref(3 + i)? {
+                    ValueRef::Integer(v) => Some(v as f64),
+                    ValueRef::Real(v) => Some(v),
+                    _ => None,
+                };
+                if let Some(raw) = raw.filter(|v| v.is_finite() && *v >= 0.0) {
+                    let value = metric.display_value(raw);
+                    scan.values[i].push(value);
+                    scan.values_by_bucket[i][bucket].push(value);
+                    if Some(i) == self.loading_index {
+                        loading_ns = Some(raw.round() as i128);
+                    }
+                }
+            }
+            if let Some(path) = optional_text(r.get_ref(1)?) {
+                update_counter(&mut scan.pages, &path, |page| {
+                    page.0 += 1;
+                    if let Some(ns) = loading_ns {
+                        page.1 += ns;
+                        page.2 += 1;
+                    }
+                });
+            }
+        }
+        Ok(scan)
+    }
+}
+
 impl Store {
     pub fn overview(&self, q: &SessionQuery) -> StoreResult<Overview> {
         let (where_sql, params) = session_where(q);
@@ -309,48 +409,45 @@ impl Store {
             .filter_map(|m| crate::model::event_column_for_key(m.key).map(|c| c.column))
             .collect();
         let sql = format!(
-            "SELECT e.time_ms, e.view_path, e.session_pk, {} FROM events e INDEXED BY events_view_timings WHERE e.kind = 'view'",
+            "SELECT e.time_ms, e.view_path, e.session_pk, {} FROM events e INDEXED BY events_view_timings
+             WHERE e.kind = 'view' AND e.time_ms >= ?1 AND e.time_ms < ?2",
             metric_columns.iter().map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
         );
-        let mut values: Vec<Vec<f64>> = vec![Vec::new(); metrics.len()];
-        let mut values_by_bucket: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); n]; metrics.len()];
-        let mut pages: FxHashMap<String, (u64, f64, u64)> = FxHashMap::default(); // views, loading sum ms, loading count
-        let loading_index = metrics.iter().position(|m| m.key == "loading_time");
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            if !in_scope(r.get(2)?) {
-                continue;
-            }
-            let time_ms: i64 = r.get(0)?;
-            let bucket = bucket_of(time_ms);
-            overview.buckets[bucket].page_views += 1;
-            overview.page_views += 1;
-            let mut loading_ms = None;
-            for (i, metric) in metrics.iter().enumerate() {
-                let raw = match r.get_ref(3 + i)? {
-                    ValueRef::Integer(v) => Some(v as f64),
-                    ValueRef::Real(v) => Some(v),
-                    _ => None,
-                };
-                if let Some(raw) = raw.filter(|v| v.is_finite() && *v >= 0.0) {
-                    let value = metric.display_value(raw);
-                    values[i].push(value);
-                    values_by_bucket[i][bucket].push(value);
-                    if Some(i) == loading_index {
-                        loading_ms = Some(value);
+        let scan = ViewScanContext {
+            sql: &sql,
+            metrics: &metrics,
+            loading_index: metrics.iter().position(|m| m.key == "loading_time"),
+            buckets: n,
+            in_scope: &in_scope,
+            bucket_of: &bucket_of,
+        };
+        // The views are most of the Overview's work: with a second (read-only) connection the
+        // two halves of the time axis are read on two threads. In-memory stores read them here.
+        let split_ms = from_ms.saturating_add(bucket_ms.saturating_mul(n as i64 / 2));
+        let views = match self.helper_connection() {
+            Some(helper) => {
+                // A superseded Overview interrupts the main connection; the helper then stops too.
+                let stop = AtomicBool::new(false);
+                let (early, late) = std::thread::scope(|threads| {
+                    let (scan, stop) = (&scan, &stop);
+                    let later_half = threads.spawn(move || scan.run(&helper, split_ms, i64::MAX, stop));
+                    let earlier_half = scan.run(&self.conn, i64::MIN, split_ms, stop);
+                    if earlier_half.is_err() {
+                        stop.store(true, Ordering::Relaxed);
                     }
-                }
-            }
-            if let Some(path) = optional_text(r.get_ref(1)?) {
-                update_counter(&mut pages, &path, |page| {
-                    page.0 += 1;
-                    if let Some(ms) = loading_ms {
-                        page.1 += ms;
-                        page.2 += 1;
-                    }
+                    let later_half = later_half.join().unwrap_or_else(|_| Err(rusqlite::Error::InvalidQuery.into()));
+                    (earlier_half, later_half)
                 });
+                let mut views = early?;
+                views.merge(late?);
+                views
             }
+            None => scan.run(&self.conn, i64::MIN, i64::MAX, &AtomicBool::new(false))?,
+        };
+        let ViewScan { page_views_by_bucket, mut values, mut values_by_bucket, pages } = views;
+        for (bucket, page_views) in overview.buckets.iter_mut().zip(page_views_by_bucket) {
+            bucket.page_views = page_views;
+            overview.page_views += page_views;
         }
         for (i, metric) in metrics.iter().enumerate() {
             let all = &mut values[i];
@@ -443,7 +540,7 @@ impl Store {
                 errors: page_errors.remove(&path).unwrap_or(0),
                 view_path: path,
                 views,
-                avg_loading_time_ms: (loading_count > 0).then(|| loading_sum / loading_count as f64),
+                avg_loading_time_ms: (loading_count > 0).then(|| loading_sum as f64 / loading_count as f64 / 1e6),
             })
             .collect();
         // Pages with errors but no view in scope still rank by errors.
