@@ -284,7 +284,7 @@ impl ViewScanContext<'_> {
         let mut read: u64 = 0;
         while let Some(r) = rows.next()? {
             read += 1;
-            if read % 4096 == 0 && stop.load(Ordering::Relaxed) {
+            if read.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
                 let interrupted = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT);
                 return Err(rusqlite::Error::SqliteFailure(interrupted, Some("stopped with the other half".into())).into());
             }
