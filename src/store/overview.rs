@@ -323,6 +323,67 @@ impl ViewScanContext<'_> {
     }
 }
 
+/// What the scan over the errors gathers.
+struct ErrorScan {
+    errors_by_bucket: Vec<u64>,
+    page_errors: FxHashMap<String, u64>,
+    /// The most common groups by type and message.
+    groups: Vec<ErrorGroup>,
+}
+
+impl ViewScanContext<'_> {
+    /// Errors per bucket by their time, per page, and grouped by type and message. The index
+    /// is in group order with sessions sorted within a group, so one pass counts each group's
+    /// events and distinct sessions.
+    fn scan_errors(&self, conn: &rusqlite::Connection) -> StoreResult<ErrorScan> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT e.error_type, e.error_message, e.session_pk, e.time_ms, e.view_path FROM events e INDEXED BY events_error_groups
+             WHERE e.kind = 'error' ORDER BY e.error_type, e.error_message, e.session_pk",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut scan = ErrorScan { errors_by_bucket: vec![0; self.buckets], page_errors: FxHashMap::default(), groups: Vec::new() };
+        let mut last_session: Option<i64> = None;
+        while let Some(r) = rows.next()? {
+            let session_pk: i64 = r.get(2)?;
+            if !(self.in_scope)(session_pk) {
+                continue;
+            }
+            scan.errors_by_bucket[(self.bucket_of)(r.get(3)?)] += 1;
+            if let Some(path) = optional_text(r.get_ref(4)?) {
+                update_counter(&mut scan.page_errors, &path, |errors| *errors += 1);
+            }
+            let error_type = optional_text(r.get_ref(0)?);
+            let error_message = optional_text(r.get_ref(1)?);
+            let same_group = scan
+                .groups
+                .last()
+                .is_some_and(|g| g.error_type.as_deref() == error_type.as_deref() && g.error_message.as_deref() == error_message.as_deref());
+            if !same_group {
+                scan.groups.push(ErrorGroup {
+                    error_type: error_type.map(|t| t.into_owned()),
+                    error_message: error_message.map(|m| m.into_owned()),
+                    count: 0,
+                    sessions: 0,
+                });
+                last_session = None;
+            }
+            if let Some(group) = scan.groups.last_mut() {
+                group.count += 1;
+                if last_session != Some(session_pk) {
+                    group.sessions += 1;
+                    last_session = Some(session_pk);
+                }
+            }
+        }
+        // As SQLite orders them: most events first, then type and message, missing ones first.
+        scan.groups.sort_by(|a, b| {
+            b.count.cmp(&a.count).then_with(|| a.error_type.cmp(&b.error_type)).then_with(|| a.error_message.cmp(&b.error_message))
+        });
+        scan.groups.truncate(TOP_N);
+        Ok(scan)
+    }
+}
+
 impl Store {
     pub fn overview(&self, q: &SessionQuery) -> StoreResult<Overview> {
         let (where_sql, params) = session_where(q);
@@ -332,9 +393,16 @@ impl Store {
         // start to the last end) and the sessions per bucket by their start. Counting distinct
         // users here instead of with count(DISTINCT) saves SQLite two sorts of every session
         // (1,000,000 sessions: 2.7 s to a fraction of it).
+        let all_sessions = q.filter.is_none() && q.from_ms.is_none() && q.to_ms.is_none();
+        // With a filter SQLite reads the sessions rows anyway, so the distributions are counted
+        // here rather than by one more filtered query per column; for all sessions the
+        // columns' own indexes answer those queries faster than reading the rows.
+        let distribution_columns: &[(&str, &str)] = if all_sessions { &[] } else { DISTRIBUTION_COLUMNS };
         let sql = format!(
-            "SELECT s.start_ms, coalesce(s.end_ms, s.start_ms), s.user_id, s.error_count > 0, s.session_pk FROM sessions s WHERE {where_sql}"
+            "SELECT s.start_ms, coalesce(s.end_ms, s.start_ms), s.user_id, s.error_count > 0, s.session_pk{} FROM sessions s WHERE {where_sql}",
+            distribution_columns.iter().map(|(key, _)| format!(", s.{}", crate::query::session_column_alias(key))).collect::<String>()
         );
+        let mut distribution_counts: Vec<FxHashMap<String, u64>> = vec![FxHashMap::default(); distribution_columns.len()];
         // The selected sessions, by session_pk: the event scans below keep only their events
         // (cheaper than SQLite looking each event's session up in the selection).
         let mut selection = SessionSet::default();
@@ -358,13 +426,35 @@ impl Store {
                 last = max_some(last, end);
                 selected.push((start, user, with_errors));
                 selection.insert(r.get(4)?);
+                for (i, counts) in distribution_counts.iter_mut().enumerate() {
+                    if let Some(value) = optional_text(r.get_ref(5 + i)?) {
+                        update_counter(counts, &value, |n| *n += 1);
+                    }
+                }
             }
         }
+        let distributions = |store: &Store, sessions: u64| -> StoreResult<Vec<Distribution>> {
+            if distribution_columns.is_empty() {
+                return store.distributions(q, sessions);
+            }
+            Ok(distribution_columns
+                .iter()
+                .zip(&distribution_counts)
+                .map(|((key, title), counts)| {
+                    // As `top_values` orders them: most sessions first, then by value.
+                    let mut values: Vec<(String, u64)> = counts.iter().map(|(v, n)| (v.clone(), *n)).collect();
+                    values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                    values.truncate(TOP_N);
+                    let shown: u64 = values.iter().map(|v| v.1).sum();
+                    Distribution { key, title, values, other: sessions.saturating_sub(shown) }
+                })
+                .collect())
+        };
         overview.sessions = selected.len() as u64;
         overview.unique_users = user_numbers.len() as u64;
         overview.sessions_with_errors = selected.iter().filter(|s| s.2).count() as u64;
         let (Some(first), Some(last)) = (first, last) else {
-            overview.distributions = self.distributions(q, overview.sessions)?;
+            overview.distributions = distributions(self, overview.sessions)?;
             return Ok(overview);
         };
         let lo = q.from_ms.unwrap_or(first).min(first);
@@ -378,8 +468,10 @@ impl Store {
             .collect();
         let bucket_of = |t: i64| ((t - from_ms).div_euclid(bucket_ms)).clamp(0, n as i64 - 1) as usize;
         let mut bucket_users: FxHashSet<(usize, u32)> = FxHashSet::default();
+        let mut selected_starts: Vec<i64> = Vec::with_capacity(selected.len());
         for (start, user, with_errors) in selected {
             let Some(start) = start else { continue };
+            selected_starts.push(start);
             let bucket_index = bucket_of(start);
             let bucket = &mut overview.buckets[bucket_index];
             bucket.sessions += 1;
@@ -397,7 +489,6 @@ impl Store {
         }
 
         // Events of the selected sessions; no check when every session is selected.
-        let all_sessions = q.filter.is_none() && q.from_ms.is_none() && q.to_ms.is_none();
         let in_scope = |session_pk: i64| all_sessions || selection.contains(session_pk);
 
         // One pass over the views: views per bucket and page, and the vitals. The covering
@@ -423,26 +514,34 @@ impl Store {
         };
         // The views are most of the Overview's work: with a second (read-only) connection the
         // two halves of the time axis are read on two threads. In-memory stores read them here.
-        let split_ms = from_ms.saturating_add(bucket_ms.saturating_mul(n as i64 / 2));
-        let views = match self.helper_connection() {
+        // Split where half the selected sessions have started: views follow sessions in time.
+        let mut starts: Vec<i64> = selected_starts;
+        let split_ms = if starts.is_empty() {
+            from_ms.saturating_add(bucket_ms.saturating_mul(n as i64 / 2))
+        } else {
+            let middle = starts.len() / 2;
+            *starts.select_nth_unstable(middle).1
+        };
+        let (views, errors) = match self.helper_connection() {
             Some(helper) => {
                 // A superseded Overview interrupts the main connection; the helper then stops too.
                 let stop = AtomicBool::new(false);
                 let (early, late) = std::thread::scope(|threads| {
                     let (scan, stop) = (&scan, &stop);
                     let later_half = threads.spawn(move || scan.run(&helper, split_ms, i64::MAX, stop));
-                    let earlier_half = scan.run(&self.conn, i64::MIN, split_ms, stop);
+                    // This thread then reads the errors while the helper finishes.
+                    let earlier_half = scan.run(&self.conn, i64::MIN, split_ms, stop).and_then(|views| Ok((views, scan.scan_errors(&self.conn)?)));
                     if earlier_half.is_err() {
                         stop.store(true, Ordering::Relaxed);
                     }
                     let later_half = later_half.join().unwrap_or_else(|_| Err(rusqlite::Error::InvalidQuery.into()));
                     (earlier_half, later_half)
                 });
-                let mut views = early?;
+                let (mut views, errors) = early?;
                 views.merge(late?);
-                views
+                (views, errors)
             }
-            None => scan.run(&self.conn, i64::MIN, i64::MAX, &AtomicBool::new(false))?,
+            None => (scan.run(&self.conn, i64::MIN, i64::MAX, &AtomicBool::new(false))?, scan.scan_errors(&self.conn)?),
         };
         let ViewScan { page_views_by_bucket, mut values, mut values_by_bucket, pages } = views;
         for (bucket, page_views) in overview.buckets.iter_mut().zip(page_views_by_bucket) {
@@ -492,46 +591,11 @@ impl Store {
             overview.vitals.push(summary);
         }
 
-        // Errors: per bucket by their time, per page, and grouped by type and message. The
-        // index is in group order with sessions sorted within a group, so one pass counts
-        // each group's events and distinct sessions.
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT e.error_type, e.error_message, e.session_pk, e.time_ms, e.view_path FROM events e INDEXED BY events_error_groups
-             WHERE e.kind = 'error' ORDER BY e.error_type, e.error_message, e.session_pk",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut page_errors: FxHashMap<String, u64> = FxHashMap::default();
-        let mut groups: Vec<ErrorGroup> = Vec::new();
-        let mut last_session: Option<i64> = None;
-        while let Some(r) = rows.next()? {
-            let session_pk: i64 = r.get(2)?;
-            if !in_scope(session_pk) {
-                continue;
-            }
-            let time_ms: i64 = r.get(3)?;
-            overview.buckets[bucket_of(time_ms)].errors += 1;
-            overview.errors += 1;
-            if let Some(path) = optional_text(r.get_ref(4)?) {
-                update_counter(&mut page_errors, &path, |errors| *errors += 1);
-            }
-            let error_type = optional_text(r.get_ref(0)?);
-            let error_message = optional_text(r.get_ref(1)?);
-            let same_group = groups.last().is_some_and(|g| g.error_type.as_deref() == error_type.as_deref() && g.error_message.as_deref() == error_message.as_deref());
-            if !same_group {
-                groups.push(ErrorGroup { error_type: error_type.map(|t| t.into_owned()), error_message: error_message.map(|m| m.into_owned()), count: 0, sessions: 0 });
-                last_session = None;
-            }
-            if let Some(group) = groups.last_mut() {
-                group.count += 1;
-                if last_session != Some(session_pk) {
-                    group.sessions += 1;
-                    last_session = Some(session_pk);
-                }
-            }
+        let ErrorScan { errors_by_bucket, mut page_errors, groups } = errors;
+        for (bucket, errors) in overview.buckets.iter_mut().zip(errors_by_bucket) {
+            bucket.errors = errors;
+            overview.errors += errors;
         }
-        // As SQLite orders them: most events first, then type and message, missing ones first.
-        groups.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.error_type.cmp(&b.error_type)).then_with(|| a.error_message.cmp(&b.error_message)));
-        groups.truncate(TOP_N);
         overview.top_errors = groups;
 
         let mut page_stats: Vec<PageStat> = pages
@@ -555,7 +619,7 @@ impl Store {
         overview.top_pages_by_loading_time =
             top(&mut page_stats, &|s| if s.views >= min_views { s.avg_loading_time_ms.unwrap_or(-1.0) } else { -1.0 });
         overview.top_pages_by_errors = top(&mut page_stats, &|s| s.errors as f64);
-        overview.distributions = self.distributions(q, overview.sessions)?;
+        overview.distributions = distributions(self, overview.sessions)?;
         Ok(overview)
     }
 
