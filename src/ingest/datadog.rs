@@ -195,12 +195,14 @@ pub fn fast_convert(bytes: &[u8]) -> Option<Event> {
     // search is skipped when nothing earlier can have the name: names have no dot, and each
     // renaming entry is noted once it was used.
     let mut entries_used: u64 = 0;
-    let mut undotted_key_kept = false;
+    // Kept keys without a dot (`env`, `service`, …): the only ones a renamed key can meet.
+    let mut undotted_kept: Vec<usize> = Vec::new();
     for (key, field) in top.flat.fields {
         match canonical_entry(&event.kind, &key) {
             Some(entry) => {
                 let canonical = KEY_MAP[entry].1;
-                if undotted_key_kept || entries_used & (1 << entry) != 0 {
+                let may_exist = entries_used & (1 << entry) != 0 || undotted_kept.iter().any(|i| event.fields[*i].0 == canonical);
+                if may_exist {
                     event.set(canonical, field);
                 } else {
                     entries_used |= 1 << entry;
@@ -208,7 +210,9 @@ pub fn fast_convert(bytes: &[u8]) -> Option<Event> {
                 }
             }
             None => {
-                undotted_key_kept |= !key.contains('.');
+                if !key.contains('.') {
+                    undotted_kept.push(event.fields.len());
+                }
                 event.fields.push((key, field));
             }
         }

@@ -89,7 +89,7 @@ impl<R: std::io::Read> std::io::Read for LineCapReader<R> {
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|b| *b == b'\n')
+    memchr::memchr(b'\n', bytes)
 }
 
 /// A friendly reason for a read error in the middle of a file.
