@@ -85,6 +85,11 @@ fn is_writable(path: &Path) -> bool {
     file_ok && dir_ok
 }
 
+/// The URI that opens a database file immutable: no locks and no WAL files, for read-only media.
+fn immutable_uri(path: &Path) -> String {
+    format!("file:{}?immutable=1", path.display().to_string().replace('?', "%3f").replace('#', "%23"))
+}
+
 impl Store {
     /// Opens (creating if needed) a database file and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Store> {
@@ -110,8 +115,7 @@ impl Store {
 
     fn open_read_only(path: &Path) -> StoreResult<Store> {
         use rusqlite::OpenFlags;
-        let uri = format!("file:{}?immutable=1", path.display().to_string().replace('?', "%3f").replace('#', "%23"));
-        let conn = Connection::open_with_flags(uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
+        let conn = Connection::open_with_flags(immutable_uri(path), OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version != schema::SCHEMA_VERSION {
             return Err(StoreError::ReadOnly(format!(
@@ -153,8 +157,7 @@ impl Store {
             return None;
         }
         let conn = if self.read_only {
-            let uri = format!("file:{}?immutable=1", self.path.display().to_string().replace('?', "%3f").replace('#', "%23"));
-            Connection::open_with_flags(uri, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI).ok()?
+            Connection::open_with_flags(immutable_uri(&self.path), OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI).ok()?
         } else {
             Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?
         };
