@@ -47,6 +47,10 @@ struct CachedSession {
     session_pk: i64,
     attributes: FxHashMap<String, FieldValue>,
     dirty: bool,
+    /// The row exists. A session this file creates is inserted whole when it leaves the
+    /// cache (with its aggregates at the end of the file), not inserted empty and updated
+    /// twice: each of those writes moved it in every one of the session list's indexes.
+    stored: bool,
 }
 
 /// An event made ready for the store without the database: its identity, its column values
@@ -146,6 +150,8 @@ pub struct FileWriter<'c> {
     new_sessions: FxHashSet<i64>,
     /// The highest event_pk before this file.
     events_before: i64,
+    /// The session_pk the next session this file creates gets.
+    next_session_pk: i64,
     insert_event: Statement<'c>,
     find_view: Statement<'c>,
     update_view: Statement<'c>,
@@ -166,6 +172,10 @@ impl<'c> FileWriter<'c> {
         )?;
         let file_pk = conn.last_insert_rowid();
         let events_before: i64 = conn.query_row("SELECT coalesce(max(event_pk), 0) FROM events", [], |r| r.get(0))?;
+        let next_session_pk: i64 = conn.query_row("SELECT coalesce(max(session_pk), 0) + 1 FROM sessions", [], |r| r.get(0))?;
+        // New sessions' rows are written after their events (see CachedSession::stored); the
+        // setting ends with the transaction.
+        conn.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let columns = event_column_list();
         let placeholders = (0..EVENT_COLUMNS.len() + 7).map(|i| format!("?{}", i + 1)).collect::<Vec<_>>().join(", ");
         let insert_event = conn.prepare(&format!(
@@ -191,6 +201,7 @@ impl<'c> FileWriter<'c> {
             touched_sessions: FxHashSet::default(),
             new_sessions: FxHashSet::default(),
             events_before,
+            next_session_pk,
             insert_event,
             find_view,
             update_view,
@@ -329,7 +340,7 @@ impl<'c> FileWriter<'c> {
     fn session_for(&mut self, session_id: &str, fields: Vec<(String, FieldValue)>) -> StoreResult<(i64, Vec<(String, FieldValue)>)> {
         if !self.sessions.contains_key(session_id) {
             if self.sessions.len() >= SESSION_CACHE_LIMIT {
-                self.flush_session_attributes()?;
+                self.flush_session_attributes(&mut FxHashMap::default())?;
             }
             let cached = self.load_or_create_session(session_id)?;
             self.sessions.insert(session_id.to_string(), cached);
@@ -377,28 +388,44 @@ impl<'c> FileWriter<'c> {
                     }
                 }
             }
-            return Ok(CachedSession { session_pk, attributes, dirty: false });
+            return Ok(CachedSession { session_pk, attributes, dirty: false, stored: true });
         }
-        self.conn.prepare_cached("INSERT INTO sessions (session_id) VALUES (?1)")?.execute(params![session_id])?;
-        let session_pk = self.conn.last_insert_rowid();
+        // Its events refer to it before the row exists: foreign keys are checked at commit.
+        let session_pk = self.next_session_pk;
+        self.next_session_pk += 1;
         self.new_sessions.insert(session_pk);
-        Ok(CachedSession { session_pk, attributes: FxHashMap::default(), dirty: false })
+        Ok(CachedSession { session_pk, attributes: FxHashMap::default(), dirty: false, stored: false })
     }
 
-    fn flush_session_attributes(&mut self) -> StoreResult<()> {
-        let assignments =
-            SESSION_ATTRIBUTES.iter().enumerate().map(|(i, a)| format!("{} = ?{}", a.column, i + 3)).collect::<Vec<_>>();
+    /// Writes the cached sessions and empties the cache: inserts the rows of new sessions
+    /// (with their aggregates, taken from `aggregates`, when given) and updates the
+    /// attributes of stored ones that changed.
+    fn flush_session_attributes(&mut self, aggregates: &mut FxHashMap<i64, SessionAggregate>) -> StoreResult<()> {
+        let attribute_columns: Vec<&str> = SESSION_ATTRIBUTES.iter().map(|a| a.column).collect();
+        let assignments: Vec<String> = attribute_columns.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 3)).collect();
         let mut update = self.conn.prepare_cached(&format!(
             "UPDATE sessions SET session_fields_json = ?2, {} WHERE session_pk = ?1",
             assignments.join(", ")
         ))?;
-        for session in self.sessions.values().filter(|s| s.dirty) {
-            let mut values: Vec<SqlValue> = vec![SqlValue::Integer(session.session_pk)];
+        let aggregate_columns = "start_ms, end_ms, duration_ms, view_count, action_count, error_count, resource_count,
+            long_task_count, other_event_count, first_view_path, first_view_url, last_view_path, last_view_url";
+        let placeholders = (1..=3 + attribute_columns.len() + 13).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+        let mut insert = self.conn.prepare_cached(&format!(
+            "INSERT INTO sessions (session_pk, session_id, session_fields_json, {}, {aggregate_columns}) VALUES ({placeholders})",
+            attribute_columns.join(", ")
+        ))?;
+        let mut cached: Vec<(&String, &CachedSession)> = self.sessions.iter().filter(|(_, s)| s.dirty || !s.stored).collect();
+        cached.sort_unstable_by_key(|(_, s)| s.session_pk);
+        for (session_id, session) in cached {
             let mut other = serde_json::Map::new();
             for (key, value) in &session.attributes {
                 if session_attribute_for_key(key).is_none() {
                     other.insert(key.clone(), value.to_json());
                 }
+            }
+            let mut values: Vec<SqlValue> = vec![SqlValue::Integer(session.session_pk)];
+            if !session.stored {
+                values.push(SqlValue::Text(session_id.clone()));
             }
             values.push(SqlValue::Text(serde_json::Value::Object(other).to_string()));
             for attribute in SESSION_ATTRIBUTES {
@@ -407,7 +434,13 @@ impl<'c> FileWriter<'c> {
                     None => SqlValue::Null,
                 });
             }
-            update.execute(params_from_iter(values))?;
+            if session.stored {
+                update.execute(params_from_iter(values))?;
+            } else {
+                let aggregate = aggregates.remove(&session.session_pk).unwrap_or_default();
+                values.extend(aggregate.columns());
+                insert.execute(params_from_iter(values))?;
+            }
         }
         self.sessions.clear();
         Ok(())
@@ -416,8 +449,11 @@ impl<'c> FileWriter<'c> {
     /// Writes session attributes and recomputes every touched session's aggregates from its
     /// events, so the result does not depend on the order events or files arrive in.
     pub fn finish(mut self, records_skipped: u64) -> StoreResult<WriteSummary> {
-        self.flush_session_attributes()?;
-        self.aggregate_new_sessions()?;
+        let mut aggregates = self.new_session_aggregates()?;
+        // New sessions still cached are inserted with their aggregates; the others (stored
+        // already) get theirs by UPDATE.
+        self.flush_session_attributes(&mut aggregates)?;
+        self.update_aggregates(aggregates)?;
         // Sessions that had events before this file: recomputed in SQL from all their events,
         // set-based over a temporary table rather than two statements per session.
         self.conn.execute_batch(
@@ -468,9 +504,9 @@ impl<'c> FileWriter<'c> {
 
     /// The aggregates of the sessions this file created, from one pass over this file's events
     /// (the same values as the SQL for earlier sessions; tests import in both ways and compare).
-    fn aggregate_new_sessions(&mut self) -> StoreResult<()> {
+    fn new_session_aggregates(&mut self) -> StoreResult<FxHashMap<i64, SessionAggregate>> {
         if self.new_sessions.is_empty() {
-            return Ok(());
+            return Ok(FxHashMap::default());
         }
         let mut aggregates: FxHashMap<i64, SessionAggregate> = FxHashMap::default();
         let mut scan = self.conn.prepare(
@@ -501,23 +537,23 @@ impl<'c> FileWriter<'c> {
                 }
             }
         }
-        drop(rows);
+        Ok(aggregates)
+    }
+
+    /// Writes aggregates of sessions whose rows exist.
+    fn update_aggregates(&mut self, aggregates: FxHashMap<i64, SessionAggregate>) -> StoreResult<()> {
         let mut update = self.conn.prepare(
-            "UPDATE sessions SET start_ms = ?2, end_ms = ?3, duration_ms = ?3 - ?2, view_count = ?4, action_count = ?5,
-                error_count = ?6, resource_count = ?7, long_task_count = ?8, other_event_count = ?9,
-                first_view_path = ?10, first_view_url = ?11, last_view_path = ?12, last_view_url = ?13
+            "UPDATE sessions SET start_ms = ?2, end_ms = ?3, duration_ms = ?4, view_count = ?5, action_count = ?6,
+                error_count = ?7, resource_count = ?8, long_task_count = ?9, other_event_count = ?10,
+                first_view_path = ?11, first_view_url = ?12, last_view_path = ?13, last_view_url = ?14
              WHERE session_pk = ?1",
         )?;
-        let mut session_pks: Vec<&i64> = aggregates.keys().collect();
-        session_pks.sort_unstable();
-        for session_pk in session_pks {
-            let a = &aggregates[session_pk];
-            let (first_path, first_url) = a.first.as_ref().map_or((None, None), |(_, p, u)| (Some(p), u.as_ref()));
-            let (last_path, last_url) = a.last.as_ref().map_or((None, None), |(_, p, u)| (Some(p), u.as_ref()));
-            update.execute(params![
-                session_pk, a.start_ms, a.end_ms, a.counts[0], a.counts[1], a.counts[2], a.counts[3], a.counts[4], a.counts[5],
-                first_path, first_url, last_path, last_url
-            ])?;
+        let mut sorted: Vec<(i64, SessionAggregate)> = aggregates.into_iter().collect();
+        sorted.sort_unstable_by_key(|(session_pk, _)| *session_pk);
+        for (session_pk, aggregate) in sorted {
+            let mut values = vec![SqlValue::Integer(session_pk)];
+            values.extend(aggregate.columns());
+            update.execute(params_from_iter(values))?;
         }
         Ok(())
     }
@@ -547,6 +583,23 @@ impl Default for SessionAggregate {
 }
 
 impl SessionAggregate {
+    /// start_ms, end_ms, duration_ms, the six counts, first and last page path and URL; a
+    /// session without events has no times and counts of 0.
+    fn columns(self) -> Vec<SqlValue> {
+        let (start, end, duration) = if self.counts.iter().any(|n| *n > 0) {
+            (SqlValue::Integer(self.start_ms), SqlValue::Integer(self.end_ms), SqlValue::Integer(self.end_ms - self.start_ms))
+        } else {
+            (SqlValue::Null, SqlValue::Null, SqlValue::Null)
+        };
+        let text = |t: Option<String>| t.map_or(SqlValue::Null, SqlValue::Text);
+        let (first_path, first_url) = self.first.map_or((None, None), |(_, p, u)| (Some(p), u));
+        let (last_path, last_url) = self.last.map_or((None, None), |(_, p, u)| (Some(p), u));
+        let mut values = vec![start, end, duration];
+        values.extend(self.counts.iter().map(|n| SqlValue::Integer(*n)));
+        values.extend([text(first_path), text(first_url), text(last_path), text(last_url)]);
+        values
+    }
+
     fn add(&mut self, kind: &str, time_ms: i64, span_ns: i64) {
         self.start_ms = self.start_ms.min(time_ms);
         // As SQLite's integer division: truncated toward zero.
