@@ -440,3 +440,37 @@ fn events_without_an_id_are_the_same_whether_or_not_they_repeat_session_keys() {
     assert_eq!(reports[1].summary.duplicates, 1, "the re-export without session keys is the same event");
     assert_eq!(count(&store, "SELECT count(*) FROM events"), 1);
 }
+
+/// A file with more sessions than the import keeps in memory writes sessions out as it goes
+/// (new ones inserted whole, earlier ones updated): the result is the same as with room for all.
+#[test]
+fn sessions_written_out_of_a_small_cache_give_the_same_database() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ndjson = dir.path().join("many.ndjson");
+    rum_explorer::generate::write(&ndjson, rum_explorer::generate::GenerateFormat::Ndjson, 40, 9, false).expect("generate");
+    let lp = dir.path().join("many.lp");
+    rum_explorer::generate::write(&lp, rum_explorer::generate::GenerateFormat::Lp, 40, 9, false).expect("generate");
+    let open = |cache: usize| {
+        let (tmp, db) = temp_db();
+        let mut store = Store::open(&db).expect("open");
+        store.session_cache_limit = cache;
+        (tmp, store)
+    };
+    let (_roomy_dir, mut roomy) = open(100_000);
+    let (_small_dir, mut small) = open(3);
+    let fields = |store: &Store| -> Vec<String> {
+        store.conn.prepare("SELECT session_fields_json FROM sessions ORDER BY session_id").and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()).expect("fields")
+    };
+    // The first file creates the sessions; the second repeats them, stored by then.
+    for (step, file) in [ndjson, lp].iter().enumerate() {
+        import(&mut roomy, std::slice::from_ref(file));
+        import(&mut small, std::slice::from_ref(file));
+        let expected = sessions_json(&roomy);
+        assert_eq!(expected.len(), 40);
+        assert_same_sessions(&sessions_json(&small), &expected, &format!("cache of 3 sessions, after file {}", step + 1));
+        assert_eq!(count(&small, "SELECT count(*) FROM events"), count(&roomy, "SELECT count(*) FROM events"));
+        assert_eq!(fields(&small), fields(&roomy));
+    }
+    let orphans: i64 = small.conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).expect("check");
+    assert_eq!(orphans, 0);
+}

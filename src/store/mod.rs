@@ -70,6 +70,9 @@ pub struct Store {
     /// How many sessions, in sort order, the first pages of a filtered list are looked for in
     /// before asking SQLite for every match (see `sessions`).
     pub filter_window: i64,
+    /// Sessions an import keeps in memory at most before writing them out (tests lower it to
+    /// exercise that path).
+    pub session_cache_limit: usize,
 }
 
 /// The default [`Store::filter_window`].
@@ -124,7 +127,7 @@ impl Store {
             )));
         }
         conn.execute_batch("PRAGMA cache_size=-65536;")?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: true, filter_window: FILTER_WINDOW })
+        Ok(Store { conn, path: path.to_path_buf(), read_only: true, filter_window: FILTER_WINDOW, session_cache_limit: writer::SESSION_CACHE_LIMIT })
     }
 
     /// An in-memory database, for tests.
@@ -146,7 +149,7 @@ impl Store {
         })?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")?;
         schema::migrate(&conn, path)?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: false, filter_window: FILTER_WINDOW })
+        Ok(Store { conn, path: path.to_path_buf(), read_only: false, filter_window: FILTER_WINDOW, session_cache_limit: writer::SESSION_CACHE_LIMIT })
     }
 
     /// A second, read-only connection to the same file, for reading in parallel (the Overview);

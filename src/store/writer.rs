@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 /// Sessions whose attributes are cached while a file is written; past this the cache is
 /// written out and emptied, so memory stays bounded on files with millions of sessions
 /// (about 2 KiB a session; exports interleave far fewer sessions than this at a time).
-const SESSION_CACHE_LIMIT: usize = 10_000;
+pub const SESSION_CACHE_LIMIT: usize = 10_000;
 
 /// What writing one event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,6 +152,8 @@ pub struct FileWriter<'c> {
     events_before: i64,
     /// The session_pk the next session this file creates gets.
     next_session_pk: i64,
+    /// Sessions cached at most (see [`SESSION_CACHE_LIMIT`]; tests lower it).
+    pub session_cache_limit: usize,
     insert_event: Statement<'c>,
     find_view: Statement<'c>,
     update_view: Statement<'c>,
@@ -202,6 +204,7 @@ impl<'c> FileWriter<'c> {
             new_sessions: FxHashSet::default(),
             events_before,
             next_session_pk,
+            session_cache_limit: SESSION_CACHE_LIMIT,
             insert_event,
             find_view,
             update_view,
@@ -339,7 +342,7 @@ impl<'c> FileWriter<'c> {
     /// values that differ from the session's, which stay on the event.
     fn session_for(&mut self, session_id: &str, fields: Vec<(String, FieldValue)>) -> StoreResult<(i64, Vec<(String, FieldValue)>)> {
         if !self.sessions.contains_key(session_id) {
-            if self.sessions.len() >= SESSION_CACHE_LIMIT {
+            if self.sessions.len() >= self.session_cache_limit {
                 self.flush_session_attributes(&mut FxHashMap::default())?;
             }
             let cached = self.load_or_create_session(session_id)?;
