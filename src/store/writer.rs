@@ -343,7 +343,7 @@ impl<'c> FileWriter<'c> {
     fn session_for(&mut self, session_id: &str, fields: Vec<(String, FieldValue)>) -> StoreResult<(i64, Vec<(String, FieldValue)>)> {
         if !self.sessions.contains_key(session_id) {
             if self.sessions.len() >= self.session_cache_limit {
-                self.flush_session_attributes(&mut FxHashMap::default())?;
+                self.write_cached_sessions(&mut FxHashMap::default())?;
             }
             let cached = self.load_or_create_session(session_id)?;
             self.sessions.insert(session_id.to_string(), cached);
@@ -403,7 +403,7 @@ impl<'c> FileWriter<'c> {
     /// Writes the cached sessions and empties the cache: inserts the rows of new sessions
     /// (with their aggregates, taken from `aggregates`, when given) and updates the
     /// attributes of stored ones that changed.
-    fn flush_session_attributes(&mut self, aggregates: &mut FxHashMap<i64, SessionAggregate>) -> StoreResult<()> {
+    fn write_cached_sessions(&mut self, aggregates: &mut FxHashMap<i64, SessionAggregate>) -> StoreResult<()> {
         let attribute_columns: Vec<&str> = SESSION_ATTRIBUTES.iter().map(|a| a.column).collect();
         let assignments: Vec<String> = attribute_columns.iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 3)).collect();
         let mut update = self.conn.prepare_cached(&format!(
@@ -412,7 +412,10 @@ impl<'c> FileWriter<'c> {
         ))?;
         let aggregate_columns = "start_ms, end_ms, duration_ms, view_count, action_count, error_count, resource_count,
             long_task_count, other_event_count, first_view_path, first_view_url, last_view_path, last_view_url";
-        let placeholders = (1..=3 + attribute_columns.len() + 13).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+        let placeholders = (1..=3 + attribute_columns.len() + aggregate_columns.split(',').count())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
         let mut insert = self.conn.prepare_cached(&format!(
             "INSERT INTO sessions (session_pk, session_id, session_fields_json, {}, {aggregate_columns}) VALUES ({placeholders})",
             attribute_columns.join(", ")
@@ -455,7 +458,7 @@ impl<'c> FileWriter<'c> {
         let mut aggregates = self.new_session_aggregates()?;
         // New sessions still cached are inserted with their aggregates; the others (stored
         // already) get theirs by UPDATE.
-        self.flush_session_attributes(&mut aggregates)?;
+        self.write_cached_sessions(&mut aggregates)?;
         self.update_aggregates(aggregates)?;
         // Sessions that had events before this file: recomputed in SQL from all their events,
         // set-based over a temporary table rather than two statements per session.
