@@ -265,7 +265,8 @@ struct ViewScanContext<'a> {
     metrics: &'a [&'static crate::vitals::Metric],
     loading_index: Option<usize>,
     buckets: usize,
-    in_scope: &'a (dyn Fn(i64) -> bool + Sync),
+    /// None when every session is selected (the session is then not even read).
+    in_scope: Option<&'a (dyn Fn(i64) -> bool + Sync)>,
     bucket_of: &'a (dyn Fn(i64) -> usize + Sync),
 }
 
@@ -288,8 +289,10 @@ impl ViewScanContext<'_> {
                 let interrupted = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT);
                 return Err(rusqlite::Error::SqliteFailure(interrupted, Some("stopped with the other half".into())).into());
             }
-            if !(self.in_scope)(r.get(2)?) {
-                continue;
+            if let Some(in_scope) = self.in_scope {
+                if !in_scope(r.get(2)?) {
+                    continue;
+                }
             }
             let bucket = (self.bucket_of)(r.get(0)?);
             scan.page_views_by_bucket[bucket] += 1;
@@ -345,7 +348,7 @@ impl ViewScanContext<'_> {
         let mut last_session: Option<i64> = None;
         while let Some(r) = rows.next()? {
             let session_pk: i64 = r.get(2)?;
-            if !(self.in_scope)(session_pk) {
+            if self.in_scope.is_some_and(|in_scope| !in_scope(session_pk)) {
                 continue;
             }
             scan.errors_by_bucket[(self.bucket_of)(r.get(3)?)] += 1;
@@ -509,7 +512,7 @@ impl Store {
             metrics: &metrics,
             loading_index: metrics.iter().position(|m| m.key == "loading_time"),
             buckets: n,
-            in_scope: &in_scope,
+            in_scope: if all_sessions { None } else { Some(&in_scope) },
             bucket_of: &bucket_of,
         };
         // The views are most of the Overview's work: with a second (read-only) connection the
