@@ -7,7 +7,7 @@ use crate::vitals::{Rating, VIEW_METRICS};
 use rusqlite::params_from_iter;
 use serde::Serialize;
 use rusqlite::types::ValueRef;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// Bucket sizes to choose from, smallest first.
@@ -18,6 +18,8 @@ const BUCKET_SIZES_MS: &[i64] = &[
 /// At most this many time buckets.
 pub const MAX_BUCKETS: i64 = 60;
 const TOP_N: usize = 10;
+/// Pieces of the time axis the views are read in (see `overview`).
+const VIEW_PIECES: u64 = 12;
 /// Pages rank by average loading time only with this many views (one slow visit is not a slow
 /// page), unless no page has that many.
 pub const MIN_VIEWS_FOR_AVERAGE: u64 = 3;
@@ -136,6 +138,55 @@ pub fn p75(values: &mut [f64]) -> Option<f64> {
     Some(*value)
 }
 
+/// [`p75`] of all the values in `parts` taken together, without gathering them in one
+/// vector (at 1,000,000 sessions that copy was 156 MB per metric). A histogram on the top
+/// bits of each value's total-order key finds the bin that holds the rank; only that bin's
+/// values are then gathered and selected from.
+pub fn p75_of_parts(parts: &[Vec<f64>]) -> Option<f64> {
+    // Monotonic in `f64::total_cmp` order, as an unsigned integer.
+    fn order_key(value: f64) -> u64 {
+        let bits = value.to_bits() as i64;
+        ((bits ^ (((bits >> 63) as u64) >> 1) as i64) as u64) ^ (1 << 63)
+    }
+    const BIN_SHIFT: u32 = 48;
+    let total: usize = parts.iter().map(Vec::len).sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = (total * 3).div_ceil(4).max(1) - 1;
+    let mut counts = vec![0usize; 1 << (64 - BIN_SHIFT)];
+    for value in parts.iter().flatten() {
+        counts[(order_key(*value) >> BIN_SHIFT) as usize] += 1;
+    }
+    let mut before = 0;
+    let mut bin = 0;
+    for (i, count) in counts.iter().enumerate() {
+        if before + count > rank {
+            bin = i as u64;
+            break;
+        }
+        before += count;
+    }
+    let mut in_bin: Vec<f64> = parts.iter().flatten().copied().filter(|v| order_key(*v) >> BIN_SHIFT == bin).collect();
+    let (_, value, _) = in_bin.select_nth_unstable_by(rank - before, |a, b| a.total_cmp(b));
+    Some(*value)
+}
+
+/// A column's most common values with their session counts, most first.
+type TopValues = Vec<(String, u64)>;
+
+/// [`DISTRIBUTION_COLUMNS`]' top values among the sessions `q` selects, on any connection.
+fn top_values_of_distribution_columns(conn: &rusqlite::Connection, q: &SessionQuery, stop: &AtomicBool) -> StoreResult<Vec<TopValues>> {
+    let mut out = Vec::new();
+    for (key, _) in DISTRIBUTION_COLUMNS {
+        if stop.load(Ordering::Relaxed) {
+            return Err(stopped());
+        }
+        out.push(super::queries::top_values_on(conn, q, key, TOP_N)?);
+    }
+    Ok(out)
+}
+
 /// A number for each distinct user id, given in the order they are first seen.
 fn user_number(numbers: &mut FxHashMap<String, u32>, user: &str) -> u32 {
     if let Some(n) = numbers.get(user) {
@@ -227,8 +278,8 @@ fn max_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
 /// What one scan over (a time range of) the views gathers.
 struct ViewScan {
     page_views_by_bucket: Vec<u64>,
-    /// Per metric, every value; and per metric and bucket.
-    values: Vec<Vec<f64>>,
+    /// Per metric and bucket, every value (a metric's values over all buckets are these
+    /// taken together: not kept twice).
     values_by_bucket: Vec<Vec<Vec<f64>>>,
     /// Per page: views, sum of loading times (ns, an integer so that the sum does not depend
     /// on the order views are read in), loading times counted.
@@ -241,12 +292,14 @@ impl ViewScan {
         for (mine, theirs) in self.page_views_by_bucket.iter_mut().zip(other.page_views_by_bucket) {
             *mine += theirs;
         }
-        for (mine, theirs) in self.values.iter_mut().zip(other.values) {
-            mine.extend(theirs);
-        }
         for (mine, theirs) in self.values_by_bucket.iter_mut().zip(other.values_by_bucket) {
             for (bucket, values) in mine.iter_mut().zip(theirs) {
-                bucket.extend(values);
+                // The two scans split the time axis, so most buckets are empty on one side.
+                if bucket.is_empty() {
+                    *bucket = values;
+                } else {
+                    bucket.extend(values);
+                }
             }
         }
         for (path, (views, loading_sum, loading_count)) in other.pages {
@@ -276,7 +329,6 @@ impl ViewScanContext<'_> {
         let metrics = self.metrics;
         let mut scan = ViewScan {
             page_views_by_bucket: vec![0; self.buckets],
-            values: vec![Vec::new(); metrics.len()],
             values_by_bucket: vec![vec![Vec::new(); self.buckets]; metrics.len()],
             pages: FxHashMap::default(),
         };
@@ -286,8 +338,7 @@ impl ViewScanContext<'_> {
         while let Some(r) = rows.next()? {
             read += 1;
             if read.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
-                let interrupted = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT);
-                return Err(rusqlite::Error::SqliteFailure(interrupted, Some("stopped with the other half".into())).into());
+                return Err(stopped());
             }
             if let Some(in_scope) = self.in_scope {
                 if !in_scope(r.get(2)?) {
@@ -304,9 +355,7 @@ impl ViewScanContext<'_> {
                     _ => None,
                 };
                 if let Some(raw) = raw.filter(|v| v.is_finite() && *v >= 0.0) {
-                    let value = metric.display_value(raw);
-                    scan.values[i].push(value);
-                    scan.values_by_bucket[i][bucket].push(value);
+                    scan.values_by_bucket[i][bucket].push(metric.display_value(raw));
                     if Some(i) == self.loading_index {
                         loading_ns = Some(raw.round() as i128);
                     }
@@ -326,6 +375,49 @@ impl ViewScanContext<'_> {
     }
 }
 
+/// The error a scan gives up with when the other thread failed or was interrupted.
+fn stopped() -> super::StoreError {
+    let interrupted = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT);
+    rusqlite::Error::SqliteFailure(interrupted, Some("stopped with the other thread".into())).into()
+}
+
+/// A piece of the Overview's event reading; two threads take them in turn from one list.
+enum ScanWork {
+    Errors,
+    /// The views with `from_ms <= time_ms < to_ms`.
+    Views { from_ms: i64, to_ms: i64 },
+}
+
+enum ScanDone {
+    Errors(ErrorScan),
+    Views(ViewScan),
+}
+
+impl ViewScanContext<'_> {
+    /// Takes pieces of `work` (the next one is `next`) until none is left; on a failure tells
+    /// the other thread to stop, and stops when told.
+    fn run_work(&self, conn: &rusqlite::Connection, work: &[ScanWork], next: &AtomicUsize, stop: &AtomicBool) -> StoreResult<Vec<ScanDone>> {
+        let mut done = Vec::new();
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return Err(stopped());
+            }
+            let Some(piece) = work.get(next.fetch_add(1, Ordering::Relaxed)) else { return Ok(done) };
+            let result = match piece {
+                ScanWork::Errors => self.scan_errors(conn, stop).map(ScanDone::Errors),
+                ScanWork::Views { from_ms, to_ms } => self.run(conn, *from_ms, *to_ms, stop).map(ScanDone::Views),
+            };
+            match result {
+                Ok(piece_done) => done.push(piece_done),
+                Err(error) => {
+                    stop.store(true, Ordering::Relaxed);
+                    return Err(error);
+                }
+            }
+        }
+    }
+}
+
 /// What the scan over the errors gathers.
 struct ErrorScan {
     errors_by_bucket: Vec<u64>,
@@ -338,7 +430,7 @@ impl ViewScanContext<'_> {
     /// Errors per bucket by their time, per page, and grouped by type and message. The index
     /// is in group order with sessions sorted within a group, so one pass counts each group's
     /// events and distinct sessions.
-    fn scan_errors(&self, conn: &rusqlite::Connection) -> StoreResult<ErrorScan> {
+    fn scan_errors(&self, conn: &rusqlite::Connection, stop: &AtomicBool) -> StoreResult<ErrorScan> {
         let mut stmt = conn.prepare_cached(
             "SELECT e.error_type, e.error_message, e.session_pk, e.time_ms, e.view_path FROM events e INDEXED BY events_error_groups
              WHERE e.kind = 'error' ORDER BY e.error_type, e.error_message, e.session_pk",
@@ -346,7 +438,12 @@ impl ViewScanContext<'_> {
         let mut rows = stmt.query([])?;
         let mut scan = ErrorScan { errors_by_bucket: vec![0; self.buckets], page_errors: FxHashMap::default(), groups: Vec::new() };
         let mut last_session: Option<i64> = None;
+        let mut read: u64 = 0;
         while let Some(r) = rows.next()? {
+            read += 1;
+            if read.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
+                return Err(stopped());
+            }
             let session_pk: i64 = r.get(2)?;
             if self.in_scope.is_some_and(|in_scope| !in_scope(session_pk)) {
                 continue;
@@ -413,7 +510,10 @@ impl Store {
         // Per session: start, user number, has errors.
         let mut selected: Vec<(Option<i64>, Option<u32>, bool)> = Vec::new();
         let (mut first, mut last): (Option<i64>, Option<i64>) = (None, None);
-        {
+        // A second, read-only connection reads in parallel with this one (None in memory).
+        let mut helper = self.helper_connection();
+        let stop = AtomicBool::new(false);
+        let mut sessions_pass = || -> StoreResult<()> {
             let mut stmt = self.conn.prepare_cached(&sql)?;
             let mut rows = stmt.query(params_from_iter(params.clone()))?;
             while let Some(r) = rows.next()? {
@@ -435,10 +535,48 @@ impl Store {
                     }
                 }
             }
+            Ok(())
+        };
+        // For all sessions the distributions come from the columns' indexes: the helper reads
+        // them meanwhile (the connection goes to its thread and comes back).
+        let mut indexed_distributions: Option<StoreResult<Vec<TopValues>>> = None;
+        match helper.take() {
+            Some(conn) if all_sessions => {
+                let (pass, (conn, counted)) = std::thread::scope(|threads| {
+                    let stop = &stop;
+                    let background = threads.spawn(move || {
+                        let counted = top_values_of_distribution_columns(&conn, q, stop);
+                        (conn, counted)
+                    });
+                    let pass = sessions_pass();
+                    if pass.is_err() {
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    (pass, background.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                });
+                pass?;
+                helper = Some(conn);
+                indexed_distributions = Some(counted);
+            }
+            other => {
+                helper = other;
+                sessions_pass()?;
+            }
         }
         let distributions = |store: &Store, sessions: u64| -> StoreResult<Vec<Distribution>> {
             if distribution_columns.is_empty() {
-                return store.distributions(q, sessions);
+                let counted = match indexed_distributions {
+                    Some(counted) => counted?,
+                    None => top_values_of_distribution_columns(&store.conn, q, &AtomicBool::new(false))?,
+                };
+                return Ok(counted
+                    .into_iter()
+                    .zip(DISTRIBUTION_COLUMNS)
+                    .map(|(values, (key, title))| {
+                        let shown: u64 = values.iter().map(|v| v.1).sum();
+                        Distribution { key, title, values, other: sessions.saturating_sub(shown) }
+                    })
+                    .collect());
             }
             Ok(distribution_columns
                 .iter()
@@ -471,10 +609,8 @@ impl Store {
             .collect();
         let bucket_of = |t: i64| ((t - from_ms).div_euclid(bucket_ms)).clamp(0, n as i64 - 1) as usize;
         let mut bucket_users: FxHashSet<(usize, u32)> = FxHashSet::default();
-        let mut selected_starts: Vec<i64> = Vec::with_capacity(selected.len());
         for (start, user, with_errors) in selected {
             let Some(start) = start else { continue };
-            selected_starts.push(start);
             let bucket_index = bucket_of(start);
             let bucket = &mut overview.buckets[bucket_index];
             bucket.sessions += 1;
@@ -515,58 +651,82 @@ impl Store {
             in_scope: if all_sessions { None } else { Some(&in_scope) },
             bucket_of: &bucket_of,
         };
-        // The views are most of the Overview's work: with a second (read-only) connection the
-        // two halves of the time axis are read on two threads. In-memory stores read them here.
-        // Split where half the selected sessions have started: views follow sessions in time.
-        let mut starts: Vec<i64> = selected_starts;
-        let split_ms = if starts.is_empty() {
-            from_ms.saturating_add(bucket_ms.saturating_mul(n as i64 / 2))
-        } else {
-            let middle = starts.len() / 2;
-            *starts.select_nth_unstable(middle).1
-        };
-        let (views, errors) = match self.helper_connection() {
-            Some(helper) => {
-                // A superseded Overview interrupts the main connection; the helper then stops too.
-                let stop = AtomicBool::new(false);
-                let (early, late) = std::thread::scope(|threads| {
-                    let (scan, stop) = (&scan, &stop);
-                    let later_half = threads.spawn(move || scan.run(&helper, split_ms, i64::MAX, stop));
-                    // This thread then reads the errors while the helper finishes.
-                    let earlier_half = scan.run(&self.conn, i64::MIN, split_ms, stop).and_then(|views| Ok((views, scan.scan_errors(&self.conn)?)));
-                    if earlier_half.is_err() {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    let later_half = later_half.join().unwrap_or_else(|_| Err(rusqlite::Error::InvalidQuery.into()));
-                    (earlier_half, later_half)
-                });
-                let (mut views, errors) = early?;
-                views.merge(late?);
-                (views, errors)
+        // The views are most of the Overview's work. They are read in pieces of the time axis
+        // that hold about the same number of sessions (views follow sessions in time), cut at
+        // bucket starts so that no two pieces fill the same bucket; with the helper connection
+        // two threads take the pieces, and the errors, in turn, so neither waits long for the
+        // other. The errors come first: the longest piece should not be the last.
+        let total_sessions: u64 = overview.buckets.iter().map(|b| b.sessions).sum::<u64>().max(1);
+        let mut work = vec![ScanWork::Errors];
+        let mut piece_from_ms = i64::MIN;
+        let mut sessions_seen: u64 = 0;
+        let mut next_cut: u64 = 1;
+        for i in 0..n.saturating_sub(1) {
+            sessions_seen += overview.buckets[i].sessions;
+            if sessions_seen * VIEW_PIECES >= next_cut * total_sessions {
+                let to_ms = overview.buckets[i + 1].start_ms;
+                work.push(ScanWork::Views { from_ms: piece_from_ms, to_ms });
+                piece_from_ms = to_ms;
+                while sessions_seen * VIEW_PIECES >= next_cut * total_sessions {
+                    next_cut += 1;
+                }
             }
-            None => (scan.run(&self.conn, i64::MIN, i64::MAX, &AtomicBool::new(false))?, scan.scan_errors(&self.conn)?),
+        }
+        work.push(ScanWork::Views { from_ms: piece_from_ms, to_ms: i64::MAX });
+        let next_piece = AtomicUsize::new(0);
+        let done = match helper {
+            Some(conn) => {
+                let (mine, theirs) = std::thread::scope(|threads| {
+                    let (scan, work, next_piece, stop) = (&scan, &work, &next_piece, &stop);
+                    let background = threads.spawn(move || scan.run_work(&conn, work, next_piece, stop));
+                    let mine = scan.run_work(&self.conn, work, next_piece, stop);
+                    (mine, background.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                });
+                match (mine, theirs) {
+                    (Ok(mut mine), Ok(theirs)) => {
+                        mine.extend(theirs);
+                        mine
+                    }
+                    // The failure that stopped the other thread, not the stop it caused.
+                    (Err(super::StoreError::Cancelled), Err(theirs)) => return Err(theirs),
+                    (Err(error), _) | (_, Err(error)) => return Err(error),
+                }
+            }
+            None => scan.run_work(&self.conn, &work, &next_piece, &stop)?,
         };
-        let ViewScan { page_views_by_bucket, mut values, mut values_by_bucket, pages } = views;
+        let mut views: Option<ViewScan> = None;
+        let mut errors: Option<ErrorScan> = None;
+        for piece in done {
+            match (piece, &mut views) {
+                (ScanDone::Errors(scanned), _) => errors = Some(scanned),
+                (ScanDone::Views(scanned), Some(views)) => views.merge(scanned),
+                (ScanDone::Views(scanned), None) => views = Some(scanned),
+            }
+        }
+        let (Some(views), Some(errors)) = (views, errors) else {
+            return Err(rusqlite::Error::InvalidQuery.into());
+        };
+        let ViewScan { page_views_by_bucket, mut values_by_bucket, pages } = views;
         for (bucket, page_views) in overview.buckets.iter_mut().zip(page_views_by_bucket) {
             bucket.page_views = page_views;
             overview.page_views += page_views;
         }
         for (i, metric) in metrics.iter().enumerate() {
-            let all = &mut values[i];
+            let parts = &mut values_by_bucket[i];
             let mut summary = VitalSummary {
                 key: metric.key,
                 name: metric.name,
                 unit: if metric.is_duration { "ms" } else { "" },
-                count: all.len() as u64,
-                p75: None,
+                count: parts.iter().map(|v| v.len() as u64).sum(),
+                p75: p75_of_parts(parts),
                 good: 0,
                 needs_improvement: 0,
                 poor: 0,
                 thresholds: metric.thresholds,
-                p75_by_bucket: values_by_bucket[i].iter_mut().map(|v| p75(v)).collect(),
+                p75_by_bucket: parts.iter_mut().map(|v| p75(v)).collect(),
                 distribution: Vec::new(),
             };
-            for value in all.iter() {
+            for value in parts.iter().flatten() {
                 match metric.rate(*value) {
                     Some(Rating::Good) => summary.good += 1,
                     Some(Rating::NeedsImprovement) => summary.needs_improvement += 1,
@@ -577,7 +737,7 @@ impl Store {
             if let Some((_, poor)) = metric.thresholds {
                 let width = poor * 2.0 / DISTRIBUTION_BINS as f64;
                 let mut counts = [0u64; DISTRIBUTION_BINS + 1];
-                for value in all.iter() {
+                for value in parts.iter().flatten() {
                     counts[((value / width) as usize).min(DISTRIBUTION_BINS)] += 1;
                 }
                 summary.distribution = counts
@@ -590,7 +750,6 @@ impl Store {
                     })
                     .collect();
             }
-            summary.p75 = p75(all);
             overview.vitals.push(summary);
         }
 
@@ -642,15 +801,6 @@ impl Store {
         Ok(p75(&mut values))
     }
 
-    fn distributions(&self, q: &SessionQuery, sessions: u64) -> StoreResult<Vec<Distribution>> {
-        let mut out = Vec::new();
-        for (key, title) in DISTRIBUTION_COLUMNS {
-            let values = self.top_values(q, key, TOP_N)?;
-            let shown: u64 = values.iter().map(|v| v.1).sum();
-            out.push(Distribution { key, title, values, other: sessions.saturating_sub(shown) });
-        }
-        Ok(out)
-    }
 }
 
 #[cfg(test)]
@@ -668,6 +818,42 @@ mod tests {
         }
         for pk in [2, 62, 65, 1_000_002, -4, i64::MIN, SESSION_SET_BITMAP_LIMIT - 1, 1 << 40] {
             assert!(!set.contains(pk), "{pk}");
+        }
+    }
+
+    #[test]
+    fn p75_of_parts_equals_p75_of_the_values_together() {
+        assert_eq!(p75_of_parts(&[]), None);
+        assert_eq!(p75_of_parts(&[vec![], vec![]]), None);
+        assert_eq!(p75_of_parts(&[vec![], vec![2.0, 1.0], vec![], vec![3.0, 4.0]]), Some(3.0));
+        // Pseudo-random values over many magnitudes, with duplicates, zeros of both signs,
+        // and values that share the histogram bin of the answer.
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for case in 0..200 {
+            let parts: Vec<Vec<f64>> = (0..(next() % 8))
+                .map(|_| {
+                    (0..(next() % 50))
+                        .map(|_| match next() % 6 {
+                            0 => 0.0,
+                            1 => -0.0,
+                            2 => (next() % 4) as f64,
+                            3 => 1000.0 + (next() % 1000) as f64 / 1000.0,
+                            4 => (next() % 1_000_000) as f64 * 1e-6,
+                            _ => (next() % 100_000) as f64 * 17.5,
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut together: Vec<f64> = parts.iter().flatten().copied().collect();
+            let expected = p75(&mut together);
+            let found = p75_of_parts(&parts);
+            assert_eq!(found.map(f64::to_bits), expected.map(f64::to_bits), "case {case}: {parts:?}");
         }
     }
 

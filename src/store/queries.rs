@@ -4,7 +4,7 @@ use super::{Store, StoreResult, SESSION_LIST_COLUMNS};
 use crate::model::{FieldValue, EVENT_COLUMNS, SESSION_ATTRIBUTES};
 use crate::query::{self, Filter};
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, OptionalExtension, Row};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
@@ -344,29 +344,7 @@ impl Store {
 
     /// The most common values of a session column among the sessions a query selects.
     pub fn top_values(&self, q: &SessionQuery, column: &str, limit: usize) -> StoreResult<Vec<(String, u64)>> {
-        let column = query::session_column_alias(column);
-        if !SESSION_LIST_COLUMNS.contains(&column) {
-            return Ok(Vec::new());
-        }
-        let (where_sql, mut params) = session_where(q);
-        params.push(SqlValue::Integer(limit as i64));
-        let sql = format!(
-            "SELECT s.{column}, count(*) AS n FROM sessions s WHERE {where_sql} AND s.{column} IS NOT NULL
-             GROUP BY s.{column} ORDER BY n DESC, s.{column} LIMIT ?{}",
-            params.len()
-        );
-        let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params_from_iter(params), |r| {
-            let value: SqlValue = r.get(0)?;
-            let text = match value {
-                SqlValue::Text(t) => t,
-                SqlValue::Integer(i) => i.to_string(),
-                SqlValue::Real(f) => f.to_string(),
-                _ => String::new(),
-            };
-            Ok((text, r.get::<_, i64>(1)? as u64))
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        top_values_on(&self.conn, q, column, limit)
     }
 
     /// Sessions with and without errors among those a query selects.
@@ -583,4 +561,31 @@ impl SessionDetail {
             "timeline": timeline,
         })
     }
+}
+
+/// [`Store::top_values`] on any connection to the store (the Overview's helper has its own).
+pub(crate) fn top_values_on(conn: &Connection, q: &SessionQuery, column: &str, limit: usize) -> StoreResult<Vec<(String, u64)>> {
+    let column = query::session_column_alias(column);
+    if !SESSION_LIST_COLUMNS.contains(&column) {
+        return Ok(Vec::new());
+    }
+    let (where_sql, mut params) = session_where(q);
+    params.push(SqlValue::Integer(limit as i64));
+    let sql = format!(
+        "SELECT s.{column}, count(*) AS n FROM sessions s WHERE {where_sql} AND s.{column} IS NOT NULL
+         GROUP BY s.{column} ORDER BY n DESC, s.{column} LIMIT ?{}",
+        params.len()
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(params), |r| {
+        let value: SqlValue = r.get(0)?;
+        let text = match value {
+            SqlValue::Text(t) => t,
+            SqlValue::Integer(i) => i.to_string(),
+            SqlValue::Real(f) => f.to_string(),
+            _ => String::new(),
+        };
+        Ok((text, r.get::<_, i64>(1)? as u64))
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
