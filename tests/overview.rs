@@ -161,3 +161,27 @@ fn an_empty_selection_is_all_zero() {
     let o = store.overview(&q).expect("overview");
     assert_eq!((o.sessions, o.page_views, o.buckets.len()), (0, 0, 0));
 }
+
+/// The file store reads in pieces on two threads (and, for all sessions, runs the sessions
+/// pass beside the event scans); an in-memory store reads everything on one. Same answers.
+#[test]
+fn two_threads_and_one_give_the_same_overview() {
+    let (dir, file_store) = generated(150, 8);
+    let mut memory_store = Store::open_in_memory().expect("memory");
+    import(&mut memory_store, &[dir.path().join("g.lp")]);
+    let all = file_store.overview(&SessionQuery::default()).expect("overview");
+    assert!(all.buckets.len() > 2 && all.sessions == 150, "{} buckets", all.buckets.len());
+    let middle_ms = all.buckets[all.buckets.len() / 2].start_ms;
+    let queries = [
+        SessionQuery::default(),
+        SessionQuery { filter: rum_explorer::query::parse("browser:Chrome").expect("parse"), ..Default::default() },
+        SessionQuery { from_ms: Some(middle_ms), ..Default::default() },
+        SessionQuery { to_ms: Some(middle_ms), ..Default::default() },
+    ];
+    for q in queries {
+        let on_file = file_store.overview(&q).expect("file overview");
+        let in_memory = memory_store.overview(&q).expect("memory overview");
+        assert_eq!(on_file, in_memory, "{q:?}");
+        assert!(on_file.sessions > 0 && on_file.page_views > 0, "{q:?}");
+    }
+}

@@ -187,6 +187,23 @@ fn top_values_of_distribution_columns(conn: &rusqlite::Connection, q: &SessionQu
     Ok(out)
 }
 
+/// Distributions from the indexed top values of [`DISTRIBUTION_COLUMNS`], in that order.
+fn indexed_distributions(counted: Vec<TopValues>, sessions: u64) -> Vec<Distribution> {
+    counted
+        .into_iter()
+        .zip(DISTRIBUTION_COLUMNS)
+        .map(|(values, (key, title))| {
+            let shown: u64 = values.iter().map(|v| v.1).sum();
+            Distribution { key, title, values, other: sessions.saturating_sub(shown) }
+        })
+        .collect()
+}
+
+/// Distributions from the sessions pass's counts per value of `columns`.
+fn counted_distributions(columns: &[(&'static str, &'static str)], counts: &[FxHashMap<String, u64>], sessions: u64) -> Vec<Distribution> {
+    columns.iter().zip(counts).map(|((key, title), counts)| distribution_from_counts(key, title, counts, sessions)).collect()
+}
+
 /// A number for each distinct user id, given in the order they are first seen.
 fn user_number(numbers: &mut FxHashMap<String, u32>, user: &str) -> u32 {
     if let Some(n) = numbers.get(user) {
@@ -275,6 +292,164 @@ fn max_some(a: Option<i64>, b: Option<i64>) -> Option<i64> {
     }
 }
 
+/// What the pass over the selected sessions gathers.
+#[derive(Default)]
+struct SessionsScan {
+    /// Per session: start, user number, has errors.
+    selected: Vec<(Option<i64>, Option<u32>, bool)>,
+    unique_users: u64,
+    first_ms: Option<i64>,
+    /// The latest end (or start, for a session without an end).
+    last_ms: Option<i64>,
+    /// The selected sessions by session_pk, when asked for: the event scans then keep only
+    /// their events (cheaper than SQLite looking each event's session up in the selection).
+    selection: SessionSet,
+    /// Per extra column of `sql`, the sessions per value.
+    distribution_counts: Vec<FxHashMap<String, u64>>,
+}
+
+/// Reads the sessions `sql` selects: start, end or start, user, has errors, session_pk, and
+/// `distribution_columns` more. Counting distinct users here instead of with count(DISTINCT)
+/// saves SQLite two sorts of every session (1,000,000 sessions: 2.7 s to a fraction of it).
+fn sessions_pass(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    params: &[rusqlite::types::Value],
+    distribution_columns: usize,
+    keep_selection: bool,
+    stop: &AtomicBool,
+) -> StoreResult<SessionsScan> {
+    let mut scan = SessionsScan { distribution_counts: vec![FxHashMap::default(); distribution_columns], ..Default::default() };
+    let mut user_numbers: FxHashMap<String, u32> = FxHashMap::default();
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = stmt.query(params_from_iter(params))?;
+    let mut read: u64 = 0;
+    while let Some(r) = rows.next()? {
+        read += 1;
+        if read.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
+            return Err(stopped());
+        }
+        let start: Option<i64> = r.get(0)?;
+        let end: Option<i64> = r.get(1)?;
+        let user = match r.get_ref(2)? {
+            ValueRef::Null => None,
+            ValueRef::Text(bytes) => Some(user_number(&mut user_numbers, &String::from_utf8_lossy(bytes))),
+            other => Some(user_number(&mut user_numbers, &value_text(other))),
+        };
+        let with_errors: bool = r.get::<_, Option<bool>>(3)?.unwrap_or(false);
+        scan.first_ms = min_some(scan.first_ms, start);
+        scan.last_ms = max_some(scan.last_ms, end);
+        scan.selected.push((start, user, with_errors));
+        if keep_selection {
+            scan.selection.insert(r.get(4)?);
+        }
+        for (i, counts) in scan.distribution_counts.iter_mut().enumerate() {
+            if let Some(value) = optional_text(r.get_ref(5 + i)?) {
+                update_counter(counts, &value, |n| *n += 1);
+            }
+        }
+    }
+    scan.unique_users = user_numbers.len() as u64;
+    Ok(scan)
+}
+
+/// Sessions, sessions with errors and distinct users per bucket, by each session's start.
+fn fill_session_buckets(buckets: &mut [TimeBucket], selected: &[(Option<i64>, Option<u32>, bool)], bucket_of: &dyn Fn(i64) -> usize) {
+    let mut bucket_users: FxHashSet<(usize, u32)> = FxHashSet::default();
+    for (start, user, with_errors) in selected {
+        let Some(start) = start else { continue };
+        let bucket_index = bucket_of(*start);
+        let bucket = &mut buckets[bucket_index];
+        bucket.sessions += 1;
+        bucket.sessions_with_errors += u64::from(*with_errors);
+        if let Some(user) = user {
+            if bucket_users.insert((bucket_index, *user)) {
+                bucket.unique_users += 1;
+            }
+        }
+    }
+    for bucket in buckets {
+        if bucket.sessions > 0 {
+            bucket.error_session_share = bucket.sessions_with_errors as f64 / bucket.sessions as f64;
+        }
+    }
+}
+
+/// The pieces the views are read in: time ranges cut at bucket starts, so that no two pieces
+/// fill the same bucket. With the sessions per bucket known, each piece holds about
+/// 1/[`VIEW_PIECES`] of them (views follow sessions in time); otherwise one per bucket.
+fn view_pieces(buckets: &[TimeBucket], sessions_known: bool) -> Vec<ScanWork> {
+    let total_sessions: u64 = buckets.iter().map(|b| b.sessions).sum::<u64>().max(1);
+    let mut pieces = Vec::new();
+    let mut piece_from_ms = i64::MIN;
+    let mut sessions_seen: u64 = 0;
+    let mut next_cut: u64 = 1;
+    for i in 0..buckets.len().saturating_sub(1) {
+        sessions_seen += buckets[i].sessions;
+        if !sessions_known || sessions_seen * VIEW_PIECES >= next_cut * total_sessions {
+            let to_ms = buckets[i + 1].start_ms;
+            pieces.push(ScanWork::Views { from_ms: piece_from_ms, to_ms });
+            piece_from_ms = to_ms;
+            while sessions_seen * VIEW_PIECES >= next_cut * total_sessions {
+                next_cut += 1;
+            }
+        }
+    }
+    pieces.push(ScanWork::Views { from_ms: piece_from_ms, to_ms: i64::MAX });
+    pieces
+}
+
+/// A vital's summary from its values in each bucket (which it reorders).
+fn vital_summary(metric: &'static crate::vitals::Metric, parts: &mut [Vec<f64>]) -> VitalSummary {
+    let mut summary = VitalSummary {
+        key: metric.key,
+        name: metric.name,
+        unit: if metric.is_duration { "ms" } else { "" },
+        count: parts.iter().map(|v| v.len() as u64).sum(),
+        p75: p75_of_parts(parts),
+        good: 0,
+        needs_improvement: 0,
+        poor: 0,
+        thresholds: metric.thresholds,
+        p75_by_bucket: parts.iter_mut().map(|v| p75(v)).collect(),
+        distribution: Vec::new(),
+    };
+    for value in parts.iter().flatten() {
+        match metric.rate(*value) {
+            Some(Rating::Good) => summary.good += 1,
+            Some(Rating::NeedsImprovement) => summary.needs_improvement += 1,
+            Some(Rating::Poor) => summary.poor += 1,
+            None => {}
+        }
+    }
+    if let Some((_, poor)) = metric.thresholds {
+        let width = poor * 2.0 / DISTRIBUTION_BINS as f64;
+        let mut counts = [0u64; DISTRIBUTION_BINS + 1];
+        for value in parts.iter().flatten() {
+            counts[((value / width) as usize).min(DISTRIBUTION_BINS)] += 1;
+        }
+        summary.distribution = counts
+            .iter()
+            .enumerate()
+            .map(|(b, count)| DistributionBin {
+                from: b as f64 * width,
+                to: (b < DISTRIBUTION_BINS).then_some((b + 1) as f64 * width),
+                count: *count,
+            })
+            .collect();
+    }
+    summary
+}
+
+/// As `top_values` orders them: most sessions first, then by value.
+fn distribution_from_counts(key: &'static str, title: &'static str, counts: &FxHashMap<String, u64>, sessions: u64) -> Distribution {
+    let mut values: Vec<(String, u64)> = counts.iter().map(|(v, n)| (v.clone(), *n)).collect();
+    values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    values.truncate(TOP_N);
+    let shown: u64 = values.iter().map(|v| v.1).sum();
+    Distribution { key, title, values, other: sessions.saturating_sub(shown) }
+}
+
 /// What one scan over (a time range of) the views gathers.
 struct ViewScan {
     page_views_by_bucket: Vec<u64>,
@@ -313,7 +488,10 @@ impl ViewScan {
 }
 
 /// How to scan the views: the query, the metrics it reads and the selection.
-struct ViewScanContext<'a> {
+struct ScanContext<'a> {
+    query: &'a SessionQuery,
+    /// The pass over all sessions (run as a piece of work only when no filter is set).
+    sessions_sql: &'a str,
     sql: &'a str,
     metrics: &'a [&'static crate::vitals::Metric],
     loading_index: Option<usize>,
@@ -323,7 +501,7 @@ struct ViewScanContext<'a> {
     bucket_of: &'a (dyn Fn(i64) -> usize + Sync),
 }
 
-impl ViewScanContext<'_> {
+impl ScanContext<'_> {
     /// Reads the views with `from_ms <= time_ms < to_ms`; gives up when `stop` is set.
     fn run(&self, conn: &rusqlite::Connection, from_ms: i64, to_ms: i64, stop: &AtomicBool) -> StoreResult<ViewScan> {
         let metrics = self.metrics;
@@ -383,17 +561,24 @@ fn stopped() -> super::StoreError {
 
 /// A piece of the Overview's event reading; two threads take them in turn from one list.
 enum ScanWork {
+    /// The pass over every session (with a filter it runs before, as it selects the events).
+    Sessions,
+    /// The distributions of every session, from the columns' indexes.
+    Distributions,
     Errors,
     /// The views with `from_ms <= time_ms < to_ms`.
     Views { from_ms: i64, to_ms: i64 },
 }
 
 enum ScanDone {
+    /// The pass, and the buckets with their session counts filled in.
+    Sessions(SessionsScan, Vec<TimeBucket>),
+    Distributions(Vec<TopValues>),
     Errors(ErrorScan),
     Views(ViewScan),
 }
 
-impl ViewScanContext<'_> {
+impl ScanContext<'_> {
     /// Takes pieces of `work` (the next one is `next`) until none is left; on a failure tells
     /// the other thread to stop, and stops when told.
     fn run_work(&self, conn: &rusqlite::Connection, work: &[ScanWork], next: &AtomicUsize, stop: &AtomicBool) -> StoreResult<Vec<ScanDone>> {
@@ -404,6 +589,12 @@ impl ViewScanContext<'_> {
             }
             let Some(piece) = work.get(next.fetch_add(1, Ordering::Relaxed)) else { return Ok(done) };
             let result = match piece {
+                ScanWork::Sessions => sessions_pass(conn, self.sessions_sql, &[], 0, false, stop).map(|pass| {
+                    let mut buckets = vec![TimeBucket::default(); self.buckets];
+                    fill_session_buckets(&mut buckets, &pass.selected, self.bucket_of);
+                    ScanDone::Sessions(pass, buckets)
+                }),
+                ScanWork::Distributions => top_values_of_distribution_columns(conn, self.query, stop).map(ScanDone::Distributions),
                 ScanWork::Errors => self.scan_errors(conn, stop).map(ScanDone::Errors),
                 ScanWork::Views { from_ms, to_ms } => self.run(conn, *from_ms, *to_ms, stop).map(ScanDone::Views),
             };
@@ -426,7 +617,7 @@ struct ErrorScan {
     groups: Vec<ErrorGroup>,
 }
 
-impl ViewScanContext<'_> {
+impl ScanContext<'_> {
     /// Errors per bucket by their time, per page, and grouped by type and message. The index
     /// is in group order with sessions sorted within a group, so one pass counts each group's
     /// events and distinct sessions.
@@ -488,114 +679,43 @@ impl Store {
     pub fn overview(&self, q: &SessionQuery) -> StoreResult<Overview> {
         let (where_sql, params) = session_where(q);
         let mut overview = Overview::default();
-
-        // One pass over the selected sessions for the totals, the time axis (from the first
-        // start to the last end) and the sessions per bucket by their start. Counting distinct
-        // users here instead of with count(DISTINCT) saves SQLite two sorts of every session
-        // (1,000,000 sessions: 2.7 s to a fraction of it).
         let all_sessions = q.filter.is_none() && q.from_ms.is_none() && q.to_ms.is_none();
         // With a filter SQLite reads the sessions rows anyway, so the distributions are counted
-        // here rather than by one more filtered query per column; for all sessions the
-        // columns' own indexes answer those queries faster than reading the rows.
+        // in the sessions pass rather than by one more filtered query per column; for all
+        // sessions the columns' own indexes answer those queries faster than reading the rows.
         let distribution_columns: &[(&str, &str)] = if all_sessions { &[] } else { DISTRIBUTION_COLUMNS };
-        let sql = format!(
+        let sessions_sql = format!(
             "SELECT s.start_ms, coalesce(s.end_ms, s.start_ms), s.user_id, s.error_count > 0, s.session_pk{} FROM sessions s WHERE {where_sql}",
             distribution_columns.iter().map(|(key, _)| format!(", s.{}", crate::query::session_column_alias(key))).collect::<String>()
         );
-        let mut distribution_counts: Vec<FxHashMap<String, u64>> = vec![FxHashMap::default(); distribution_columns.len()];
-        // The selected sessions, by session_pk: the event scans below keep only their events
-        // (cheaper than SQLite looking each event's session up in the selection).
-        let mut selection = SessionSet::default();
-        let mut user_numbers: FxHashMap<String, u32> = FxHashMap::default();
-        // Per session: start, user number, has errors.
-        let mut selected: Vec<(Option<i64>, Option<u32>, bool)> = Vec::new();
-        let (mut first, mut last): (Option<i64>, Option<i64>) = (None, None);
-        // A second, read-only connection reads in parallel with this one (None in memory).
-        let mut helper = self.helper_connection();
         let stop = AtomicBool::new(false);
-        let mut sessions_pass = || -> StoreResult<()> {
-            let mut stmt = self.conn.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params_from_iter(params.clone()))?;
-            while let Some(r) = rows.next()? {
-                let start: Option<i64> = r.get(0)?;
-                let end: Option<i64> = r.get(1)?;
-                let user = match r.get_ref(2)? {
-                    ValueRef::Null => None,
-                    ValueRef::Text(bytes) => Some(user_number(&mut user_numbers, &String::from_utf8_lossy(bytes))),
-                    other => Some(user_number(&mut user_numbers, &value_text(other))),
-                };
-                let with_errors: bool = r.get::<_, Option<bool>>(3)?.unwrap_or(false);
-                first = min_some(first, start);
-                last = max_some(last, end);
-                selected.push((start, user, with_errors));
-                selection.insert(r.get(4)?);
-                for (i, counts) in distribution_counts.iter_mut().enumerate() {
-                    if let Some(value) = optional_text(r.get_ref(5 + i)?) {
-                        update_counter(counts, &value, |n| *n += 1);
-                    }
-                }
-            }
-            Ok(())
+
+        // The time axis runs from the first start to the last end. With a filter the pass over
+        // the selected sessions comes first (the event scans keep only their events); for all
+        // sessions the indexes give the span at once and the pass runs beside the event scans.
+        let filtered_pass = if all_sessions {
+            None
+        } else {
+            Some(sessions_pass(&self.conn, &sessions_sql, &params, distribution_columns.len(), true, &stop)?)
         };
-        // For all sessions the distributions come from the columns' indexes: the helper reads
-        // them meanwhile (the connection goes to its thread and comes back).
-        let mut indexed_distributions: Option<StoreResult<Vec<TopValues>>> = None;
-        match helper.take() {
-            Some(conn) if all_sessions => {
-                let (pass, (conn, counted)) = std::thread::scope(|threads| {
-                    let stop = &stop;
-                    let background = threads.spawn(move || {
-                        let counted = top_values_of_distribution_columns(&conn, q, stop);
-                        (conn, counted)
-                    });
-                    let pass = sessions_pass();
-                    if pass.is_err() {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                    (pass, background.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-                });
-                pass?;
-                helper = Some(conn);
-                indexed_distributions = Some(counted);
-            }
-            other => {
-                helper = other;
-                sessions_pass()?;
-            }
-        }
-        let distributions = |store: &Store, sessions: u64| -> StoreResult<Vec<Distribution>> {
-            if distribution_columns.is_empty() {
-                let counted = match indexed_distributions {
-                    Some(counted) => counted?,
-                    None => top_values_of_distribution_columns(&store.conn, q, &AtomicBool::new(false))?,
-                };
-                return Ok(counted
-                    .into_iter()
-                    .zip(DISTRIBUTION_COLUMNS)
-                    .map(|(values, (key, title))| {
-                        let shown: u64 = values.iter().map(|v| v.1).sum();
-                        Distribution { key, title, values, other: sessions.saturating_sub(shown) }
-                    })
-                    .collect());
-            }
-            Ok(distribution_columns
-                .iter()
-                .zip(&distribution_counts)
-                .map(|((key, title), counts)| {
-                    // As `top_values` orders them: most sessions first, then by value.
-                    let mut values: Vec<(String, u64)> = counts.iter().map(|(v, n)| (v.clone(), *n)).collect();
-                    values.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-                    values.truncate(TOP_N);
-                    let shown: u64 = values.iter().map(|v| v.1).sum();
-                    Distribution { key, title, values, other: sessions.saturating_sub(shown) }
-                })
-                .collect())
+        let span = match &filtered_pass {
+            Some(pass) => (pass.first_ms, pass.last_ms),
+            None => self.session_time_span()?,
         };
-        overview.sessions = selected.len() as u64;
-        overview.unique_users = user_numbers.len() as u64;
-        overview.sessions_with_errors = selected.iter().filter(|s| s.2).count() as u64;
-        let (Some(first), Some(last)) = (first, last) else {
-            overview.distributions = distributions(self, overview.sessions)?;
+        let (Some(first), Some(last)) = span else {
+            // No session has a start: the totals and distributions are all there is.
+            let pass = match filtered_pass {
+                Some(pass) => pass,
+                None => sessions_pass(&self.conn, &sessions_sql, &params, 0, false, &stop)?,
+            };
+            overview.sessions = pass.selected.len() as u64;
+            overview.unique_users = pass.unique_users;
+            overview.sessions_with_errors = pass.selected.iter().filter(|s| s.2).count() as u64;
+            overview.distributions = if all_sessions {
+                indexed_distributions(top_values_of_distribution_columns(&self.conn, q, &stop)?, overview.sessions)
+            } else {
+                counted_distributions(distribution_columns, &pass.distribution_counts, overview.sessions)
+            };
             return Ok(overview);
         };
         let lo = q.from_ms.unwrap_or(first).min(first);
@@ -608,30 +728,19 @@ impl Store {
             .map(|i| TimeBucket { start_ms: from_ms + i as i64 * bucket_ms, ..Default::default() })
             .collect();
         let bucket_of = |t: i64| ((t - from_ms).div_euclid(bucket_ms)).clamp(0, n as i64 - 1) as usize;
-        let mut bucket_users: FxHashSet<(usize, u32)> = FxHashSet::default();
-        for (start, user, with_errors) in selected {
-            let Some(start) = start else { continue };
-            let bucket_index = bucket_of(start);
-            let bucket = &mut overview.buckets[bucket_index];
-            bucket.sessions += 1;
-            bucket.sessions_with_errors += u64::from(with_errors);
-            if let Some(user) = user {
-                if bucket_users.insert((bucket_index, user)) {
-                    bucket.unique_users += 1;
-                }
-            }
+        if let Some(pass) = &filtered_pass {
+            overview.sessions = pass.selected.len() as u64;
+            overview.unique_users = pass.unique_users;
+            overview.sessions_with_errors = pass.selected.iter().filter(|s| s.2).count() as u64;
+            fill_session_buckets(&mut overview.buckets, &pass.selected, &bucket_of);
         }
-        for bucket in &mut overview.buckets {
-            if bucket.sessions > 0 {
-                bucket.error_session_share = bucket.sessions_with_errors as f64 / bucket.sessions as f64;
-            }
-        }
-
         // Events of the selected sessions; no check when every session is selected.
-        let in_scope = |session_pk: i64| all_sessions || selection.contains(session_pk);
+        let in_scope = |session_pk: i64| filtered_pass.as_ref().is_none_or(|pass| pass.selection.contains(session_pk));
 
-        // One pass over the views: views per bucket and page, and the vitals. The covering
-        // indexes (schema 3) hold every column these scans read.
+        // The views' timings and pages, the errors, and (for all sessions) the sessions pass and
+        // the distributions, in pieces that two threads take in turn, each on its own
+        // connection, so that neither waits long for the other. The covering indexes (schema 3)
+        // hold every column the event scans read.
         let metrics: Vec<&'static crate::vitals::Metric> =
             OVERVIEW_VITALS.iter().filter_map(|k| VIEW_METRICS.iter().find(|m| m.key == *k)).collect();
         let metric_columns: Vec<&str> = metrics
@@ -643,7 +752,9 @@ impl Store {
              WHERE e.kind = 'view' AND e.time_ms >= ?1 AND e.time_ms < ?2",
             metric_columns.iter().map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
         );
-        let scan = ViewScanContext {
+        let scan = ScanContext {
+            query: q,
+            sessions_sql: &sessions_sql,
             sql: &sql,
             metrics: &metrics,
             loading_index: metrics.iter().position(|m| m.key == "loading_time"),
@@ -651,34 +762,15 @@ impl Store {
             in_scope: if all_sessions { None } else { Some(&in_scope) },
             bucket_of: &bucket_of,
         };
-        // The views are most of the Overview's work. They are read in pieces of the time axis
-        // that hold about the same number of sessions (views follow sessions in time), cut at
-        // bucket starts so that no two pieces fill the same bucket; with the helper connection
-        // two threads take the pieces, and the errors, in turn, so neither waits long for the
-        // other. The errors come first: the longest piece should not be the last.
-        let total_sessions: u64 = overview.buckets.iter().map(|b| b.sessions).sum::<u64>().max(1);
-        let mut work = vec![ScanWork::Errors];
-        let mut piece_from_ms = i64::MIN;
-        let mut sessions_seen: u64 = 0;
-        let mut next_cut: u64 = 1;
-        for i in 0..n.saturating_sub(1) {
-            sessions_seen += overview.buckets[i].sessions;
-            if sessions_seen * VIEW_PIECES >= next_cut * total_sessions {
-                let to_ms = overview.buckets[i + 1].start_ms;
-                work.push(ScanWork::Views { from_ms: piece_from_ms, to_ms });
-                piece_from_ms = to_ms;
-                while sessions_seen * VIEW_PIECES >= next_cut * total_sessions {
-                    next_cut += 1;
-                }
-            }
-        }
-        work.push(ScanWork::Views { from_ms: piece_from_ms, to_ms: i64::MAX });
+        // The longest pieces first: the last one taken decides how long the other thread waits.
+        let mut work = if all_sessions { vec![ScanWork::Sessions, ScanWork::Errors, ScanWork::Distributions] } else { vec![ScanWork::Errors] };
+        work.extend(view_pieces(&overview.buckets, !all_sessions));
         let next_piece = AtomicUsize::new(0);
-        let done = match helper {
-            Some(conn) => {
+        let done = match self.helper_connection() {
+            Some(helper) => {
                 let (mine, theirs) = std::thread::scope(|threads| {
                     let (scan, work, next_piece, stop) = (&scan, &work, &next_piece, &stop);
-                    let background = threads.spawn(move || scan.run_work(&conn, work, next_piece, stop));
+                    let background = threads.spawn(move || scan.run_work(&helper, work, next_piece, stop));
                     let mine = scan.run_work(&self.conn, work, next_piece, stop);
                     (mine, background.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
                 });
@@ -696,8 +788,21 @@ impl Store {
         };
         let mut views: Option<ViewScan> = None;
         let mut errors: Option<ErrorScan> = None;
+        let mut distributions: Option<Vec<Distribution>> = None;
         for piece in done {
             match (piece, &mut views) {
+                (ScanDone::Sessions(pass, buckets), _) => {
+                    overview.sessions = pass.selected.len() as u64;
+                    overview.unique_users = pass.unique_users;
+                    overview.sessions_with_errors = pass.selected.iter().filter(|s| s.2).count() as u64;
+                    for (bucket, counted) in overview.buckets.iter_mut().zip(buckets) {
+                        bucket.sessions = counted.sessions;
+                        bucket.sessions_with_errors = counted.sessions_with_errors;
+                        bucket.unique_users = counted.unique_users;
+                        bucket.error_session_share = counted.error_session_share;
+                    }
+                }
+                (ScanDone::Distributions(counted), _) => distributions = Some(indexed_distributions(counted, 0)),
                 (ScanDone::Errors(scanned), _) => errors = Some(scanned),
                 (ScanDone::Views(scanned), Some(views)) => views.merge(scanned),
                 (ScanDone::Views(scanned), None) => views = Some(scanned),
@@ -711,47 +816,16 @@ impl Store {
             bucket.page_views = page_views;
             overview.page_views += page_views;
         }
-        for (i, metric) in metrics.iter().enumerate() {
-            let parts = &mut values_by_bucket[i];
-            let mut summary = VitalSummary {
-                key: metric.key,
-                name: metric.name,
-                unit: if metric.is_duration { "ms" } else { "" },
-                count: parts.iter().map(|v| v.len() as u64).sum(),
-                p75: p75_of_parts(parts),
-                good: 0,
-                needs_improvement: 0,
-                poor: 0,
-                thresholds: metric.thresholds,
-                p75_by_bucket: parts.iter_mut().map(|v| p75(v)).collect(),
-                distribution: Vec::new(),
-            };
-            for value in parts.iter().flatten() {
-                match metric.rate(*value) {
-                    Some(Rating::Good) => summary.good += 1,
-                    Some(Rating::NeedsImprovement) => summary.needs_improvement += 1,
-                    Some(Rating::Poor) => summary.poor += 1,
-                    None => {}
-                }
-            }
-            if let Some((_, poor)) = metric.thresholds {
-                let width = poor * 2.0 / DISTRIBUTION_BINS as f64;
-                let mut counts = [0u64; DISTRIBUTION_BINS + 1];
-                for value in parts.iter().flatten() {
-                    counts[((value / width) as usize).min(DISTRIBUTION_BINS)] += 1;
-                }
-                summary.distribution = counts
-                    .iter()
-                    .enumerate()
-                    .map(|(b, count)| DistributionBin {
-                        from: b as f64 * width,
-                        to: (b < DISTRIBUTION_BINS).then_some((b + 1) as f64 * width),
-                        count: *count,
-                    })
-                    .collect();
-            }
-            overview.vitals.push(summary);
-        }
+        // The vitals' percentiles on two threads: about a tenth of the Overview at 1M sessions.
+        let (early_metrics, late_metrics) = metrics.split_at(metrics.len() / 2);
+        let (early_values, late_values) = values_by_bucket.split_at_mut(metrics.len() / 2);
+        overview.vitals = std::thread::scope(|threads| {
+            let early = threads.spawn(|| early_metrics.iter().zip(early_values).map(|(m, parts)| vital_summary(m, parts)).collect::<Vec<_>>());
+            let late: Vec<VitalSummary> = late_metrics.iter().zip(late_values).map(|(m, parts)| vital_summary(m, parts)).collect();
+            let mut vitals = early.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            vitals.extend(late);
+            vitals
+        });
 
         let ErrorScan { errors_by_bucket, mut page_errors, groups } = errors;
         for (bucket, errors) in overview.buckets.iter_mut().zip(errors_by_bucket) {
@@ -781,8 +855,32 @@ impl Store {
         overview.top_pages_by_loading_time =
             top(&mut page_stats, &|s| if s.views >= min_views { s.avg_loading_time_ms.unwrap_or(-1.0) } else { -1.0 });
         overview.top_pages_by_errors = top(&mut page_stats, &|s| s.errors as f64);
-        overview.distributions = distributions(self, overview.sessions)?;
+        overview.distributions = match (filtered_pass, distributions) {
+            (Some(pass), _) => counted_distributions(distribution_columns, &pass.distribution_counts, overview.sessions),
+            (None, Some(mut indexed)) => {
+                // `other` needs the session count, which the pass gave only now.
+                for distribution in &mut indexed {
+                    let shown: u64 = distribution.values.iter().map(|v| v.1).sum();
+                    distribution.other = overview.sessions.saturating_sub(shown);
+                }
+                indexed
+            }
+            (None, None) => return Err(rusqlite::Error::InvalidQuery.into()),
+        };
         Ok(overview)
+    }
+
+    /// The first start and the last end (or start, for a session without an end) of all
+    /// sessions, from the indexes.
+    fn session_time_span(&self) -> StoreResult<(Option<i64>, Option<i64>)> {
+        let first: Option<i64> = self.conn.query_row("SELECT min(start_ms) FROM sessions", [], |r| r.get(0))?;
+        let last_end: Option<i64> = self.conn.query_row("SELECT max(end_ms) FROM sessions", [], |r| r.get(0))?;
+        let last_start_without_end: Option<i64> = self.conn.query_row(
+            "SELECT max(start_ms) FROM sessions INDEXED BY sessions_by_end_ms WHERE end_ms IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok((first, max_some(last_end, last_start_without_end)))
     }
 
     /// The p75 loading time (ms) of an app's views: the line a session's "Bound view" compares
