@@ -118,7 +118,9 @@ impl Store {
 
     fn open_read_only(path: &Path) -> StoreResult<Store> {
         use rusqlite::OpenFlags;
-        let conn = Connection::open_with_flags(immutable_uri(path), OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)?;
+        // NO_MUTEX as in rusqlite's default flags: a Connection is used by one thread at a
+        // time, and SQLite's per-call mutex cost 7% of the Overview's scans.
+        let conn = Connection::open_with_flags(immutable_uri(path), OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         if version != schema::SCHEMA_VERSION {
             return Err(StoreError::ReadOnly(format!(
@@ -160,9 +162,9 @@ impl Store {
             return None;
         }
         let conn = if self.read_only {
-            Connection::open_with_flags(immutable_uri(&self.path), OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI).ok()?
+            Connection::open_with_flags(immutable_uri(&self.path), OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX).ok()?
         } else {
-            Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?
+            Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).ok()?
         };
         conn.busy_timeout(Duration::from_secs(5)).ok()?;
         conn.execute_batch("PRAGMA cache_size=-65536;").ok()?;

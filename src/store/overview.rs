@@ -239,7 +239,9 @@ fn value_text(value: ValueRef) -> String {
 fn optional_text(value: ValueRef<'_>) -> Option<std::borrow::Cow<'_, str>> {
     match value {
         ValueRef::Null => None,
-        ValueRef::Text(bytes) => Some(String::from_utf8_lossy(bytes)),
+        // The scans read text columns CAST AS BLOB: SQLite then hands out the bytes in place
+        // instead of copying each value to add a terminating NUL (a malloc per row).
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => Some(String::from_utf8_lossy(bytes)),
         other => Some(std::borrow::Cow::Owned(value_text(other))),
     }
 }
@@ -333,7 +335,7 @@ fn sessions_pass(
         let end: Option<i64> = r.get(1)?;
         let user = match r.get_ref(2)? {
             ValueRef::Null => None,
-            ValueRef::Text(bytes) => Some(user_number(&mut user_numbers, &String::from_utf8_lossy(bytes))),
+            ValueRef::Text(bytes) | ValueRef::Blob(bytes) => Some(user_number(&mut user_numbers, &String::from_utf8_lossy(bytes))),
             other => Some(user_number(&mut user_numbers, &value_text(other))),
         };
         let with_errors: bool = r.get::<_, Option<bool>>(3)?.unwrap_or(false);
@@ -623,7 +625,8 @@ impl ScanContext<'_> {
     /// events and distinct sessions.
     fn scan_errors(&self, conn: &rusqlite::Connection, stop: &AtomicBool) -> StoreResult<ErrorScan> {
         let mut stmt = conn.prepare_cached(
-            "SELECT e.error_type, e.error_message, e.session_pk, e.time_ms, e.view_path FROM events e INDEXED BY events_error_groups
+            "SELECT CAST(e.error_type AS BLOB), CAST(e.error_message AS BLOB), e.session_pk, e.time_ms, CAST(e.view_path AS BLOB)
+             FROM events e INDEXED BY events_error_groups
              WHERE e.kind = 'error' ORDER BY e.error_type, e.error_message, e.session_pk",
         )?;
         let mut rows = stmt.query([])?;
@@ -685,7 +688,7 @@ impl Store {
         // sessions the columns' own indexes answer those queries faster than reading the rows.
         let distribution_columns: &[(&str, &str)] = if all_sessions { &[] } else { DISTRIBUTION_COLUMNS };
         let sessions_sql = format!(
-            "SELECT s.start_ms, coalesce(s.end_ms, s.start_ms), s.user_id, s.error_count > 0, s.session_pk{} FROM sessions s WHERE {where_sql}",
+            "SELECT s.start_ms, coalesce(s.end_ms, s.start_ms), CAST(s.user_id AS BLOB), s.error_count > 0, s.session_pk{} FROM sessions s WHERE {where_sql}",
             distribution_columns.iter().map(|(key, _)| format!(", s.{}", crate::query::session_column_alias(key))).collect::<String>()
         );
         let stop = AtomicBool::new(false);
@@ -748,7 +751,7 @@ impl Store {
             .filter_map(|m| crate::model::event_column_for_key(m.key).map(|c| c.column))
             .collect();
         let sql = format!(
-            "SELECT e.time_ms, e.view_path, e.session_pk, {} FROM events e INDEXED BY events_view_timings
+            "SELECT e.time_ms, CAST(e.view_path AS BLOB), e.session_pk, {} FROM events e INDEXED BY events_view_timings
              WHERE e.kind = 'view' AND e.time_ms >= ?1 AND e.time_ms < ?2",
             metric_columns.iter().map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
         );
