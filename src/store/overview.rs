@@ -205,25 +205,45 @@ fn counted_distributions(columns: &[(&'static str, &'static str)], counts: &[FxH
 }
 
 /// A number for each distinct user id, given in the order they are first seen.
-fn user_number(numbers: &mut FxHashMap<String, u32>, user: &str) -> u32 {
+fn user_number(numbers: &mut FxHashMap<Vec<u8>, u32>, user: &[u8]) -> u32 {
     if let Some(n) = numbers.get(user) {
         return *n;
     }
     let n = numbers.len() as u32;
-    numbers.insert(user.to_string(), n);
+    numbers.insert(user.to_vec(), n);
     n
 }
 
 /// Updates a map's value for a key, creating it first; the key is allocated only then.
-fn update_counter<V: Default>(map: &mut FxHashMap<String, V>, key: &str, update: impl FnOnce(&mut V)) {
+fn update_counter<K, Q, V>(map: &mut FxHashMap<K, V>, key: &Q, update: impl FnOnce(&mut V))
+where
+    K: std::borrow::Borrow<Q> + std::hash::Hash + Eq,
+    Q: ToOwned<Owned = K> + std::hash::Hash + Eq + ?Sized,
+    V: Default,
+{
     match map.get_mut(key) {
         Some(value) => update(value),
         None => {
             let mut value = V::default();
             update(&mut value);
-            map.insert(key.to_string(), value);
+            map.insert(key.to_owned(), value);
         }
     }
+}
+
+/// A text column's bytes as SQLite holds them (the scans key their maps by bytes and make
+/// text only of what they keep: no UTF-8 check per row).
+fn text_bytes(value: ValueRef<'_>) -> Option<std::borrow::Cow<'_, [u8]>> {
+    match value {
+        ValueRef::Null => None,
+        ValueRef::Text(bytes) | ValueRef::Blob(bytes) => Some(std::borrow::Cow::Borrowed(bytes)),
+        other => Some(std::borrow::Cow::Owned(value_text(other).into_bytes())),
+    }
+}
+
+/// Text from bytes a scan kept (the import writes only valid UTF-8).
+fn bytes_text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// A non-text value of a text column, as text (the import stores these columns as text).
@@ -322,7 +342,7 @@ fn sessions_pass(
     stop: &AtomicBool,
 ) -> StoreResult<SessionsScan> {
     let mut scan = SessionsScan { distribution_counts: vec![FxHashMap::default(); distribution_columns], ..Default::default() };
-    let mut user_numbers: FxHashMap<String, u32> = FxHashMap::default();
+    let mut user_numbers: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
     let mut stmt = conn.prepare_cached(sql)?;
     let mut rows = stmt.query(params_from_iter(params))?;
     let mut read: u64 = 0;
@@ -333,11 +353,7 @@ fn sessions_pass(
         }
         let start: Option<i64> = r.get(0)?;
         let end: Option<i64> = r.get(1)?;
-        let user = match r.get_ref(2)? {
-            ValueRef::Null => None,
-            ValueRef::Text(bytes) | ValueRef::Blob(bytes) => Some(user_number(&mut user_numbers, &String::from_utf8_lossy(bytes))),
-            other => Some(user_number(&mut user_numbers, &value_text(other))),
-        };
+        let user = text_bytes(r.get_ref(2)?).map(|user| user_number(&mut user_numbers, &user));
         let with_errors: bool = r.get::<_, Option<bool>>(3)?.unwrap_or(false);
         scan.first_ms = min_some(scan.first_ms, start);
         scan.last_ms = max_some(scan.last_ms, end);
@@ -347,7 +363,7 @@ fn sessions_pass(
         }
         for (i, counts) in scan.distribution_counts.iter_mut().enumerate() {
             if let Some(value) = optional_text(r.get_ref(5 + i)?) {
-                update_counter(counts, &value, |n| *n += 1);
+                update_counter(counts, &*value, |n| *n += 1);
             }
         }
     }
@@ -460,7 +476,7 @@ struct ViewScan {
     values_by_bucket: Vec<Vec<Vec<f64>>>,
     /// Per page: views, sum of loading times (ns, an integer so that the sum does not depend
     /// on the order views are read in), loading times counted.
-    pages: FxHashMap<String, (u64, i128, u64)>,
+    pages: FxHashMap<Vec<u8>, (u64, i128, u64)>,
 }
 
 impl ViewScan {
@@ -480,7 +496,7 @@ impl ViewScan {
             }
         }
         for (path, (views, loading_sum, loading_count)) in other.pages {
-            update_counter(&mut self.pages, &path, |page| {
+            update_counter(&mut self.pages, &*path, |page| {
                 page.0 += views;
                 page.1 += loading_sum;
                 page.2 += loading_count;
@@ -541,8 +557,8 @@ impl ScanContext<'_> {
                     }
                 }
             }
-            if let Some(path) = optional_text(r.get_ref(1)?) {
-                update_counter(&mut scan.pages, &path, |page| {
+            if let Some(path) = text_bytes(r.get_ref(1)?) {
+                update_counter(&mut scan.pages, &*path, |page| {
                     page.0 += 1;
                     if let Some(ns) = loading_ns {
                         page.1 += ns;
@@ -614,7 +630,7 @@ impl ScanContext<'_> {
 /// What the scan over the errors gathers.
 struct ErrorScan {
     errors_by_bucket: Vec<u64>,
-    page_errors: FxHashMap<String, u64>,
+    page_errors: FxHashMap<Vec<u8>, u64>,
     /// The most common groups by type and message.
     groups: Vec<ErrorGroup>,
 }
@@ -631,6 +647,9 @@ impl ScanContext<'_> {
         )?;
         let mut rows = stmt.query([])?;
         let mut scan = ErrorScan { errors_by_bucket: vec![0; self.buckets], page_errors: FxHashMap::default(), groups: Vec::new() };
+        // Per group: type and message as bytes, errors, sessions.
+        type GroupCount = (Option<Vec<u8>>, Option<Vec<u8>>, u64, u64);
+        let mut groups: Vec<GroupCount> = Vec::new();
         let mut last_session: Option<i64> = None;
         let mut read: u64 = 0;
         while let Some(r) = rows.next()? {
@@ -643,37 +662,37 @@ impl ScanContext<'_> {
                 continue;
             }
             scan.errors_by_bucket[(self.bucket_of)(r.get(3)?)] += 1;
-            if let Some(path) = optional_text(r.get_ref(4)?) {
-                update_counter(&mut scan.page_errors, &path, |errors| *errors += 1);
+            if let Some(path) = text_bytes(r.get_ref(4)?) {
+                update_counter(&mut scan.page_errors, &*path, |errors| *errors += 1);
             }
-            let error_type = optional_text(r.get_ref(0)?);
-            let error_message = optional_text(r.get_ref(1)?);
-            let same_group = scan
-                .groups
-                .last()
-                .is_some_and(|g| g.error_type.as_deref() == error_type.as_deref() && g.error_message.as_deref() == error_message.as_deref());
+            let error_type = text_bytes(r.get_ref(0)?);
+            let error_message = text_bytes(r.get_ref(1)?);
+            let same_group = groups.last().is_some_and(|g| g.0.as_deref() == error_type.as_deref() && g.1.as_deref() == error_message.as_deref());
             if !same_group {
-                scan.groups.push(ErrorGroup {
-                    error_type: error_type.map(|t| t.into_owned()),
-                    error_message: error_message.map(|m| m.into_owned()),
-                    count: 0,
-                    sessions: 0,
-                });
+                groups.push((error_type.map(|t| t.into_owned()), error_message.map(|m| m.into_owned()), 0, 0));
                 last_session = None;
             }
-            if let Some(group) = scan.groups.last_mut() {
-                group.count += 1;
+            if let Some(group) = groups.last_mut() {
+                group.2 += 1;
                 if last_session != Some(session_pk) {
-                    group.sessions += 1;
+                    group.3 += 1;
                     last_session = Some(session_pk);
                 }
             }
         }
-        // As SQLite orders them: most events first, then type and message, missing ones first.
-        scan.groups.sort_by(|a, b| {
-            b.count.cmp(&a.count).then_with(|| a.error_type.cmp(&b.error_type)).then_with(|| a.error_message.cmp(&b.error_message))
-        });
-        scan.groups.truncate(TOP_N);
+        // As SQLite orders them: most events first, then type and message, missing ones first
+        // (UTF-8 bytes order as the text does).
+        groups.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)).then_with(|| a.1.cmp(&b.1)));
+        scan.groups = groups
+            .into_iter()
+            .take(TOP_N)
+            .map(|(error_type, error_message, count, sessions)| ErrorGroup {
+                error_type: error_type.as_deref().map(bytes_text),
+                error_message: error_message.as_deref().map(bytes_text),
+                count,
+                sessions,
+            })
+            .collect();
         Ok(scan)
     }
 }
@@ -751,8 +770,10 @@ impl Store {
             .filter_map(|m| crate::model::event_column_for_key(m.key).map(|c| c.column))
             .collect();
         let sql = format!(
-            "SELECT e.time_ms, CAST(e.view_path AS BLOB), e.session_pk, {} FROM events e INDEXED BY events_view_timings
+            "SELECT e.time_ms, CAST(e.view_path AS BLOB), {}, {} FROM events e INDEXED BY events_view_timings
              WHERE e.kind = 'view' AND e.time_ms >= ?1 AND e.time_ms < ?2",
+            // Each column read costs; the session is needed only to check the selection.
+            if all_sessions { "NULL" } else { "e.session_pk" },
             metric_columns.iter().map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
         );
         let scan = ScanContext {
@@ -841,13 +862,15 @@ impl Store {
             .into_iter()
             .map(|(path, (views, loading_sum, loading_count))| PageStat {
                 errors: page_errors.remove(&path).unwrap_or(0),
-                view_path: path,
+                view_path: bytes_text(&path),
                 views,
                 avg_loading_time_ms: (loading_count > 0).then(|| loading_sum as f64 / loading_count as f64 / 1e6),
             })
             .collect();
         // Pages with errors but no view in scope still rank by errors.
-        page_stats.extend(page_errors.into_iter().map(|(view_path, errors)| PageStat { view_path, views: 0, avg_loading_time_ms: None, errors }));
+        page_stats.extend(
+            page_errors.into_iter().map(|(view_path, errors)| PageStat { view_path: bytes_text(&view_path), views: 0, avg_loading_time_ms: None, errors }),
+        );
         let top = |stats: &mut Vec<PageStat>, key: &dyn Fn(&PageStat) -> f64| -> Vec<PageStat> {
             stats.sort_by(|a, b| key(b).total_cmp(&key(a)).then_with(|| a.view_path.cmp(&b.view_path)));
             stats.iter().filter(|s| key(s) > 0.0).take(TOP_N).cloned().collect()
