@@ -958,7 +958,7 @@ impl Store {
                 let upper = sessions_pass(&helper, upper_sql, split_params, distribution_columns, true, stop);
                 (upper, helper)
             });
-            let lower = sessions_pass(&self.conn, &lower_sql, &split_params, distribution_columns, true, stop);
+            let lower = sessions_pass(&self.conn, &lower_sql, split_params, distribution_columns, true, stop);
             if lower.is_err() {
                 stop.store(true, Ordering::Relaxed);
             }
@@ -1059,6 +1059,30 @@ mod tests {
             let found = p75_of_parts(&parts);
             assert_eq!(found.map(f64::to_bits), expected.map(f64::to_bits), "case {case}: {parts:?}");
         }
+    }
+
+    #[test]
+    fn merged_session_passes_count_a_shared_user_once() {
+        let half = |users: &[&str], first_pk: i64| {
+            let mut scan = SessionsScan { distribution_counts: vec![FxHashMap::default()], ..Default::default() };
+            for (i, user) in users.iter().enumerate() {
+                let number = user_number(&mut scan.users, user.as_bytes());
+                scan.selected.push((Some(first_pk + i as i64), Some(number), false));
+                scan.selection.insert(first_pk + i as i64);
+                update_counter(&mut scan.distribution_counts[0], "Chrome", |n| *n += 1);
+            }
+            scan.first_ms = Some(first_pk);
+            scan.last_ms = Some(first_pk + users.len() as i64);
+            scan
+        };
+        let mut lower = half(&["ann", "bob", "ann"], 1);
+        lower.merge(half(&["cy", "bob"], 100));
+        assert_eq!(lower.users.len(), 3);
+        let numbers: Vec<Option<u32>> = lower.selected.iter().map(|s| s.1).collect();
+        assert_eq!(numbers, vec![Some(0), Some(1), Some(0), Some(2), Some(1)]);
+        assert!([1, 2, 3, 100, 101].iter().all(|pk| lower.selection.contains(*pk)) && !lower.selection.contains(4));
+        assert_eq!(lower.distribution_counts[0].get("Chrome"), Some(&5));
+        assert_eq!((lower.first_ms, lower.last_ms), (Some(1), Some(102)));
     }
 
     #[test]
