@@ -400,6 +400,59 @@ impl SessionsScan {
     }
 }
 
+/// Totals of every session and their counts per bucket.
+struct SessionTotals {
+    sessions: u64,
+    unique_users: u64,
+    sessions_with_errors: u64,
+    /// Sessions, sessions with errors and distinct users by start.
+    buckets: Vec<TimeBucket>,
+}
+
+/// The pass over every session, in order of start, so that buckets come one after another:
+/// a user is new to a bucket when last seen in an earlier one, and nothing is kept per session
+/// (at 1,000,000 sessions a list of them and a set of (bucket, user) pairs were 60 MB of fresh
+/// memory, whose page zeroing showed in the profile).
+fn all_sessions_in_start_order(conn: &rusqlite::Connection, bucket_of: &dyn Fn(i64) -> usize, buckets: usize, stop: &AtomicBool) -> StoreResult<SessionTotals> {
+    let mut totals = SessionTotals { sessions: 0, unique_users: 0, sessions_with_errors: 0, buckets: vec![TimeBucket::default(); buckets] };
+    let mut users: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
+    // Per user number, 1 + the last bucket they started a session in (0: none yet).
+    let mut last_bucket_of_user: Vec<u32> = Vec::new();
+    let mut stmt = conn.prepare_cached("SELECT s.start_ms, CAST(s.user_id AS BLOB), s.error_count > 0 FROM sessions s ORDER BY s.start_ms")?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        totals.sessions += 1;
+        if totals.sessions.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
+            return Err(stopped());
+        }
+        let with_errors = r.get::<_, Option<bool>>(2)?.unwrap_or(false);
+        totals.sessions_with_errors += u64::from(with_errors);
+        let user = text_bytes(r.get_ref(1)?).map(|user| user_number(&mut users, &user));
+        let Some(start) = r.get::<_, Option<i64>>(0)? else { continue };
+        let bucket_index = bucket_of(start);
+        let bucket = &mut totals.buckets[bucket_index];
+        bucket.sessions += 1;
+        bucket.sessions_with_errors += u64::from(with_errors);
+        if let Some(user) = user {
+            let user = user as usize;
+            if user >= last_bucket_of_user.len() {
+                last_bucket_of_user.resize(user + 1, 0);
+            }
+            if last_bucket_of_user[user] != bucket_index as u32 + 1 {
+                last_bucket_of_user[user] = bucket_index as u32 + 1;
+                bucket.unique_users += 1;
+            }
+        }
+    }
+    for bucket in &mut totals.buckets {
+        if bucket.sessions > 0 {
+            bucket.error_session_share = bucket.sessions_with_errors as f64 / bucket.sessions as f64;
+        }
+    }
+    totals.unique_users = users.len() as u64;
+    Ok(totals)
+}
+
 /// Sessions, sessions with errors and distinct users per bucket, by each session's start.
 fn fill_session_buckets(buckets: &mut [TimeBucket], selected: &[(Option<i64>, Option<u32>, bool)], bucket_of: &dyn Fn(i64) -> usize) {
     let mut bucket_users: FxHashSet<(usize, u32)> = FxHashSet::default();
@@ -537,8 +590,6 @@ impl ViewScan {
 /// How to scan the views: the query, the metrics it reads and the selection.
 struct ScanContext<'a> {
     query: &'a SessionQuery,
-    /// The pass over all sessions (run as a piece of work only when no filter is set).
-    sessions_sql: &'a str,
     sql: &'a str,
     metrics: &'a [&'static crate::vitals::Metric],
     loading_index: Option<usize>,
@@ -618,8 +669,7 @@ enum ScanWork {
 }
 
 enum ScanDone {
-    /// The pass, and the buckets with their session counts filled in.
-    Sessions(SessionsScan, Vec<TimeBucket>),
+    Sessions(SessionTotals),
     Distributions(Vec<TopValues>),
     Errors(ErrorScan),
     Views(ViewScan),
@@ -636,11 +686,7 @@ impl ScanContext<'_> {
             }
             let Some(piece) = work.get(next.fetch_add(1, Ordering::Relaxed)) else { return Ok(done) };
             let result = match piece {
-                ScanWork::Sessions => sessions_pass(conn, self.sessions_sql, &[], 0, false, stop).map(|pass| {
-                    let mut buckets = vec![TimeBucket::default(); self.buckets];
-                    fill_session_buckets(&mut buckets, &pass.selected, self.bucket_of);
-                    ScanDone::Sessions(pass, buckets)
-                }),
+                ScanWork::Sessions => all_sessions_in_start_order(conn, self.bucket_of, self.buckets, stop).map(ScanDone::Sessions),
                 ScanWork::Distributions => top_values_of_distribution_columns(conn, self.query, stop).map(ScanDone::Distributions),
                 ScanWork::Errors => self.scan_errors(conn, stop).map(ScanDone::Errors),
                 ScanWork::Views { from_ms, to_ms } => self.run(conn, *from_ms, *to_ms, stop).map(ScanDone::Views),
@@ -816,7 +862,6 @@ impl Store {
         );
         let scan = ScanContext {
             query: q,
-            sessions_sql: &sessions_sql,
             sql: &sql,
             metrics: &metrics,
             loading_index: metrics.iter().position(|m| m.key == "loading_time"),
@@ -853,11 +898,11 @@ impl Store {
         let mut distributions: Option<Vec<Distribution>> = None;
         for piece in done {
             match (piece, &mut views) {
-                (ScanDone::Sessions(pass, buckets), _) => {
-                    overview.sessions = pass.selected.len() as u64;
-                    overview.unique_users = pass.users.len() as u64;
-                    overview.sessions_with_errors = pass.selected.iter().filter(|s| s.2).count() as u64;
-                    for (bucket, counted) in overview.buckets.iter_mut().zip(buckets) {
+                (ScanDone::Sessions(totals), _) => {
+                    overview.sessions = totals.sessions;
+                    overview.unique_users = totals.unique_users;
+                    overview.sessions_with_errors = totals.sessions_with_errors;
+                    for (bucket, counted) in overview.buckets.iter_mut().zip(totals.buckets) {
                         bucket.sessions = counted.sessions;
                         bucket.sessions_with_errors = counted.sessions_with_errors;
                         bucket.unique_users = counted.unique_users;
