@@ -52,7 +52,13 @@ fn check_against_events(store: &Store, filter: Option<&str>) -> Overview {
         assert_eq!(bucket.page_views, events().filter(|e| e.kind == "view" && in_bucket(e.time_ms)).count() as u64, "bucket {i}");
         let started: Vec<&SessionDetail> = sessions.iter().filter(|d| d.session.start_ms.is_some_and(in_bucket)).collect();
         assert_eq!(bucket.sessions, started.len() as u64, "bucket {i}");
+        let users: BTreeSet<&str> = started.iter().filter_map(|d| d.session.user_id.as_deref()).collect();
+        assert_eq!(bucket.unique_users, users.len() as u64, "bucket {i}");
+        let with_errors = started.iter().filter(|d| d.events.iter().any(|e| e.kind == "error")).count() as u64;
+        assert_eq!(bucket.sessions_with_errors, with_errors, "bucket {i}");
     }
+    // Users who came back in another bucket count in each, once.
+    assert!(overview.buckets.iter().map(|b| b.unique_users).sum::<u64>() >= overview.unique_users);
 
     // Vitals: p75 and ratings from the views' own values.
     for vital in &overview.vitals {
@@ -184,4 +190,32 @@ fn two_threads_and_one_give_the_same_overview() {
         assert_eq!(on_file, in_memory, "{q:?}");
         assert!(on_file.sessions > 0 && on_file.page_views > 0, "{q:?}");
     }
+}
+
+/// Three users over forty sessions spread across the buckets: each bucket counts a user once,
+/// however many sessions they started in it, and again in every other bucket they came back in.
+#[test]
+fn users_who_return_count_once_per_bucket() {
+    let (tmp, db) = temp_db();
+    let file = tmp.path().join("returning.lp");
+    let mut lines = String::new();
+    for i in 0..40u64 {
+        let user = ["ann", "ann", "bob", "cy", "ann"][(i % 5) as usize];
+        let time_ms = 1_700_000_000_000 + i * 20_000;
+        lines += &format!(
+            "view,app_id=a,session_id=s{i},userid={user},view_id=v{i},view_path=/p{} loading_time={}i {time_ms}\n",
+            i % 4,
+            1_000_000 * (i + 1)
+        );
+        if i % 5 == 0 {
+            lines += &format!("error,app_id=a,session_id=s{i},view_id=v{i},view_path=/p0,error_type=E error_message=\"m\" {}\n", time_ms + 1000);
+        }
+    }
+    std::fs::write(&file, lines).expect("write");
+    let mut store = Store::open(&db).expect("open");
+    import(&mut store, &[file]);
+    let all = check_against_events(&store, None);
+    assert_eq!((all.sessions, all.unique_users), (40, 3));
+    assert!(all.buckets.iter().any(|b| b.sessions > b.unique_users && b.unique_users > 1), "some bucket has a returning user");
+    check_against_events(&store, Some("error_count:>0"));
 }
