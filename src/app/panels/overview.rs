@@ -58,9 +58,9 @@ pub fn overview_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                 plot_ui.bar_chart(BarChart::new("Errors", errors).color(kind_color("error")));
             });
             columns[2].strong("Sessions with errors (%)");
-            let share: Vec<f64> = overview.buckets.iter().map(|b| b.error_session_share * 100.0).collect();
+            let share: PlotPoints<'static> = error_share_points(&overview).into_iter().collect();
             time_chart_ui(&mut app.commands, &mut columns[2], TimeChart { id: "error_share", legend: false, decimals: 1 }, &overview, utc, |plot_ui| {
-                plot_ui.line(Line::new("Sessions with errors %", points(&overview, &share)).color(egui::Color32::from_rgb(230, 150, 20)).width(2.0));
+                plot_ui.line(Line::new("Sessions with errors %", share).color(egui::Color32::from_rgb(230, 150, 20)).width(2.0));
             });
         });
         ui.add_space(8.0);
@@ -110,6 +110,13 @@ fn summary_ui(ui: &mut egui::Ui, o: &Overview) {
 
 fn mid(o: &Overview, start_ms: i64) -> f64 {
     start_ms as f64 + o.bucket_ms as f64 / 2.0
+}
+
+/// The share of sessions with errors per bucket, in percent. A bucket where no session
+/// started has no share (not 0%): the line skips it, as the vitals' lines skip buckets
+/// without views.
+fn error_share_points(o: &Overview) -> Vec<[f64; 2]> {
+    o.buckets.iter().filter(|b| b.sessions > 0).map(|b| [mid(o, b.start_ms), b.error_session_share * 100.0]).collect()
 }
 
 fn points(o: &Overview, values: &[f64]) -> PlotPoints<'static> {
@@ -327,4 +334,23 @@ fn top_errors_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, o: &Overview) {
             ui.end_row();
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::overview::TimeBucket;
+
+    #[test]
+    fn buckets_without_sessions_have_no_error_share() {
+        let bucket = |start_ms: i64, sessions: u64, share: f64| TimeBucket { start_ms, sessions, error_session_share: share, ..Default::default() };
+        let o = Overview {
+            from_ms: 0,
+            bucket_ms: 60_000,
+            buckets: vec![bucket(0, 4, 0.5), bucket(60_000, 0, 0.0), bucket(120_000, 2, 0.0), bucket(180_000, 0, 0.0)],
+            ..Default::default()
+        };
+        let shares: Vec<f64> = error_share_points(&o).iter().map(|p| p[1]).collect();
+        assert_eq!(shares, vec![50.0, 0.0]);
+    }
 }
