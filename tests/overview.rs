@@ -15,8 +15,8 @@ fn generated(sessions: u64, seed: u64) -> (tempfile::TempDir, Store) {
     (dir, store)
 }
 
-fn details(store: &Store, filter: Option<&str>) -> Vec<SessionDetail> {
-    let q = SessionQuery { filter: filter.and_then(|f| rum_explorer::query::parse(f).expect("parse")), limit: 1_000_000, ..Default::default() };
+fn details(store: &Store, q: &SessionQuery) -> Vec<SessionDetail> {
+    let q = SessionQuery { limit: 1_000_000, ..q.clone() };
     store.sessions(&q).expect("sessions").iter().map(|s| store.session_detail(&s.session_id).expect("q").expect("exists")).collect()
 }
 
@@ -31,11 +31,14 @@ fn p75_by_hand(mut values: Vec<f64>) -> Option<f64> {
 }
 
 fn check_against_events(store: &Store, filter: Option<&str>) -> Overview {
-    let q = SessionQuery { filter: filter.and_then(|f| rum_explorer::query::parse(f).expect("parse")), ..Default::default() };
-    let overview = store.overview(&q).expect("overview");
-    let sessions = details(store, filter);
+    check_query_against_events(store, &SessionQuery { filter: filter.and_then(|f| rum_explorer::query::parse(f).expect("parse")), ..Default::default() })
+}
+
+fn check_query_against_events(store: &Store, q: &SessionQuery) -> Overview {
+    let overview = store.overview(q).expect("overview");
+    let sessions = details(store, q);
     let events = || sessions.iter().flat_map(|d| d.events.iter());
-    assert_eq!(overview.sessions, sessions.len() as u64, "{filter:?}");
+    assert_eq!(overview.sessions, sessions.len() as u64, "{q:?}");
     assert_eq!(overview.page_views, events().filter(|e| e.kind == "view").count() as u64);
     assert_eq!(overview.errors, events().filter(|e| e.kind == "error").count() as u64);
     let users: BTreeSet<&str> = sessions.iter().filter_map(|d| d.session.user_id.as_deref()).collect();
@@ -218,4 +221,31 @@ fn users_who_return_count_once_per_bucket() {
     assert_eq!((all.sessions, all.unique_users), (40, 3));
     assert!(all.buckets.iter().any(|b| b.sessions > b.unique_users && b.unique_users > 1), "some bucket has a returning user");
     check_against_events(&store, Some("error_count:>0"));
+}
+
+/// A time range that holds every session is read like no range at all (a faster path): the
+/// figures that do not depend on where the time axis starts are those of all sessions.
+#[test]
+fn a_time_range_holding_every_session_gives_the_figures_of_all() {
+    let (_dir, store) = generated(90, 13);
+    let all = store.overview(&SessionQuery::default()).expect("all");
+    let first_ms = all.buckets.first().map(|b| b.start_ms).expect("buckets");
+    let covering = SessionQuery { from_ms: Some(first_ms - 86_400_000), to_ms: Some(i64::MAX / 2), ..Default::default() };
+    let ranged = store.overview(&covering).expect("covering range");
+    assert_eq!(
+        (ranged.sessions, ranged.unique_users, ranged.page_views, ranged.errors, ranged.sessions_with_errors),
+        (all.sessions, all.unique_users, all.page_views, all.errors, all.sessions_with_errors)
+    );
+    assert_eq!(ranged.vitals.iter().map(|v| (v.key, v.count, v.p75, v.good, v.poor)).collect::<Vec<_>>(), all.vitals.iter().map(|v| (v.key, v.count, v.p75, v.good, v.poor)).collect::<Vec<_>>());
+    assert_eq!(ranged.distributions, all.distributions);
+    assert_eq!(ranged.top_pages_by_views, all.top_pages_by_views);
+    assert_eq!(ranged.top_errors, all.top_errors);
+    // The axis starts at the range's start, a day earlier.
+    assert!(ranged.buckets.len() > 1 && ranged.from_ms < all.from_ms);
+    // Narrower ranges still select: the ranged path against the events by hand.
+    let middle_ms = all.buckets[all.buckets.len() / 2].start_ms;
+    let later = check_query_against_events(&store, &SessionQuery { from_ms: Some(middle_ms), ..Default::default() });
+    check_query_against_events(&store, &SessionQuery { to_ms: Some(middle_ms), ..Default::default() });
+    assert!(later.sessions > 0 && later.sessions < all.sessions);
+    assert_eq!(later.distributions.iter().map(|d| d.values.iter().map(|v| v.1).sum::<u64>() + d.other).collect::<Vec<_>>(), vec![later.sessions; 4]);
 }

@@ -831,7 +831,10 @@ impl Store {
     pub fn overview(&self, q: &SessionQuery) -> StoreResult<Overview> {
         let (where_sql, params) = session_where(q);
         let mut overview = Overview::default();
-        let all_sessions = q.filter.is_none() && q.from_ms.is_none() && q.to_ms.is_none();
+        // Every session is selected without a filter and time range, or with a time range that
+        // holds every session (a preset such as "last 30 days" over older data).
+        let all_sessions = q.filter.is_none() && ((q.from_ms.is_none() && q.to_ms.is_none()) || self.range_holds_every_session(q)?);
+        let everything = SessionQuery::default();
         // With a filter SQLite reads the sessions rows anyway, so the distributions are counted
         // in the sessions pass rather than by one more filtered query per column; for all
         // sessions the columns' own indexes answer those queries faster than reading the rows.
@@ -879,7 +882,9 @@ impl Store {
             overview.unique_users = pass.users.len() as u64;
             overview.sessions_with_errors = pass.selected.iter().filter(|s| s.2).count() as u64;
             overview.distributions = if all_sessions {
-                indexed_distributions(top_values_of_distribution_columns(&self.conn, q, &stop)?, overview.sessions)
+                indexed_distributions(top_values_of_distribution_columns(&self.conn, &everything, &stop)?, overview.sessions)
+            } else if time_range_only {
+                counted_distributions(DISTRIBUTION_COLUMNS, &vec![FxHashMap::default(); DISTRIBUTION_COLUMNS.len()], overview.sessions)
             } else {
                 counted_distributions(distribution_columns, &pass.distribution_counts, overview.sessions)
             };
@@ -922,7 +927,7 @@ impl Store {
             metric_columns.iter().map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ")
         );
         let scan = ScanContext {
-            query: q,
+            query: if all_sessions { &everything } else { q },
             sql: &sql,
             metrics: &metrics,
             loading_index: metrics.iter().position(|m| m.key == "loading_time"),
@@ -1093,6 +1098,18 @@ impl Store {
             (Err(error), _) | (_, Err(error)) => return Err(error),
         };
         Ok((pass, helper))
+    }
+
+    /// Whether `q`'s time range holds every session (all have a start, within the range).
+    fn range_holds_every_session(&self, q: &SessionQuery) -> StoreResult<bool> {
+        let (first, last, without_start): (Option<i64>, Option<i64>, i64) = self.conn.query_row(
+            "SELECT (SELECT min(start_ms) FROM sessions), (SELECT max(start_ms) FROM sessions),
+                    (SELECT count(*) FROM sessions INDEXED BY sessions_by_start_ms WHERE start_ms IS NULL)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let (Some(first), Some(last)) = (first, last) else { return Ok(false) };
+        Ok(without_start == 0 && q.from_ms.is_none_or(|from| from <= first) && q.to_ms.is_none_or(|to| last < to))
     }
 
     /// The first start and the last end (or start, for a session without an end) of all
