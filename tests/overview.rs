@@ -169,6 +169,11 @@ fn an_empty_selection_is_all_zero() {
     let q = SessionQuery { filter: rum_explorer::query::parse("browser:NoSuchBrowser").expect("parse"), ..Default::default() };
     let o = store.overview(&q).expect("overview");
     assert_eq!((o.sessions, o.page_views, o.buckets.len()), (0, 0, 0));
+    // A time range after every session: the same, with the four distributions listed empty.
+    let later = SessionQuery { from_ms: Some(4_000_000_000_000), ..Default::default() };
+    let o = store.overview(&later).expect("overview");
+    assert_eq!((o.sessions, o.page_views, o.buckets.len(), o.distributions.len()), (0, 0, 0, 4));
+    assert!(o.distributions.iter().all(|d| d.values.is_empty() && d.other == 0));
 }
 
 /// The file store reads in pieces on two threads (and, for all sessions, runs the sessions
