@@ -80,6 +80,13 @@ fn queries(c: &mut Criterion) {
     group.bench_function("overview_all", |b| b.iter(|| store.overview(&SessionQuery::default()).expect("overview")));
     let q = SessionQuery { filter: filter.clone(), ..Default::default() };
     group.bench_function("overview_filtered", |b| b.iter(|| store.overview(&q).expect("overview")));
+    // A time range over the middle third of the data, as dragged across a chart.
+    let buckets = store.overview(&SessionQuery::default()).expect("overview").buckets;
+    let third = buckets.len() / 3;
+    if let (Some(from), Some(to)) = (buckets.get(third), buckets.get(2 * third)) {
+        let q = SessionQuery { from_ms: Some(from.start_ms), to_ms: Some(to.start_ms), ..Default::default() };
+        group.bench_function("overview_time_range", |b| b.iter(|| store.overview(&q).expect("overview")));
+    }
     group.finish();
 }
 
