@@ -16,8 +16,17 @@ sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(10000)
 python3 -c 'import duckdb' 2>/dev/null || pip install --quiet duckdb
 cargo build --release --quiet
 bin=target/release/rum-explorer
-work=${BENCH_DIR:-$(mktemp -d)}
-mkdir -p "$work"
+# The generated files are kept in BENCH_DIR for the next run; without it they go to a
+# temporary folder that is removed at exit. The databases are removed either way: a 100k-session
+# run leaves 4 GB of input and 2.5 GB of databases, and a full disk once failed CI here.
+if [ -n "${BENCH_DIR:-}" ]; then
+  work=$BENCH_DIR
+  mkdir -p "$work"
+  trap 'rm -rf "$work"/ours.sqlite* "$work"/peer.duckdb* "$work"/time.txt "$work"/out.txt "$work"/err.txt' EXIT
+else
+  work=$(mktemp -d)
+  trap 'rm -rf "$work"' EXIT
+fi
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 echo "duckdb $(python3 -c 'import duckdb; print(duckdb.__version__)'), $($bin --version)"
 
