@@ -254,3 +254,23 @@ fn a_time_range_holding_every_session_gives_the_figures_of_all() {
     assert!(later.sessions > 0 && later.sessions < all.sessions);
     assert_eq!(later.distributions.iter().map(|d| d.values.iter().map(|v| v.1).sum::<u64>() + d.other).collect::<Vec<_>>(), vec![later.sessions; 4]);
 }
+
+/// A superseded Overview gives up when told, whichever way it reads (all sessions, a filter,
+/// a time range), and an untouched flag changes nothing.
+#[test]
+fn a_cancelled_overview_gives_up() {
+    use std::sync::atomic::AtomicBool;
+    let (_dir, store) = generated(60, 5);
+    let all = store.overview(&SessionQuery::default()).expect("overview");
+    let middle_ms = all.buckets[all.buckets.len() / 2].start_ms;
+    let queries = [
+        SessionQuery::default(),
+        SessionQuery { filter: rum_explorer::query::parse("browser:Chrome").expect("parse"), ..Default::default() },
+        SessionQuery { from_ms: Some(middle_ms), ..Default::default() },
+    ];
+    for q in queries {
+        let cancelled = store.overview_cancellable(&q, &AtomicBool::new(true));
+        assert!(matches!(cancelled, Err(rum_explorer::store::StoreError::Cancelled)), "{q:?}: {:?}", cancelled.map(|o| o.sessions));
+        assert_eq!(store.overview_cancellable(&q, &AtomicBool::new(false)).expect("not cancelled"), store.overview(&q).expect("overview"));
+    }
+}

@@ -171,7 +171,7 @@ fn serve(store: &Store, rx: &Receiver<Request>, responses: &Sender<Response>, no
         for request in kept {
             interrupted.store(false, Ordering::SeqCst);
             // A panic in a query is reported, and the worker goes on serving.
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| answer(store, request)));
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| answer(store, request, interrupted)));
             let response = match outcome {
                 Ok(Some(Response::Failed { .. })) if interrupted.load(Ordering::SeqCst) => continue,
                 Ok(Some(response)) => response,
@@ -200,7 +200,9 @@ fn failed(what: &'static str, error: StoreError) -> Option<Response> {
     }
 }
 
-fn answer(store: &Store, request: Request) -> Option<Response> {
+/// `interrupted` is set when the app supersedes the running request; long requests made of
+/// many statements (the Overview) check it between and inside them.
+fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<Response> {
     match request {
         Request::Count { generation, query } => match store.count_sessions(&query) {
             Ok(total) => Some(Response::Count { generation, total }),
@@ -252,7 +254,7 @@ fn answer(store: &Store, request: Request) -> Option<Response> {
             Ok(detail) => Some(Response::Detail { session_id, detail: detail.map(Box::new) }),
             Err(e) => failed("detail", e),
         },
-        Request::Overview { generation, query } => match store.overview(&query) {
+        Request::Overview { generation, query } => match store.overview_cancellable(&query, interrupted) {
             Ok(overview) => Some(Response::Overview { generation, overview: Box::new(overview) }),
             Err(e) => failed("overview", e),
         },

@@ -176,10 +176,10 @@ pub fn p75_of_parts(parts: &[Vec<f64>]) -> Option<f64> {
 type TopValues = Vec<(String, u64)>;
 
 /// [`DISTRIBUTION_COLUMNS`]' top values among the sessions `q` selects, on any connection.
-fn top_values_of_distribution_columns(conn: &rusqlite::Connection, q: &SessionQuery, stop: &AtomicBool) -> StoreResult<Vec<TopValues>> {
+fn top_values_of_distribution_columns(conn: &rusqlite::Connection, q: &SessionQuery, stop: &Stop) -> StoreResult<Vec<TopValues>> {
     let mut out = Vec::new();
     for (key, _) in DISTRIBUTION_COLUMNS {
-        if stop.load(Ordering::Relaxed) {
+        if stop.is_set() {
             return Err(stopped());
         }
         out.push(super::queries::top_values_on(conn, q, key, TOP_N)?);
@@ -350,7 +350,7 @@ fn sessions_pass(
     params: &[rusqlite::types::Value],
     distribution_columns: usize,
     keep_selection: bool,
-    stop: &AtomicBool,
+    stop: &Stop,
 ) -> StoreResult<SessionsScan> {
     let mut scan = SessionsScan { distribution_counts: vec![FxHashMap::default(); distribution_columns], ..Default::default() };
     let mut stmt = conn.prepare_cached(sql)?;
@@ -358,7 +358,7 @@ fn sessions_pass(
     let mut read: u64 = 0;
     while let Some(r) = rows.next()? {
         read += 1;
-        if read.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
+        if read.is_multiple_of(4096) && stop.is_set() {
             return Err(stopped());
         }
         let start: Option<i64> = r.get(0)?;
@@ -413,7 +413,7 @@ struct SessionTotals {
 /// a user is new to a bucket when last seen in an earlier one, and nothing is kept per session
 /// (at 1,000,000 sessions a list of them and a set of (bucket, user) pairs were 60 MB of fresh
 /// memory, whose page zeroing showed in the profile).
-fn all_sessions_in_start_order(conn: &rusqlite::Connection, bucket_of: &dyn Fn(i64) -> usize, buckets: usize, stop: &AtomicBool) -> StoreResult<SessionTotals> {
+fn all_sessions_in_start_order(conn: &rusqlite::Connection, bucket_of: &dyn Fn(i64) -> usize, buckets: usize, stop: &Stop) -> StoreResult<SessionTotals> {
     let mut totals = SessionTotals { sessions: 0, unique_users: 0, sessions_with_errors: 0, buckets: vec![TimeBucket::default(); buckets] };
     let mut users: FxHashMap<Vec<u8>, u32> = FxHashMap::default();
     // Per user number, 1 + the last bucket they started a session in (0: none yet).
@@ -422,7 +422,7 @@ fn all_sessions_in_start_order(conn: &rusqlite::Connection, bucket_of: &dyn Fn(i
     let mut rows = stmt.query([])?;
     while let Some(r) = rows.next()? {
         totals.sessions += 1;
-        if totals.sessions.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
+        if totals.sessions.is_multiple_of(4096) && stop.is_set() {
             return Err(stopped());
         }
         let with_errors = r.get::<_, Option<bool>>(2)?.unwrap_or(false);
@@ -609,7 +609,7 @@ struct ScanContext<'a> {
 
 impl ScanContext<'_> {
     /// Reads the views with `from_ms <= time_ms < to_ms`; gives up when `stop` is set.
-    fn run(&self, conn: &rusqlite::Connection, from_ms: i64, to_ms: i64, stop: &AtomicBool) -> StoreResult<ViewScan> {
+    fn run(&self, conn: &rusqlite::Connection, from_ms: i64, to_ms: i64, stop: &Stop) -> StoreResult<ViewScan> {
         let metrics = self.metrics;
         let mut scan = ViewScan {
             page_views_by_bucket: vec![0; self.buckets],
@@ -621,7 +621,7 @@ impl ScanContext<'_> {
         let mut read: u64 = 0;
         while let Some(r) = rows.next()? {
             read += 1;
-            if read.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
+            if read.is_multiple_of(4096) && stop.is_set() {
                 return Err(stopped());
             }
             if let Some(in_scope) = self.in_scope {
@@ -659,6 +659,24 @@ impl ScanContext<'_> {
     }
 }
 
+/// When the Overview's scans give up: the other thread failed, or the caller cancelled (a
+/// newer query superseded this one; SQLite's interrupt alone misses the moments between the
+/// many statements the Overview runs).
+struct Stop<'a> {
+    failed: AtomicBool,
+    cancelled: &'a AtomicBool,
+}
+
+impl Stop<'_> {
+    fn is_set(&self) -> bool {
+        self.failed.load(Ordering::Relaxed) || self.cancelled.load(Ordering::Relaxed)
+    }
+
+    fn set(&self) {
+        self.failed.store(true, Ordering::Relaxed);
+    }
+}
+
 /// The error a scan gives up with when the other thread failed or was interrupted.
 fn stopped() -> super::StoreError {
     let interrupted = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERRUPT);
@@ -690,10 +708,10 @@ enum ScanDone {
 impl ScanContext<'_> {
     /// Takes pieces of `work` (the next one is `next`) until none is left; on a failure tells
     /// the other thread to stop, and stops when told.
-    fn run_work(&self, conn: &rusqlite::Connection, work: &[ScanWork], next: &AtomicUsize, stop: &AtomicBool) -> StoreResult<Vec<ScanDone>> {
+    fn run_work(&self, conn: &rusqlite::Connection, work: &[ScanWork], next: &AtomicUsize, stop: &Stop) -> StoreResult<Vec<ScanDone>> {
         let mut done = Vec::new();
         loop {
-            if stop.load(Ordering::Relaxed) {
+            if stop.is_set() {
                 return Err(stopped());
             }
             let Some(piece) = work.get(next.fetch_add(1, Ordering::Relaxed)) else { return Ok(done) };
@@ -707,7 +725,7 @@ impl ScanContext<'_> {
             match result {
                 Ok(piece_done) => done.push(piece_done),
                 Err(error) => {
-                    stop.store(true, Ordering::Relaxed);
+                    stop.set();
                     return Err(error);
                 }
             }
@@ -720,7 +738,7 @@ impl ScanContext<'_> {
     /// index (value, session_pk): for a time range this reads 1,000,000 small index entries
     /// rather than the sessions' rows in start order, which are scattered over the table
     /// (measured at 1M sessions: 2 s per half of the rows).
-    fn count_selected_values(&self, conn: &rusqlite::Connection, column: usize, stop: &AtomicBool) -> StoreResult<FxHashMap<Vec<u8>, u64>> {
+    fn count_selected_values(&self, conn: &rusqlite::Connection, column: usize, stop: &Stop) -> StoreResult<FxHashMap<Vec<u8>, u64>> {
         let mut counts: FxHashMap<Vec<u8>, u64> = FxHashMap::default();
         let Some((key, _)) = DISTRIBUTION_COLUMNS.get(column) else { return Ok(counts) };
         let column = crate::query::session_column_alias(key);
@@ -733,7 +751,7 @@ impl ScanContext<'_> {
         let mut run: Option<(Vec<u8>, u64)> = None;
         while let Some(r) = rows.next()? {
             read += 1;
-            if read.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
+            if read.is_multiple_of(4096) && stop.is_set() {
                 return Err(stopped());
             }
             let session_pk: i64 = r.get(1)?;
@@ -769,7 +787,7 @@ impl ScanContext<'_> {
     /// Errors per bucket by their time, per page, and grouped by type and message. The index
     /// is in group order with sessions sorted within a group, so one pass counts each group's
     /// events and distinct sessions.
-    fn scan_errors(&self, conn: &rusqlite::Connection, stop: &AtomicBool) -> StoreResult<ErrorScan> {
+    fn scan_errors(&self, conn: &rusqlite::Connection, stop: &Stop) -> StoreResult<ErrorScan> {
         let mut stmt = conn.prepare_cached(
             "SELECT CAST(e.error_type AS BLOB), CAST(e.error_message AS BLOB), e.session_pk, e.time_ms, CAST(e.view_path AS BLOB)
              FROM events e INDEXED BY events_error_groups
@@ -784,7 +802,7 @@ impl ScanContext<'_> {
         let mut read: u64 = 0;
         while let Some(r) = rows.next()? {
             read += 1;
-            if read.is_multiple_of(4096) && stop.load(Ordering::Relaxed) {
+            if read.is_multiple_of(4096) && stop.is_set() {
                 return Err(stopped());
             }
             let session_pk: i64 = r.get(2)?;
@@ -829,6 +847,12 @@ impl ScanContext<'_> {
 
 impl Store {
     pub fn overview(&self, q: &SessionQuery) -> StoreResult<Overview> {
+        self.overview_cancellable(q, &AtomicBool::new(false))
+    }
+
+    /// [`Store::overview`] that gives up with [`super::StoreError::Cancelled`] soon after
+    /// `cancelled` is set (within a few thousand rows).
+    pub fn overview_cancellable(&self, q: &SessionQuery, cancelled: &AtomicBool) -> StoreResult<Overview> {
         let (where_sql, params) = session_where(q);
         let mut overview = Overview::default();
         // Every session is selected without a filter and time range, or with a time range that
@@ -847,7 +871,7 @@ impl Store {
             "SELECT s.start_ms, coalesce(s.end_ms, s.start_ms), CAST(s.user_id AS BLOB), s.error_count > 0, s.session_pk{} FROM sessions s WHERE ({where_sql})",
             distribution_columns.iter().map(|(key, _)| format!(", s.{}", crate::query::session_column_alias(key))).collect::<String>()
         );
-        let stop = AtomicBool::new(false);
+        let stop = Stop { failed: AtomicBool::new(false), cancelled };
 
         // The time axis runs from the first start to the last end. With a filter the pass over
         // the selected sessions comes first (the event scans keep only their events); for all
@@ -1067,7 +1091,7 @@ impl Store {
         sessions_sql: &str,
         params: &[rusqlite::types::Value],
         distribution_columns: usize,
-        stop: &AtomicBool,
+        stop: &Stop,
     ) -> StoreResult<(SessionsScan, rusqlite::Connection)> {
         let (low, high): (Option<i64>, Option<i64>) =
             self.conn.query_row("SELECT min(session_pk), max(session_pk) FROM sessions", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -1084,7 +1108,7 @@ impl Store {
             });
             let lower = sessions_pass(&self.conn, &lower_sql, split_params, distribution_columns, true, stop);
             if lower.is_err() {
-                stop.store(true, Ordering::Relaxed);
+                stop.set();
             }
             (lower, background.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
         });
