@@ -6,6 +6,9 @@
 #
 #   bench/compare.sh [SESSIONS...]        default: 10000
 #
+# Guance JSON and CSV (one file per kind) are timed too, for MB/s and events/s; DuckDB reads
+# the NDJSON only.
+#
 # Each side runs RUNS times (default 3), alternating, and the medians are compared: this
 # machine's timings swing by a third from one run to the next.
 #
@@ -41,18 +44,28 @@ runs=${RUNS:-3}
 # Median of the numbers on stdin.
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-printf '\n%-9s %-6s %9s %9s %8s | %9s %8s | %7s | %6s %8s %10s\n' sessions format MB lines events "ours s" "ours MB" "duck s" ratio "MB/s" "events/s"
+printf '\n%-9s %-11s %9s %9s %8s | %9s %8s | %7s | %6s %8s %10s\n' sessions format MB lines events "ours s" "ours MB" "duck s" ratio "MB/s" "events/s"
 for n in "${sizes[@]}"; do
-  for format in ndjson lp; do
-    file="$work/rum-$n.$format"
-    [ -s "$file" ] || $bin generate --sessions "$n" --format "$format" --out "$file" --seed 7 2>/dev/null
-    cat "$file" >/dev/null # into the page cache
-    mb=$(awk -v b="$(stat -c %s "$file")" 'BEGIN {printf "%.0f", b/1048576}')
-    lines=$(wc -l <"$file")
+  for format in ndjson lp guance-json csv; do
+    case $format in
+      guance-json) file="$work/rum-$n.json" ;;
+      *) file="$work/rum-$n.$format" ;;
+    esac
+    if [ "$format" = csv ]; then
+      # One file per event kind: rum-N-view.csv, rum-N-action.csv, ...
+      [ -s "$work/rum-$n-view.csv" ] || $bin generate --sessions "$n" --format csv --out "$file" --seed 7 2>/dev/null
+      files=("$work/rum-$n"-*.csv)
+    else
+      [ -s "$file" ] || $bin generate --sessions "$n" --format "$format" --out "$file" --seed 7 2>/dev/null
+      files=("$file")
+    fi
+    cat "${files[@]}" >/dev/null # into the page cache
+    mb=$(awk -v b="$(cat "${files[@]}" | wc -c)" 'BEGIN {printf "%.0f", b/1048576}')
+    lines=$(cat "${files[@]}" | wc -l)
     ours_runs=(); duck_runs=(); ours_mb=0
     for _ in $(seq "$runs"); do
       rm -f "$work/ours.sqlite"*
-      read -r s rss < <(measure $bin import --db "$work/ours.sqlite" "$file")
+      read -r s rss < <(measure $bin import --db "$work/ours.sqlite" "${files[@]}")
       ours_runs+=("$s"); [ "$rss" -gt "$ours_mb" ] && ours_mb=$rss
       if [ "$format" = ndjson ]; then
         read -r s _duck_mb < <(measure python3 bench/duckdb_peer.py "$file" "$work/peer.duckdb")
@@ -69,7 +82,7 @@ for n in "${sizes[@]}"; do
     else
       echo "  runs: ours ${ours_runs[*]} s" >&2
     fi
-    printf '%-9s %-6s %9s %9s %8s | %9s %8s | %7s | %6s %8s %10s\n' "$n" "$format" "$mb" "$lines" "$events" "$ours_s" "$ours_mb" "$duck_s" "$ratio" \
+    printf '%-9s %-11s %9s %9s %8s | %9s %8s | %7s | %6s %8s %10s\n' "$n" "$format" "$mb" "$lines" "$events" "$ours_s" "$ours_mb" "$duck_s" "$ratio" \
       "$(awk -v m="$mb" -v s="$ours_s" 'BEGIN {printf "%.0f", m/s}')" "$(awk -v e="$events" -v s="$ours_s" 'BEGIN {printf "%.0f", e/s}')"
   done
 done

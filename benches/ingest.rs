@@ -30,6 +30,8 @@ fn formats() -> Vec<(&'static str, GenerateFormat, Format)> {
         ("guance-lp", GenerateFormat::Lp, Format::GuanceLineProtocol),
         ("datadog-ndjson", GenerateFormat::Ndjson, Format::DatadogJson),
         ("guance-json", GenerateFormat::GuanceJson, Format::GuanceJson),
+        // One file per event kind; the benches read them all.
+        ("guance-csv", GenerateFormat::Csv, Format::GuanceCsv),
     ]
 }
 
@@ -38,14 +40,16 @@ fn parse(c: &mut Criterion) {
     let mut group = c.benchmark_group("parse");
     for (name, generate_format, format) in formats() {
         let path = dir.path().join(name);
-        generate::write(&path, generate_format, SESSIONS, 7, false).expect("generate");
-        let bytes = std::fs::read(&path).expect("read");
-        group.throughput(Throughput::Bytes(bytes.len() as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(name), &bytes, |b, bytes| {
+        let files = generate::write(&path, generate_format, SESSIONS, 7, false).expect("generate");
+        let contents: Vec<Vec<u8>> = files.iter().map(|(file, _)| std::fs::read(file).expect("read")).collect();
+        group.throughput(Throughput::Bytes(contents.iter().map(|c| c.len() as u64).sum()));
+        group.bench_with_input(BenchmarkId::from_parameter(name), &contents, |b, contents| {
             b.iter(|| {
                 let mut sink = CountSink::default();
-                let mut reader: &[u8] = bytes;
-                ingest::parse_stream(format, &mut reader, &mut sink, None).expect("parse");
+                for bytes in contents {
+                    let mut reader: &[u8] = bytes;
+                    ingest::parse_stream(format, &mut reader, &mut sink, None).expect("parse");
+                }
                 sink.events
             })
         });
@@ -59,8 +63,9 @@ fn import(c: &mut Criterion) {
     group.sample_size(10);
     for (name, generate_format, _) in formats() {
         let path = dir.path().join(name);
-        generate::write(&path, generate_format, SESSIONS, 7, false).expect("generate");
-        group.throughput(Throughput::Bytes(std::fs::metadata(&path).expect("size").len()));
+        let files: Vec<std::path::PathBuf> =
+            generate::write(&path, generate_format, SESSIONS, 7, false).expect("generate").into_iter().map(|(file, _)| file).collect();
+        group.throughput(Throughput::Bytes(files.iter().map(|f| std::fs::metadata(f).expect("size").len()).sum()));
         group.bench_function(BenchmarkId::from_parameter(name), |b| {
             b.iter_batched(
                 || {
@@ -71,9 +76,13 @@ fn import(c: &mut Criterion) {
                     Store::open(&db).expect("open")
                 },
                 |mut store| {
-                    let report = ingest::import_file(&mut store, &path, &Arc::new(ImportProgress::default()));
-                    assert!(report.error.is_none(), "{:?}", report.error);
-                    report.summary.inserted_total()
+                    let mut inserted = 0;
+                    for file in &files {
+                        let report = ingest::import_file(&mut store, file, &Arc::new(ImportProgress::default()));
+                        assert!(report.error.is_none(), "{:?}", report.error);
+                        inserted += report.summary.inserted_total();
+                    }
+                    inserted
                 },
                 criterion::BatchSize::PerIteration,
             )
