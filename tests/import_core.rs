@@ -442,22 +442,32 @@ fn events_without_an_id_are_the_same_whether_or_not_they_repeat_session_keys() {
 }
 
 /// A file with more sessions than the import keeps in memory writes sessions out as it goes
-/// (new ones inserted whole, earlier ones updated): the result is the same as with room for all.
+/// (new ones inserted whole, earlier ones updated), and more views than it holds back writes
+/// the oldest early (their later copies then merge in the table): the result is the same as
+/// with room for all.
 #[test]
 fn sessions_written_out_of_a_small_cache_give_the_same_database() {
     let dir = tempfile::tempdir().expect("tmp");
+    let generated = dir.path().join("generated.ndjson");
+    rum_explorer::generate::write(&generated, rum_explorer::generate::GenerateFormat::Ndjson, 40, 9, false).expect("generate");
+    // Every view's early copy first, its final copy far later: held-back views are written
+    // early and their final copies merge in the table.
+    let text = std::fs::read_to_string(&generated).expect("read");
+    let (early, rest): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.contains("\"document_version\":1"));
+    assert!(early.len() > 40, "the generated file re-sends views");
     let ndjson = dir.path().join("many.ndjson");
-    rum_explorer::generate::write(&ndjson, rum_explorer::generate::GenerateFormat::Ndjson, 40, 9, false).expect("generate");
+    std::fs::write(&ndjson, early.join("\n") + "\n" + &rest.join("\n")).expect("write");
     let lp = dir.path().join("many.lp");
     rum_explorer::generate::write(&lp, rum_explorer::generate::GenerateFormat::Lp, 40, 9, false).expect("generate");
-    let open = |cache: usize| {
+    let open = |cache: usize, views: usize| {
         let (tmp, db) = temp_db();
         let mut store = Store::open(&db).expect("open");
         store.session_cache_limit = cache;
+        store.pending_view_limit = views;
         (tmp, store)
     };
-    let (_roomy_dir, mut roomy) = open(100_000);
-    let (_small_dir, mut small) = open(3);
+    let (_roomy_dir, mut roomy) = open(100_000, 100_000);
+    let (_small_dir, mut small) = open(3, 2);
     let fields = |store: &Store| -> Vec<String> {
         store.conn.prepare("SELECT session_fields_json FROM sessions ORDER BY session_id").and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()).expect("fields")
     };
@@ -467,8 +477,9 @@ fn sessions_written_out_of_a_small_cache_give_the_same_database() {
         import(&mut small, std::slice::from_ref(file));
         let expected = sessions_json(&roomy);
         assert_eq!(expected.len(), 40);
-        assert_same_sessions(&sessions_json(&small), &expected, &format!("cache of 3 sessions, after file {}", step + 1));
+        assert_same_sessions(&sessions_json(&small), &expected, &format!("cache of 3 sessions and 2 views, after file {}", step + 1));
         assert_eq!(count(&small, "SELECT count(*) FROM events"), count(&roomy, "SELECT count(*) FROM events"));
+        assert_eq!(events_content(&small), events_content(&roomy), "merged views, after file {}", step + 1);
         assert_eq!(fields(&small), fields(&roomy));
     }
     let orphans: i64 = small.conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).expect("check");

@@ -437,6 +437,7 @@ fn import_file_inner(
     let tx = store.conn.transaction().map_err(|e| store_error(e.into()))?;
     let mut writer = FileWriter::new(&tx, &report.path, format.name(), opened.size_bytes).map_err(store_error)?;
     writer.session_cache_limit = session_cache_limit;
+    writer.pending_view_limit = store.pending_view_limit.max(1);
     let mut sink = StoreSink { writer: &mut writer, problems: Vec::new(), skipped: 0, progress, path: &report.path };
     let file_name = path.file_name().and_then(|n| n.to_str()).map(str::to_string);
     // Parsing runs on its own thread and hands batches to this one, which writes: the two

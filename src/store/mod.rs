@@ -73,6 +73,8 @@ pub struct Store {
     /// Sessions an import keeps in memory at most before writing them out (tests lower it to
     /// exercise that path).
     pub session_cache_limit: usize,
+    /// Views an import holds back at most to merge their copies in memory (tests lower it).
+    pub pending_view_limit: usize,
 }
 
 /// The default [`Store::filter_window`].
@@ -129,7 +131,7 @@ impl Store {
             )));
         }
         conn.execute_batch("PRAGMA cache_size=-65536;")?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: true, filter_window: FILTER_WINDOW, session_cache_limit: writer::SESSION_CACHE_LIMIT })
+        Ok(Store { conn, path: path.to_path_buf(), read_only: true, filter_window: FILTER_WINDOW, session_cache_limit: writer::SESSION_CACHE_LIMIT, pending_view_limit: writer::PENDING_VIEW_LIMIT })
     }
 
     /// An in-memory database, for tests.
@@ -151,7 +153,7 @@ impl Store {
         })?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")?;
         schema::migrate(&conn, path)?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: false, filter_window: FILTER_WINDOW, session_cache_limit: writer::SESSION_CACHE_LIMIT })
+        Ok(Store { conn, path: path.to_path_buf(), read_only: false, filter_window: FILTER_WINDOW, session_cache_limit: writer::SESSION_CACHE_LIMIT, pending_view_limit: writer::PENDING_VIEW_LIMIT })
     }
 
     /// A second, read-only connection to the same file, for reading in parallel (the Overview);

@@ -15,6 +15,12 @@ use std::collections::BTreeMap;
 /// (about 2 KiB a session; exports interleave far fewer sessions than this at a time).
 pub const SESSION_CACHE_LIMIT: usize = 10_000;
 
+/// Views of sessions this file created are held back (at most this many at a time, oldest
+/// written first) so that the copies an SDK re-sends as a view goes on merge in memory and each
+/// view is written once with its final values, instead of inserted and then read back and
+/// updated in the table and its indexes. Exports send a view's copies close together.
+pub const PENDING_VIEW_LIMIT: usize = 4096;
+
 /// What writing one event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
@@ -141,19 +147,94 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
     })
 }
 
+/// A view of a session this file created, not written yet (see [`PENDING_VIEW_LIMIT`]).
+struct PendingView {
+    time_ms: i64,
+    version_rank: i64,
+    columns: Vec<SqlValue>,
+    extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Two copies of one event merged: the copy with the higher version wins each key both have;
+/// keys only one has are kept; the earliest time stays.
+struct MergedCopies {
+    time_ms: i64,
+    version_rank: i64,
+    columns: Vec<SqlValue>,
+    extra: serde_json::Map<String, serde_json::Value>,
+    /// The merge changed nothing of the older copy.
+    unchanged: bool,
+}
+
+fn merge_copies(
+    old: (i64, i64, &[SqlValue], &serde_json::Map<String, serde_json::Value>),
+    new: (i64, i64, &[SqlValue], &serde_json::Map<String, serde_json::Value>),
+) -> MergedCopies {
+    let (old_time_ms, old_rank, old_columns, old_extra) = old;
+    let (new_time_ms, new_rank, new_columns, new_extra) = new;
+    let new_wins = new_rank >= old_rank;
+    let mut columns = Vec::with_capacity(old_columns.len());
+    for (old, new) in old_columns.iter().zip(new_columns.iter()) {
+        let pick = match (old, new) {
+            (SqlValue::Null, _) => new,
+            (_, SqlValue::Null) => old,
+            _ if new_wins => new,
+            _ => old,
+        };
+        columns.push(pick.clone());
+    }
+    let mut extra = old_extra.clone();
+    for (key, value) in new_extra {
+        if new_wins || !extra.contains_key(key) {
+            extra.insert(key.clone(), value.clone());
+        }
+    }
+    let time_ms = old_time_ms.min(new_time_ms);
+    let version_rank = old_rank.max(new_rank);
+    let unchanged = extra == *old_extra && time_ms == old_time_ms && version_rank == old_rank && columns == old_columns;
+    MergedCopies { time_ms, version_rank, columns, extra, unchanged }
+}
+
+/// Where the session aggregates' inputs sit among the event columns.
+struct AggregateColumns {
+    time_spent_ns: usize,
+    duration_ns: usize,
+    view_path: usize,
+    view_url: usize,
+}
+
+impl AggregateColumns {
+    fn find() -> Self {
+        // Constant names of our own schema; every import, the tests' included, runs this.
+        let at = |name: &str| EVENT_COLUMNS.iter().position(|c| c.column == name).expect("an aggregate input is an event column");
+        AggregateColumns { time_spent_ns: at("time_spent_ns"), duration_ns: at("duration_ns"), view_path: at("view_path"), view_url: at("view_url") }
+    }
+}
+
 pub struct FileWriter<'c> {
     conn: &'c Connection,
     file_pk: i64,
     sessions: FxHashMap<String, CachedSession>,
     touched_sessions: FxHashSet<i64>,
-    /// Sessions this file created: all their events come after `events_before`.
+    /// Sessions this file created.
     new_sessions: FxHashSet<i64>,
-    /// The highest event_pk before this file.
-    events_before: i64,
     /// The session_pk the next session this file creates gets.
     next_session_pk: i64,
     /// Sessions cached at most (see [`SESSION_CACHE_LIMIT`]; tests lower it).
     pub session_cache_limit: usize,
+    /// Views held back at most (see [`PENDING_VIEW_LIMIT`]; tests lower it).
+    pub pending_view_limit: usize,
+    pending_views: FxHashMap<(i64, i64), PendingView>,
+    /// The held-back views' keys in the order they arrived, the order they are written in.
+    pending_order: std::collections::VecDeque<(i64, i64)>,
+    /// Held-back views written early to stay under the limit: later copies merge in the table.
+    pending_written_early: FxHashSet<(i64, i64)>,
+    /// The aggregates of the sessions this file created, counted as their events are written.
+    aggregates: FxHashMap<i64, SessionAggregate>,
+    /// Sessions this file created whose aggregates cannot be counted as they go (a copy of one
+    /// of their views merged in the table): recomputed from their events at the end.
+    recount: FxHashSet<i64>,
+    aggregate_columns: AggregateColumns,
     insert_event: Statement<'c>,
     find_view: Statement<'c>,
     update_view: Statement<'c>,
@@ -173,11 +254,11 @@ impl<'c> FileWriter<'c> {
             params![path, format, size_bytes as i64, chrono::Utc::now().timestamp_millis()],
         )?;
         let file_pk = conn.last_insert_rowid();
-        let events_before: i64 = conn.query_row("SELECT coalesce(max(event_pk), 0) FROM events", [], |r| r.get(0))?;
         let next_session_pk: i64 = conn.query_row("SELECT coalesce(max(session_pk), 0) + 1 FROM sessions", [], |r| r.get(0))?;
         // New sessions' rows are written after their events (see CachedSession::stored); the
         // setting ends with the transaction.
         conn.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+        let aggregate_columns = AggregateColumns::find();
         let columns = event_column_list();
         let placeholders = (0..EVENT_COLUMNS.len() + 7).map(|i| format!("?{}", i + 1)).collect::<Vec<_>>().join(", ");
         let insert_event = conn.prepare(&format!(
@@ -202,9 +283,15 @@ impl<'c> FileWriter<'c> {
             sessions: FxHashMap::default(),
             touched_sessions: FxHashSet::default(),
             new_sessions: FxHashSet::default(),
-            events_before,
             next_session_pk,
             session_cache_limit: SESSION_CACHE_LIMIT,
+            pending_view_limit: PENDING_VIEW_LIMIT,
+            pending_views: FxHashMap::default(),
+            pending_order: std::collections::VecDeque::new(),
+            pending_written_early: FxHashSet::default(),
+            aggregates: FxHashMap::default(),
+            recount: FxHashSet::default(),
+            aggregate_columns,
             insert_event,
             find_view,
             update_view,
@@ -230,12 +317,19 @@ impl<'c> FileWriter<'c> {
         self.touched_sessions.insert(session_pk);
         // Session-scoped values that differ from the session's stay on the event.
         if kind == "view" {
-            // Views may merge with a stored copy, which needs the map.
+            // Views may merge with another copy, which needs the map.
             let mut extra: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&extra_json).unwrap_or_default();
             for (key, value) in differing {
                 extra.insert(key, value.to_json());
             }
+            let key = (session_pk, event_key);
+            if self.new_sessions.contains(&session_pk) && !self.pending_written_early.contains(&key) {
+                return self.hold_view(key, time_ms, version_rank, columns, extra);
+            }
             if let Some(outcome) = self.merge_view(session_pk, event_key, time_ms, version_rank, &columns, &extra)? {
+                if outcome == WriteOutcome::Merged && self.new_sessions.contains(&session_pk) {
+                    self.recount.insert(session_pk);
+                }
                 return Ok(outcome);
             }
             extra_json = serde_json::Value::Object(extra).to_string();
@@ -246,34 +340,132 @@ impl<'c> FileWriter<'c> {
             }
             extra_json = serde_json::Value::Object(map).to_string();
         }
-        let mut values: Vec<SqlValue> = Vec::with_capacity(columns.len() + 7);
-        values.extend([
-            SqlValue::Integer(event_key),
-            SqlValue::Integer(session_pk),
-            SqlValue::Text(kind.clone()),
-            SqlValue::Integer(time_ms),
-            SqlValue::Integer(version_rank),
-            SqlValue::Integer(self.file_pk),
-            SqlValue::Text(extra_json),
-        ]);
-        values.extend(columns);
-        let changed = self.insert_event.execute(params_from_iter(values))?;
-        if changed == 0 {
+        if !self.insert_row(session_pk, event_key, &kind, time_ms, version_rank, extra_json, columns)? {
             self.summary.duplicates += 1;
             return Ok(WriteOutcome::Duplicate);
         }
+        self.count_inserted(kind);
+        Ok(WriteOutcome::Inserted)
+    }
+
+    fn count_inserted(&mut self, kind: String) {
         match self.summary.inserted_by_kind.get_mut(&kind) {
             Some(n) => *n += 1,
             None => {
                 self.summary.inserted_by_kind.insert(kind, 1);
             }
         }
+    }
+
+    /// Inserts an event's row; false when the same event is stored already. Counts it into
+    /// its session's aggregates when this file created the session.
+    #[allow(clippy::too_many_arguments)]
+    fn insert_row(
+        &mut self,
+        session_pk: i64,
+        event_key: i64,
+        kind: &str,
+        time_ms: i64,
+        version_rank: i64,
+        extra_json: String,
+        columns: Vec<SqlValue>,
+    ) -> StoreResult<bool> {
+        let at = &self.aggregate_columns;
+        let span_ns = match columns.get(if kind == "view" { at.time_spent_ns } else { at.duration_ns }) {
+            Some(SqlValue::Integer(n)) => *n,
+            _ => 0,
+        };
+        let page = match (columns.get(at.view_path), columns.get(at.view_url)) {
+            (Some(SqlValue::Text(path)), url) => {
+                Some((path.clone(), match url {
+                    Some(SqlValue::Text(url)) => Some(url.clone()),
+                    _ => None,
+                }))
+            }
+            _ => None,
+        };
+        let mut values: Vec<SqlValue> = Vec::with_capacity(columns.len() + 7);
+        values.extend([
+            SqlValue::Integer(event_key),
+            SqlValue::Integer(session_pk),
+            SqlValue::Text(kind.to_string()),
+            SqlValue::Integer(time_ms),
+            SqlValue::Integer(version_rank),
+            SqlValue::Integer(self.file_pk),
+            SqlValue::Text(extra_json),
+        ]);
+        values.extend(columns);
+        if self.insert_event.execute(params_from_iter(values))? == 0 {
+            return Ok(false);
+        }
+        if self.new_sessions.contains(&session_pk) {
+            let event_pk = self.conn.last_insert_rowid();
+            let aggregate = self.aggregates.entry(session_pk).or_default();
+            aggregate.add(kind, time_ms, span_ns);
+            if let Some((path, url)) = page {
+                aggregate.add_page(kind == "view", time_ms, event_pk, path, url);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Holds back a view of a session this file created, merging it with a copy held already.
+    fn hold_view(
+        &mut self,
+        key: (i64, i64),
+        time_ms: i64,
+        version_rank: i64,
+        columns: Vec<SqlValue>,
+        extra: serde_json::Map<String, serde_json::Value>,
+    ) -> StoreResult<WriteOutcome> {
+        if let Some(held) = self.pending_views.get_mut(&key) {
+            let merged = merge_copies(
+                (held.time_ms, held.version_rank, &held.columns, &held.extra),
+                (time_ms, version_rank, &columns, &extra),
+            );
+            if merged.unchanged {
+                self.summary.duplicates += 1;
+                return Ok(WriteOutcome::Duplicate);
+            }
+            *held = PendingView { time_ms: merged.time_ms, version_rank: merged.version_rank, columns: merged.columns, extra: merged.extra };
+            self.summary.views_merged += 1;
+            return Ok(WriteOutcome::Merged);
+        }
+        while self.pending_views.len() >= self.pending_view_limit.max(1) {
+            let Some(oldest) = self.pending_order.pop_front() else { break };
+            self.write_held_view(oldest)?;
+            self.pending_written_early.insert(oldest);
+        }
+        self.pending_views.insert(key, PendingView { time_ms, version_rank, columns, extra });
+        self.pending_order.push_back(key);
+        // Counted now, as the other kinds are; a held view that turns out to be stored
+        // already is moved to the duplicates when it is written.
+        self.count_inserted("view".to_string());
         Ok(WriteOutcome::Inserted)
     }
 
-    /// Merges a view into the stored copy with the same identity. The copy with the higher
-    /// version wins each key both have; keys only one has are kept. Returns None when no copy
-    /// is stored yet.
+    fn write_held_view(&mut self, key: (i64, i64)) -> StoreResult<()> {
+        let Some(view) = self.pending_views.remove(&key) else { return Ok(()) };
+        let extra_json = serde_json::Value::Object(view.extra).to_string();
+        if !self.insert_row(key.0, key.1, "view", view.time_ms, view.version_rank, extra_json, view.columns)? {
+            if let Some(n) = self.summary.inserted_by_kind.get_mut("view") {
+                *n = n.saturating_sub(1);
+            }
+            self.summary.duplicates += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the views held back, in the order they arrived.
+    fn write_held_views(&mut self) -> StoreResult<()> {
+        while let Some(key) = self.pending_order.pop_front() {
+            self.write_held_view(key)?;
+        }
+        Ok(())
+    }
+
+    /// Merges a view into the stored copy with the same identity (see [`merge_copies`]).
+    /// Returns None when no copy is stored yet.
     fn merge_view(
         &mut self,
         session_pk: i64,
@@ -302,37 +494,21 @@ impl<'c> FileWriter<'c> {
         };
         let old_extra: serde_json::Map<String, serde_json::Value> =
             serde_json::from_str(&old_extra).unwrap_or_default();
-        let new_wins = version_rank >= old_rank;
-        let mut columns = Vec::with_capacity(EVENT_COLUMNS.len());
-        for (old, new) in old_columns.iter().zip(new_columns.iter()) {
-            let pick = match (old, new) {
-                (SqlValue::Null, _) => new,
-                (_, SqlValue::Null) => old,
-                _ if new_wins => new,
-                _ => old,
-            };
-            columns.push(pick.clone());
-        }
-        let mut extra = old_extra.clone();
-        for (key, value) in new_extra {
-            if new_wins || !extra.contains_key(key) {
-                extra.insert(key.clone(), value.clone());
-            }
-        }
-        let time_ms = old_time_ms.min(event_time_ms);
-        let rank = old_rank.max(version_rank);
-        let unchanged = extra == old_extra && time_ms == old_time_ms && rank == old_rank && columns == old_columns;
-        if unchanged {
+        let merged = merge_copies(
+            (old_time_ms, old_rank, &old_columns, &old_extra),
+            (event_time_ms, version_rank, new_columns, new_extra),
+        );
+        if merged.unchanged {
             self.summary.duplicates += 1;
             return Ok(Some(WriteOutcome::Duplicate));
         }
         let mut values: Vec<SqlValue> = vec![
             SqlValue::Integer(event_pk),
-            SqlValue::Integer(time_ms),
-            SqlValue::Integer(rank),
-            SqlValue::Text(serde_json::Value::Object(extra).to_string()),
+            SqlValue::Integer(merged.time_ms),
+            SqlValue::Integer(merged.version_rank),
+            SqlValue::Text(serde_json::Value::Object(merged.extra).to_string()),
         ];
-        values.extend(columns);
+        values.extend(merged.columns);
         self.update_view.execute(params_from_iter(values))?;
         self.summary.views_merged += 1;
         Ok(Some(WriteOutcome::Merged))
@@ -455,18 +631,28 @@ impl<'c> FileWriter<'c> {
     /// Writes session attributes and recomputes every touched session's aggregates from its
     /// events, so the result does not depend on the order events or files arrive in.
     pub fn finish(mut self, records_skipped: u64) -> StoreResult<WriteSummary> {
-        let mut aggregates = self.new_session_aggregates()?;
+        self.write_held_views()?;
+        let mut aggregates = std::mem::take(&mut self.aggregates);
+        for session_pk in &self.recount {
+            aggregates.remove(session_pk);
+        }
         // New sessions still cached are inserted with their aggregates; the others (stored
         // already) get theirs by UPDATE.
         self.write_cached_sessions(&mut aggregates)?;
         self.update_aggregates(aggregates)?;
-        // Sessions that had events before this file: recomputed in SQL from all their events,
+        // Sessions that had events before this file, and those of this file with a view merged
+        // in the table: recomputed in SQL from all their events,
         // set-based over a temporary table rather than two statements per session.
         self.conn.execute_batch(
             "CREATE TEMP TABLE IF NOT EXISTS touched_sessions (session_pk INTEGER PRIMARY KEY);
              DELETE FROM temp.touched_sessions;",
         )?;
-        let mut earlier: Vec<i64> = self.touched_sessions.iter().copied().filter(|pk| !self.new_sessions.contains(pk)).collect();
+        let mut earlier: Vec<i64> = self
+            .touched_sessions
+            .iter()
+            .copied()
+            .filter(|pk| !self.new_sessions.contains(pk) || self.recount.contains(pk))
+            .collect();
         earlier.sort_unstable();
         if !earlier.is_empty() {
             {
@@ -506,44 +692,6 @@ impl<'c> FileWriter<'c> {
             params![self.file_pk, self.summary.inserted_total() as i64, records_skipped as i64],
         )?;
         Ok(std::mem::take(&mut self.summary))
-    }
-
-    /// The aggregates of the sessions this file created, from one pass over this file's events
-    /// (the same values as the SQL for earlier sessions; tests import in both ways and compare).
-    fn new_session_aggregates(&mut self) -> StoreResult<FxHashMap<i64, SessionAggregate>> {
-        if self.new_sessions.is_empty() {
-            return Ok(FxHashMap::default());
-        }
-        let mut aggregates: FxHashMap<i64, SessionAggregate> = FxHashMap::default();
-        let mut scan = self.conn.prepare(
-            "SELECT session_pk, kind, time_ms, CASE WHEN kind = 'view' THEN time_spent_ns ELSE duration_ns END, view_path, view_url, event_pk
-             FROM events WHERE event_pk > ?1",
-        )?;
-        let mut rows = scan.query(params![self.events_before])?;
-        while let Some(row) = rows.next()? {
-            let session_pk: i64 = row.get(0)?;
-            if !self.new_sessions.contains(&session_pk) {
-                continue;
-            }
-            let kind = row.get_ref(1)?.as_str().unwrap_or("");
-            let time_ms: i64 = row.get(2)?;
-            let span_ns: Option<i64> = row.get(3)?;
-            let aggregate = aggregates.entry(session_pk).or_default();
-            aggregate.add(kind, time_ms, span_ns.unwrap_or(0));
-            if let Some(path) = row.get_ref(4)?.as_str_or_null().ok().flatten() {
-                let is_view = kind == "view";
-                let event_pk: i64 = row.get(6)?;
-                let first_key = (!is_view, time_ms, event_pk);
-                let last_key = (!is_view, std::cmp::Reverse(time_ms), std::cmp::Reverse(event_pk));
-                if aggregate.first.as_ref().is_none_or(|(key, _, _)| first_key < *key) {
-                    aggregate.first = Some((first_key, path.to_string(), row.get(5)?));
-                }
-                if aggregate.last.as_ref().is_none_or(|(key, _, _)| last_key < *key) {
-                    aggregate.last = Some((last_key, path.to_string(), row.get(5)?));
-                }
-            }
-        }
-        Ok(aggregates)
     }
 
     /// Writes aggregates of sessions whose rows exist.
@@ -604,6 +752,18 @@ impl SessionAggregate {
         values.extend(self.counts.iter().map(|n| SqlValue::Integer(*n)));
         values.extend([text(first_path), text(first_url), text(last_path), text(last_url)]);
         values
+    }
+
+    /// An event that names a page: it becomes the first or last page if it sorts so.
+    fn add_page(&mut self, is_view: bool, time_ms: i64, event_pk: i64, path: String, url: Option<String>) {
+        let first_key = (!is_view, time_ms, event_pk);
+        let last_key = (!is_view, std::cmp::Reverse(time_ms), std::cmp::Reverse(event_pk));
+        if self.first.as_ref().is_none_or(|(key, _, _)| first_key < *key) {
+            self.first = Some((first_key, path.clone(), url.clone()));
+        }
+        if self.last.as_ref().is_none_or(|(key, _, _)| last_key < *key) {
+            self.last = Some((last_key, path, url));
+        }
     }
 
     fn add(&mut self, kind: &str, time_ms: i64, span_ns: i64) {

@@ -63,3 +63,19 @@ pub fn assert_same_sessions(actual: &[serde_json::Value], expected: &[serde_json
         }
     }
 }
+
+/// Every stored event with all its columns but the row numbers, each as JSON text, in a
+/// stable order (session, identity): two imports that store the same events give equal lists.
+#[allow(dead_code)]
+pub fn events_content(store: &Store) -> Vec<String> {
+    let columns: Vec<String> = store
+        .conn
+        .prepare("SELECT name FROM pragma_table_info('events') WHERE name NOT IN ('event_pk', 'session_pk', 'file_pk')")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("event columns");
+    let values = columns.iter().map(|c| format!("e.{c}")).collect::<Vec<_>>().join(", ");
+    let sql = format!(
+        "SELECT json_array(s.session_id, {values}) FROM events e JOIN sessions s USING (session_pk) ORDER BY s.session_id, e.event_key"
+    );
+    store.conn.prepare(&sql).and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()).expect("events")
+}
