@@ -2,7 +2,7 @@
 
 use super::{StoreError, StoreResult};
 use crate::model::{
-    key_info, session_attribute_for_key, url_path, ColumnType, Event, FieldValue, EVENT_COLUMNS,
+    key_info, session_attribute_for_key, url_path, ColumnType, Event, FieldValue, KeyInfo, EVENT_COLUMNS,
     SESSION_ATTRIBUTES,
 };
 use rusqlite::types::Value as SqlValue;
@@ -91,18 +91,19 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
             event.set("view_path", FieldValue::Str(path));
         }
     }
+    // Looked up once per key: the identity and the split below both need it.
+    let infos: Vec<KeyInfo> = event.fields.iter().map(|(key, _)| key_info(key)).collect();
     // The identity is taken before any key moves to the session, and does not depend on it.
-    let event_key = event_key(&event, &session_id);
+    let event_key = event_key_with(&event, &session_id, &infos);
     let version_rank = version_rank(&event);
     let mut columns = vec![SqlValue::Null; EVENT_COLUMNS.len()];
     let mut extra: Vec<(String, FieldValue)> = Vec::new();
     let mut session_fields = Vec::new();
     let mut warnings = Vec::new();
-    for (key, value) in std::mem::take(&mut event.fields) {
+    for ((key, value), info) in std::mem::take(&mut event.fields).into_iter().zip(infos) {
         if key == "session_id" {
             continue;
         }
-        let info = key_info(&key);
         if info.session_scoped {
             if !value.is_empty_text() {
                 session_fields.push((key, value));
@@ -813,7 +814,14 @@ fn json_object_text(fields: &mut [(String, FieldValue)]) -> String {
 
 /// A stable identity: the SDK's own id where the kind has one, else the event's content.
 pub fn event_key(event: &Event, session_id: &str) -> i64 {
-    use xxhash_rust::xxh3::Xxh3;
+    let infos: Vec<KeyInfo> = event.fields.iter().map(|(key, _)| key_info(key)).collect();
+    event_key_with(event, session_id, &infos)
+}
+
+/// [`event_key`] with each field's [`KeyInfo`] looked up already (`infos[i]` is field i's).
+/// The bytes are gathered in one buffer and hashed at once: XXH3 of a buffer equals the
+/// streaming XXH3 of its pieces, which is how identities were computed before (kept stable).
+fn event_key_with(event: &Event, session_id: &str, infos: &[KeyInfo]) -> i64 {
     let id_key = match event.kind.as_str() {
         "view" => Some("view_id"),
         "action" => Some("action_id"),
@@ -822,46 +830,62 @@ pub fn event_key(event: &Event, session_id: &str) -> i64 {
         "long_task" => Some("long_task_id"),
         _ => None,
     };
-    let mut hasher = Xxh3::new();
-    hasher.update(event.kind.as_bytes());
-    hasher.update(&[0]);
-    hasher.update(session_id.as_bytes());
-    hasher.update(&[0]);
+    let mut bytes: Vec<u8> = Vec::with_capacity(512);
+    bytes.extend_from_slice(event.kind.as_bytes());
+    bytes.push(0);
+    bytes.extend_from_slice(session_id.as_bytes());
+    bytes.push(0);
     if let Some(id) = id_key.and_then(|k| event.get_str(k)) {
-        hasher.update(b"id\0");
-        hasher.update(id.as_bytes());
+        bytes.extend_from_slice(b"id\0");
+        bytes.extend_from_slice(id.as_bytes());
     } else {
-        hasher.update(&event.time_ms.to_le_bytes());
+        bytes.extend_from_slice(&event.time_ms.to_le_bytes());
         // Session-scoped keys describe the session, not the event (exports repeat them or not),
         // so they are left out, as is the session id, which is hashed above.
-        let mut fields: Vec<&(String, FieldValue)> =
-            event.fields.iter().filter(|(k, _)| k != "session_id" && !key_info(k).session_scoped).collect();
-        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut fields: Vec<&(String, FieldValue)> = event
+            .fields
+            .iter()
+            .zip(infos)
+            .filter(|((k, _), info)| k != "session_id" && !info.session_scoped)
+            .map(|(field, _)| field)
+            .collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0)); // stable: repeated keys keep their order
         for (key, value) in fields {
-            hasher.update(key.as_bytes());
-            hasher.update(&[1]);
+            bytes.extend_from_slice(key.as_bytes());
+            bytes.push(1);
             // The bytes of the value's text, as `to_string` gives them, without allocating it.
             match value {
-                FieldValue::Str(text) => hasher.update(text.as_bytes()),
-                other => {
-                    use std::fmt::Write;
-                    let _ = write!(HashWriter(&mut hasher), "{other}");
+                FieldValue::Str(text) => bytes.extend_from_slice(text.as_bytes()),
+                FieldValue::Int(v) => push_decimal(&mut bytes, *v),
+                FieldValue::Bool(v) => bytes.extend_from_slice(if *v { b"true" } else { b"false" }),
+                FieldValue::Float(v) => {
+                    use std::io::Write;
+                    let _ = write!(bytes, "{v}"); // writing into a Vec cannot fail
                 }
             }
-            hasher.update(&[0]);
+            bytes.push(0);
         }
     }
-    hasher.digest() as i64
+    xxhash_rust::xxh3::xxh3_64(&bytes) as i64
 }
 
-/// Feeds formatted text to a hasher.
-struct HashWriter<'a>(&'a mut xxhash_rust::xxh3::Xxh3);
-
-impl std::fmt::Write for HashWriter<'_> {
-    fn write_str(&mut self, text: &str) -> std::fmt::Result {
-        self.0.update(text.as_bytes());
-        Ok(())
+/// Appends an integer's decimal text, as `Display` writes it.
+fn push_decimal(out: &mut Vec<u8>, value: i64) {
+    if value < 0 {
+        out.push(b'-');
     }
+    let mut magnitude = value.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (magnitude % 10) as u8;
+        magnitude /= 10;
+        if magnitude == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
 }
 
 /// Orders copies of the same view: Datadog's document version, else the time spent so far
@@ -902,6 +926,15 @@ mod tests {
             reference.update(&[0]);
         }
         assert_eq!(event_key(&event, "s1"), reference.digest() as i64);
+    }
+
+    #[test]
+    fn decimal_text_is_what_display_writes() {
+        for value in [0, 7, -7, 10, 1_700_000_000_123, -1_000_000, i64::MAX, i64::MIN] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, value);
+            assert_eq!(String::from_utf8(out).expect("ascii"), value.to_string());
+        }
     }
 
     #[test]
