@@ -83,3 +83,51 @@ fn killing_an_import_loses_nothing_committed_and_a_rerun_completes_it() {
     }
     assert!(killed_mid_import >= 3, "most kills landed during the import ({killed_mid_import} of 5; full run {full_run:?})");
 }
+
+/// The first import into an empty database writes the file directly with a rollback journal,
+/// not through the WAL (`Store::begin_bulk_load`). Killed in the middle, it must leave the
+/// database as it was: it opens, passes the integrity check, holds nothing, is back in WAL mode,
+/// and the import then runs to the end.
+#[test]
+fn killing_the_first_import_into_an_empty_database_leaves_it_empty_and_usable() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("big.lp");
+    rum_explorer::generate::write(&file, rum_explorer::generate::GenerateFormat::Lp, 800, 42, false).expect("generate");
+    let files = [file];
+    let reference_db = dir.path().join("reference.sqlite");
+    let started = Instant::now();
+    assert!(cli_import(&reference_db, &files).status().expect("run").success());
+    let full_run = started.elapsed();
+    let expected_events = count(&Store::open(&reference_db).expect("open"), "SELECT count(*) FROM events");
+
+    let mut killed_mid_import = 0;
+    for (round, fraction) in [0.3, 0.6].iter().enumerate() {
+        let db = dir.path().join(format!("killed-{round}.sqlite"));
+        // The database exists, empty, before the import starts, as the window leaves it.
+        drop(Store::open(&db).expect("create"));
+        let mut child = cli_import(&db, &files).spawn().expect("spawn");
+        std::thread::sleep(full_run.mul_f64(*fraction));
+        let finished_already = child.try_wait().expect("wait").is_some();
+        child.kill().ok(); // SIGKILL
+        child.wait().expect("reap");
+        if finished_already {
+            continue;
+        }
+        killed_mid_import += 1;
+        let journal = dir.path().join(format!("killed-{round}.sqlite-journal"));
+        assert!(journal.exists(), "round {round}: the import was writing with a rollback journal");
+
+        let store = Store::open(&db).expect("the database opens after a kill");
+        let check: String = store.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("check");
+        assert_eq!(check, "ok", "round {round}");
+        assert_eq!(count(&store, "SELECT count(*) FROM events"), 0, "round {round}: nothing of the cut-off import");
+        assert_eq!(count(&store, "SELECT count(*) FROM files"), 0, "round {round}");
+        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
+        assert_eq!(mode, "wal", "round {round}: back in WAL mode");
+        drop(store);
+
+        assert!(cli_import(&db, &files).status().expect("rerun").success(), "round {round}: rerun");
+        assert_eq!(count(&Store::open(&db).expect("open"), "SELECT count(*) FROM events"), expected_events, "round {round}");
+    }
+    assert!(killed_mid_import >= 1, "a kill landed during the import (full run {full_run:?})");
+}

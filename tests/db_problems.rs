@@ -172,3 +172,39 @@ fn readers_open_while_another_process_holds_the_write_lock() {
     assert!(started.elapsed() < Duration::from_secs(4), "no wait for the writer: {:?}", started.elapsed());
     holder.execute_batch("ROLLBACK").expect("unlock");
 }
+
+/// The first import into an empty database may leave WAL to write the file directly
+/// (`Store::begin_bulk_load`), but only with the database to itself: with another connection
+/// open (the window's readers, another process) it keeps WAL, without waiting out the busy
+/// timeout; a database with events always keeps WAL; and WAL is back after the import.
+#[test]
+fn only_a_first_import_with_the_database_to_itself_leaves_wal() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mode = |store: &rum_explorer::store::Store| -> String { store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode") };
+
+    let empty = dir.path().join("empty.sqlite");
+    let store = rum_explorer::store::Store::open(&empty).expect("open");
+    let reader = rum_explorer::store::Store::open(&empty).expect("a second connection");
+    let started = Instant::now();
+    assert!(!store.begin_bulk_load(), "another connection is open");
+    assert!(started.elapsed() < Duration::from_secs(2), "no wait for the busy timeout: {:?}", started.elapsed());
+    assert_eq!(mode(&store), "wal");
+    drop(reader);
+    assert!(store.begin_bulk_load(), "alone with an empty database");
+    assert_eq!(mode(&store), "delete");
+    store.end_bulk_load();
+    assert_eq!(mode(&store), "wal");
+    drop(store);
+
+    // Through the command line: the import lands, and the database is in WAL mode after it.
+    let (code, _, err) = rum(&["import", "--db", path_str(&empty), path_str(&own_fixture("tricky.lp"))]);
+    assert_eq!(code, 0, "{err}");
+    // A plain connection reports the mode the file is left in (Store::open would switch it).
+    let plain = rusqlite::Connection::open(&empty).expect("open");
+    assert_eq!(plain.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)).expect("mode"), "wal");
+    drop(plain);
+    let store = rum_explorer::store::Store::open(&empty).expect("open");
+    assert!(count(&store, "SELECT count(*) FROM events") > 0);
+    assert!(!store.begin_bulk_load(), "the database has events");
+    assert_eq!(mode(&store), "wal");
+}

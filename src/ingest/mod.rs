@@ -412,7 +412,11 @@ pub fn import_file(store: &mut Store, path: &Path, progress: &Arc<ImportProgress
     if let Ok(mut current) = progress.current_file.lock() {
         *current = display.clone();
     }
+    let bulk = store.begin_bulk_load();
     let result = import_file_inner(store, path, progress, &mut report);
+    if bulk {
+        store.end_bulk_load();
+    }
     if let Err(error) = result {
         report.error = Some(error.to_string());
     }

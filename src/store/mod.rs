@@ -77,6 +77,9 @@ pub struct Store {
     pub pending_view_limit: usize,
 }
 
+/// How long a connection waits for another one's lock before it reports the database busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The default [`Store::filter_window`].
 pub const FILTER_WINDOW: i64 = 20_000;
 
@@ -141,7 +144,7 @@ impl Store {
     }
 
     fn prepare(conn: Connection, path: &Path) -> StoreResult<Store> {
-        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // For a new file (an existing one keeps its size): 16 KiB pages make an import write
         // and sync less (measured: commit of a 400 MB import 0.62 s to 0.40 s, half the system time).
         conn.execute_batch("PRAGMA page_size=16384")?;
@@ -168,9 +171,50 @@ impl Store {
         } else {
             Connection::open_with_flags(&self.path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX).ok()?
         };
-        conn.busy_timeout(Duration::from_secs(5)).ok()?;
+        conn.busy_timeout(BUSY_TIMEOUT).ok()?;
         conn.execute_batch("PRAGMA cache_size=-65536;").ok()?;
         Some(conn)
+    }
+
+    /// Readies a first import into an empty database that no other connection has open: its
+    /// transaction then writes the database file directly, with a rollback journal, instead of
+    /// writing every page to the WAL and copying it into the database afterwards (measured on
+    /// a 405 MB import: commit and checkpoint 0.45 s to 0.10 s). The journal holds only the few
+    /// pages that existed before, and a crash rolls back as in WAL mode. Returns whether it
+    /// switched; [`Store::end_bulk_load`] switches back. A database with events, or one another
+    /// connection has open (the window's own readers, another process), keeps WAL, which lets
+    /// readers read during the import.
+    pub fn begin_bulk_load(&self) -> bool {
+        if self.read_only || self.path == Path::new(":memory:") {
+            return false;
+        }
+        let empty = self.conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM events)", [], |r| r.get::<_, bool>(0)).unwrap_or(false);
+        if !empty {
+            return false;
+        }
+        // Leaving WAL needs the database to ourselves: asked without waiting, it fails at once
+        // when another connection has it open.
+        if self.conn.busy_timeout(Duration::ZERO).is_err() {
+            return false;
+        }
+        let mode: String = self.conn.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0)).unwrap_or_default();
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
+        if mode != "delete" {
+            return false;
+        }
+        // With a rollback journal, a commit survives a power cut only with FULL.
+        if self.conn.execute_batch("PRAGMA synchronous=FULL").is_err() {
+            self.end_bulk_load();
+            return false;
+        }
+        true
+    }
+
+    /// Back to WAL after [`Store::begin_bulk_load`]. If that fails (another connection opened
+    /// the database meanwhile), the next [`Store::open`] switches it.
+    pub fn end_bulk_load(&self) {
+        let _ = self.conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0));
+        let _ = self.conn.execute_batch("PRAGMA synchronous=NORMAL");
     }
 
     /// An interrupt handle: cancels the query running on this connection from another thread.
