@@ -237,6 +237,8 @@ pub struct FileWriter<'c> {
     recount: FxHashSet<i64>,
     aggregate_columns: AggregateColumns,
     insert_event: Statement<'c>,
+    /// Per event column: whether the insert's binding holds a value (see `bind_and_insert`).
+    bound_columns: Vec<bool>,
     find_view: Statement<'c>,
     update_view: Statement<'c>,
     pub summary: WriteSummary,
@@ -294,6 +296,7 @@ impl<'c> FileWriter<'c> {
             recount: FxHashSet::default(),
             aggregate_columns,
             insert_event,
+            bound_columns: vec![true; EVENT_COLUMNS.len()],
             find_view,
             update_view,
             summary: WriteSummary::default(),
@@ -385,18 +388,15 @@ impl<'c> FileWriter<'c> {
             }
             _ => None,
         };
-        let mut values: Vec<SqlValue> = Vec::with_capacity(columns.len() + 7);
-        values.extend([
-            SqlValue::Integer(event_key),
-            SqlValue::Integer(session_pk),
-            SqlValue::Text(kind.to_string()),
-            SqlValue::Integer(time_ms),
-            SqlValue::Integer(version_rank),
-            SqlValue::Integer(self.file_pk),
-            SqlValue::Text(extra_json),
-        ]);
-        values.extend(columns);
-        if self.insert_event.execute(params_from_iter(values))? == 0 {
+        let inserted = match self.bind_and_insert(session_pk, event_key, kind, time_ms, version_rank, &extra_json, &columns) {
+            Ok(changed) => changed > 0,
+            Err(error) => {
+                // Which columns are bound is unknown now: the next row binds all of them.
+                self.bound_columns.iter_mut().for_each(|bound| *bound = true);
+                return Err(error.into());
+            }
+        };
+        if !inserted {
             return Ok(false);
         }
         if self.new_sessions.contains(&session_pk) {
@@ -408,6 +408,39 @@ impl<'c> FileWriter<'c> {
             }
         }
         Ok(true)
+    }
+
+    /// Binds an event's values to the insert and runs it; returns the rows inserted (0 when
+    /// the event is stored already). SQLite keeps bindings from one row to the next, and most
+    /// columns are NULL in most rows: a column is bound only when it has a value now or had
+    /// one in the last row (`bound_columns`), not all 45 every time.
+    #[allow(clippy::too_many_arguments)]
+    fn bind_and_insert(
+        &mut self,
+        session_pk: i64,
+        event_key: i64,
+        kind: &str,
+        time_ms: i64,
+        version_rank: i64,
+        extra_json: &str,
+        columns: &[SqlValue],
+    ) -> rusqlite::Result<usize> {
+        let insert = &mut self.insert_event;
+        insert.raw_bind_parameter(1, event_key)?;
+        insert.raw_bind_parameter(2, session_pk)?;
+        insert.raw_bind_parameter(3, kind)?;
+        insert.raw_bind_parameter(4, time_ms)?;
+        insert.raw_bind_parameter(5, version_rank)?;
+        insert.raw_bind_parameter(6, self.file_pk)?;
+        insert.raw_bind_parameter(7, extra_json)?;
+        for (index, (value, bound)) in columns.iter().zip(self.bound_columns.iter_mut()).enumerate() {
+            let has_value = !matches!(value, SqlValue::Null);
+            if has_value || *bound {
+                insert.raw_bind_parameter(index + 8, value)?;
+            }
+            *bound = has_value;
+        }
+        insert.raw_execute()
     }
 
     /// Holds back a view of a session this file created, merging it with a copy held already.
