@@ -485,3 +485,90 @@ fn sessions_written_out_of_a_small_cache_give_the_same_database() {
     let orphans: i64 = small.conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).expect("check");
     assert_eq!(orphans, 0);
 }
+
+/// The schema as SQLite lists it: tables and indexes with their SQL.
+fn schema(store: &Store) -> Vec<(String, String, Option<String>)> {
+    store
+        .conn
+        .prepare("SELECT type, name, sql FROM sqlite_master ORDER BY name")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect())
+        .expect("schema")
+}
+
+/// A first import into an empty database may build the secondary indexes after the rows
+/// (large inputs; the threshold is lowered here). It must give the same database as an
+/// import that updates them row by row (another connection open keeps that path), with every
+/// index back and consistent; cancelled, it leaves the database as it was, indexes included.
+#[test]
+fn a_bulk_load_that_builds_indexes_afterwards_gives_the_same_database() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let ndjson = dir.path().join("gen.ndjson");
+    rum_explorer::generate::write(&ndjson, rum_explorer::generate::GenerateFormat::Ndjson, 60, 21, false).expect("generate");
+    let files = [ndjson, own_fixture("tricky.lp")];
+
+    let (_a, bulk_db) = temp_db();
+    let mut bulk = Store::open(&bulk_db).expect("open");
+    bulk.defer_indexes_from_bytes = 0;
+    let fresh_schema = schema(&bulk);
+    let (_b, row_db) = temp_db();
+    let mut by_row = Store::open(&row_db).expect("open");
+    by_row.defer_indexes_from_bytes = 0;
+    let reader = Store::open(&row_db).expect("a second connection keeps WAL");
+    assert!(!by_row.begin_bulk_load());
+    import(&mut by_row, &files);
+    drop(reader);
+    import(&mut bulk, &files);
+
+    assert_eq!(events_content(&bulk), events_content(&by_row));
+    assert_same_sessions(&sessions_json(&bulk), &sessions_json(&by_row), "bulk load against row by row");
+    assert_eq!(schema(&bulk), fresh_schema, "every index is back");
+    assert_eq!(bulk.conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)).expect("check"), "ok");
+    // The indexes are in use: the Overview's covering index answers its query.
+    let plan: String = bulk
+        .conn
+        .query_row("EXPLAIN QUERY PLAN SELECT time_ms, loading_time_ns FROM events WHERE kind = 'view' AND time_ms >= 0", [], |r| r.get(3))
+        .expect("plan");
+    assert!(plan.contains("events_view_timings") || plan.contains("events_by_kind_time"), "{plan}");
+
+    // Cancelled while it writes: nothing lands and the indexes are all there.
+    let big = dir.path().join("big.ndjson");
+    rum_explorer::generate::write(&big, rum_explorer::generate::GenerateFormat::Ndjson, 1500, 3, false).expect("generate");
+    let (_c, cancel_db) = temp_db();
+    let mut store = Store::open(&cancel_db).expect("open");
+    store.defer_indexes_from_bytes = 0;
+    let progress = ImportProgress::new();
+    let watcher_progress = progress.clone();
+    let watcher = std::thread::spawn(move || {
+        while watcher_progress.events.load(Ordering::Relaxed) < 2000 {
+            std::thread::yield_now();
+        }
+        watcher_progress.cancel.store(true, Ordering::Relaxed);
+    });
+    let reports = ingest::import_paths(&mut store, &[big], &progress, |_| {});
+    watcher.join().expect("watcher");
+    assert_eq!(reports[0].error.as_deref(), Some("import cancelled"));
+    assert_eq!(count(&store, "SELECT count(*) FROM events"), 0);
+    assert_eq!(schema(&store), fresh_schema, "the dropped indexes are restored by the rollback");
+    let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
+    assert_eq!(mode, "wal");
+}
+
+/// Building the deferred indexes of a large import takes seconds: a cancel interrupts it.
+#[test]
+fn building_deferred_indexes_stops_when_cancelled() {
+    let store = Store::open_in_memory().expect("open");
+    store
+        .conn
+        .execute_batch(
+            "CREATE TABLE numbers (value INTEGER);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000)
+             INSERT INTO numbers SELECT random() FROM n;",
+        )
+        .expect("rows");
+    let statements = ["CREATE INDEX numbers_by_value ON numbers(value)".to_string()];
+    let cancelled = rum_explorer::store::build_indexes(&store.conn, &statements, &|| true);
+    assert!(matches!(cancelled, Err(rum_explorer::store::StoreError::Cancelled)), "{cancelled:?}");
+    assert_eq!(count(&store, "SELECT count(*) FROM sqlite_master WHERE name = 'numbers_by_value'"), 0);
+    rum_explorer::store::build_indexes(&store.conn, &statements, &|| false).expect("built");
+    assert_eq!(count(&store, "SELECT count(*) FROM sqlite_master WHERE name = 'numbers_by_value'"), 1);
+}

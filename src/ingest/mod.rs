@@ -413,7 +413,7 @@ pub fn import_file(store: &mut Store, path: &Path, progress: &Arc<ImportProgress
         *current = display.clone();
     }
     let bulk = store.begin_bulk_load();
-    let result = import_file_inner(store, path, progress, &mut report);
+    let result = import_file_inner(store, path, progress, &mut report, bulk);
     if bulk {
         store.end_bulk_load();
     }
@@ -429,6 +429,7 @@ fn import_file_inner(
     path: &Path,
     progress: &Arc<ImportProgress>,
     report: &mut FileReport,
+    bulk: bool,
 ) -> Result<(), ImportError> {
     let mut opened = open_file(path, progress)?;
     report.gzip = opened.gzip;
@@ -438,7 +439,18 @@ fn import_file_inner(
     let store_error = |source: StoreError| ImportError::Store { path: report.path.clone(), source };
     let started = std::time::Instant::now();
     let session_cache_limit = store.session_cache_limit.max(1);
+    let defer_indexes_from_bytes = store.defer_indexes_from_bytes;
     let tx = store.conn.transaction().map_err(|e| store_error(e.into()))?;
+    // Into an empty database the secondary indexes are built after the rows, from sorted
+    // keys, instead of taking each row at a random place (see `store::defer_secondary_indexes`).
+    // Only for large inputs: below the size where the indexes outgrow SQLite's page cache,
+    // building them afterwards (a scan of the table each) costs as much as it saves.
+    let input_bytes_estimate = opened.size_bytes.saturating_mul(if opened.gzip { 5 } else { 1 });
+    let deferred_indexes = if bulk && input_bytes_estimate >= defer_indexes_from_bytes {
+        crate::store::defer_secondary_indexes(&tx).map_err(store_error)?
+    } else {
+        Vec::new()
+    };
     let mut writer = FileWriter::new(&tx, &report.path, format.name(), opened.size_bytes).map_err(store_error)?;
     writer.session_cache_limit = session_cache_limit;
     writer.pending_view_limit = store.pending_view_limit.max(1);
@@ -481,6 +493,11 @@ fn import_file_inner(
     let (problems, skipped) = (sink.problems, sink.skipped);
     let written_at = started.elapsed();
     let summary = writer.finish(skipped).map_err(store_error)?;
+    let indexed_at = started.elapsed();
+    crate::store::build_indexes(&tx, &deferred_indexes, &|| progress.is_cancelled()).map_err(|e| match e {
+        StoreError::Cancelled => ImportError::Cancelled,
+        other => store_error(other),
+    })?;
     let finished_at = started.elapsed();
     if progress.is_cancelled() {
         return Err(ImportError::Cancelled); // dropping tx rolls back
@@ -489,10 +506,11 @@ fn import_file_inner(
     if std::env::var_os("RUM_IMPORT_TIMINGS").is_some() {
         // For profiling imports (bench/compare.sh reports whole processes).
         eprintln!(
-            "{}: parse and write {:.2} s, session aggregates {:.2} s, commit {:.2} s",
+            "{}: parse and write {:.2} s, session aggregates {:.2} s, index build {:.2} s, commit {:.2} s",
             report.path,
             written_at.as_secs_f64(),
-            (finished_at - written_at).as_secs_f64(),
+            (indexed_at - written_at).as_secs_f64(),
+            (finished_at - indexed_at).as_secs_f64(),
             (started.elapsed() - finished_at).as_secs_f64()
         );
     }
