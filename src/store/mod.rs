@@ -131,7 +131,14 @@ pub fn build_indexes(conn: &Connection, statements: &[String], cancelled: &(dyn 
                 std::thread::sleep(Duration::from_millis(20));
             }
         });
-        let result = statements.iter().try_for_each(|sql| conn.execute_batch(sql));
+        // SQLite sorts index keys in memory up to the page cache's size, beside the cache
+        // itself: a smaller cache for the build keeps the import's peak memory where it was
+        // (measured on a 4 GB import: 285 MB with the 64 MB cache).
+        let cache_pages: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).unwrap_or(-65536);
+        let result = conn
+            .execute_batch("PRAGMA cache_size=-16384")
+            .and_then(|()| statements.iter().try_for_each(|sql| conn.execute_batch(sql)));
+        let _ = conn.execute_batch(&format!("PRAGMA cache_size={cache_pages}"));
         done.store(true, Ordering::Relaxed);
         result
     });
