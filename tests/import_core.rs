@@ -10,6 +10,17 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::Ordering;
 
+/// Cancels the import `progress` follows once it has read `events` events.
+fn cancel_after_events(progress: &std::sync::Arc<ImportProgress>, events: u64) -> std::thread::JoinHandle<()> {
+    let progress = progress.clone();
+    std::thread::spawn(move || {
+        while progress.events.load(Ordering::Relaxed) < events {
+            std::thread::yield_now();
+        }
+        progress.cancel.store(true, Ordering::Relaxed);
+    })
+}
+
 fn kinds(report: &ingest::FileReport) -> BTreeMap<String, u64> {
     report.summary.inserted_by_kind.clone()
 }
@@ -307,13 +318,7 @@ fn a_cancelled_import_leaves_the_database_as_it_was() {
     let before_sessions = all_sessions(&store);
 
     let progress = ImportProgress::new();
-    let watcher_progress = progress.clone();
-    let watcher = std::thread::spawn(move || {
-        while watcher_progress.events.load(Ordering::Relaxed) < 2000 {
-            std::thread::yield_now();
-        }
-        watcher_progress.cancel.store(true, Ordering::Relaxed);
-    });
+    let watcher = cancel_after_events(&progress, 2000);
     let reports = ingest::import_paths(&mut store, &[big], &progress, |_| {});
     watcher.join().expect("watcher");
     assert_eq!(reports[0].error.as_deref(), Some("import cancelled"));
@@ -537,13 +542,7 @@ fn a_bulk_load_that_builds_indexes_afterwards_gives_the_same_database() {
     let mut store = Store::open(&cancel_db).expect("open");
     store.defer_indexes_from_bytes = 0;
     let progress = ImportProgress::new();
-    let watcher_progress = progress.clone();
-    let watcher = std::thread::spawn(move || {
-        while watcher_progress.events.load(Ordering::Relaxed) < 2000 {
-            std::thread::yield_now();
-        }
-        watcher_progress.cancel.store(true, Ordering::Relaxed);
-    });
+    let watcher = cancel_after_events(&progress, 2000);
     let reports = ingest::import_paths(&mut store, &[big], &progress, |_| {});
     watcher.join().expect("watcher");
     assert_eq!(reports[0].error.as_deref(), Some("import cancelled"));
