@@ -80,8 +80,8 @@ pub struct Store {
     pub defer_indexes_from_bytes: u64,
 }
 
-/// The default [`Store::defer_indexes_from_bytes`]: measured, a 405 MB NDJSON import took the
-/// same time either way and a 1 GB one was faster with the indexes built afterwards.
+/// The default [`Store::defer_indexes_from_bytes`]: measured on NDJSON, building the indexes
+/// afterwards saved CPU but no time at 405 MB and 1 GB, and 10% of the time at 4 GB.
 pub const DEFER_INDEXES_FROM_BYTES: u64 = 512 << 20;
 
 /// Indexes an import needs while it writes: event identities (duplicates are found by them)
@@ -92,9 +92,9 @@ const INDEXES_KEPT_DURING_BULK_LOAD: &[&str] = &["events_by_session_key", "event
 /// build them again ([`build_indexes`], before the commit; a rollback restores them). For a
 /// bulk load into an empty database: rows then arrive without updating indexes whose keys
 /// (times, pages, error types, the session list's columns) come in random order and, once
-/// larger than the page cache, cost a read and a write per row. Measured on a 1 GB import:
-/// CPU 13.8–16.6 s to 11.8–12.1 s, wall 8.3–10.5 s to 8.5–8.7 s; on a 405 MB one the index
-/// build (0.5 s, alone on one core) ate the CPU saved (5.0 to 4.5 s).
+/// larger than the page cache, cost a read and a write per row. Measured: at 405 MB and 1 GB
+/// the build (0.5 and 1.35 s, alone on one core) ate the CPU saved (5.0 to 4.5 s; 13.8–16.6 s
+/// to 11.8–12.9 s); at 4 GB the import went from 45.6 to 41.1 s.
 pub fn defer_secondary_indexes(conn: &Connection) -> StoreResult<Vec<String>> {
     let mut statement = conn.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")?;
     let indexes: Vec<(String, String)> =
@@ -251,7 +251,7 @@ impl Store {
     /// Readies a first import into an empty database that no other connection has open: its
     /// transaction then writes the database file directly, with a rollback journal, instead of
     /// writing every page to the WAL and copying it into the database afterwards (measured on
-    /// a 405 MB import: commit and checkpoint 0.45 s to 0.10 s). The journal holds only the few
+    /// a 405 MB import: commit and checkpoint 0.44–0.52 s to 0.09–0.12 s). The journal holds only the few
     /// pages that existed before, and a crash rolls back as in WAL mode. Returns whether it
     /// switched; [`Store::end_bulk_load`] switches back. A database with events, or one another
     /// connection has open (the window's own readers, another process), keeps WAL, which lets

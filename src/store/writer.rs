@@ -148,6 +148,17 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
     })
 }
 
+/// One event's row as the insert binds it.
+struct EventRow<'a> {
+    session_pk: i64,
+    event_key: i64,
+    kind: &'a str,
+    time_ms: i64,
+    version_rank: i64,
+    extra_json: &'a str,
+    columns: &'a [SqlValue],
+}
+
 /// A view of a session this file created, not written yet (see [`PENDING_VIEW_LIMIT`]).
 struct PendingView {
     time_ms: i64,
@@ -345,7 +356,8 @@ impl<'c> FileWriter<'c> {
             }
             extra_json = serde_json::Value::Object(map).to_string();
         }
-        if !self.insert_row(session_pk, event_key, &kind, time_ms, version_rank, extra_json, columns)? {
+        let row = EventRow { session_pk, event_key, kind: &kind, time_ms, version_rank, extra_json: &extra_json, columns: &columns };
+        if !self.insert_row(row)? {
             self.summary.duplicates += 1;
             return Ok(WriteOutcome::Duplicate);
         }
@@ -364,32 +376,8 @@ impl<'c> FileWriter<'c> {
 
     /// Inserts an event's row; false when the same event is stored already. Counts it into
     /// its session's aggregates when this file created the session.
-    #[allow(clippy::too_many_arguments)]
-    fn insert_row(
-        &mut self,
-        session_pk: i64,
-        event_key: i64,
-        kind: &str,
-        time_ms: i64,
-        version_rank: i64,
-        extra_json: String,
-        columns: Vec<SqlValue>,
-    ) -> StoreResult<bool> {
-        let at = &self.aggregate_columns;
-        let span_ns = match columns.get(if kind == "view" { at.time_spent_ns } else { at.duration_ns }) {
-            Some(SqlValue::Integer(n)) => *n,
-            _ => 0,
-        };
-        let page = match (columns.get(at.view_path), columns.get(at.view_url)) {
-            (Some(SqlValue::Text(path)), url) => {
-                Some((path.clone(), match url {
-                    Some(SqlValue::Text(url)) => Some(url.clone()),
-                    _ => None,
-                }))
-            }
-            _ => None,
-        };
-        let inserted = match self.bind_and_insert(session_pk, event_key, kind, time_ms, version_rank, &extra_json, &columns) {
+    fn insert_row(&mut self, row: EventRow<'_>) -> StoreResult<bool> {
+        let inserted = match self.bind_and_insert(&row) {
             Ok(changed) => changed > 0,
             Err(error) => {
                 // Which columns are bound is unknown now: the next row binds all of them.
@@ -400,12 +388,23 @@ impl<'c> FileWriter<'c> {
         if !inserted {
             return Ok(false);
         }
-        if self.new_sessions.contains(&session_pk) {
+        if self.new_sessions.contains(&row.session_pk) {
+            let at = &self.aggregate_columns;
+            let is_view = row.kind == "view";
+            let span_ns = match row.columns.get(if is_view { at.time_spent_ns } else { at.duration_ns }) {
+                Some(SqlValue::Integer(n)) => *n,
+                _ => 0,
+            };
+            let page = match (row.columns.get(at.view_path), row.columns.get(at.view_url)) {
+                (Some(SqlValue::Text(path)), Some(SqlValue::Text(url))) => Some((path.as_str(), Some(url.as_str()))),
+                (Some(SqlValue::Text(path)), _) => Some((path.as_str(), None)),
+                _ => None,
+            };
             let event_pk = self.conn.last_insert_rowid();
-            let aggregate = self.aggregates.entry(session_pk).or_default();
-            aggregate.add(kind, time_ms, span_ns);
+            let aggregate = self.aggregates.entry(row.session_pk).or_default();
+            aggregate.add(row.kind, row.time_ms, span_ns);
             if let Some((path, url)) = page {
-                aggregate.add_page(kind == "view", time_ms, event_pk, path, url);
+                aggregate.add_page(is_view, row.time_ms, event_pk, path, url);
             }
         }
         Ok(true)
@@ -415,26 +414,16 @@ impl<'c> FileWriter<'c> {
     /// the event is stored already). SQLite keeps bindings from one row to the next, and most
     /// columns are NULL in most rows: a column is bound only when it has a value now or had
     /// one in the last row (`bound_columns`), not all 45 every time.
-    #[allow(clippy::too_many_arguments)]
-    fn bind_and_insert(
-        &mut self,
-        session_pk: i64,
-        event_key: i64,
-        kind: &str,
-        time_ms: i64,
-        version_rank: i64,
-        extra_json: &str,
-        columns: &[SqlValue],
-    ) -> rusqlite::Result<usize> {
+    fn bind_and_insert(&mut self, row: &EventRow<'_>) -> rusqlite::Result<usize> {
         let insert = &mut self.insert_event;
-        insert.raw_bind_parameter(1, event_key)?;
-        insert.raw_bind_parameter(2, session_pk)?;
-        insert.raw_bind_parameter(3, kind)?;
-        insert.raw_bind_parameter(4, time_ms)?;
-        insert.raw_bind_parameter(5, version_rank)?;
+        insert.raw_bind_parameter(1, row.event_key)?;
+        insert.raw_bind_parameter(2, row.session_pk)?;
+        insert.raw_bind_parameter(3, row.kind)?;
+        insert.raw_bind_parameter(4, row.time_ms)?;
+        insert.raw_bind_parameter(5, row.version_rank)?;
         insert.raw_bind_parameter(6, self.file_pk)?;
-        insert.raw_bind_parameter(7, extra_json)?;
-        for (index, (value, bound)) in columns.iter().zip(self.bound_columns.iter_mut()).enumerate() {
+        insert.raw_bind_parameter(7, row.extra_json)?;
+        for (index, (value, bound)) in row.columns.iter().zip(self.bound_columns.iter_mut()).enumerate() {
             let has_value = !matches!(value, SqlValue::Null);
             if has_value || *bound {
                 insert.raw_bind_parameter(index + 8, value)?;
@@ -482,7 +471,16 @@ impl<'c> FileWriter<'c> {
     fn write_held_view(&mut self, key: (i64, i64)) -> StoreResult<()> {
         let Some(view) = self.pending_views.remove(&key) else { return Ok(()) };
         let extra_json = serde_json::Value::Object(view.extra).to_string();
-        if !self.insert_row(key.0, key.1, "view", view.time_ms, view.version_rank, extra_json, view.columns)? {
+        let row = EventRow {
+            session_pk: key.0,
+            event_key: key.1,
+            kind: "view",
+            time_ms: view.time_ms,
+            version_rank: view.version_rank,
+            extra_json: &extra_json,
+            columns: &view.columns,
+        };
+        if !self.insert_row(row)? {
             if let Some(n) = self.summary.inserted_by_kind.get_mut("view") {
                 *n = n.saturating_sub(1);
             }
@@ -790,14 +788,15 @@ impl SessionAggregate {
     }
 
     /// An event that names a page: it becomes the first or last page if it sorts so.
-    fn add_page(&mut self, is_view: bool, time_ms: i64, event_pk: i64, path: String, url: Option<String>) {
+    /// The page's text is copied only when it becomes the first or the last.
+    fn add_page(&mut self, is_view: bool, time_ms: i64, event_pk: i64, path: &str, url: Option<&str>) {
         let first_key = (!is_view, time_ms, event_pk);
         let last_key = (!is_view, std::cmp::Reverse(time_ms), std::cmp::Reverse(event_pk));
         if self.first.as_ref().is_none_or(|(key, _, _)| first_key < *key) {
-            self.first = Some((first_key, path.clone(), url.clone()));
+            self.first = Some((first_key, path.to_string(), url.map(str::to_string)));
         }
         if self.last.as_ref().is_none_or(|(key, _, _)| last_key < *key) {
-            self.last = Some((last_key, path, url));
+            self.last = Some((last_key, path.to_string(), url.map(str::to_string)));
         }
     }
 
