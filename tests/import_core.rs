@@ -552,7 +552,9 @@ fn a_bulk_load_that_builds_indexes_afterwards_gives_the_same_database() {
     assert_eq!(mode, "wal");
 }
 
-/// Building the deferred indexes of a large import takes seconds: a cancel interrupts it.
+/// Building the deferred indexes of a large import takes seconds: a cancel stops it, whether it
+/// comes before the build, while SQLite sorts, or too late to interrupt (the caller's rollback
+/// then removes what was built).
 #[test]
 fn building_deferred_indexes_stops_when_cancelled() {
     let store = Store::open_in_memory().expect("open");
@@ -565,9 +567,43 @@ fn building_deferred_indexes_stops_when_cancelled() {
         )
         .expect("rows");
     let statements = ["CREATE INDEX numbers_by_value ON numbers(value)".to_string()];
+    let index_count = |store: &Store| count(store, "SELECT count(*) FROM sqlite_master WHERE name = 'numbers_by_value'");
+
     let cancelled = rum_explorer::store::build_indexes(&store.conn, &statements, &|| true);
     assert!(matches!(cancelled, Err(rum_explorer::store::StoreError::Cancelled)), "{cancelled:?}");
-    assert_eq!(count(&store, "SELECT count(*) FROM sqlite_master WHERE name = 'numbers_by_value'"), 0);
+    assert_eq!(index_count(&store), 0);
+
+    // Cancelled a moment after the build starts, as the import's transaction does it.
+    for delay_ms in [0u64, 5, 30, 100] {
+        store.conn.execute_batch("BEGIN").expect("begin");
+        let start = std::time::Instant::now();
+        let late = rum_explorer::store::build_indexes(&store.conn, &statements, &|| {
+            start.elapsed() >= std::time::Duration::from_millis(delay_ms)
+        });
+        assert!(matches!(late, Err(rum_explorer::store::StoreError::Cancelled)), "after {delay_ms} ms: {late:?}");
+        // An interrupted CREATE INDEX rolls the whole transaction back itself.
+        if !store.conn.is_autocommit() {
+            store.conn.execute_batch("ROLLBACK").expect("rollback");
+        }
+        assert_eq!(index_count(&store), 0, "after {delay_ms} ms");
+    }
+
+    // Cancelled only once the build has ended (seen only by the building thread, the second
+    // time it asks): the index exists, but the result says cancelled so the caller rolls back.
+    let main_thread = std::thread::current().id();
+    let main_thread_asks = std::sync::atomic::AtomicUsize::new(0);
+    store.conn.execute_batch("BEGIN").expect("begin");
+    let too_late = rum_explorer::store::build_indexes(&store.conn, &statements, &|| {
+        std::thread::current().id() == main_thread
+            && main_thread_asks.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 1
+    });
+    assert!(matches!(too_late, Err(rum_explorer::store::StoreError::Cancelled)), "{too_late:?}");
+    assert_eq!(index_count(&store), 1, "built before the cancel came");
+    store.conn.execute_batch("ROLLBACK").expect("rollback");
+    assert_eq!(index_count(&store), 0);
+
     rum_explorer::store::build_indexes(&store.conn, &statements, &|| false).expect("built");
-    assert_eq!(count(&store, "SELECT count(*) FROM sqlite_master WHERE name = 'numbers_by_value'"), 1);
+    assert_eq!(index_count(&store), 1);
+    let cache_kib: i64 = store.conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).expect("cache");
+    assert_ne!(cache_kib, -16384, "the import's page cache is restored after the build");
 }

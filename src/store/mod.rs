@@ -117,35 +117,44 @@ pub fn build_indexes(conn: &Connection, statements: &[String], cancelled: &(dyn 
     if statements.is_empty() {
         return Ok(());
     }
+    let cache_pages: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).unwrap_or(-65536);
     let done = AtomicBool::new(false);
     let interrupted = AtomicBool::new(false);
     let interrupt = conn.get_interrupt_handle();
     let result = std::thread::scope(|scope| {
+        // SQLite forgets an interrupt that arrives while no statement runs (the flag is cleared
+        // when the next one starts), so the watcher keeps interrupting until the build ends.
         scope.spawn(|| {
             while !done.load(Ordering::Relaxed) {
                 if cancelled() {
                     interrupted.store(true, Ordering::Relaxed);
                     interrupt.interrupt();
-                    return;
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(10));
             }
         });
         // SQLite sorts index keys in memory up to the page cache's size, beside the cache
         // itself: a smaller cache for the build keeps the import's peak memory where it was
         // (measured on a 4 GB import: 285 MB with the 64 MB cache).
-        let cache_pages: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).unwrap_or(-65536);
-        let result = conn
-            .execute_batch("PRAGMA cache_size=-16384")
-            .and_then(|()| statements.iter().try_for_each(|sql| conn.execute_batch(sql)));
-        let _ = conn.execute_batch(&format!("PRAGMA cache_size={cache_pages}"));
+        let result = conn.execute_batch("PRAGMA cache_size=-16384").map_err(StoreError::from).and_then(|()| {
+            statements.iter().try_for_each(|sql| {
+                if cancelled() {
+                    return Err(StoreError::Cancelled);
+                }
+                conn.execute_batch(sql).map_err(StoreError::from)
+            })
+        });
         done.store(true, Ordering::Relaxed);
         result
     });
+    // After the watcher has stopped, so no late interrupt can reach this statement.
+    let _ = conn.execute_batch(&format!("PRAGMA cache_size={cache_pages}"));
     match result {
+        // A cancel that came too late to interrupt still cancels: the caller rolls back.
+        Ok(()) if cancelled() => Err(StoreError::Cancelled),
         Ok(()) => Ok(()),
         Err(_) if interrupted.load(Ordering::Relaxed) => Err(StoreError::Cancelled),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     }
 }
 
