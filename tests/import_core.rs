@@ -607,3 +607,50 @@ fn building_deferred_indexes_stops_when_cancelled() {
     let cache_kib: i64 = store.conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).expect("cache");
     assert_ne!(cache_kib, -16384, "the import's page cache is restored after the build");
 }
+
+/// A session-scoped value (the browser) that differs from the session's stays on the event,
+/// however often it repeats, also after the session left the writer's cache.
+#[test]
+fn session_values_that_differ_stay_on_their_events() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("browsers.ndjson");
+    let mut file = std::fs::File::create(&path).expect("create");
+    let browsers = ["Chrome", "Firefox", "Firefox", "Chrome", "Firefox", "Safari", "Safari"];
+    for (i, browser) in browsers.iter().enumerate() {
+        for session in ["s1", "s2"] {
+            writeln!(
+                file,
+                r#"{{"type":"action","date":{},"session":{{"id":"{session}"}},"action":{{"id":"{session}-a{i}","type":"click"}},"browser":{{"name":"{browser}"}},"os":{{"name":"Linux"}}}}"#,
+                1_700_000_000_000u64 + i as u64 * 1000
+            )
+            .expect("write");
+        }
+    }
+    drop(file);
+    for cache_limit in [rum_explorer::store::writer::SESSION_CACHE_LIMIT, 1] {
+        let (_tmp, db) = temp_db();
+        let mut store = Store::open(&db).expect("open");
+        store.session_cache_limit = cache_limit;
+        let reports = import(&mut store, std::slice::from_ref(&path));
+        assert_eq!(reports[0].error, None);
+        for session_id in ["s1", "s2"] {
+            let s = session(&store, session_id);
+            assert_eq!(s.browser.as_deref(), Some("Chrome"), "the first value is the session's");
+            assert_eq!(s.os.as_deref(), Some("Linux"));
+            let mut on_events: Vec<Option<String>> = Vec::new();
+            let mut rows = store
+                .conn
+                .prepare("SELECT extra_json FROM events JOIN sessions USING (session_pk) WHERE session_id = ?1 ORDER BY time_ms")
+                .expect("prepare");
+            let extras = rows.query_map([session_id], |r| r.get::<_, String>(0)).expect("query");
+            for extra in extras {
+                let extra: serde_json::Value = serde_json::from_str(&extra.expect("row")).expect("json");
+                assert_eq!(extra.get("os"), None, "the same value as the session's is not repeated");
+                on_events.push(extra.get("browser").and_then(|b| b.as_str()).map(str::to_string));
+            }
+            let expected: Vec<Option<String>> =
+                browsers.iter().map(|b| (*b != "Chrome").then(|| b.to_string())).collect();
+            assert_eq!(on_events, expected, "{session_id}, cache of {cache_limit}");
+        }
+    }
+}

@@ -57,6 +57,84 @@ struct CachedSession {
     /// cache (with its aggregates at the end of the file), not inserted empty and updated
     /// twice: each of those writes moved it in every one of the session list's indexes.
     stored: bool,
+    /// The session fields of its last event, and which of them differed from the session's.
+    /// Most events of a session repeat the same ones: comparing the packed bytes then replaces
+    /// a map lookup per field (see [`FileWriter::session_for`]).
+    last_fields: SessionFields,
+    last_differing: Vec<(String, FieldValue)>,
+}
+
+/// An event's session-scoped fields packed into one buffer, in order: the parser thread packs
+/// them (one allocation crosses to the writer instead of two per field), and two events with
+/// the same fields have the same bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionFields(Vec<u8>);
+
+impl SessionFields {
+    fn push(&mut self, key: &str, value: &FieldValue) {
+        let bytes = &mut self.0;
+        let push_text = |bytes: &mut Vec<u8>, text: &str| {
+            bytes.extend_from_slice(&(text.len() as u64).to_le_bytes());
+            bytes.extend_from_slice(text.as_bytes());
+        };
+        push_text(bytes, key);
+        match value {
+            FieldValue::Str(text) => {
+                bytes.push(0);
+                push_text(bytes, text);
+            }
+            FieldValue::Int(n) => {
+                bytes.push(1);
+                bytes.extend_from_slice(&n.to_le_bytes());
+            }
+            FieldValue::Float(x) => {
+                bytes.push(2);
+                bytes.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            FieldValue::Bool(b) => {
+                bytes.push(3);
+                bytes.push(u8::from(*b));
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The fields back, in the order they were pushed.
+    fn unpack(&self) -> Vec<(String, FieldValue)> {
+        let mut fields = Vec::new();
+        let mut rest: &[u8] = &self.0;
+        // Only `push` wrote these bytes, so every read succeeds; `?` ends early otherwise.
+        let mut next = || -> Option<(String, FieldValue)> {
+            fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+                let (head, tail) = (rest.get(..n)?, rest.get(n..)?);
+                *rest = tail;
+                Some(head)
+            }
+            fn take_u64(rest: &mut &[u8]) -> Option<u64> {
+                Some(u64::from_le_bytes(take(rest, 8)?.try_into().ok()?))
+            }
+            fn take_text(rest: &mut &[u8]) -> Option<String> {
+                let len = usize::try_from(take_u64(rest)?).ok()?;
+                String::from_utf8(take(rest, len)?.to_vec()).ok()
+            }
+            let key = take_text(&mut rest)?;
+            let tag = *take(&mut rest, 1)?.first()?;
+            let value = match tag {
+                0 => FieldValue::Str(take_text(&mut rest)?),
+                1 => FieldValue::Int(take_u64(&mut rest)? as i64),
+                2 => FieldValue::Float(f64::from_bits(take_u64(&mut rest)?)),
+                _ => FieldValue::Bool(*take(&mut rest, 1)?.first()? != 0),
+            };
+            Some((key, value))
+        };
+        while let Some(field) = next() {
+            fields.push(field);
+        }
+        fields
+    }
 }
 
 /// An event made ready for the store without the database: its identity, its column values
@@ -72,7 +150,7 @@ pub struct PreparedEvent {
     /// The keys without a column and not session-scoped, as a JSON object (keys sorted).
     extra_json: String,
     /// Session-scoped keys: the writer moves them onto the session.
-    session_fields: Vec<(String, FieldValue)>,
+    session_fields: SessionFields,
     /// Values kept as text because a number was expected.
     warnings: Vec<String>,
 }
@@ -98,7 +176,7 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
     let version_rank = version_rank(&event);
     let mut columns = vec![SqlValue::Null; EVENT_COLUMNS.len()];
     let mut extra: Vec<(String, FieldValue)> = Vec::new();
-    let mut session_fields = Vec::new();
+    let mut session_fields = SessionFields::default();
     let mut warnings = Vec::new();
     for ((key, value), info) in std::mem::take(&mut event.fields).into_iter().zip(infos) {
         if key == "session_id" {
@@ -106,7 +184,7 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
         }
         if info.session_scoped {
             if !value.is_empty_text() {
-                session_fields.push((key, value));
+                session_fields.push(&key, &value);
             }
             continue;
         }
@@ -549,7 +627,7 @@ impl<'c> FileWriter<'c> {
 
     /// Finds or creates the session and moves session-scoped values onto it; returns the
     /// values that differ from the session's, which stay on the event.
-    fn session_for(&mut self, session_id: &str, fields: Vec<(String, FieldValue)>) -> StoreResult<(i64, Vec<(String, FieldValue)>)> {
+    fn session_for(&mut self, session_id: &str, fields: SessionFields) -> StoreResult<(i64, Vec<(String, FieldValue)>)> {
         if !self.sessions.contains_key(session_id) {
             if self.sessions.len() >= self.session_cache_limit {
                 self.write_cached_sessions(&mut FxHashMap::default())?;
@@ -560,8 +638,16 @@ impl<'c> FileWriter<'c> {
         let Some(session) = self.sessions.get_mut(session_id) else {
             return Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows));
         };
+        if fields.is_empty() {
+            return Ok((session.session_pk, Vec::new()));
+        }
+        // The same fields as the last event's meet the same attributes: a key is only ever
+        // added to a session, never changed, so the same ones differ.
+        if fields == session.last_fields {
+            return Ok((session.session_pk, session.last_differing.clone()));
+        }
         let mut differing = Vec::new();
-        for (key, value) in fields {
+        for (key, value) in fields.unpack() {
             match session.attributes.get(&key) {
                 None => {
                     session.attributes.insert(key, value);
@@ -571,6 +657,8 @@ impl<'c> FileWriter<'c> {
                 Some(_) => {}
             }
         }
+        session.last_fields = fields;
+        session.last_differing.clone_from(&differing);
         Ok((session.session_pk, differing))
     }
 
@@ -600,13 +688,27 @@ impl<'c> FileWriter<'c> {
                     }
                 }
             }
-            return Ok(CachedSession { session_pk, attributes, dirty: false, stored: true });
+            return Ok(CachedSession {
+                session_pk,
+                attributes,
+                dirty: false,
+                stored: true,
+                last_fields: SessionFields::default(),
+                last_differing: Vec::new(),
+            });
         }
         // Its events refer to it before the row exists: foreign keys are checked at commit.
         let session_pk = self.next_session_pk;
         self.next_session_pk += 1;
         self.new_sessions.insert(session_pk);
-        Ok(CachedSession { session_pk, attributes: FxHashMap::default(), dirty: false, stored: false })
+        Ok(CachedSession {
+            session_pk,
+            attributes: FxHashMap::default(),
+            dirty: false,
+            stored: false,
+            last_fields: SessionFields::default(),
+            last_differing: Vec::new(),
+        })
     }
 
     /// Writes the cached sessions and empties the cache: inserts the rows of new sessions
@@ -936,6 +1038,35 @@ fn version_rank(event: &Event) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn packed_session_fields_unpack_to_the_same_fields() {
+        let fields = vec![
+            ("browser".to_string(), FieldValue::Str("Chrome".into())),
+            ("".to_string(), FieldValue::Str("".into())),
+            ("ünïcode key".to_string(), FieldValue::Str("välue with \0 and \n".into())),
+            ("count".to_string(), FieldValue::Int(-9_007_199_254_740_993)),
+            ("ratio".to_string(), FieldValue::Float(-0.125)),
+            ("flag".to_string(), FieldValue::Bool(true)),
+            ("off".to_string(), FieldValue::Bool(false)),
+        ];
+        let mut packed = SessionFields::default();
+        for (key, value) in &fields {
+            packed.push(key, value);
+        }
+        assert_eq!(packed.unpack(), fields);
+        let mut other = SessionFields::default();
+        for (key, value) in &fields[..6] {
+            other.push(key, value);
+        }
+        other.push("off", &FieldValue::Bool(true));
+        assert_ne!(packed, other, "one value differs");
+        // Text that looks like a number is not the number.
+        let (mut text, mut int) = (SessionFields::default(), SessionFields::default());
+        text.push("n", &FieldValue::Str("1".into()));
+        int.push("n", &FieldValue::Int(1));
+        assert_ne!(text, int);
+    }
 
     #[test]
     fn content_identity_hashes_the_text_of_each_value() {
