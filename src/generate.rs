@@ -1,7 +1,7 @@
 //! Realistic synthetic RUM data, written in every format we import, for tests, the bundled
 //! sample data and benchmarks. The same seed gives the same sessions in every format.
 
-use crate::model::{Event, FieldValue};
+use crate::model::{Event, FieldKey, FieldValue};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -193,7 +193,7 @@ pub fn session_events(rng: &mut Rng) -> Vec<Event> {
     let hour = if rng.chance(0.8) { 8 + rng.below(14) } else { rng.below(24) } as i64;
     let mut t = BASE_TIME_MS + day * 86_400_000 + hour * 3_600_000 + rng.below(3_600_000) as i64;
 
-    let mut common: Vec<(String, FieldValue)> = vec![
+    let mut common: Vec<(FieldKey, FieldValue)> = vec![
         ("sdk_name".into(), FieldValue::Str("df_web_rum_sdk".into())),
         ("sdk_version".into(), FieldValue::Str("3.1.2".into())),
         ("app_id".into(), FieldValue::Str(app.app_id.into())),
@@ -236,7 +236,7 @@ pub fn session_events(rng: &mut Rng) -> Vec<Event> {
         let lcp_ms = fcp_ms + rng.log_normal(500.0 * slow, 0.7);
         let time_spent_ms = rng.log_normal(18_000.0, 1.0).clamp(loading_ms + 500.0, 900_000.0);
         let mut view_fields = common.clone();
-        let view_event_fields: Vec<(String, FieldValue)> = vec![
+        let view_event_fields: Vec<(FieldKey, FieldValue)> = vec![
             ("view_id".into(), FieldValue::Str(view_id.clone())),
             ("view_url".into(), FieldValue::Str(url.clone())),
             ("view_path".into(), FieldValue::Str(path.clone())),
@@ -244,7 +244,7 @@ pub fn session_events(rng: &mut Rng) -> Vec<Event> {
         ];
         view_fields.extend(view_event_fields);
         let mut children: Vec<Event> = Vec::new();
-        let mut add = |kind: &str, at: i64, fields: Vec<(String, FieldValue)>| {
+        let mut add = |kind: &str, at: i64, fields: Vec<(FieldKey, FieldValue)>| {
             let mut e = Event::new(kind, at);
             e.fields = view_fields.clone();
             e.fields.extend(fields);
@@ -394,7 +394,7 @@ pub fn to_line_protocol(event: &Event) -> String {
     let mut fields = Vec::new();
     for (key, value) in &event.fields {
         match value {
-            FieldValue::Str(s) if !LP_TEXT_FIELDS.contains(&key.as_str()) => {
+            FieldValue::Str(s) if !LP_TEXT_FIELDS.contains(&key.as_ref()) => {
                 if s.is_empty() {
                     continue;
                 }
@@ -422,11 +422,11 @@ pub fn to_guance_json(event: &Event) -> serde_json::Value {
     let mut fields = serde_json::Map::new();
     for (key, value) in &event.fields {
         match value {
-            FieldValue::Str(s) if !LP_TEXT_FIELDS.contains(&key.as_str()) => {
-                tags.insert(key.clone(), serde_json::Value::String(s.clone()));
+            FieldValue::Str(s) if !LP_TEXT_FIELDS.contains(&key.as_ref()) => {
+                tags.insert(key.to_string(), serde_json::Value::String(s.clone()));
             }
             other => {
-                fields.insert(key.clone(), other.to_json());
+                fields.insert(key.to_string(), other.to_json());
             }
         }
     }
@@ -546,7 +546,7 @@ pub fn write(out: &Path, format: GenerateFormat, sessions: u64, seed: u64, gzip:
                             if event.kind == "view" {
                                 // Datadog re-sends a view as it updates: an early copy first.
                                 let mut early = event.clone();
-                                early.fields.retain(|(k, _)| !matches!(k.as_str(), "largest_contentful_paint" | "interaction_to_next_paint" | "view_action_count" | "view_error_count"));
+                                early.fields.retain(|(k, _)| !matches!(k.as_ref(), "largest_contentful_paint" | "interaction_to_next_paint" | "view_action_count" | "view_error_count"));
                                 early.set("time_spent", FieldValue::Int(1_000_000));
                                 serde_json::to_writer(&mut w, &to_datadog_json(&early, Some(1)))?;
                                 w.write_all(b"\n")?;

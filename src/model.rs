@@ -88,6 +88,10 @@ impl fmt::Display for FieldValue {
     }
 }
 
+/// A field's key: most keys of an import are names the program knows, which need no
+/// allocation per event (a 400 MB import has about 14 million keys).
+pub type FieldKey = std::borrow::Cow<'static, str>;
+
 /// One imported event, in the canonical key space.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
@@ -96,7 +100,7 @@ pub struct Event {
     /// Milliseconds since the Unix epoch.
     pub time_ms: i64,
     /// Every key of the event, including `session_id`, in the order the source gave them.
-    pub fields: Vec<(String, FieldValue)>,
+    pub fields: Vec<(FieldKey, FieldValue)>,
     /// A partial update (Datadog `view_update`): merged into the view it names.
     pub is_partial_update: bool,
 }
@@ -118,7 +122,7 @@ impl Event {
     }
 
     /// Sets a key, replacing an earlier value of the same key.
-    pub fn set(&mut self, key: impl Into<String>, value: FieldValue) {
+    pub fn set(&mut self, key: impl Into<FieldKey>, value: FieldValue) {
         let key = key.into();
         if let Some(slot) = self.fields.iter_mut().find(|(k, _)| *k == key) {
             slot.1 = value;

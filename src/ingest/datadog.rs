@@ -6,7 +6,7 @@
 
 use super::json_scan;
 use super::{ImportError, RecordSink};
-use crate::model::{Event, FieldValue};
+use crate::model::{Event, FieldKey, FieldValue};
 use serde_json::Value;
 use std::io::BufRead;
 
@@ -199,8 +199,9 @@ pub fn fast_convert(bytes: &[u8]) -> Option<Event> {
     let mut entries_used: u64 = 0;
     // Kept keys without a dot (`env`, `service`, …): the only ones a renamed key can meet.
     let mut undotted_kept: Vec<usize> = Vec::new();
-    for (key, field) in top.flat.fields {
-        match canonical_entry(&event.kind, &key) {
+    for (key, entry, field) in top.flat.fields {
+        let entry = entry.filter(|entry| KEY_MAP[*entry].2.is_none_or(|only| only == event.kind));
+        match entry {
             Some(entry) => {
                 let canonical = KEY_MAP[entry].1;
                 let may_exist = entries_used & (1 << entry) != 0 || undotted_kept.iter().any(|i| event.fields[*i].0 == canonical);
@@ -208,7 +209,7 @@ pub fn fast_convert(bytes: &[u8]) -> Option<Event> {
                     event.set(canonical, field);
                 } else {
                     entries_used |= 1 << entry;
-                    event.fields.push((canonical.to_string(), field));
+                    event.fields.push((canonical.into(), field));
                 }
             }
             None => {
@@ -226,11 +227,14 @@ pub fn fast_convert(bytes: &[u8]) -> Option<Event> {
 /// from; returns true when it read the value.
 type SpecialEntry<'a, A, E> = dyn FnMut(&str, &mut A) -> Result<bool, E> + 'a;
 
+/// A flattened field: its dotted key (static when [`KEY_MAP`] names it, with that entry).
+type FlatField = (FieldKey, Option<usize>, FieldValue);
+
 /// Flattened fields as they are read, with the dotted key being read.
 #[derive(Default)]
 struct Flat {
     prefix: String,
-    fields: Vec<(String, FieldValue)>,
+    fields: Vec<FlatField>,
     /// An object gave a key twice: the tree keeps the last copy only, so the record takes the
     /// general path.
     repeated_key: bool,
@@ -253,7 +257,12 @@ impl Flat {
     }
 
     fn push(&mut self, value: FieldValue) {
-        self.fields.push((self.prefix.clone(), value));
+        // A key the map names is its static text: no allocation for most keys.
+        let field = match forward_index().get(self.prefix.as_str()) {
+            Some(&entry) => (FieldKey::Borrowed(KEY_MAP[entry].0), Some(entry), value),
+            None => (FieldKey::Owned(self.prefix.clone()), None, value),
+        };
+        self.fields.push(field);
     }
 
     /// Reads an object's entries under the current prefix. `special` may take a top-level
@@ -308,7 +317,7 @@ impl Flat {
             self.repeated_key = true;
             return;
         }
-        let mut read: Vec<Option<(String, FieldValue)>> = self.fields.drain(first_field..).map(Some).collect();
+        let mut read: Vec<Option<FlatField>> = self.fields.drain(first_field..).map(Some).collect();
         for index in order {
             let start = entries[index].2 - first_field;
             let end = entries.get(index + 1).map_or(read.len(), |next| next.2 - first_field);
@@ -515,7 +524,7 @@ pub fn convert(value: Value) -> Result<Event, String> {
         let Some(field) = FieldValue::from_json(&value) else { continue };
         match canonical_key(&event.kind, &key) {
             Some(canonical) => event.set(canonical, field),
-            None => event.fields.push((key, field)),
+            None => event.fields.push((key.into(), field)),
         }
     }
     Ok(event)

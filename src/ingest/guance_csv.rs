@@ -138,7 +138,7 @@ pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, file_name: Opt
             if i == time_index || Some(i) == kind_index || cell.is_empty() {
                 continue;
             }
-            event.fields.push((header[i].clone(), cell_value(cell)));
+            event.fields.push((header[i].clone().into(), cell_value(cell)));
         }
         sink.event(line, event)?;
     }

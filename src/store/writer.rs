@@ -2,7 +2,7 @@
 
 use super::{StoreError, StoreResult};
 use crate::model::{
-    key_info, session_attribute_for_key, url_path, ColumnType, Event, FieldValue, KeyInfo, EVENT_COLUMNS,
+    key_info, session_attribute_for_key, url_path, ColumnType, Event, FieldKey, FieldValue, KeyInfo, EVENT_COLUMNS,
     SESSION_ATTRIBUTES,
 };
 use rusqlite::types::Value as SqlValue;
@@ -175,7 +175,7 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
     let event_key = event_key_with(&event, &session_id, &infos);
     let version_rank = version_rank(&event);
     let mut columns = vec![SqlValue::Null; EVENT_COLUMNS.len()];
-    let mut extra: Vec<(String, FieldValue)> = Vec::new();
+    let mut extra: Vec<(FieldKey, FieldValue)> = Vec::new();
     let mut session_fields = SessionFields::default();
     let mut warnings = Vec::new();
     for ((key, value), info) in std::mem::take(&mut event.fields).into_iter().zip(infos) {
@@ -920,7 +920,7 @@ impl SessionAggregate {
 
 /// The fields as the text of a JSON object with sorted keys, the last of a repeated key
 /// winning: the text `serde_json::Map` (a sorted map) prints, without building one.
-fn json_object_text(fields: &mut [(String, FieldValue)]) -> String {
+fn json_object_text(fields: &mut [(FieldKey, FieldValue)]) -> String {
     fields.sort_by(|a, b| a.0.cmp(&b.0)); // stable: repeats keep their order
     let mut out = Vec::with_capacity(16 + fields.iter().map(|(k, _)| k.len() + 16).sum::<usize>());
     out.push(b'{');
@@ -934,7 +934,7 @@ fn json_object_text(fields: &mut [(String, FieldValue)]) -> String {
         }
         first = false;
         // Writing a str or a number into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, key);
+        let _ = serde_json::to_writer(&mut out, key.as_ref());
         out.push(b':');
         let _ = match value {
             FieldValue::Str(s) => serde_json::to_writer(&mut out, s),
@@ -977,7 +977,7 @@ fn event_key_with(event: &Event, session_id: &str, infos: &[KeyInfo]) -> i64 {
         bytes.extend_from_slice(&event.time_ms.to_le_bytes());
         // Session-scoped keys describe the session, not the event (exports repeat them or not),
         // so they are left out, as is the session id, which is hashed above.
-        let mut fields: Vec<&(String, FieldValue)> = event
+        let mut fields: Vec<&(FieldKey, FieldValue)> = event
             .fields
             .iter()
             .zip(infos)
@@ -1103,19 +1103,19 @@ mod tests {
 
     #[test]
     fn json_object_text_is_what_a_sorted_map_prints() {
-        let fields = vec![
-            ("zeta".to_string(), FieldValue::Str("a \"quoted\"\nline \u{1} é 中".into())),
-            ("alpha".to_string(), FieldValue::Int(-3)),
-            ("nan".to_string(), FieldValue::Float(f64::NAN)),
-            ("ratio".to_string(), FieldValue::Float(0.1 + 0.2)),
-            ("big".to_string(), FieldValue::Float(1e300)),
-            ("alpha".to_string(), FieldValue::Bool(true)),
-            ("k\\ey".to_string(), FieldValue::Str(String::new())),
-            ("".to_string(), FieldValue::Int(i64::MIN)),
+        let fields: Vec<(FieldKey, FieldValue)> = vec![
+            ("zeta".into(), FieldValue::Str("a \"quoted\"\nline \u{1} é 中".into())),
+            ("alpha".into(), FieldValue::Int(-3)),
+            ("nan".into(), FieldValue::Float(f64::NAN)),
+            ("ratio".into(), FieldValue::Float(0.1 + 0.2)),
+            ("big".into(), FieldValue::Float(1e300)),
+            ("alpha".into(), FieldValue::Bool(true)),
+            ("k\\ey".into(), FieldValue::Str(String::new())),
+            ("".into(), FieldValue::Int(i64::MIN)),
         ];
         let mut map = serde_json::Map::new();
         for (key, value) in &fields {
-            map.insert(key.clone(), value.to_json());
+            map.insert(key.to_string(), value.to_json());
         }
         let expected = serde_json::Value::Object(map).to_string();
         assert_eq!(json_object_text(&mut fields.clone()), expected);
