@@ -500,21 +500,20 @@ fn schema(store: &Store) -> Vec<(String, String, Option<String>)> {
         .expect("schema")
 }
 
-/// A first import into an empty database may build the secondary indexes after the rows
-/// (large inputs; the threshold is lowered here). It must give the same database as an
-/// import that updates them row by row (another connection open keeps that path), with every
-/// index back and consistent; cancelled, it leaves the database as it was, indexes included.
+/// A first import into an empty database builds the session list's indexes after the rows,
+/// and for large inputs (the threshold is lowered here) the events' too. It must give the same
+/// database as an import that updates them row by row (another connection open keeps that
+/// path), with every index back and consistent; cancelled, it leaves the database as it was,
+/// indexes included.
 #[test]
 fn a_bulk_load_that_builds_indexes_afterwards_gives_the_same_database() {
     let dir = tempfile::tempdir().expect("tmp");
     let ndjson = dir.path().join("gen.ndjson");
     rum_explorer::generate::write(&ndjson, rum_explorer::generate::GenerateFormat::Ndjson, 60, 21, false).expect("generate");
     let files = [ndjson, own_fixture("tricky.lp")];
+    let big = dir.path().join("big.ndjson");
+    rum_explorer::generate::write(&big, rum_explorer::generate::GenerateFormat::Ndjson, 1500, 3, false).expect("generate");
 
-    let (_a, bulk_db) = temp_db();
-    let mut bulk = Store::open(&bulk_db).expect("open");
-    bulk.defer_indexes_from_bytes = 0;
-    let fresh_schema = schema(&bulk);
     let (_b, row_db) = temp_db();
     let mut by_row = Store::open(&row_db).expect("open");
     by_row.defer_indexes_from_bytes = 0;
@@ -522,34 +521,46 @@ fn a_bulk_load_that_builds_indexes_afterwards_gives_the_same_database() {
     assert!(!by_row.begin_bulk_load());
     import(&mut by_row, &files);
     drop(reader);
-    import(&mut bulk, &files);
 
-    assert_eq!(events_content(&bulk), events_content(&by_row));
-    assert_same_sessions(&sessions_json(&bulk), &sessions_json(&by_row), "bulk load against row by row");
-    assert_eq!(schema(&bulk), fresh_schema, "every index is back");
-    assert_eq!(bulk.conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)).expect("check"), "ok");
-    // The indexes are in use: the Overview's covering index answers its query.
-    let plan: String = bulk
-        .conn
-        .query_row("EXPLAIN QUERY PLAN SELECT time_ms, loading_time_ns FROM events WHERE kind = 'view' AND time_ms >= 0", [], |r| r.get(3))
-        .expect("plan");
-    assert!(plan.contains("events_view_timings") || plan.contains("events_by_kind_time"), "{plan}");
+    // 0: every secondary index deferred; the default: the session list's only (small files).
+    for defer_indexes_from_bytes in [0, rum_explorer::store::DEFER_INDEXES_FROM_BYTES] {
+        let (_a, bulk_db) = temp_db();
+        let mut bulk = Store::open(&bulk_db).expect("open");
+        bulk.defer_indexes_from_bytes = defer_indexes_from_bytes;
+        let fresh_schema = schema(&bulk);
+        import(&mut bulk, &files);
 
-    // Cancelled while it writes: nothing lands and the indexes are all there.
-    let big = dir.path().join("big.ndjson");
-    rum_explorer::generate::write(&big, rum_explorer::generate::GenerateFormat::Ndjson, 1500, 3, false).expect("generate");
-    let (_c, cancel_db) = temp_db();
-    let mut store = Store::open(&cancel_db).expect("open");
-    store.defer_indexes_from_bytes = 0;
-    let progress = ImportProgress::new();
-    let watcher = cancel_after_events(&progress, 2000);
-    let reports = ingest::import_paths(&mut store, &[big], &progress, |_| {});
-    watcher.join().expect("watcher");
-    assert_eq!(reports[0].error.as_deref(), Some("import cancelled"));
-    assert_eq!(count(&store, "SELECT count(*) FROM events"), 0);
-    assert_eq!(schema(&store), fresh_schema, "the dropped indexes are restored by the rollback");
-    let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
-    assert_eq!(mode, "wal");
+        assert_eq!(events_content(&bulk), events_content(&by_row));
+        assert_same_sessions(&sessions_json(&bulk), &sessions_json(&by_row), "bulk load against row by row");
+        assert_eq!(schema(&bulk), fresh_schema, "every index is back ({defer_indexes_from_bytes})");
+        assert_eq!(bulk.conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)).expect("check"), "ok");
+        // The indexes are in use: the Overview's covering index answers its query, and the
+        // session list's sorts by its index.
+        let plan: String = bulk
+            .conn
+            .query_row("EXPLAIN QUERY PLAN SELECT time_ms, loading_time_ns FROM events WHERE kind = 'view' AND time_ms >= 0", [], |r| r.get(3))
+            .expect("plan");
+        assert!(plan.contains("events_view_timings") || plan.contains("events_by_kind_time"), "{plan}");
+        let plan: String = bulk
+            .conn
+            .query_row("EXPLAIN QUERY PLAN SELECT * FROM sessions ORDER BY browser LIMIT 10", [], |r| r.get(3))
+            .expect("plan");
+        assert!(plan.contains("sessions_by_browser"), "{plan}");
+
+        // Cancelled while it writes: nothing lands and the indexes are all there.
+        let (_c, cancel_db) = temp_db();
+        let mut store = Store::open(&cancel_db).expect("open");
+        store.defer_indexes_from_bytes = defer_indexes_from_bytes;
+        let progress = ImportProgress::new();
+        let watcher = cancel_after_events(&progress, 2000);
+        let reports = ingest::import_paths(&mut store, std::slice::from_ref(&big), &progress, |_| {});
+        watcher.join().expect("watcher");
+        assert_eq!(reports[0].error.as_deref(), Some("import cancelled"));
+        assert_eq!(count(&store, "SELECT count(*) FROM events"), 0);
+        assert_eq!(schema(&store), fresh_schema, "the dropped indexes are restored by the rollback");
+        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
+        assert_eq!(mode, "wal");
+    }
 }
 
 /// Building the deferred indexes of a large import takes seconds: a cancel stops it, whether it
