@@ -2,7 +2,7 @@
 
 use super::{StoreError, StoreResult};
 use crate::model::{
-    key_info, session_attribute_for_key, url_path, ColumnType, Event, FieldKey, FieldValue, KeyInfo, EVENT_COLUMNS,
+    key_info_of, session_attribute_for_key, url_path, ColumnType, Event, FieldKey, FieldValue, KeyInfo, EVENT_COLUMNS,
     SESSION_ATTRIBUTES,
 };
 use rusqlite::types::Value as SqlValue;
@@ -170,7 +170,7 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
         }
     }
     // Looked up once per key: the identity and the split below both need it.
-    let infos: Vec<KeyInfo> = event.fields.iter().map(|(key, _)| key_info(key)).collect();
+    let infos: Vec<KeyInfo> = event.fields.iter().map(|(key, _)| key_info_of(key)).collect();
     // The identity is taken before any key moves to the session, and does not depend on it.
     let event_key = event_key_with(&event, &session_id, &infos);
     let version_rank = version_rank(&event);
@@ -949,7 +949,7 @@ fn json_object_text(fields: &mut [(FieldKey, FieldValue)]) -> String {
 
 /// A stable identity: the SDK's own id where the kind has one, else the event's content.
 pub fn event_key(event: &Event, session_id: &str) -> i64 {
-    let infos: Vec<KeyInfo> = event.fields.iter().map(|(key, _)| key_info(key)).collect();
+    let infos: Vec<KeyInfo> = event.fields.iter().map(|(key, _)| key_info_of(key)).collect();
     event_key_with(event, session_id, &infos)
 }
 
