@@ -261,18 +261,29 @@ pub struct KeyInfo {
     pub session_scoped: bool,
 }
 
+/// The names the program knows (columns, session attributes, session-scoped keys).
+fn known_names() -> impl Iterator<Item = &'static str> {
+    EVENT_COLUMNS
+        .iter()
+        .map(|c| c.key)
+        .chain(SESSION_ATTRIBUTES.iter().map(|a| a.key))
+        .chain(SESSION_ATTRIBUTES.iter().map(|a| a.column))
+        .chain(SESSION_SCOPED_KEYS.iter().copied())
+}
+
+/// The static text of a name the program knows, for keys read from a file (no allocation, and
+/// [`key_info_of`] remembers it).
+pub fn known_key(key: &str) -> Option<&'static str> {
+    static KNOWN: std::sync::OnceLock<rustc_hash::FxHashSet<&'static str>> = std::sync::OnceLock::new();
+    KNOWN.get_or_init(|| known_names().chain(["session_id"]).collect()).get(key).copied()
+}
+
 pub fn key_info(key: &str) -> KeyInfo {
     // Looked up for every key of every imported event: a fast hash for short keys.
     static KNOWN: std::sync::OnceLock<rustc_hash::FxHashMap<&'static str, KeyInfo>> = std::sync::OnceLock::new();
     let known = KNOWN.get_or_init(|| {
         let mut map = rustc_hash::FxHashMap::default();
-        let keys = EVENT_COLUMNS
-            .iter()
-            .map(|c| c.key)
-            .chain(SESSION_ATTRIBUTES.iter().map(|a| a.key))
-            .chain(SESSION_ATTRIBUTES.iter().map(|a| a.column))
-            .chain(SESSION_SCOPED_KEYS.iter().copied());
-        for key in keys {
+        for key in known_names() {
             map.insert(key, KeyInfo { event_column: EVENT_COLUMNS.iter().position(|c| c.key == key), session_scoped: is_session_scoped(key) });
         }
         map

@@ -7,7 +7,8 @@
 
 use super::lines::{human_bytes, read_error_reason, read_line_capped, Line, MAX_RECORD_BYTES};
 use super::{ImportError, RecordSink};
-use crate::model::{epoch_to_ms, Event, FieldValue};
+use crate::model::{epoch_to_ms, Event, FieldKey, FieldValue};
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::io::BufRead;
 
@@ -26,6 +27,56 @@ pub fn looks_like(first_line: &str) -> bool {
     matches!(parse_point(first_line), Ok(Some(_)) | Err(PointError::NeedMore))
 }
 
+/// The bytes that end a name or a tag value, and the backslash, as a table.
+struct StopBytes([bool; 256]);
+
+impl StopBytes {
+    const fn new(stops: &[u8]) -> StopBytes {
+        let mut table = [false; 256];
+        table[b'\\' as usize] = true;
+        let mut i = 0;
+        while i < stops.len() {
+            table[stops[i] as usize] = true;
+            i += 1;
+        }
+        StopBytes(table)
+    }
+}
+
+/// A measurement or a tag value ends at a comma or a space; a key also at `=`.
+const VALUE_STOPS: StopBytes = StopBytes::new(b", ");
+const KEY_STOPS: StopBytes = StopBytes::new(b"=, ");
+
+/// A key as an event's key: the static name when it is one the program knows.
+fn field_key(key: Cow<'_, str>) -> FieldKey {
+    match crate::model::known_key(&key) {
+        Some(name) => FieldKey::Borrowed(name),
+        None => FieldKey::Owned(key.into_owned()),
+    }
+}
+
+/// Sets a key of the point being read, the last value of a repeated key winning at the first
+/// one's place. `signatures` holds each key's length and end bytes beside it: a key is compared
+/// in full only with keys that share them (a point has some 40 keys).
+fn set_field(event: &mut Event, signatures: &mut Vec<u64>, key: FieldKey, value: FieldValue) {
+    let bytes = key.as_bytes();
+    let signature = (bytes.len() as u64) << 16
+        | u64::from(bytes.first().copied().unwrap_or(0)) << 8
+        | u64::from(bytes.last().copied().unwrap_or(0));
+    // A tight search of the signatures first; the keys only where one matches.
+    let mut from = 0;
+    while let Some(offset) = signatures.get(from..).unwrap_or_default().iter().position(|s| *s == signature) {
+        let index = from + offset;
+        if let Some(slot) = event.fields.get_mut(index).filter(|(k, _)| *k == key) {
+            slot.1 = value;
+            return;
+        }
+        from = index + 1;
+    }
+    signatures.push(signature);
+    event.fields.push((key, value));
+}
+
 struct Cursor<'a> {
     bytes: &'a [u8],
     text: &'a str,
@@ -38,28 +89,37 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads up to an unescaped stop byte, undoing the escapes of names and tag values.
-    fn read_escaped(&mut self, stops: &[u8]) -> String {
-        let mut out = String::new();
+    /// Borrowed from the line unless an escape had to be undone.
+    fn read_escaped(&mut self, stops: &StopBytes) -> Cow<'a, str> {
+        let mut out: Option<String> = None;
         let mut run_start = self.pos;
-        while let Some(b) = self.peek() {
-            if stops.contains(&b) {
-                break;
-            }
-            if b == b'\\' {
-                if let Some(next) = self.bytes.get(self.pos + 1) {
-                    if matches!(next, b',' | b'=' | b' ' | b'"' | b'\\') {
-                        out.push_str(&self.text[run_start..self.pos]);
-                        out.push(*next as char);
+        loop {
+            // The scan is a table lookup a byte: names and tags are most of a point's text.
+            let rest = self.bytes.get(self.pos..).unwrap_or_default();
+            self.pos += rest.iter().position(|b| stops.0[usize::from(*b)]).unwrap_or(rest.len());
+            match self.peek() {
+                Some(b'\\') => {
+                    if let Some(next) = self.bytes.get(self.pos + 1).filter(|n| matches!(n, b',' | b'=' | b' ' | b'"' | b'\\')) {
+                        let text = out.get_or_insert_with(String::new);
+                        text.push_str(&self.text[run_start..self.pos]);
+                        text.push(char::from(*next));
                         self.pos += 2;
                         run_start = self.pos;
-                        continue;
+                    } else {
+                        self.pos += 1;
                     }
                 }
+                _ => break, // a stop byte or the end
             }
-            self.pos += 1;
         }
-        out.push_str(&self.text[run_start..self.pos]);
-        out
+        let run = &self.text[run_start..self.pos];
+        match out {
+            None => Cow::Borrowed(run),
+            Some(mut text) => {
+                text.push_str(run);
+                Cow::Owned(text)
+            }
+        }
     }
 
     /// Reads a quoted string field; the cursor is on the opening quote.
@@ -121,21 +181,24 @@ pub fn parse_point(text: &str) -> Result<Option<Event>, PointError> {
         return Ok(None);
     }
     let mut c = Cursor { bytes: trimmed.as_bytes(), text: trimmed, pos: 0 };
-    let measurement = c.read_escaped(b", ");
+    let measurement = c.read_escaped(&VALUE_STOPS);
     if measurement.is_empty() {
         return Err(PointError::Bad("the point has no measurement".into()));
     }
-    let mut event = Event::new(measurement, 0);
+    let mut event = Event::new(measurement.into_owned(), 0);
+    // Room for a typical point's keys without growing.
+    event.fields.reserve(64);
+    let mut signatures = Vec::with_capacity(64);
     if c.peek() == Some(b',') {
         loop {
             c.pos += 1;
-            let key = c.read_escaped(b"=, ");
+            let key = c.read_escaped(&KEY_STOPS);
             if c.peek() != Some(b'=') || key.is_empty() {
                 return Err(PointError::Bad(format!("tag {key:?} has no '=value' (column {})", c.pos + 1)));
             }
             c.pos += 1;
-            let value = c.read_escaped(b", ");
-            event.set(key, FieldValue::Str(value));
+            let value = c.read_escaped(&VALUE_STOPS);
+            set_field(&mut event, &mut signatures, field_key(key), FieldValue::Str(value.into_owned()));
             if c.peek() != Some(b',') {
                 break;
             }
@@ -150,7 +213,7 @@ pub fn parse_point(text: &str) -> Result<Option<Event>, PointError> {
     let mut field_count = 0;
     loop {
         let key_start = c.pos;
-        let key = c.read_escaped(b"=, ");
+        let key = c.read_escaped(&KEY_STOPS);
         if c.peek() != Some(b'=') || key.is_empty() {
             return Err(PointError::Bad(format!("field at column {} has no key=value", key_start + 1)));
         }
@@ -169,7 +232,7 @@ pub fn parse_point(text: &str) -> Result<Option<Event>, PointError> {
             parse_bare_value(raw)
                 .ok_or_else(|| PointError::Bad(format!("field {key}: {raw:?} is not a number, a boolean or a quoted string")))?
         };
-        event.set(key, value);
+        set_field(&mut event, &mut signatures, field_key(key), value);
         field_count += 1;
         if c.peek() == Some(b',') {
             c.pos += 1;
@@ -333,6 +396,24 @@ mod tests {
         assert_eq!(point.get("name"), Some(&FieldValue::Str(r#"say "hi""#.into())));
         // A field with a tag's name: one key space, the later (field) value wins.
         assert_eq!(point.get("os"), Some(&FieldValue::Str("field wins".into())));
+    }
+
+    #[test]
+    fn repeated_keys_and_lone_backslashes() {
+        // axb / ayb have the same length and end bytes; the repeat of axb keeps its place.
+        let point = parse_point(r#"action,axb=1,ayb=2,path=C:\dir\x,end=z\  axb="3",n=1i 1636524705288"#)
+            .expect("parses")
+            .expect("a point");
+        let keys: Vec<&str> = point.fields.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(keys, ["axb", "ayb", "path", "end", "n"]);
+        assert_eq!(point.get("axb"), Some(&FieldValue::Str("3".into())));
+        assert_eq!(point.get("ayb"), Some(&FieldValue::Str("2".into())));
+        assert_eq!(point.get("path"), Some(&FieldValue::Str(r"C:\dir\x".into())), "a backslash before other text stays");
+        assert_eq!(point.get("end"), Some(&FieldValue::Str("z ".into())));
+        // Known names come as static text, others as their own.
+        let point = parse_point("view,browser=Chrome,custom_tag=x loading_time=1i 1636524705288").expect("parses").expect("a point");
+        assert!(matches!(point.fields[0].0, FieldKey::Borrowed("browser")));
+        assert!(matches!(&point.fields[1].0, FieldKey::Owned(k) if k == "custom_tag"));
     }
 
     #[test]
