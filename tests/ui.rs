@@ -136,23 +136,19 @@ fn detail_panel_and_the_four_field_actions() {
     assert_eq!(harness.query_all_by_label(start_text).count(), before + 1, "the first event at its absolute UTC time");
 
     // The facets show app_t too; the detail panel is laid out after them.
-    harness.get_all_by_label("app_t").last().expect("app_id field").click();
-    harness.run_steps(2);
+    open_field_menu(&mut harness, "app_t");
     harness.get_by_label("Filter field value").click();
     wait_until(&mut harness, "filter", |a| a.query_text == "session_id:sess-lp-1 app_id:app_t");
 
-    harness.get_all_by_label("app_t").last().expect("app_id field").click();
-    harness.run_steps(2);
+    open_field_menu(&mut harness, "app_t");
     harness.get_by_label("Reverse filter field value").click();
     wait_until(&mut harness, "reverse filter", |a| a.query_text.ends_with("-app_id:app_t"));
 
-    harness.get_all_by_label("app_t").last().expect("app_id field").click();
-    harness.run_steps(2);
+    open_field_menu(&mut harness, "app_t");
     harness.get_by_label("Add to display column").click();
     wait_until(&mut harness, "column", |a| a.settings.columns.last().map(String::as_str) == Some("app_id"));
 
-    harness.get_all_by_label("app_t").last().expect("app_id field").click();
-    harness.run_steps(2);
+    open_field_menu(&mut harness, "app_t");
     harness.get_by_label("Copy").click();
     wait_until(&mut harness, "copy", |a| a.last_copied.as_deref() == Some("app_t"));
     let status = harness.state().status.clone().map(|s| s.0).unwrap_or_default();
@@ -161,6 +157,27 @@ fn detail_panel_and_the_four_field_actions() {
     harness.key_press(egui::Key::Escape);
     harness.run_steps(2);
     assert!(!harness.state().detail_open, "Esc closes the panel");
+}
+
+/// Opens the field actions of a value in the detail panel (the rightmost node with that text:
+/// the facets and the table may show it too). A click toggles the menu, so it first waits for
+/// the last action's menu to have closed, and after the click for the menu to be shown.
+fn open_field_menu(harness: &mut Harness<'static, ExplorerApp>, text: &str) {
+    step_until(harness, "the last field menu to close", |h| h.query_by_label("Copy").is_none());
+    let nodes: Vec<_> = harness.get_all_by_label(text).collect();
+    let rightmost = nodes.into_iter().max_by(|a, b| a.rect().min.x.total_cmp(&b.rect().min.x));
+    rightmost.expect("the field in the detail panel").click();
+    step_until(harness, "the field menu", |h| h.query_by_label("Copy").is_some());
+}
+
+/// Steps the app until `done` holds of what it shows.
+fn step_until(harness: &mut Harness<'static, ExplorerApp>, what: &str, done: impl Fn(&Harness<'static, ExplorerApp>) -> bool) {
+    let started = Instant::now();
+    while !done(harness) {
+        assert!(started.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
+        harness.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Opens a session's detail through the same command the command line's `--session` uses.
