@@ -161,9 +161,12 @@ fn detail_panel_and_the_four_field_actions() {
 
 /// Opens the field actions of a value in the detail panel (the rightmost node with that text:
 /// the facets and the table may show it too). A click toggles the menu, so it first waits for
-/// the last action's menu to have closed, and after the click for the menu to be shown.
+/// the last action's menu to have closed and for the list's query to have settled (its answer
+/// moves the layout, and a click aimed by the last frame could then miss the value), and after
+/// the click for the menu to be shown.
 fn open_field_menu(harness: &mut Harness<'static, ExplorerApp>, text: &str) {
     step_until(harness, "the last field menu to close", |h| h.query_by_label("Copy").is_none());
+    wait_until(harness, "the list's query", ExplorerApp::query_settled);
     let nodes: Vec<_> = harness.get_all_by_label(text).collect();
     let rightmost = nodes.into_iter().max_by(|a, b| a.rect().min.x.total_cmp(&b.rect().min.x));
     rightmost.expect("the field in the detail panel").click();
