@@ -295,8 +295,9 @@ pub fn key_info(key: &str) -> KeyInfo {
 }
 
 /// [`key_info`] of an event's key. Static keys (the names the readers know) are remembered by
-/// address in a small direct-mapped table: the same few dozen come with every event, and
-/// hashing the text cost 112 instructions a lookup (callgrind), a hash map by address 89.
+/// address in a small direct-mapped table: the same few dozen come with every event. Callgrind,
+/// 1k-session NDJSON import: the lookups went from 165 M instructions (hashing the text, 112 a
+/// key) to about 125 M; a hash map by address had saved less.
 pub fn key_info_of(key: &FieldKey) -> KeyInfo {
     use std::cell::Cell;
     const SLOTS: usize = 256;

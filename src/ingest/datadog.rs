@@ -154,11 +154,12 @@ pub fn canonical_key(kind: &str, key: &str) -> Option<&'static str> {
 
 /// The [`KEY_MAP`] entry that renames a flattened key on an event of `kind`.
 fn canonical_entry(kind: &str, key: &str) -> Option<usize> {
-    let entry = *forward_index().get(key)?;
-    match KEY_MAP[entry].2 {
-        Some(only) if only != kind => None,
-        _ => Some(entry),
-    }
+    forward_index().get(key).copied().filter(|entry| renames_on(*entry, kind))
+}
+
+/// Whether a [`KEY_MAP`] entry renames its key on an event of `kind` (some only on one kind).
+fn renames_on(entry: usize, kind: &str) -> bool {
+    KEY_MAP[entry].2.is_none_or(|only| only == kind)
 }
 
 /// The Datadog key for a Guance name on an event of `kind` (the generator writes with it).
@@ -200,7 +201,7 @@ pub fn fast_convert(bytes: &[u8]) -> Option<Event> {
     // Kept keys without a dot (`env`, `service`, …): the only ones a renamed key can meet.
     let mut undotted_kept: Vec<usize> = Vec::new();
     for (key, entry, field) in top.flat.fields {
-        let entry = entry.filter(|entry| KEY_MAP[*entry].2.is_none_or(|only| only == event.kind));
+        let entry = entry.filter(|entry| renames_on(*entry, &event.kind));
         match entry {
             Some(entry) => {
                 let canonical = KEY_MAP[entry].1;

@@ -57,7 +57,7 @@ fn field_key(key: Cow<'_, str>) -> FieldKey {
 
 /// Sets a key of the point being read, the last value of a repeated key winning at the first
 /// one's place. `signatures` holds each key's length and end bytes beside it: a key is compared
-/// in full only with keys that share them (a point has some 40 keys).
+/// in full only with keys that share them (a generated point has some 30 keys).
 fn set_field(event: &mut Event, signatures: &mut Vec<u64>, key: FieldKey, value: FieldValue) {
     let bytes = key.as_bytes();
     let signature = (bytes.len() as u64) << 16

@@ -12,7 +12,8 @@ use std::collections::BTreeMap;
 
 /// Sessions whose attributes are cached while a file is written; past this the cache is
 /// written out and emptied, so memory stays bounded on files with millions of sessions
-/// (about 2 KiB a session; exports interleave far fewer sessions than this at a time).
+/// (about 2 KiB a session, plus its last event's packed session fields; exports interleave
+/// far fewer sessions than this at a time).
 pub const SESSION_CACHE_LIMIT: usize = 10_000;
 
 /// Views of sessions this file created are held back (at most this many at a time, oldest
