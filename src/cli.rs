@@ -257,7 +257,9 @@ pub fn print_file_report(report: &FileReport) {
 }
 
 struct ProgressReporter {
-    stop: Arc<std::sync::atomic::AtomicBool>,
+    /// Dropped to stop the reporter: it wakes at once instead of at the end of its wait (an
+    /// import that ended waited up to 100 ms for it).
+    stop: Option<std::sync::mpsc::Sender<()>>,
     handle: Option<std::thread::JoinHandle<()>>,
     tty: bool,
 }
@@ -269,7 +271,7 @@ impl ProgressReporter {
         }
     }
     fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
@@ -280,14 +282,12 @@ impl ProgressReporter {
 /// Prints progress on stderr once an import has run for a second: a live line on a terminal,
 /// a line every five seconds otherwise.
 fn spawn_progress_reporter(progress: Arc<ImportProgress>) -> ProgressReporter {
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (stop, stopped) = std::sync::mpsc::channel::<()>();
     let tty = std::io::stderr().is_terminal();
-    let stop_flag = stop.clone();
     let handle = std::thread::spawn(move || {
         let started = Instant::now();
         let mut last_print = Instant::now();
-        while !stop_flag.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(100));
+        while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(Duration::from_millis(100)) {
             let elapsed = started.elapsed();
             let interval = if tty { Duration::from_millis(200) } else { Duration::from_secs(5) };
             if elapsed < Duration::from_secs(1) || last_print.elapsed() < interval {
@@ -314,7 +314,7 @@ fn spawn_progress_reporter(progress: Arc<ImportProgress>) -> ProgressReporter {
             }
         }
     });
-    ProgressReporter { stop, handle: Some(handle), tty }
+    ProgressReporter { stop: Some(stop), handle: Some(handle), tty }
 }
 
 /// `3m 12s`, `1h 02m`, `850 ms`.

@@ -134,19 +134,20 @@ pub fn build_indexes(conn: &Connection, statements: &[String], cancelled: &(dyn 
         return Ok(());
     }
     let cache_pages: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).unwrap_or(-65536);
-    let done = AtomicBool::new(false);
     let interrupted = AtomicBool::new(false);
     let interrupt = conn.get_interrupt_handle();
+    // Dropped when the build ends: the watcher wakes at once rather than after its wait.
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     let result = std::thread::scope(|scope| {
         // SQLite forgets an interrupt that arrives while no statement runs (the flag is cleared
         // when the next one starts), so the watcher keeps interrupting until the build ends.
-        scope.spawn(|| {
-            while !done.load(Ordering::Relaxed) {
+        let interrupted = &interrupted;
+        scope.spawn(move || {
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(Duration::from_millis(10)) {
                 if cancelled() {
                     interrupted.store(true, Ordering::Relaxed);
                     interrupt.interrupt();
                 }
-                std::thread::sleep(Duration::from_millis(10));
             }
         });
         // SQLite sorts index keys in memory up to the page cache's size, beside the cache
@@ -160,7 +161,7 @@ pub fn build_indexes(conn: &Connection, statements: &[String], cancelled: &(dyn 
                 conn.execute_batch(sql).map_err(StoreError::from)
             })
         });
-        done.store(true, Ordering::Relaxed);
+        drop(done);
         result
     });
     // After the watcher has stopped, so no late interrupt can reach this statement.
