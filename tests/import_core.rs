@@ -695,3 +695,57 @@ fn session_values_that_differ_stay_on_their_events() {
         }
     }
 }
+
+/// NDJSON is parsed by several threads and written in file order: any number of them gives
+/// the same database, and the same problems at the same lines in the same order, across many
+/// chunks of lines, with blank, broken and skipped lines and API pages among the events.
+#[test]
+fn ndjson_parsed_on_several_threads_gives_the_same_database() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let generated = dir.path().join("generated.ndjson");
+    rum_explorer::generate::write(&generated, rum_explorer::generate::GenerateFormat::Ndjson, 60, 5, false).expect("generate");
+    let text = std::fs::read_to_string(&generated).expect("read");
+    let mut lines: Vec<String> = Vec::new();
+    let mut bad_lines = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        lines.push(line.to_string());
+        match index % 397 {
+            13 => lines.push(String::new()),
+            101 => {
+                lines.push(r#"{"type":"view","date":17000"#.to_string());
+                bad_lines.push(lines.len() as u64);
+            }
+            202 => {
+                lines.push(r#"{"type":"action","date":1700000000000,"action":{"id":"no-session"}}"#.to_string());
+                bad_lines.push(lines.len() as u64);
+            }
+            303 => lines.push(format!(
+                r#"{{"data":[{{"type":"rum","attributes":{{"attributes":{{"type":"error","date":1700000000{index:03},"session":{{"id":"api-{index}"}},"error":{{"id":"e{index}","message":"from a page"}}}}}}}},{{"type":"rum","attributes":{{"attributes":{{"type":"action","date":1700000001000,"session":{{"id":"api-{index}"}},"action":{{"id":"a{index}"}}}}}}}}]}}"#
+            )),
+            _ => {}
+        }
+    }
+    assert!(lines.len() > 4 * 512, "several chunks: {}", lines.len());
+    let ndjson = dir.path().join("mixed.ndjson");
+    std::fs::write(&ndjson, lines.join("\n") + "\n").expect("write");
+
+    let import_with = |threads: usize| {
+        let (tmp, db) = temp_db();
+        let mut store = Store::open(&db).expect("open");
+        store.parser_threads = Some(threads);
+        let reports = import(&mut store, std::slice::from_ref(&ndjson));
+        (tmp, store, reports)
+    };
+    let (_one_dir, one, one_reports) = import_with(1);
+    let problem_lines: Vec<u64> = one_reports[0].problems.iter().map(|p| p.line).collect();
+    assert_eq!(problem_lines, bad_lines, "{:?}", one_reports[0].problems);
+    assert!(count(&one, "SELECT count(*) FROM sessions WHERE session_id LIKE 'api-%'") > 0, "the API pages' events arrived");
+    for threads in [2, 3] {
+        let (_dir, several, reports) = import_with(threads);
+        assert_eq!(events_content(&several), events_content(&one), "{threads} threads");
+        assert_same_sessions(&sessions_json(&several), &sessions_json(&one), &format!("{threads} threads"));
+        let problems = |r: &[rum_explorer::ingest::FileReport]| r[0].problems.iter().map(|p| (p.line, p.reason.clone())).collect::<Vec<_>>();
+        assert_eq!(problems(&reports), problems(&one_reports), "{threads} threads");
+        assert_eq!(reports[0].summary.inserted_by_kind, one_reports[0].summary.inserted_by_kind);
+    }
+}

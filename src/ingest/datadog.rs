@@ -18,7 +18,13 @@ pub fn looks_like(start: &str) -> bool {
 }
 
 pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
-    json_scan::json_records(reader, sink, &mut |line, bytes, sink| match fast_convert(bytes) {
+    json_scan::json_records(reader, sink, &mut record)
+}
+
+/// One record's text, starting at `line`: its events go to the sink. Records are independent
+/// of each other, so the lines of NDJSON can be read on several threads.
+pub fn record(line: u64, bytes: &[u8], sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+    match fast_convert(bytes) {
         Some(event) => sink.event(line, event),
         // Everything the direct path does not take (API shapes, arrays, bad JSON, missing
         // `type`/`date`) goes through the tree, which also words the messages.
@@ -26,7 +32,7 @@ pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), 
             Some(value) => record_to_events(line, value, sink),
             None => Ok(()),
         },
-    })
+    }
 }
 
 /// One JSON record: an event, an API response page, or an API `data` element.

@@ -7,6 +7,7 @@ pub mod guance_json;
 pub mod json_scan;
 pub mod line_protocol;
 mod lines;
+mod parallel;
 
 use crate::model::Event;
 use crate::store::{DeferredIndexes, FileWriter, Store, StoreError, WriteSummary};
@@ -294,19 +295,44 @@ const PIPELINE_BATCH_RECORDS: usize = 512;
 /// Batches in flight: enough to keep both threads busy, few enough to bound memory.
 const PIPELINE_BATCHES: usize = 8;
 
+/// Collects a batch of prepared records.
+struct BatchSink {
+    batch: Vec<Record>,
+}
+
+impl BatchSink {
+    fn with_capacity(records: usize) -> BatchSink {
+        BatchSink { batch: Vec::with_capacity(records) }
+    }
+}
+
+impl RecordSink for BatchSink {
+    fn event(&mut self, line: u64, event: Event) -> Result<(), ImportError> {
+        self.batch.push(match crate::store::writer::prepare(event) {
+            Ok(prepared) => Record::Event(line, Box::new(prepared)),
+            Err(reason) => Record::Skipped(line, reason),
+        });
+        Ok(())
+    }
+    fn skipped(&mut self, line: u64, reason: String) {
+        self.batch.push(Record::Skipped(line, reason));
+    }
+}
+
+/// Sends what a parser reads to the writer in batches.
 struct ChannelSink {
     batches: std::sync::mpsc::SyncSender<Vec<Record>>,
-    batch: Vec<Record>,
+    sink: BatchSink,
 }
 
 impl ChannelSink {
     fn send(&mut self) -> Result<(), ImportError> {
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(PIPELINE_BATCH_RECORDS));
+        let batch = std::mem::replace(&mut self.sink.batch, Vec::with_capacity(PIPELINE_BATCH_RECORDS));
         // The writer hung up: it hit an error or a cancel, which it reports itself.
         self.batches.send(batch).map_err(|_| ImportError::Cancelled)
     }
     fn flush(&mut self) {
-        if !self.batch.is_empty() {
+        if !self.sink.batch.is_empty() {
             let _ = self.send();
         }
     }
@@ -314,18 +340,15 @@ impl ChannelSink {
 
 impl RecordSink for ChannelSink {
     fn event(&mut self, line: u64, event: Event) -> Result<(), ImportError> {
-        self.batch.push(match crate::store::writer::prepare(event) {
-            Ok(prepared) => Record::Event(line, Box::new(prepared)),
-            Err(reason) => Record::Skipped(line, reason),
-        });
-        if self.batch.len() >= PIPELINE_BATCH_RECORDS {
+        self.sink.event(line, event)?;
+        if self.sink.batch.len() >= PIPELINE_BATCH_RECORDS {
             self.send()?;
         }
         Ok(())
     }
     fn skipped(&mut self, line: u64, reason: String) {
-        self.batch.push(Record::Skipped(line, reason));
-        if self.batch.len() >= PIPELINE_BATCH_RECORDS {
+        self.sink.skipped(line, reason);
+        if self.sink.batch.len() >= PIPELINE_BATCH_RECORDS {
             let _ = self.send();
         }
     }
@@ -459,19 +482,38 @@ fn import_file_inner(
     writer.pending_view_limit = store.pending_view_limit.max(1);
     let mut sink = StoreSink { writer: &mut writer, problems: Vec::new(), skipped: 0, progress, path: &report.path };
     let file_name = path.file_name().and_then(|n| n.to_str()).map(str::to_string);
-    // Parsing runs on its own thread and hands batches to this one, which writes: the two
-    // halves of an import take about as long as each other, and there are two cores.
+    // Parsing runs on other threads and hands batches to this one, which writes. NDJSON is
+    // read line by line and parsed by several workers; other shapes by one parser thread.
     let reader = &mut opened.reader;
+    let parallel_lines =
+        format == Format::DatadogJson && json_scan::first_line_is_whole_value(&String::from_utf8_lossy(&opened.peek));
+    // RUM_PARSER_THREADS overrides the count, for measuring.
+    let workers = match store.parser_threads.or_else(|| std::env::var("RUM_PARSER_THREADS").ok().and_then(|v| v.parse().ok())) {
+        _ if !parallel_lines => 1,
+        Some(threads) => threads.max(1),
+        None => parallel::worker_count(),
+    };
+    // How long the writer waited for parsed records: whether parsing or writing sets the pace.
+    let mut writer_waited = std::time::Duration::ZERO;
     std::thread::scope(|scope| -> Result<(), ImportError> {
-        let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Record>>(PIPELINE_BATCHES);
-        let parser = scope.spawn(move || {
-            let mut sender = ChannelSink { batches, batch: Vec::with_capacity(PIPELINE_BATCH_RECORDS) };
-            let result = parse_stream(format, reader, &mut sender, file_name.as_deref());
-            sender.flush();
-            result
-        });
+        let (mut next_batch, parsers): (Box<dyn FnMut() -> Option<Vec<Record>>>, _) = if parallel_lines {
+            let (mut batches, handles) = parallel::spawn(scope, &mut **reader, workers, datadog::record);
+            (Box::new(move || batches.next_batch()), handles)
+        } else {
+            let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Record>>(PIPELINE_BATCHES);
+            let parser = scope.spawn(move || {
+                let mut sender = ChannelSink { batches, sink: BatchSink::with_capacity(PIPELINE_BATCH_RECORDS) };
+                let result = parse_stream(format, reader, &mut sender, file_name.as_deref());
+                sender.flush();
+                result
+            });
+            (Box::new(move || received.recv().ok()), vec![parser])
+        };
         let mut written = Ok(());
-        'batches: for batch in received {
+        loop {
+            let waiting_since = std::time::Instant::now();
+            let Some(batch) = next_batch() else { break };
+            writer_waited += waiting_since.elapsed();
             for record in batch {
                 let result = match record {
                     Record::Event(line, event) => sink.prepared(line, *event),
@@ -482,13 +524,24 @@ fn import_file_inner(
                 };
                 if let Err(e) = result {
                     written = Err(e);
-                    break 'batches; // dropping the receiver stops the parser
+                    break;
                 }
             }
+            if written.is_err() {
+                break;
+            }
         }
-        let parsed = parser.join().unwrap_or_else(|_| {
-            Err(ImportError::Internal { path: path.display().to_string(), message: "the parser stopped on a bug (a panic)".into() })
-        });
+        // Dropping the receivers stops the parsers (at once after an error or a cancel).
+        drop(next_batch);
+        let mut parsed = Ok(());
+        for parser in parsers {
+            let result = parser.join().unwrap_or_else(|_| {
+                Err(ImportError::Internal { path: path.display().to_string(), message: "the parser stopped on a bug (a panic)".into() })
+            });
+            if parsed.is_ok() {
+                parsed = result;
+            }
+        }
         // A write error explains a parser stopped by the closed channel, so it comes first.
         written?;
         parsed
@@ -509,9 +562,10 @@ fn import_file_inner(
     if std::env::var_os("RUM_IMPORT_TIMINGS").is_some() {
         // For profiling imports (bench/compare.sh reports whole processes).
         eprintln!(
-            "{}: parse and write {:.2} s, session aggregates {:.2} s, index build {:.2} s, commit {:.2} s",
+            "{}: parse and write {:.2} s (the writer waited {:.2} s for {workers} parser threads), session aggregates {:.2} s, index build {:.2} s, commit {:.2} s",
             report.path,
             written_at.as_secs_f64(),
+            writer_waited.as_secs_f64(),
             (indexed_at - written_at).as_secs_f64(),
             (finished_at - indexed_at).as_secs_f64(),
             (started.elapsed() - finished_at).as_secs_f64()

@@ -78,6 +78,8 @@ pub struct Store {
     /// Input size from which a bulk load builds its secondary indexes after the rows (see
     /// [`defer_secondary_indexes`]; tests lower it).
     pub defer_indexes_from_bytes: u64,
+    /// Threads that parse NDJSON; None: one per core (tests set it to compare).
+    pub parser_threads: Option<usize>,
 }
 
 /// The default [`Store::defer_indexes_from_bytes`]: measured on NDJSON, building the indexes
@@ -232,7 +234,7 @@ impl Store {
             )));
         }
         conn.execute_batch("PRAGMA cache_size=-65536;")?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: true, filter_window: FILTER_WINDOW, session_cache_limit: writer::SESSION_CACHE_LIMIT, pending_view_limit: writer::PENDING_VIEW_LIMIT, defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES })
+        Ok(Store { conn, path: path.to_path_buf(), read_only: true, filter_window: FILTER_WINDOW, session_cache_limit: writer::SESSION_CACHE_LIMIT, pending_view_limit: writer::PENDING_VIEW_LIMIT, defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES, parser_threads: None })
     }
 
     /// An in-memory database, for tests.
@@ -254,7 +256,7 @@ impl Store {
         })?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")?;
         schema::migrate(&conn, path)?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: false, filter_window: FILTER_WINDOW, session_cache_limit: writer::SESSION_CACHE_LIMIT, pending_view_limit: writer::PENDING_VIEW_LIMIT, defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES })
+        Ok(Store { conn, path: path.to_path_buf(), read_only: false, filter_window: FILTER_WINDOW, session_cache_limit: writer::SESSION_CACHE_LIMIT, pending_view_limit: writer::PENDING_VIEW_LIMIT, defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES, parser_threads: None })
     }
 
     /// A second, read-only connection to the same file, for reading in parallel (the Overview);
