@@ -538,7 +538,15 @@ fn import_file_inner(
             let result = parser.join().unwrap_or_else(|_| {
                 Err(ImportError::Internal { path: path.display().to_string(), message: "the parser stopped on a bug (a panic)".into() })
             });
-            if parsed.is_ok() {
+            // The first error, but a parser that failed stops the others as a cancel would
+            // (their channels close): its own error is the one to report.
+            let replaces = match (&parsed, &result) {
+                (_, Ok(())) => false,
+                (Ok(()), Err(_)) => true,
+                (Err(ImportError::Cancelled), Err(e)) => !matches!(e, ImportError::Cancelled),
+                (Err(_), Err(_)) => false,
+            };
+            if replaces {
                 parsed = result;
             }
         }
