@@ -121,10 +121,11 @@ fn migration_4() -> String {
 /// kinds without a count of their own) and led the planner to read every view's row for the
 /// p75 loading time, which the covering view index answers (0.22 s to 0.09 s at 25,000
 /// sessions). The views-by-path index could serve no query: a page filter looks at events
-/// of every kind. Measured: 0.85 s less CPU at 1 GB (the build of the first took 0.70 s),
-/// 0.4 s less at 405 MB. The small index's condition is a chain of `<>`, not `NOT IN`: SQLite
-/// builds a temporary table for an IN list on every row it inserts (writer instructions
-/// 1.26 G to 2.15 G for a 1,000-session import).
+/// of every kind. Measured: the index build after a 1 GB bulk load 1.39-1.47 s to 0.79-0.82 s
+/// (the first index alone took 0.70 s), about 0.4 s less user time at 405 MB, the writer's
+/// instructions for 1,000 sessions 1.53 G to 1.30 G. The small index's condition is a chain
+/// of `<>`, not `NOT IN`: SQLite builds a temporary table for an IN list on every row it
+/// inserts (2.15 G with it).
 fn migration_5() -> String {
     "DROP INDEX events_by_kind_time;
      DROP INDEX events_by_view_path;
