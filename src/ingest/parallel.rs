@@ -36,8 +36,9 @@ struct Chunk {
 
 /// Workers for a machine: the cores but one, which the writer needs for itself (it is busy
 /// nearly all along once parsing is spread). On this project's 2-core machine one worker and
-/// two took the same time (10,000 sessions: 2.35-2.55 s and 2.40-2.89 s to parse and write),
-/// but two used more CPU (25,000 sessions: 10.2-10.3 s against 10.8-12.0 s of user time).
+/// two took the same time (10,000 sessions: 2.35-3.11 s and 2.40-2.89 s to parse and write).
+/// At most six: each holds batches in flight, and a 1 GB import peaked at 158 MB with one
+/// worker, 199 MB with four and 215 MB with six (the target is 256 MB).
 pub fn worker_count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)).clamp(1, 6)
 }

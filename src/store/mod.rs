@@ -78,7 +78,7 @@ pub struct Store {
     /// Input size from which a bulk load builds its secondary indexes after the rows (see
     /// [`defer_secondary_indexes`]; tests lower it).
     pub defer_indexes_from_bytes: u64,
-    /// Threads that parse NDJSON; None: one per core (tests set it to compare).
+    /// Threads that parse NDJSON; None: the cores but one (tests set it to compare).
     pub parser_threads: Option<usize>,
 }
 

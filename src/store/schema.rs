@@ -122,8 +122,9 @@ fn migration_4() -> String {
 /// p75 loading time, which the covering view index answers (0.22 s to 0.09 s at 25,000
 /// sessions). The views-by-path index could serve no query: a page filter looks at events
 /// of every kind. Measured: the index build after a 1 GB bulk load 1.39-1.47 s to 0.79-0.82 s
-/// (the first index alone took 0.70 s), about 0.4 s less user time at 405 MB, the writer's
-/// instructions for 1,000 sessions 1.53 G to 1.30 G. The small index's condition is a chain
+/// (the first index alone took 0.70 s), about 0.4 s less user time at 405 MB (both dropped,
+/// before the small index was added), the writer's instructions for 1,000 sessions 1.53 G to
+/// 1.30 G. The small index's condition is a chain
 /// of `<>`, not `NOT IN`: SQLite builds a temporary table for an IN list on every row it
 /// inserts (2.15 G with it).
 fn migration_5() -> String {
