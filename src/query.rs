@@ -508,17 +508,29 @@ const FREE_TEXT_COLUMNS: &[&str] = &[
     "session_fields_json",
 ];
 
+/// How a term on an event column asks whether a session has a matching event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventMatch {
+    /// `s.session_pk IN (SELECT … FROM events …)`: SQLite collects the matching sessions once,
+    /// reading every event. Right when every session is tested (counts, a full sort).
+    AsSet,
+    /// `EXISTS (SELECT … WHERE e.session_pk = s.session_pk …)`: each session's own events,
+    /// through the events-by-session index. Right when few sessions are tested (the first
+    /// pages of a sorted list): at 1M sessions the set costs seconds, the probes milliseconds.
+    PerSession,
+}
+
 impl Expr {
-    fn to_sql(&self, params: &mut Vec<SqlValue>) -> String {
+    fn to_sql(&self, params: &mut Vec<SqlValue>, mode: EventMatch) -> String {
         match self {
             Expr::And(terms) => {
-                format!("({})", terms.iter().map(|t| t.to_sql(params)).collect::<Vec<_>>().join(" AND "))
+                format!("({})", terms.iter().map(|t| t.to_sql(params, mode)).collect::<Vec<_>>().join(" AND "))
             }
             Expr::Or(terms) => {
-                format!("({})", terms.iter().map(|t| t.to_sql(params)).collect::<Vec<_>>().join(" OR "))
+                format!("({})", terms.iter().map(|t| t.to_sql(params, mode)).collect::<Vec<_>>().join(" OR "))
             }
             // coalesce: a session without the field is one the negation should keep.
-            Expr::Not(inner) => format!("NOT coalesce({}, 0)", inner.to_sql(params)),
+            Expr::Not(inner) => format!("NOT coalesce({}, 0)", inner.to_sql(params, mode)),
             Expr::FreeText(text) => {
                 let p = push(params, SqlValue::Text(format!("%{}%", like_pattern(text))));
                 let ors: Vec<String> = FREE_TEXT_COLUMNS.iter().map(|c| format!("s.{c} LIKE {p} ESCAPE '\\'")).collect();
@@ -528,13 +540,13 @@ impl Expr {
                 KeyTarget::Session { column } => predicate(&format!("s.{column}"), matcher, column.ends_with("_ms"), params),
                 KeyTarget::Event(column) => {
                     let pred = predicate(&format!("e.{}", column.column), matcher, false, params);
-                    format!("s.session_pk IN (SELECT e.session_pk FROM events e WHERE {pred})")
+                    session_has_event(&pred, mode)
                 }
                 KeyTarget::Extended(key) => {
                     let path = push(params, SqlValue::Text(json_path(&key)));
                     let on_session = predicate(&format!("json_extract(s.session_fields_json, {path})"), matcher, false, params);
                     let on_event = predicate(&format!("json_extract(e.extra_json, {path})"), matcher, false, params);
-                    format!("(coalesce({on_session}, 0) OR s.session_pk IN (SELECT e.session_pk FROM events e WHERE {on_event}))")
+                    format!("(coalesce({on_session}, 0) OR {})", session_has_event(&on_event, mode))
                 }
             },
         }
@@ -549,10 +561,27 @@ impl Expr {
     }
 }
 
+/// Whether the session `s` has an event `e` for which `predicate` holds.
+fn session_has_event(predicate: &str, mode: EventMatch) -> String {
+    match mode {
+        EventMatch::AsSet => format!("s.session_pk IN (SELECT e.session_pk FROM events e WHERE {predicate})"),
+        // INDEXED BY: given an index on the filtered column (the error type's), SQLite read
+        // every event with that value for each session instead of the session's own events.
+        EventMatch::PerSession => format!(
+            "EXISTS (SELECT 1 FROM events e INDEXED BY events_by_session_time WHERE e.session_pk = s.session_pk AND {predicate})"
+        ),
+    }
+}
+
 impl Filter {
     /// SQL over the sessions table aliased `s`; values are appended to `params`.
     pub fn to_sql(&self, params: &mut Vec<SqlValue>) -> String {
-        self.expr.to_sql(params)
+        self.expr.to_sql(params, EventMatch::AsSet)
+    }
+
+    /// As [`Filter::to_sql`], with event terms asked as `mode` says.
+    pub fn to_sql_with(&self, params: &mut Vec<SqlValue>, mode: EventMatch) -> String {
+        self.expr.to_sql(params, mode)
     }
 }
 

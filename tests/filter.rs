@@ -181,7 +181,20 @@ fn any_event_key_or_extended_field_can_be_a_column_and_a_sort() {
 #[test]
 fn first_pages_of_filtered_lists_are_exact_whatever_the_search_window() {
     let mut f = fixture();
-    let filters = ["browser:Chrome", "error_count:>0", "browser:Chrome error_count:>0", "os:iOS", "country:Japan -browser:Safari", "view_count:>8"];
+    // Session columns, event columns and extended fields (the window asks event terms per
+    // session, the full list as a set: both must give the same sessions).
+    let filters = [
+        "browser:Chrome",
+        "error_count:>0",
+        "browser:Chrome error_count:>0",
+        "os:iOS",
+        "country:Japan -browser:Safari",
+        "view_count:>8",
+        "view_path:/checkout/payment",
+        "-error_type:TypeError",
+        "browser:Chrome resource_status_group:5xx",
+        "network_type:wifi OR resource_status:>=500",
+    ];
     let sorts = [("start_ms", true), ("duration_ms", true), ("browser", false), ("error_count", true), ("last_view_path", false)];
     for window in [20_000, 60, 25] {
         f.store.filter_window = window;
@@ -208,4 +221,19 @@ fn first_pages_of_filtered_lists_are_exact_whatever_the_search_window() {
             }
         }
     }
+}
+
+#[test]
+fn first_pages_ask_event_terms_per_session_not_over_every_event() {
+    let f = fixture();
+    for filter in ["view_path:/checkout/payment", "-error_type:TypeError browser:Chrome", "resource_status_group:5xx"] {
+        let q = SessionQuery { filter: query::parse(filter).expect("parse"), limit: 50, descending: true, ..Default::default() };
+        let plan = f.store.window_page_plan(&q).expect("plan").expect("a filtered page sorted by start takes a window");
+        // The events are reached through each session's index entries; a scan of the events
+        // table reads all of them (seconds at a million sessions).
+        assert!(plan.contains("events_by_session_time"), "{filter}:\n{plan}");
+        assert!(!plan.lines().any(|step| step.starts_with("SCAN e")), "{filter}:\n{plan}");
+    }
+    let unfiltered = SessionQuery { limit: 50, ..Default::default() };
+    assert_eq!(f.store.window_page_plan(&unfiltered).expect("plan"), None);
 }

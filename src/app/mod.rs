@@ -169,6 +169,21 @@ pub struct TableData {
 }
 
 impl TableData {
+    /// Rows the table can show: all of them once counted, else the first page's.
+    pub fn rows_known(&self) -> u64 {
+        self.total.unwrap_or_else(|| self.pages.get(&0).map_or(0, |rows| rows.len() as u64))
+    }
+
+    /// Whether the first page has arrived; a short one is the whole answer, so its length is
+    /// the count before the count arrives.
+    fn first_page_in(&mut self) -> bool {
+        let Some(first) = self.pages.get(&0) else { return false };
+        if first.len() < PAGE_ROWS {
+            self.total.get_or_insert(first.len() as u64);
+        }
+        true
+    }
+
     pub fn row(&self, index: usize) -> Option<&SessionRow> {
         self.pages.get(&(index / PAGE_ROWS)).and_then(|p| p.get(index % PAGE_ROWS))
     }
@@ -352,8 +367,10 @@ impl ExplorerApp {
         let query = self.session_query();
         let generation = self.generation;
         self.pending = Some(TableData { generation, requested: [0].into_iter().collect(), ..Default::default() });
-        self.list_worker.send(Request::Count { generation, query: query.clone() });
+        // The first page before the count: on a big database a filter on an event column
+        // finds a page in milliseconds but takes seconds to count, and the rows should not wait.
         self.list_worker.send(Request::Page { generation, query: query.clone(), page: 0 });
+        self.list_worker.send(Request::Count { generation, query: query.clone() });
         self.aggregate_worker.send(Request::Facets { generation, query: query.clone() });
         let newest = self.data_span.and_then(|s| s.2);
         let oldest = self.data_span.and_then(|s| s.1);
@@ -717,6 +734,8 @@ impl ExplorerApp {
             Response::Count { generation, total } => {
                 if let Some(p) = self.pending.as_mut().filter(|p| p.generation == generation) {
                     p.total = Some(total);
+                } else if self.table.generation == generation {
+                    self.table.total = Some(total);
                 }
                 self.promote_pending();
             }
@@ -786,8 +805,9 @@ impl ExplorerApp {
         }
     }
 
+    /// Shows the pending query's rows once its first page is in; the count may follow.
     fn promote_pending(&mut self) {
-        let ready = self.pending.as_ref().is_some_and(|p| p.total.is_some() && p.pages.contains_key(&0));
+        let ready = self.pending.as_mut().is_some_and(TableData::first_page_in);
         if ready {
             if let Some(p) = self.pending.take() {
                 self.table = p;
@@ -808,7 +828,7 @@ impl ExplorerApp {
 
     /// True when the table shows the answer to the current query (no newer one is pending).
     pub fn query_settled(&self) -> bool {
-        self.pending.is_none()
+        self.pending.is_none() && self.table.total.is_some()
     }
 
     pub fn total_sessions_in_db(&self) -> Option<u64> {
@@ -884,4 +904,30 @@ pub fn run(db: Option<PathBuf>, files: Vec<PathBuf>, open_session: Option<String
         }),
     )
     .map_err(|e| format!("cannot open the window: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_show_with_the_first_page_and_a_short_page_is_counted() {
+        let rows = |n: usize| (0..n).map(|i| SessionRow { session_id: format!("s{i}"), ..Default::default() }).collect();
+        let mut table = TableData::default();
+        assert!(!table.first_page_in());
+        assert_eq!(table.rows_known(), 0);
+        // A full first page: more may follow, the count is still to come.
+        table.pages.insert(0, rows(PAGE_ROWS));
+        assert!(table.first_page_in());
+        assert_eq!((table.total, table.rows_known()), (None, PAGE_ROWS as u64));
+        // A short one is everything.
+        let mut short = TableData::default();
+        short.pages.insert(0, rows(7));
+        assert!(short.first_page_in());
+        assert_eq!((short.total, short.rows_known()), (Some(7), 7));
+        // The count, once in, is what the table shows.
+        table.total = Some(12_345);
+        assert!(table.first_page_in());
+        assert_eq!(table.rows_known(), 12_345);
+    }
 }

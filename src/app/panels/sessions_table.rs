@@ -11,10 +11,18 @@ fn is_numeric(column: &str) -> bool {
 }
 
 pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
-    let total = app.table.total.unwrap_or(0);
+    let total = app.table.rows_known();
     ui.horizontal(|ui| {
-        let all = app.total_sessions_in_db().unwrap_or(0);
-        ui.label(egui::RichText::new(format!("{} of {} sessions", format::grouped(total), format::grouped(all))).strong());
+        let all = format::grouped(app.total_sessions_in_db().unwrap_or(0));
+        let shown = match app.table.total {
+            Some(_) => format!("{} of {all} sessions", format::grouped(total)),
+            None => format!("{}+ of {all} sessions", format::grouped(total)),
+        };
+        ui.label(egui::RichText::new(shown).strong());
+        if app.table.total.is_none() {
+            ui.spinner();
+            ui.label(egui::RichText::new("counting…").weak());
+        }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.button("Columns…").clicked() {
                 app.commands.push(Command::ShowColumnChooser(true));
