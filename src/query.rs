@@ -538,6 +538,16 @@ impl Expr {
             }
             Expr::Term { key, matcher } => match resolve(key) {
                 KeyTarget::Session { column } => predicate(&format!("s.{column}"), matcher, column.ends_with("_ms"), params),
+                // A session's pages are listed once each: far fewer rows than its events.
+                KeyTarget::Event(column) if column.column == "view_path" => {
+                    let pred = predicate("p.view_path", matcher, false, params);
+                    match mode {
+                        EventMatch::AsSet => format!("s.session_pk IN (SELECT p.session_pk FROM session_pages p WHERE {pred})"),
+                        EventMatch::PerSession => format!(
+                            "EXISTS (SELECT 1 FROM session_pages p INDEXED BY session_pages_by_session WHERE p.session_pk = s.session_pk AND {pred})"
+                        ),
+                    }
+                }
                 KeyTarget::Event(column) => {
                     let pred = predicate(&format!("e.{}", column.column), matcher, false, params);
                     session_has_event(&pred, mode)

@@ -205,6 +205,36 @@ fn datadog_ndjson_of_our_own_merges_views_and_reads_api_pages() {
     let api = session(&store, "sess-dd-2");
     assert_eq!(api.start_ms, Some(1_700_000_010_000), "API timestamp used when the event has no date");
     assert_eq!(api.first_view_path.as_deref(), Some("/api-page"));
+    assert_pages_match_events(&store, "views.ndjson");
+}
+
+#[test]
+fn a_view_that_changes_page_in_a_later_file_leaves_no_stale_page() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let view = |url: &str, version: u32, time_spent: u64| {
+        format!(
+            r#"{{"type":"view","date":1700000000000,"session":{{"id":"moved"}},"view":{{"id":"v1","url":"https://shop.example.com{url}","time_spent":{time_spent}}},"_dd":{{"document_version":{version}}}}}"#
+        )
+    };
+    let first = dir.path().join("first.ndjson");
+    let later = dir.path().join("later.ndjson");
+    std::fs::write(&first, view("/old", 1, 1_000_000) + "\n").expect("write");
+    // The same view, a higher version naming another page; and a second session.
+    let other = r#"{"type":"action","date":1700000001000,"session":{"id":"other"},"view":{"url":"https://shop.example.com/old"}}"#;
+    std::fs::write(&later, view("/new", 2, 2_000_000) + "\n" + other + "\n").expect("write");
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    import(&mut store, &[first]);
+    assert_pages_match_events(&store, "first file");
+    let reports = import(&mut store, &[later]);
+    assert_eq!(reports[0].summary.views_merged, 1, "{:?}", reports[0].summary);
+    assert_pages_match_events(&store, "after the view moved");
+    let sessions_on = |page: &str| -> Vec<String> {
+        let q = SessionQuery { filter: rum_explorer::query::parse(&format!("view_path:{page}")).expect("parse"), limit: 10, ..Default::default() };
+        store.sessions(&q).expect("sessions").into_iter().map(|r| r.session_id).collect()
+    };
+    assert_eq!(sessions_on("/new"), vec!["moved".to_string()]);
+    assert_eq!(sessions_on("/old"), vec!["other".to_string()], "the moved view's old page is gone from its session");
 }
 
 #[test]
@@ -253,6 +283,7 @@ fn events_form_sessions_in_any_order_across_files() {
     let expected = sessions_json(&one);
     assert_eq!(expected.len(), 30);
     assert_same_sessions(&sessions_json(&split), &expected, "split and reversed");
+    assert_pages_match_events(&split, "split and reversed");
 }
 
 #[test]
@@ -516,6 +547,8 @@ fn sessions_written_out_of_a_small_cache_give_the_same_database() {
         assert_eq!(count(&small, "SELECT count(*) FROM events"), count(&roomy, "SELECT count(*) FROM events"));
         assert_eq!(events_content(&small), events_content(&roomy), "merged views, after file {}", step + 1);
         assert_eq!(fields(&small), fields(&roomy));
+        assert_pages_match_events(&small, &format!("cache of 3, after file {}", step + 1));
+        assert_pages_match_events(&roomy, &format!("roomy cache, after file {}", step + 1));
     }
     let orphans: i64 = small.conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).expect("check");
     assert_eq!(orphans, 0);

@@ -772,6 +772,7 @@ impl<'c> FileWriter<'c> {
         for session_pk in &self.recount {
             aggregates.remove(session_pk);
         }
+        self.insert_pages(&aggregates)?;
         // New sessions still cached are inserted with their aggregates; the others (stored
         // already) get theirs by UPDATE.
         self.write_cached_sessions(&mut aggregates)?;
@@ -819,6 +820,11 @@ impl<'c> FileWriter<'c> {
                 (last_view_path, last_view_url) = (SELECT view_path, view_url FROM events
                     WHERE session_pk = sessions.session_pk AND view_path IS NOT NULL ORDER BY kind <> 'view', time_ms DESC, event_pk DESC LIMIT 1)
              WHERE session_pk IN (SELECT session_pk FROM temp.touched_sessions);
+             -- Their pages, from all their events (a merged view may have changed its page).
+             DELETE FROM session_pages WHERE session_pk IN (SELECT session_pk FROM temp.touched_sessions);
+             INSERT OR IGNORE INTO session_pages (view_path, session_pk)
+                 SELECT e.view_path, e.session_pk FROM temp.touched_sessions t JOIN events e ON e.session_pk = t.session_pk
+                 WHERE e.view_path IS NOT NULL;
              DELETE FROM temp.touched_sessions;",
             )?;
         }
@@ -828,6 +834,18 @@ impl<'c> FileWriter<'c> {
             params![self.file_pk, self.summary.inserted_total() as i64, records_skipped as i64],
         )?;
         Ok(std::mem::take(&mut self.summary))
+    }
+
+    /// The pages of the sessions this file created (those not recounted in SQL), in key order.
+    fn insert_pages(&self, aggregates: &FxHashMap<i64, SessionAggregate>) -> StoreResult<()> {
+        let mut pages: Vec<(&str, i64)> =
+            aggregates.iter().flat_map(|(session_pk, a)| a.pages.iter().map(move |page| (page.as_str(), *session_pk))).collect();
+        pages.sort_unstable();
+        let mut insert = self.conn.prepare_cached("INSERT OR IGNORE INTO session_pages (view_path, session_pk) VALUES (?1, ?2)")?;
+        for (page, session_pk) in pages {
+            insert.execute(params![page, session_pk])?;
+        }
+        Ok(())
     }
 
     /// Writes aggregates of sessions whose rows exist.
@@ -859,6 +877,8 @@ struct SessionAggregate {
     /// sort key that decides it.
     first: Option<(FirstPageKey, String, Option<String>)>,
     last: Option<(LastPageKey, String, Option<String>)>,
+    /// Every page its events name, once each (for `session_pages`); a session has a few.
+    pages: Vec<String>,
 }
 
 /// Orders events for the first page: views first, then by time, then as stored.
@@ -868,7 +888,7 @@ type LastPageKey = (bool, std::cmp::Reverse<i64>, std::cmp::Reverse<i64>);
 
 impl Default for SessionAggregate {
     fn default() -> Self {
-        SessionAggregate { start_ms: i64::MAX, end_ms: i64::MIN, counts: [0; 6], first: None, last: None }
+        SessionAggregate { start_ms: i64::MAX, end_ms: i64::MIN, counts: [0; 6], first: None, last: None, pages: Vec::new() }
     }
 }
 
@@ -900,6 +920,9 @@ impl SessionAggregate {
         }
         if self.last.as_ref().is_none_or(|(key, _, _)| last_key < *key) {
             self.last = Some((last_key, path.to_string(), url.map(str::to_string)));
+        }
+        if !self.pages.iter().any(|page| page == path) {
+            self.pages.push(path.to_string());
         }
     }
 

@@ -45,6 +45,18 @@ pub fn count(store: &Store, sql: &str) -> i64 {
     store.conn.query_row(sql, [], |r| r.get(0)).expect("count query")
 }
 
+/// `session_pages` holds exactly the pages the events name, per session (filters on the page
+/// read it instead of the events).
+pub fn assert_pages_match_events(store: &Store, what: &str) {
+    let pairs = |sql: &str| -> Vec<(String, i64)> {
+        store.conn.prepare(sql).and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()).expect("pages")
+    };
+    let listed = pairs("SELECT view_path, session_pk FROM session_pages ORDER BY 1, 2");
+    let named = pairs("SELECT DISTINCT view_path, session_pk FROM events WHERE view_path IS NOT NULL ORDER BY 1, 2");
+    assert!(!named.is_empty(), "{what}: events name pages");
+    assert_eq!(listed, named, "{what}: session_pages against the events");
+}
+
 /// The session list as the command line's JSON gives it (without internal keys), by id.
 pub fn sessions_json(store: &Store) -> Vec<serde_json::Value> {
     all_sessions(store).iter().map(|s| serde_json::to_value(s).expect("serialize")).collect()
