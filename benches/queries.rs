@@ -1,6 +1,6 @@
 //! Store queries on a generated database: the session list's first page under several sorts,
-//! with and without a two-term filter, a page from the middle, the count, a session's detail
-//! and the Overview.
+//! with and without a two-term filter, a page from the middle, the count, filters on a page
+//! and on an event column, a session's detail and the Overview.
 //!
 //! `RUM_BENCH_SESSIONS=1000000 cargo bench --bench queries` measures at a million sessions; the
 //! database is built once (generate + import, minutes at that size) and kept under
@@ -77,9 +77,22 @@ fn queries(c: &mut Criterion) {
         })
     });
     group.sample_size(10);
+    // Filters on events: a page (read from each session's list of pages) and an error type
+    // (from the events themselves); the first page asks them per session, the count and the
+    // facets over every session.
+    let page_filter = rum_explorer::query::parse("view_path:/cart browser:Chrome").expect("parse");
+    let event_filter = rum_explorer::query::parse("error_type:TypeError").expect("parse");
+    for (name, filter) in [("page_filter", &page_filter), ("event_filter", &event_filter)] {
+        let q = SessionQuery { filter: filter.clone(), sort_column: Some("start_ms".into()), descending: true, limit: 200, ..Default::default() };
+        group.bench_function(BenchmarkId::new("first_page", name), |b| b.iter(|| store.sessions(&q).expect("page")));
+        group.bench_function(BenchmarkId::new("count", name), |b| b.iter(|| store.count_sessions(&q).expect("count")));
+        group.bench_function(BenchmarkId::new("top_browsers", name), |b| b.iter(|| store.top_values(&q, "browser", 8).expect("facet")));
+    }
     group.bench_function("overview_all", |b| b.iter(|| store.overview(&SessionQuery::default()).expect("overview")));
     let q = SessionQuery { filter: filter.clone(), ..Default::default() };
     group.bench_function("overview_filtered", |b| b.iter(|| store.overview(&q).expect("overview")));
+    let q = SessionQuery { filter: page_filter.clone(), ..Default::default() };
+    group.bench_function("overview_page_filter", |b| b.iter(|| store.overview(&q).expect("overview")));
     // A time range over the middle third of the data, as dragged across a chart.
     let buckets = store.overview(&SessionQuery::default()).expect("overview").buckets;
     let third = buckets.len() / 3;

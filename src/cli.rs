@@ -141,7 +141,13 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             let rows = store.sessions(&q).map_err(|e| e.describe(db))?;
             print_sessions(&rows, &columns, format).map_err(|e| e.to_string())?;
             if format == OutputFormat::Table {
-                let total = store.count_sessions(&q).map_err(|e| e.describe(db))?;
+                // A short first page is the whole answer; counting again would read every
+                // event a second time for a filter on a rare event value.
+                let total = if offset == 0 && (rows.len() as u64) < limit {
+                    rows.len() as u64
+                } else {
+                    store.count_sessions(&q).map_err(|e| e.describe(db))?
+                };
                 eprintln!("{} of {} sessions", rows.len(), total);
             }
             Ok(0)

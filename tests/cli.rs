@@ -109,6 +109,14 @@ fn overview_prints_the_aggregates_as_json_for_a_filter() {
     for key in ["buckets", "vitals", "top_pages_by_views", "top_pages_by_loading_time", "top_pages_by_errors", "top_errors"] {
         assert!(overview[key].is_array(), "{key}");
     }
+    // The table's footer counts the matches, whether the page holds all of them or not.
+    let chrome = listed.len();
+    assert!(chrome > 2, "{chrome}");
+    for (limit, shown) in [("2", 2), ("1000", chrome)] {
+        let (code, _, err) = rum(&["sessions", "--db", db, "--filter", "browser:Chrome", "--limit", limit]);
+        assert_eq!(code, 0, "{err}");
+        assert!(err.contains(&format!("{shown} of {chrome} sessions")), "limit {limit}: {err}");
+    }
     let (code, _, err) = rum(&["overview", "--db", db, "--filter", "browser:(", "--format", "json"]);
     assert_eq!(code, 2, "a bad filter is refused");
     assert!(err.contains("invalid filter"), "{err}");
