@@ -512,10 +512,11 @@ const FREE_TEXT_COLUMNS: &[&str] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventMatch {
     /// `s.session_pk IN (SELECT … FROM events …)`: SQLite collects the matching sessions once,
-    /// reading every event. Right when every session is tested (counts, a full sort).
+    /// reading every event (for the page, every session's pages). Right when every session is
+    /// tested (counts, facets, a full sort).
     AsSet,
-    /// `EXISTS (SELECT … WHERE e.session_pk = s.session_pk …)`: each session's own events,
-    /// through the events-by-session index. Right when few sessions are tested (the first
+    /// `EXISTS (SELECT … WHERE e.session_pk = s.session_pk …)`: each session's own events (or
+    /// pages), through their by-session index. Right when few sessions are tested (the first
     /// pages of a sorted list): at 1M sessions the set costs seconds, the probes milliseconds.
     PerSession,
 }

@@ -191,6 +191,13 @@ pub fn session_where_with(q: &SessionQuery, mode: EventMatch) -> (String, Vec<Sq
     (clauses.join(" AND "), params)
 }
 
+/// Whether a page is looked for among the first sessions in sort order: the query selects
+/// (a filter or a time range) and the sort column has an index of its own.
+fn takes_window(q: &SessionQuery, sort_column: &str) -> bool {
+    let selective = q.filter.is_some() || q.from_ms.is_some() || q.to_ms.is_some();
+    selective && SESSION_LIST_COLUMNS.contains(&sort_column) && sort_column != "session_id"
+}
+
 /// The page of a filtered list found among the first `window` sessions in sort order
 /// (see `Store::page_keys`). `sort_column` has an index of its own.
 fn window_page_sql(q: &SessionQuery, sort_column: &str, window: i64) -> (String, Vec<SqlValue>) {
@@ -224,8 +231,6 @@ impl Store {
         let direction = if q.descending { "DESC" } else { "ASC" };
         let limit = q.limit.min(i64::MAX as u64) as i64;
         let offset = q.offset.min(i64::MAX as u64) as i64;
-        let selective = q.filter.is_some() || q.from_ms.is_some() || q.to_ms.is_some();
-        let indexed = SESSION_LIST_COLUMNS.contains(&sort_column) && sort_column != "session_id";
         // The first pages of a filtered list: SQLite would collect every match and sort them.
         // Looking among the first sessions in sort order (an index walk) is far quicker when
         // the filter matches often, and exact whenever that finds a full page. CROSS JOIN keeps
@@ -235,7 +240,7 @@ impl Store {
         // database took 8 to 22 s that way, 0.02 to 0.13 s asked per session.
         // Windows grow tenfold, from ten pages' worth up to `filter_window`.
         let mut window = ((offset + limit) * 10).max(1000).min(self.filter_window);
-        while selective && indexed && window > 0 {
+        while takes_window(q, sort_column) && window > 0 {
             let (sql, params) = window_page_sql(q, sort_column, window);
             let keys: Vec<i64> =
                 self.conn.prepare_cached(&sql)?.query_map(params_from_iter(params), |r| r.get(0))?.collect::<Result<_, _>>()?;
@@ -266,8 +271,7 @@ impl Store {
     /// (no filter or time range, or a sort without an index).
     pub fn window_page_plan(&self, q: &SessionQuery) -> StoreResult<Option<String>> {
         let sort_column = query::session_column_alias(q.sort_column.as_deref().unwrap_or("start_ms"));
-        let selective = q.filter.is_some() || q.from_ms.is_some() || q.to_ms.is_some();
-        if !selective || !SESSION_LIST_COLUMNS.contains(&sort_column) || sort_column == "session_id" {
+        if !takes_window(q, sort_column) {
             return Ok(None);
         }
         let (sql, params) = window_page_sql(q, sort_column, 1000);
