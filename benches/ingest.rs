@@ -10,6 +10,10 @@ use std::sync::Arc;
 
 const SESSIONS: u64 = 300;
 
+// As the app: allocation is a large part of parsing, so the allocator must be the same.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Counts events without keeping them: the parser's own cost.
 #[derive(Default)]
 struct CountSink {
@@ -35,6 +39,22 @@ fn formats() -> Vec<(&'static str, GenerateFormat, Format)> {
     ]
 }
 
+/// Also prepares each event's row, as the import's parser threads do before the writer.
+#[derive(Default)]
+struct PrepareSink {
+    events: u64,
+}
+
+impl RecordSink for PrepareSink {
+    fn event(&mut self, _line: u64, event: Event) -> Result<(), ImportError> {
+        let prepared = rum_explorer::store::writer::prepare(event);
+        std::hint::black_box(&prepared);
+        self.events += 1;
+        Ok(())
+    }
+    fn skipped(&mut self, _line: u64, _reason: String) {}
+}
+
 fn parse(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tmp");
     let mut group = c.benchmark_group("parse");
@@ -46,6 +66,17 @@ fn parse(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(name), &contents, |b, contents| {
             b.iter(|| {
                 let mut sink = CountSink::default();
+                for bytes in contents {
+                    let mut reader: &[u8] = bytes;
+                    ingest::parse_stream(format, &mut reader, &mut sink, None).expect("parse");
+                }
+                sink.events
+            })
+        });
+        // The parser threads' whole job: records to rows ready to insert.
+        group.bench_with_input(BenchmarkId::new("and-prepare", name), &contents, |b, contents| {
+            b.iter(|| {
+                let mut sink = PrepareSink::default();
                 for bytes in contents {
                     let mut reader: &[u8] = bytes;
                     ingest::parse_stream(format, &mut reader, &mut sink, None).expect("parse");
