@@ -121,3 +121,29 @@ fn overview_prints_the_aggregates_as_json_for_a_filter() {
     assert_eq!(code, 2, "a bad filter is refused");
     assert!(err.contains("invalid filter"), "{err}");
 }
+
+/// The measuring mode that parses a file before writing it (`RUM_IMPORT_WRITE_ALONE`) reports
+/// the writing time and leaves the same sessions as a normal import.
+#[test]
+fn write_alone_measurement_leaves_the_same_sessions() {
+    let views = own_fixture("views.ndjson");
+    let mut listings = Vec::new();
+    for write_alone in [false, true] {
+        let (_tmp, db) = temp_db();
+        let db = db.to_str().expect("utf-8 path");
+        let mut import = Command::new(env!("CARGO_BIN_EXE_rum-explorer"));
+        import.args(["import", "--db", db, views.to_str().expect("path")]);
+        if write_alone {
+            import.env("RUM_IMPORT_WRITE_ALONE", "1");
+        }
+        let out = import.output().expect("run rum-explorer");
+        assert!(out.status.success(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.contains("written alone in"), write_alone, "{stderr}");
+        let (code, listing, _) = rum(&["sessions", "--db", db, "--format", "json"]);
+        assert_eq!(code, 0);
+        listings.push(listing);
+    }
+    assert!(listings[0].contains("session_id"), "{}", listings[0]);
+    assert_eq!(listings[0], listings[1]);
+}
