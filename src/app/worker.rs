@@ -145,6 +145,10 @@ impl Worker {
 }
 
 fn serve(store: &Store, rx: &Receiver<Request>, responses: &Sender<Response>, notify: &dyn Fn(), interrupted: &AtomicBool) {
+    // A first page shorter than a page is the whole list: its length answers the count of
+    // its generation, which the app asks right after the page. Counting again would read
+    // every event for a filter on an event column (seconds on a big database).
+    let mut short_first_page: Option<(u64, u64)> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -170,8 +174,18 @@ fn serve(store: &Store, rx: &Receiver<Request>, responses: &Sender<Response>, no
         kept.reverse();
         for request in kept {
             interrupted.store(false, Ordering::SeqCst);
-            // A panic in a query is reported, and the worker goes on serving.
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| answer(store, request, interrupted)));
+            let outcome = match (&request, short_first_page) {
+                (Request::Count { generation, .. }, Some((page_generation, rows))) if *generation == page_generation => {
+                    Ok(Some(Response::Count { generation: *generation, total: rows }))
+                }
+                // A panic in a query is reported, and the worker goes on serving.
+                _ => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| answer(store, request, interrupted))),
+            };
+            if let Ok(Some(Response::Page { generation, page: 0, rows })) = &outcome {
+                if rows.len() < PAGE_ROWS {
+                    short_first_page = Some((*generation, rows.len() as u64));
+                }
+            }
             let response = match outcome {
                 Ok(Some(Response::Failed { .. })) if interrupted.load(Ordering::SeqCst) => continue,
                 Ok(Some(response)) => response,
@@ -268,5 +282,52 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
                 Err(e) => failed("same errors", e),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::{import_paths, ImportProgress};
+    use std::time::Duration;
+
+    fn next_count(responses: &Receiver<Response>) -> (u64, u64) {
+        loop {
+            match responses.recv_timeout(Duration::from_secs(30)) {
+                Ok(Response::Count { generation, total }) => return (generation, total),
+                Ok(Response::Failed { message, .. }) => panic!("{message}"),
+                Ok(_) => {}
+                Err(e) => panic!("no count: {e}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_short_first_page_answers_its_generations_count() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("rum.sqlite");
+        let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut store = Store::open(&db).expect("open");
+        import_paths(&mut store, &[fixtures.join("views.ndjson"), fixtures.join("tricky.lp")], &ImportProgress::new(), |_| {});
+        let sessions = store.count_sessions(&SessionQuery::default()).expect("count");
+        assert!(sessions >= 2, "{sessions} sessions");
+        drop(store);
+
+        let (tx, responses) = channel();
+        let worker = Worker::spawn("test", db, tx, || {});
+        let everything = SessionQuery::default();
+        // This query matches nothing: a count that runs it says 0.
+        let nothing = SessionQuery { filter: crate::query::parse("session_id:no-such-session").expect("filter"), ..Default::default() };
+        assert_eq!(store_count(&dir, &nothing), 0);
+        worker.send(Request::Page { generation: 1, query: everything.clone(), page: 0 });
+        worker.send(Request::Count { generation: 1, query: nothing.clone() });
+        assert_eq!(next_count(&responses), (1, sessions), "the short page's length, not a second count");
+        // Another generation is counted.
+        worker.send(Request::Count { generation: 2, query: nothing });
+        assert_eq!(next_count(&responses), (2, 0));
+    }
+
+    fn store_count(dir: &tempfile::TempDir, query: &SessionQuery) -> u64 {
+        Store::open(&dir.path().join("rum.sqlite")).expect("open").count_sessions(query).expect("count")
     }
 }
