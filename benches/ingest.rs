@@ -55,6 +55,15 @@ impl RecordSink for PrepareSink {
     fn skipped(&mut self, _line: u64, _reason: String) {}
 }
 
+/// Reads every file's bytes into the sink.
+fn parse_all<S: RecordSink>(format: Format, contents: &[Vec<u8>], mut sink: S) -> S {
+    for bytes in contents {
+        let mut reader: &[u8] = bytes;
+        ingest::parse_stream(format, &mut reader, &mut sink, None).expect("parse");
+    }
+    sink
+}
+
 fn parse(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tmp");
     let mut group = c.benchmark_group("parse");
@@ -64,25 +73,11 @@ fn parse(c: &mut Criterion) {
         let contents: Vec<Vec<u8>> = files.iter().map(|(file, _)| std::fs::read(file).expect("read")).collect();
         group.throughput(Throughput::Bytes(contents.iter().map(|c| c.len() as u64).sum()));
         group.bench_with_input(BenchmarkId::from_parameter(name), &contents, |b, contents| {
-            b.iter(|| {
-                let mut sink = CountSink::default();
-                for bytes in contents {
-                    let mut reader: &[u8] = bytes;
-                    ingest::parse_stream(format, &mut reader, &mut sink, None).expect("parse");
-                }
-                sink.events
-            })
+            b.iter(|| parse_all(format, contents, CountSink::default()).events)
         });
         // The parser threads' whole job: records to rows ready to insert.
         group.bench_with_input(BenchmarkId::new("and-prepare", name), &contents, |b, contents| {
-            b.iter(|| {
-                let mut sink = PrepareSink::default();
-                for bytes in contents {
-                    let mut reader: &[u8] = bytes;
-                    ingest::parse_stream(format, &mut reader, &mut sink, None).expect("parse");
-                }
-                sink.events
-            })
+            b.iter(|| parse_all(format, contents, PrepareSink::default()).events)
         });
     }
     group.finish();
