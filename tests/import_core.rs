@@ -208,6 +208,38 @@ fn datadog_ndjson_of_our_own_merges_views_and_reads_api_pages() {
     assert_pages_match_events(&store, "views.ndjson");
 }
 
+/// A later file adds a view to a stored session and sends it twice as it goes on. The first
+/// copy waits in the writer's batch when the second arrives: the second must still merge into
+/// it (one row with the later values), not be dropped as a copy of a stored event.
+#[test]
+fn a_view_sent_twice_to_a_stored_session_in_one_file_is_merged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = dir.path().join("first.ndjson");
+    let later = dir.path().join("later.ndjson");
+    std::fs::write(&first, r#"{"type":"action","date":1700000000000,"session":{"id":"kept"},"view":{"url":"https://shop.example.com/home"}}"#.to_string() + "\n")
+        .expect("write");
+    let view = |version: u32, time_spent_ns: u64| {
+        format!(
+            r#"{{"type":"view","date":1700000001000,"session":{{"id":"kept"}},"view":{{"id":"v9","url":"https://shop.example.com/cart","time_spent":{time_spent_ns}}},"_dd":{{"document_version":{version}}}}}"#
+        )
+    };
+    std::fs::write(&later, view(1, 1_000_000_000) + "\n" + &view(2, 4_000_000_000) + "\n").expect("write");
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    import(&mut store, &[first]);
+    let reports = import(&mut store, &[later]);
+    let summary = &reports[0].summary;
+    assert_eq!((summary.views_merged, summary.duplicates), (1, 0), "{summary:?}");
+    assert_eq!(kinds(&reports[0]), map(&[("view", 1)]));
+    let s = session(&store, "kept");
+    assert_eq!((s.view_count, s.action_count), (1, 1));
+    assert_eq!(s.end_ms, Some(1_700_000_001_000 + 4_000), "the later copy's time_spent");
+    let detail = store.session_detail("kept").expect("q").expect("exists");
+    let views: Vec<_> = detail.events.iter().filter(|e| e.kind == "view").collect();
+    assert_eq!(views.len(), 1);
+    assert_eq!(views[0].get("time_spent").and_then(|v| v.as_i64()), Some(4_000_000_000));
+}
+
 #[test]
 fn a_view_that_changes_page_in_a_later_file_leaves_no_stale_page() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -1,5 +1,6 @@
 //! The SQLite store: schema and migrations, the import writer, and the queries the explorer runs.
 
+mod event_batch;
 mod schema;
 pub mod overview;
 pub mod queries;

@@ -5,6 +5,7 @@ use crate::model::{
     key_info_of, session_attribute_for_key, url_path, ColumnType, Event, FieldKey, FieldValue, KeyInfo, EVENT_COLUMNS,
     SESSION_ATTRIBUTES,
 };
+use super::event_batch::{event_batch_columns, register_event_batch, BatchRow, BatchSlot, EVENT_BATCH_TABLE};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -22,11 +23,16 @@ pub const SESSION_CACHE_LIMIT: usize = 10_000;
 /// updated in the table and its indexes. Exports send a view's copies close together.
 pub const PENDING_VIEW_LIMIT: usize = 4096;
 
+/// Rows inserted by one statement run (see [`super::event_batch`]).
+pub const EVENT_BATCH_ROWS: usize = 512;
+
 /// What writing one event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteOutcome {
+    /// Queued for the next batch; one that meets a stored copy there (the same file imported
+    /// twice) is counted among the summary's duplicates instead.
     Inserted,
-    /// The same event was already in the database (the same file imported twice).
+    /// A view the same as its copy held back or stored already.
     Duplicate,
     /// A newer or partial copy of a view merged into the one already stored.
     Merged,
@@ -227,17 +233,6 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
     })
 }
 
-/// One event's row as the insert binds it.
-struct EventRow<'a> {
-    session_pk: i64,
-    event_key: i64,
-    kind: &'a str,
-    time_ms: i64,
-    version_rank: i64,
-    extra_json: &'a str,
-    columns: &'a [SqlValue],
-}
-
 /// A view of a session this file created, not written yet (see [`PENDING_VIEW_LIMIT`]).
 struct PendingView {
     time_ms: i64,
@@ -327,9 +322,14 @@ pub struct FileWriter<'c> {
     /// of their views merged in the table): recomputed from their events at the end.
     recount: FxHashSet<i64>,
     aggregate_columns: AggregateColumns,
-    insert_event: Statement<'c>,
-    /// Per event column: whether the insert's binding holds a value (see `bind_and_insert`).
-    bound_columns: Vec<bool>,
+    /// Inserts the queued rows (`batch`) in one run (see [`super::event_batch`]).
+    insert_batch: Statement<'c>,
+    batch: Vec<BatchRow>,
+    batch_slot: BatchSlot,
+    /// The views among the queued rows: a copy of one arriving must find it in the table.
+    batched_view_keys: FxHashSet<(i64, i64)>,
+    /// The key the next queued row gets: rows are numbered as they arrive, as SQLite would.
+    next_event_pk: i64,
     find_view: Statement<'c>,
     update_view: Statement<'c>,
     pub summary: WriteSummary,
@@ -354,10 +354,14 @@ impl<'c> FileWriter<'c> {
         conn.execute_batch("PRAGMA defer_foreign_keys = ON")?;
         let aggregate_columns = AggregateColumns::find();
         let columns = event_column_list();
-        let placeholders = (0..EVENT_COLUMNS.len() + 7).map(|i| format!("?{}", i + 1)).collect::<Vec<_>>().join(", ");
-        let insert_event = conn.prepare(&format!(
-            "INSERT INTO events (event_key, session_pk, kind, time_ms, version_rank, file_pk, extra_json, {columns})
-             VALUES ({placeholders}) ON CONFLICT(session_pk, event_key) DO NOTHING"
+        let next_event_pk: i64 = conn.query_row("SELECT coalesce(max(event_pk), 0) + 1 FROM events", [], |r| r.get(0))?;
+        let batch_slot = BatchSlot::default();
+        register_event_batch(conn, &batch_slot)?;
+        // `WHERE true` tells SQLite's parser the ON CONFLICT belongs to the INSERT.
+        let insert_batch = conn.prepare(&format!(
+            "INSERT INTO events ({}, file_pk) SELECT *, ?1 FROM {EVENT_BATCH_TABLE} WHERE true
+             ON CONFLICT(session_pk, event_key) DO NOTHING",
+            event_batch_columns().join(", ")
         ))?;
         let find_view = conn.prepare(&format!(
             "SELECT event_pk, time_ms, version_rank, extra_json, {columns} FROM events WHERE session_pk = ?1 AND event_key = ?2"
@@ -386,8 +390,11 @@ impl<'c> FileWriter<'c> {
             aggregates: FxHashMap::default(),
             recount: FxHashSet::default(),
             aggregate_columns,
-            insert_event,
-            bound_columns: vec![true; EVENT_COLUMNS.len()],
+            insert_batch,
+            batch: Vec::with_capacity(EVENT_BATCH_ROWS),
+            batch_slot,
+            batched_view_keys: FxHashSet::default(),
+            next_event_pk,
             find_view,
             update_view,
             summary: WriteSummary::default(),
@@ -435,12 +442,7 @@ impl<'c> FileWriter<'c> {
             }
             extra_json = serde_json::Value::Object(map).to_string();
         }
-        let row = EventRow { session_pk, event_key, kind: &kind, time_ms, version_rank, extra_json: &extra_json, columns: &columns };
-        if !self.insert_row(row)? {
-            self.summary.duplicates += 1;
-            return Ok(WriteOutcome::Duplicate);
-        }
-        self.count_inserted(kind);
+        self.queue_row(session_pk, event_key, kind, time_ms, version_rank, extra_json, columns, false)?;
         Ok(WriteOutcome::Inserted)
     }
 
@@ -453,63 +455,98 @@ impl<'c> FileWriter<'c> {
         }
     }
 
-    /// Inserts an event's row; false when the same event is stored already. Counts it into
-    /// its session's aggregates when this file created the session.
-    fn insert_row(&mut self, row: EventRow<'_>) -> StoreResult<bool> {
-        let inserted = match self.bind_and_insert(&row) {
-            Ok(changed) => changed > 0,
-            Err(error) => {
-                // Which columns are bound is unknown now: the next row binds all of them.
-                self.bound_columns.iter_mut().for_each(|bound| *bound = true);
-                return Err(error.into());
-            }
-        };
-        if !inserted {
-            return Ok(false);
+    /// Queues an event's row; the batch is inserted when full, before a copy of a queued view
+    /// is looked up in the table, and at the end of the file.
+    #[allow(clippy::too_many_arguments)]
+    fn queue_row(
+        &mut self,
+        session_pk: i64,
+        event_key: i64,
+        kind: String,
+        time_ms: i64,
+        version_rank: i64,
+        extra_json: String,
+        columns: Vec<SqlValue>,
+        counted_when_queued: bool,
+    ) -> StoreResult<()> {
+        if kind == "view" {
+            self.batched_view_keys.insert((session_pk, event_key));
         }
-        if self.new_sessions.contains(&row.session_pk) {
-            let at = &self.aggregate_columns;
-            let is_view = row.kind == "view";
-            let span_ns = match row.columns.get(if is_view { at.time_spent_ns } else { at.duration_ns }) {
-                Some(SqlValue::Integer(n)) => *n,
-                _ => 0,
-            };
-            let page = match (row.columns.get(at.view_path), row.columns.get(at.view_url)) {
-                (Some(SqlValue::Text(path)), Some(SqlValue::Text(url))) => Some((path.as_str(), Some(url.as_str()))),
-                (Some(SqlValue::Text(path)), _) => Some((path.as_str(), None)),
-                _ => None,
-            };
-            let event_pk = self.conn.last_insert_rowid();
-            let aggregate = self.aggregates.entry(row.session_pk).or_default();
-            aggregate.add(row.kind, row.time_ms, span_ns);
-            if let Some((path, url)) = page {
-                aggregate.add_page(is_view, row.time_ms, event_pk, path, url);
-            }
+        let event_pk = self.next_event_pk;
+        self.next_event_pk += 1;
+        self.batch.push(BatchRow { event_pk, event_key, session_pk, kind, time_ms, version_rank, extra_json, columns, counted_when_queued });
+        if self.batch.len() >= EVENT_BATCH_ROWS {
+            self.insert_batch()?;
         }
-        Ok(true)
+        Ok(())
     }
 
-    /// Binds an event's values to the insert and runs it; returns the rows inserted (0 when
-    /// the event is stored already). SQLite keeps bindings from one row to the next, and most
-    /// columns are NULL in most rows: a column is bound only when it has a value now or had
-    /// one in the last row (`bound_columns`), not all 45 every time.
-    fn bind_and_insert(&mut self, row: &EventRow<'_>) -> rusqlite::Result<usize> {
-        let insert = &mut self.insert_event;
-        insert.raw_bind_parameter(1, row.event_key)?;
-        insert.raw_bind_parameter(2, row.session_pk)?;
-        insert.raw_bind_parameter(3, row.kind)?;
-        insert.raw_bind_parameter(4, row.time_ms)?;
-        insert.raw_bind_parameter(5, row.version_rank)?;
-        insert.raw_bind_parameter(6, self.file_pk)?;
-        insert.raw_bind_parameter(7, row.extra_json)?;
-        for (index, (value, bound)) in row.columns.iter().zip(self.bound_columns.iter_mut()).enumerate() {
-            let has_value = !matches!(value, SqlValue::Null);
-            if has_value || *bound {
-                insert.raw_bind_parameter(index + 8, value)?;
-            }
-            *bound = has_value;
+    /// Inserts the queued rows, then counts them: an event stored already (the same file
+    /// imported twice) is a duplicate; the others count into their session's aggregates when
+    /// this file created the session.
+    fn insert_batch(&mut self) -> StoreResult<()> {
+        if self.batch.is_empty() {
+            return Ok(());
         }
-        insert.raw_execute()
+        self.batched_view_keys.clear();
+        let queued = self.batch.len();
+        let first_pk = self.batch[0].event_pk;
+        self.batch_slot.put(std::mem::take(&mut self.batch));
+        let inserted = self.insert_batch.execute(params![self.file_pk]);
+        // The table hands the rows back when its cursor closes, whatever happened.
+        let mut rows = self.batch_slot.take();
+        let inserted = inserted?;
+        if rows.len() != queued {
+            return Err(StoreError::Sqlite(rusqlite::Error::ModuleError(format!(
+                "event batch: {queued} rows queued, {} came back",
+                rows.len()
+            ))));
+        }
+        // Rows that met a stored copy were not inserted and left their keys unused.
+        let stored: Option<FxHashSet<i64>> = if inserted < queued {
+            let last_pk = first_pk + queued as i64 - 1;
+            let mut select = self.conn.prepare_cached("SELECT event_pk FROM events WHERE event_pk BETWEEN ?1 AND ?2")?;
+            let keys = select.query_map(params![first_pk, last_pk], |r| r.get::<_, i64>(0))?;
+            Some(keys.collect::<rusqlite::Result<_>>()?)
+        } else {
+            None
+        };
+        for row in rows.drain(..) {
+            let was_inserted = stored.as_ref().is_none_or(|keys| keys.contains(&row.event_pk));
+            if !was_inserted {
+                if row.counted_when_queued {
+                    if let Some(n) = self.summary.inserted_by_kind.get_mut(&row.kind) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+                self.summary.duplicates += 1;
+                continue;
+            }
+            if self.new_sessions.contains(&row.session_pk) {
+                let at = &self.aggregate_columns;
+                let is_view = row.kind == "view";
+                let span_ns = match row.columns.get(if is_view { at.time_spent_ns } else { at.duration_ns }) {
+                    Some(SqlValue::Integer(n)) => *n,
+                    _ => 0,
+                };
+                let page = match (row.columns.get(at.view_path), row.columns.get(at.view_url)) {
+                    (Some(SqlValue::Text(path)), Some(SqlValue::Text(url))) => Some((path.as_str(), Some(url.as_str()))),
+                    (Some(SqlValue::Text(path)), _) => Some((path.as_str(), None)),
+                    _ => None,
+                };
+                let aggregate = self.aggregates.entry(row.session_pk).or_default();
+                aggregate.add(&row.kind, row.time_ms, span_ns);
+                if let Some((path, url)) = page {
+                    aggregate.add_page(is_view, row.time_ms, row.event_pk, path, url);
+                }
+            }
+            if !row.counted_when_queued {
+                self.count_inserted(row.kind);
+            }
+        }
+        // The emptied Vec keeps its room for the next batch.
+        self.batch = rows;
+        Ok(())
     }
 
     /// Holds back a view of a session this file created, merging it with a copy held already.
@@ -550,22 +587,7 @@ impl<'c> FileWriter<'c> {
     fn write_held_view(&mut self, key: (i64, i64)) -> StoreResult<()> {
         let Some(view) = self.pending_views.remove(&key) else { return Ok(()) };
         let extra_json = serde_json::Value::Object(view.extra).to_string();
-        let row = EventRow {
-            session_pk: key.0,
-            event_key: key.1,
-            kind: "view",
-            time_ms: view.time_ms,
-            version_rank: view.version_rank,
-            extra_json: &extra_json,
-            columns: &view.columns,
-        };
-        if !self.insert_row(row)? {
-            if let Some(n) = self.summary.inserted_by_kind.get_mut("view") {
-                *n = n.saturating_sub(1);
-            }
-            self.summary.duplicates += 1;
-        }
-        Ok(())
+        self.queue_row(key.0, key.1, "view".to_string(), view.time_ms, view.version_rank, extra_json, view.columns, true)
     }
 
     /// Writes the views held back, in the order they arrived.
@@ -587,6 +609,9 @@ impl<'c> FileWriter<'c> {
         new_columns: &[SqlValue],
         new_extra: &serde_json::Map<String, serde_json::Value>,
     ) -> StoreResult<Option<WriteOutcome>> {
+        if self.batched_view_keys.contains(&(session_pk, event_key)) {
+            self.insert_batch()?;
+        }
         let existing = self
             .find_view
             .query_row(params![session_pk, event_key], |r| {
@@ -768,6 +793,7 @@ impl<'c> FileWriter<'c> {
     /// events, so the result does not depend on the order events or files arrive in.
     pub fn finish(mut self, records_skipped: u64) -> StoreResult<WriteSummary> {
         self.write_held_views()?;
+        self.insert_batch()?;
         let mut aggregates = std::mem::take(&mut self.aggregates);
         for session_pk in &self.recount {
             aggregates.remove(session_pk);
