@@ -584,7 +584,36 @@ fn session_has_event(predicate: &str, mode: EventMatch) -> String {
     }
 }
 
+/// Event columns with an index that finds the rows holding a value (schema 7 for the action
+/// name and error message; a page is looked up in `session_pages`).
+const EVENT_COLUMNS_INDEXED_BY_VALUE: &[&str] = &["view_path", "action_name", "error_message", "error_type"];
+
 impl Filter {
+    /// Counts, for each term every matching session must satisfy and an index answers
+    /// (`action_name:checkout`, not under a NOT or an OR), the rows holding its value, up to
+    /// a limit bound as the last parameter: SQL and its parameters. A count under the limit
+    /// means few sessions can match.
+    pub fn indexed_required_term_counts(&self) -> Vec<(String, Vec<SqlValue>)> {
+        let required: &[Expr] = match &self.expr {
+            Expr::And(terms) => terms,
+            single => std::slice::from_ref(single),
+        };
+        let mut counts = Vec::new();
+        for term in required {
+            let Expr::Term { key, matcher: matcher @ Matcher::Equals(_) } = term else { continue };
+            let KeyTarget::Event(column) = resolve(key) else { continue };
+            if !EVENT_COLUMNS_INDEXED_BY_VALUE.contains(&column.column) {
+                continue;
+            }
+            let mut params = Vec::new();
+            let table = if column.column == "view_path" { "session_pages" } else { "events" };
+            let pred = predicate(&format!("t.{}", column.column), matcher, false, &mut params);
+            let limit = params.len() + 1;
+            counts.push((format!("SELECT count(*) FROM (SELECT 1 FROM {table} t WHERE {pred} LIMIT ?{limit})"), params));
+        }
+        counts
+    }
+
     /// SQL over the sessions table aliased `s`; values are appended to `params`.
     pub fn to_sql(&self, params: &mut Vec<SqlValue>) -> String {
         self.expr.to_sql(params, EventMatch::AsSet)

@@ -203,8 +203,10 @@ fn first_pages_of_filtered_lists_are_exact_whatever_the_search_window() {
         "-action_name:\"click on Save\"",
     ];
     let sorts = [("start_ms", true), ("duration_ms", true), ("browser", false), ("error_count", true), ("last_view_path", false)];
-    for window in [20_000, 60, 25] {
+    // A rare value of an indexed term skips the windows (`few_matching_rows`): both ways.
+    for (window, few_matching_rows) in [(20_000, 2_000), (20_000, 0), (60, 0), (25, 2_000)] {
         f.store.filter_window = window;
+        f.store.few_matching_rows = few_matching_rows;
         for filter in filters {
             for (sort, descending) in sorts {
                 for (limit, offset) in [(5, 0), (3, 2), (20, 0)] {
@@ -277,6 +279,23 @@ fn sessions_with_a_named_action_or_error_message_are_collected_from_an_index() {
         assert!(plan.contains(index), "{filter}:\n{plan}");
         assert!(!steps.iter().any(|step| step.starts_with("SCAN e")), "{filter}:\n{plan}");
     }
+    // Such a rare value is collected at once; a common one (by a lower bar), a negated one or
+    // one under an OR is looked for in sort order.
+    let mut f = f;
+    let takes_window = |f: &Fixture, filter: &str| {
+        let q = SessionQuery { filter: query::parse(filter).expect("parse"), limit: 5, descending: true, ..Default::default() };
+        f.store.takes_search_window(&q).expect("window")
+    };
+    for rare in ["action_name:checkout", "action_name:\"click on Pay\" browser:Chrome", "error_message:\"no such message\"", "view_path:/nowhere", "error_type:NoSuchError"] {
+        assert!(!takes_window(&f, rare), "{rare}");
+    }
+    for looked_for in ["-action_name:checkout", "action_name:checkout OR browser:Chrome", "action_name:*Pay*", "browser:Chrome"] {
+        assert!(takes_window(&f, looked_for), "{looked_for}");
+    }
+    f.store.few_matching_rows = 10;
+    assert!(takes_window(&f, "action_name:\"click on Pay\""), "more than 10 such actions");
+    assert!(!takes_window(&f, "action_name:checkout"), "none");
+    f.store.few_matching_rows = rum_explorer::store::FEW_MATCHING_ROWS;
     // The answers: none for a name no session has, and exactly the sessions that have it.
     assert!(ids_for(&f, "action_name:checkout").is_empty());
     check(&f, "action_name:\"click on Copy\"", |_, d| d.events.iter().any(|e| e.get_str("action_name") == Some("click on Copy")));

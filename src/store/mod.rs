@@ -71,6 +71,9 @@ pub struct Store {
     /// How many sessions, in sort order, the first pages of a filtered list are looked for in
     /// before asking SQLite for every match (see `sessions`).
     pub filter_window: i64,
+    /// Rows of a required, indexed term's value under which the matching sessions are
+    /// collected at once instead of looked for in sort order (see [`FEW_MATCHING_ROWS`]).
+    pub few_matching_rows: i64,
     /// Sessions an import keeps in memory at most before writing them out (tests lower it to
     /// exercise that path).
     pub session_cache_limit: usize,
@@ -235,7 +238,7 @@ impl Store {
             )));
         }
         conn.execute_batch("PRAGMA cache_size=-65536;")?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: true, filter_window: FILTER_WINDOW, session_cache_limit: writer::SESSION_CACHE_LIMIT, pending_view_limit: writer::PENDING_VIEW_LIMIT, defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES, parser_threads: None })
+        Ok(Store { conn, path: path.to_path_buf(), read_only: true, filter_window: FILTER_WINDOW, few_matching_rows: FEW_MATCHING_ROWS, session_cache_limit: writer::SESSION_CACHE_LIMIT, pending_view_limit: writer::PENDING_VIEW_LIMIT, defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES, parser_threads: None })
     }
 
     /// An in-memory database, for tests.
@@ -257,7 +260,7 @@ impl Store {
         })?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")?;
         schema::migrate(&conn, path)?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: false, filter_window: FILTER_WINDOW, session_cache_limit: writer::SESSION_CACHE_LIMIT, pending_view_limit: writer::PENDING_VIEW_LIMIT, defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES, parser_threads: None })
+        Ok(Store { conn, path: path.to_path_buf(), read_only: false, filter_window: FILTER_WINDOW, few_matching_rows: FEW_MATCHING_ROWS, session_cache_limit: writer::SESSION_CACHE_LIMIT, pending_view_limit: writer::PENDING_VIEW_LIMIT, defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES, parser_threads: None })
     }
 
     /// A second, read-only connection to the same file, for reading in parallel (the Overview);
