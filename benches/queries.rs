@@ -79,10 +79,12 @@ fn queries(c: &mut Criterion) {
     group.sample_size(10);
     // Filters on events: a page (read from each session's list of pages) and an error type
     // (from the events themselves); the first page asks them per session, the count and the
-    // facets over every session.
+    // facets over every session. An action name no session has is collected from its index
+    // at once (schema 7).
     let page_filter = rum_explorer::query::parse("view_path:/cart browser:Chrome").expect("parse");
     let event_filter = rum_explorer::query::parse("error_type:TypeError").expect("parse");
-    for (name, filter) in [("page_filter", &page_filter), ("event_filter", &event_filter)] {
+    let absent_action = rum_explorer::query::parse("action_name:checkout").expect("parse");
+    for (name, filter) in [("page_filter", &page_filter), ("event_filter", &event_filter), ("absent_action", &absent_action)] {
         let q = SessionQuery { filter: filter.clone(), sort_column: Some("start_ms".into()), descending: true, limit: 200, ..Default::default() };
         group.bench_function(BenchmarkId::new("first_page", name), |b| b.iter(|| store.sessions(&q).expect("page")));
         group.bench_function(BenchmarkId::new("count", name), |b| b.iter(|| store.count_sessions(&q).expect("count")));
