@@ -214,7 +214,8 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
             Some(v) => columns[index] = v,
             None => {
                 // Lossless: the odd value is kept under its key, and the user is told.
-                warnings.push(format!("{key} should be a number but is {value:?}; kept as an extended field"));
+                // As JSON: text quoted, the way the user's file shows it.
+                warnings.push(format!("{key} should be a number but is {}; kept as an extended field", value.to_json()));
                 extra.push((key, value));
             }
         }
