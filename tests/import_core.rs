@@ -350,6 +350,9 @@ fn malformed_records_are_reported_by_line_and_the_rest_imported() {
     assert_eq!(kinds(nd), map(&[("long_task", 1), ("resource", 1), ("view", 1)]));
     let lines: Vec<u64> = nd.problems.iter().map(|p| p.line).collect();
     assert_eq!(lines, vec![2, 3, 4, 4, 6], "{:?}", nd.problems);
+    // Line 4 is `[1,2]`: two records on one line, each named.
+    assert_eq!(nd.problems[2].reason, "element 1 of the array: expected a JSON object (an event), found a number");
+    assert_eq!(nd.problems[3].reason, "element 2 of the array: expected a JSON object (an event), found a number");
     // A text where a number belongs is kept (as an extended field) and noted.
     assert_eq!(nd.summary.warnings.len(), 1);
     assert_eq!(nd.summary.warnings[0].0, 5);

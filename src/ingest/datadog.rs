@@ -55,8 +55,14 @@ fn record_to_events(line: u64, value: Value, sink: &mut dyn RecordSink) -> Resul
             }
         }
         Value::Array(items) => {
-            for item in items {
-                record_to_events(line, item, sink)?;
+            for (index, item) in items.into_iter().enumerate() {
+                if matches!(item, Value::Object(_) | Value::Array(_)) {
+                    record_to_events(line, item, sink)?;
+                } else {
+                    // Several records share the line: say which one.
+                    let found = json_type(&item);
+                    sink.skipped(line, format!("element {} of the array: expected a JSON object (an event), found {found}", index + 1));
+                }
             }
             Ok(())
         }
