@@ -277,8 +277,8 @@ impl Store {
     /// Whether the first page of `q` is looked for among the first sessions in sort order.
     /// Not when a term every matching session must satisfy holds a value so rare (in fewer
     /// than `few_matching_rows` rows, counted from its index) that its sessions are best
-    /// collected at once: the windows would find too few and end there anyway, after reading
-    /// the events of up to 31,000 sessions (seconds at a million sessions, cold).
+    /// collected at once: milliseconds, where the windows may read the events of up to 31,000
+    /// sessions before giving up (3.2 s for a value no session has at a million sessions).
     pub fn takes_search_window(&self, q: &SessionQuery) -> StoreResult<bool> {
         let sort_column = query::session_column_alias(q.sort_column.as_deref().unwrap_or("start_ms"));
         if !takes_window(q, sort_column) {
