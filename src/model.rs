@@ -19,29 +19,20 @@ pub enum FieldValue {
 impl FieldValue {
     /// The value as an integer, when it is one or is text or a float that holds one.
     pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            FieldValue::Int(v) => Some(*v),
-            FieldValue::Float(v) if v.is_finite() && v.abs() < 9.2e18 => Some(v.round() as i64),
-            FieldValue::Float(_) => None,
-            FieldValue::Str(s) => {
-                let t = s.trim();
-                t.parse::<i64>().ok().or_else(|| {
-                    t.parse::<f64>()
-                        .ok()
-                        .filter(|v| v.is_finite() && v.abs() < 9.2e18)
-                        .map(|v| v.round() as i64)
-                })
-            }
-            FieldValue::Bool(_) => None,
-        }
+        self.as_value_ref().as_i64()
     }
 
     pub fn as_f64(&self) -> Option<f64> {
+        self.as_value_ref().as_f64()
+    }
+
+    /// The value borrowed: what the import's shared steps read.
+    pub fn as_value_ref(&self) -> ValueRef<'_> {
         match self {
-            FieldValue::Int(v) => Some(*v as f64),
-            FieldValue::Float(v) => Some(*v),
-            FieldValue::Str(s) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
-            FieldValue::Bool(_) => None,
+            FieldValue::Str(s) => ValueRef::Str(s),
+            FieldValue::Int(v) => ValueRef::Int(*v),
+            FieldValue::Float(v) => ValueRef::Float(*v),
+            FieldValue::Bool(b) => ValueRef::Bool(*b),
         }
     }
 
@@ -79,11 +70,62 @@ impl FieldValue {
 
 impl fmt::Display for FieldValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_value_ref().fmt(f)
+    }
+}
+
+/// A value borrowed from an [`Event`] or straight from a file's text (the Datadog reader
+/// prepares rows without building an `Event`): both go through the same steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'a> {
+    Str(&'a str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl ValueRef<'_> {
+    /// The value as an integer, when it is one or is text or a float that holds one.
+    pub fn as_i64(self) -> Option<i64> {
         match self {
-            FieldValue::Str(s) => f.write_str(s),
-            FieldValue::Int(v) => write!(f, "{v}"),
-            FieldValue::Float(v) => write!(f, "{v}"),
-            FieldValue::Bool(b) => write!(f, "{b}"),
+            ValueRef::Int(v) => Some(v),
+            ValueRef::Float(v) if v.is_finite() && v.abs() < 9.2e18 => Some(v.round() as i64),
+            ValueRef::Float(_) => None,
+            ValueRef::Str(s) => {
+                let t = s.trim();
+                t.parse::<i64>().ok().or_else(|| {
+                    t.parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite() && v.abs() < 9.2e18)
+                        .map(|v| v.round() as i64)
+                })
+            }
+            ValueRef::Bool(_) => None,
+        }
+    }
+
+    pub fn as_f64(self) -> Option<f64> {
+        match self {
+            ValueRef::Int(v) => Some(v as f64),
+            ValueRef::Float(v) => Some(v),
+            ValueRef::Str(s) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
+            ValueRef::Bool(_) => None,
+        }
+    }
+
+    /// Whether the value says nothing (an empty string).
+    pub fn is_empty_text(self) -> bool {
+        matches!(self, ValueRef::Str(s) if s.is_empty())
+    }
+}
+
+impl fmt::Display for ValueRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueRef::Str(s) => f.write_str(s),
+            ValueRef::Int(v) => write!(f, "{v}"),
+            ValueRef::Float(v) => write!(f, "{v}"),
+            ValueRef::Bool(b) => write!(f, "{b}"),
         }
     }
 }

@@ -24,6 +24,11 @@ pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), 
 /// One record's text, starting at `line`: its events go to the sink. Records are independent
 /// of each other, so the lines of NDJSON can be read on several threads.
 pub fn record(line: u64, bytes: &[u8], sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+    if sink.takes_prepared() {
+        if let Some(prepared) = super::datadog_direct::prepare_record(bytes) {
+            return sink.prepared_event(line, prepared);
+        }
+    }
     match fast_convert(bytes) {
         Some(event) => sink.event(line, event),
         // Everything the direct path does not take (API shapes, arrays, bad JSON, missing
@@ -170,7 +175,7 @@ fn canonical_entry(kind: &str, key: &str) -> Option<usize> {
 }
 
 /// Whether a [`KEY_MAP`] entry renames its key on an event of `kind` (some only on one kind).
-fn renames_on(entry: usize, kind: &str) -> bool {
+pub(super) fn renames_on(entry: usize, kind: &str) -> bool {
     KEY_MAP[entry].2.is_none_or(|only| only == kind)
 }
 
@@ -482,7 +487,7 @@ fn flatten(prefix: &str, value: Value, out: &mut Vec<(String, Value)>) {
 }
 
 /// The event time: `date` in ms (numbers, numeric text and ISO text are accepted).
-fn event_time_ms(value: &Value) -> Result<i64, String> {
+pub(super) fn event_time_ms(value: &Value) -> Result<i64, String> {
     match value {
         Value::Number(n) => n
             .as_i64()

@@ -2,6 +2,7 @@
 //! into the store inside one transaction.
 
 pub mod datadog;
+mod datadog_direct;
 pub mod guance_csv;
 pub mod guance_json;
 pub mod json_scan;
@@ -111,6 +112,16 @@ pub trait RecordSink {
     fn event(&mut self, line: u64, event: Event) -> Result<(), ImportError>;
     /// A record that could not be read.
     fn skipped(&mut self, line: u64, reason: String);
+    /// Whether the sink stores rows a parser prepared itself (the import's hot path, see
+    /// `datadog_direct`); sinks that keep events say no, and get [`RecordSink::event`] only.
+    fn takes_prepared(&self) -> bool {
+        false
+    }
+    /// One event, prepared by the parser; only called when [`RecordSink::takes_prepared`].
+    fn prepared_event(&mut self, line: u64, event: crate::store::writer::PreparedEvent) -> Result<(), ImportError> {
+        let _ = (line, event);
+        Err(ImportError::Internal { path: String::new(), message: "a prepared row was sent to a sink that keeps events".into() })
+    }
 }
 
 /// A sink that collects into memory: for tests and for the parsers' own checks.
@@ -314,6 +325,13 @@ impl RecordSink for BatchSink {
         });
         Ok(())
     }
+    fn takes_prepared(&self) -> bool {
+        true
+    }
+    fn prepared_event(&mut self, line: u64, event: crate::store::writer::PreparedEvent) -> Result<(), ImportError> {
+        self.batch.push(Record::Event(line, Box::new(event)));
+        Ok(())
+    }
     fn skipped(&mut self, line: u64, reason: String) {
         self.batch.push(Record::Skipped(line, reason));
     }
@@ -341,6 +359,16 @@ impl ChannelSink {
 impl RecordSink for ChannelSink {
     fn event(&mut self, line: u64, event: Event) -> Result<(), ImportError> {
         self.sink.event(line, event)?;
+        if self.sink.batch.len() >= PIPELINE_BATCH_RECORDS {
+            self.send()?;
+        }
+        Ok(())
+    }
+    fn takes_prepared(&self) -> bool {
+        true
+    }
+    fn prepared_event(&mut self, line: u64, event: crate::store::writer::PreparedEvent) -> Result<(), ImportError> {
+        self.sink.prepared_event(line, event)?;
         if self.sink.batch.len() >= PIPELINE_BATCH_RECORDS {
             self.send()?;
         }
@@ -387,6 +415,12 @@ impl RecordSink for StoreSink<'_, '_> {
                 Ok(())
             }
         }
+    }
+    fn takes_prepared(&self) -> bool {
+        true
+    }
+    fn prepared_event(&mut self, line: u64, event: crate::store::writer::PreparedEvent) -> Result<(), ImportError> {
+        self.prepared(line, event)
     }
     fn skipped(&mut self, line: u64, reason: String) {
         self.skipped += 1;

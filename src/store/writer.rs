@@ -2,8 +2,8 @@
 
 use super::{StoreError, StoreResult};
 use crate::model::{
-    key_info_of, session_attribute_for_key, url_path, ColumnType, Event, FieldKey, FieldValue, KeyInfo, EVENT_COLUMNS,
-    SESSION_ATTRIBUTES,
+    key_info_of, session_attribute_for_key, url_path, ColumnType, Event, FieldKey, FieldValue, KeyInfo, ValueRef,
+    EVENT_COLUMNS, SESSION_ATTRIBUTES,
 };
 use super::event_batch::{event_batch_columns, register_event_batch, BatchRow, BatchSlot, EVENT_BATCH_TABLE};
 use rusqlite::types::Value as SqlValue;
@@ -78,7 +78,7 @@ struct CachedSession {
 pub struct SessionFields(Vec<u8>);
 
 impl SessionFields {
-    fn push(&mut self, key: &str, value: &FieldValue) {
+    fn push(&mut self, key: &str, value: ValueRef<'_>) {
         let bytes = &mut self.0;
         let push_text = |bytes: &mut Vec<u8>, text: &str| {
             bytes.extend_from_slice(&(text.len() as u64).to_le_bytes());
@@ -86,21 +86,21 @@ impl SessionFields {
         };
         push_text(bytes, key);
         match value {
-            FieldValue::Str(text) => {
+            ValueRef::Str(text) => {
                 bytes.push(0);
                 push_text(bytes, text);
             }
-            FieldValue::Int(n) => {
+            ValueRef::Int(n) => {
                 bytes.push(1);
                 bytes.extend_from_slice(&n.to_le_bytes());
             }
-            FieldValue::Float(x) => {
+            ValueRef::Float(x) => {
                 bytes.push(2);
                 bytes.extend_from_slice(&x.to_bits().to_le_bytes());
             }
-            FieldValue::Bool(b) => {
+            ValueRef::Bool(b) => {
                 bytes.push(3);
-                bytes.push(u8::from(*b));
+                bytes.push(u8::from(b));
             }
         }
     }
@@ -146,7 +146,7 @@ impl SessionFields {
 
 /// An event made ready for the store without the database: its identity, its column values
 /// and the JSON of its other keys. Import threads prepare events while the writer writes.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct PreparedEvent {
     kind: String,
     time_ms: i64,
@@ -160,6 +160,22 @@ pub struct PreparedEvent {
     session_fields: SessionFields,
     /// Values kept as text because a number was expected.
     warnings: Vec<String>,
+}
+
+#[cfg(test)]
+impl PreparedEvent {
+    /// The same row: every part equal, the session fields as a set (the writer reads them as a
+    /// map, so their order is not part of the row).
+    pub(crate) fn same_row_as(&self, other: &PreparedEvent) -> bool {
+        let sorted = |fields: &SessionFields| {
+            let mut unpacked = fields.unpack();
+            unpacked.sort_by(|a, b| a.0.cmp(&b.0));
+            format!("{unpacked:?}")
+        };
+        (&self.kind, self.time_ms, &self.session_id, self.event_key, self.version_rank, &self.columns, &self.extra_json, &self.warnings)
+            == (&other.kind, other.time_ms, &other.session_id, other.event_key, other.version_rank, &other.columns, &other.extra_json, &other.warnings)
+            && sorted(&self.session_fields) == sorted(&other.session_fields)
+    }
 }
 
 /// Prepares an event for [`FileWriter::write_prepared`]; `Err` is why it cannot be stored.
@@ -191,7 +207,7 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
         }
         if info.session_scoped {
             if !value.is_empty_text() {
-                session_fields.push(&key, &value);
+                session_fields.push(&key, value.as_value_ref());
             }
             continue;
         }
@@ -231,6 +247,110 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
         extra_json,
         session_fields,
         warnings,
+    })
+}
+
+/// One field of an event prepared straight from a file's text (see
+/// `ingest::datadog_direct`): its key in the canonical key space, its value, and what the key is.
+#[derive(Debug, Clone, Copy)]
+pub struct DirectField<'a> {
+    pub key: &'a str,
+    pub value: ValueRef<'a>,
+    pub info: KeyInfo,
+}
+
+/// Where `view_path` sits among the event columns.
+fn view_path_column() -> usize {
+    EVENT_COLUMNS.iter().position(|c| c.key == "view_path").unwrap_or(0)
+}
+
+/// [`prepare`] for an event given as fields, no key twice and no `view_path` among them (it is
+/// taken from `view_url` here, as `prepare` does). Gives the same row as `prepare`, but for the
+/// session fields' order, which is the fields' (the writer reads them as a map). None where
+/// `prepare` would do more than the common case: skip the event, or keep a value that should
+/// be a number with a warning. The caller then takes that path, which words the messages.
+pub fn prepare_fields(kind: String, time_ms: i64, fields: &[DirectField<'_>]) -> Option<PreparedEvent> {
+    let (mut session_id, mut view_url) = (None, None);
+    for field in fields {
+        match field.key {
+            "session_id" => session_id = Some(field.value),
+            "view_url" => view_url = Some(field.value),
+            "view_path" => return None,
+            _ => {}
+        }
+    }
+    let session_id = match session_id {
+        Some(ValueRef::Str(id)) if !id.is_empty() => id.to_string(),
+        _ => return None,
+    };
+    let view_path = match view_url {
+        Some(ValueRef::Str(url)) if !url.is_empty() => Some(url_path(url)),
+        _ => None,
+    };
+    let find = |key: &str| fields.iter().find(|field| field.key == key).map(|field| field.value);
+    let id = id_key_of_kind(&kind).and_then(find).and_then(|value| match value {
+        ValueRef::Str(id) if !id.is_empty() => Some(id),
+        _ => None,
+    });
+    let event_key = match id {
+        Some(id) => identity_of_id(&kind, &session_id, id),
+        None => {
+            let mut keyed: Vec<(&str, ValueRef<'_>)> = fields
+                .iter()
+                .filter(|field| field.key != "session_id" && !field.info.session_scoped)
+                .map(|field| (field.key, field.value))
+                .chain(view_path.as_deref().map(|path| ("view_path", ValueRef::Str(path))))
+                .collect();
+            keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            identity_of_content(&kind, &session_id, time_ms, &keyed)
+        }
+    };
+    let version_rank = match find("_dd.document_version").and_then(ValueRef::as_i64) {
+        Some(rank) => rank,
+        None if kind == "view" => find("time_spent").and_then(ValueRef::as_i64).unwrap_or(0),
+        None => 0,
+    };
+    let mut columns = vec![SqlValue::Null; EVENT_COLUMNS.len()];
+    let mut extra: Vec<(&str, ValueRef<'_>)> = Vec::with_capacity(fields.len());
+    let mut session_fields = SessionFields::default();
+    for field in fields {
+        if field.key == "session_id" {
+            continue;
+        }
+        if field.info.session_scoped {
+            if !field.value.is_empty_text() {
+                session_fields.push(field.key, field.value);
+            }
+            continue;
+        }
+        let Some(index) = field.info.event_column else {
+            extra.push((field.key, field.value));
+            continue;
+        };
+        columns[index] = match EVENT_COLUMNS[index].column_type {
+            ColumnType::Text => SqlValue::Text(match field.value {
+                ValueRef::Str(text) => text.to_string(),
+                other => other.to_string(),
+            }),
+            // Not a number: `prepare` keeps it with a warning.
+            ColumnType::Integer => SqlValue::Integer(field.value.as_i64()?),
+            ColumnType::Real => SqlValue::Real(field.value.as_f64()?),
+        };
+    }
+    if let Some(path) = view_path {
+        columns[view_path_column()] = SqlValue::Text(path);
+    }
+    extra.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    Some(PreparedEvent {
+        kind,
+        time_ms,
+        session_id,
+        event_key,
+        version_rank,
+        columns,
+        extra_json: json_object_of_sorted(&extra),
+        session_fields,
+        warnings: Vec::new(),
     })
 }
 
@@ -973,6 +1093,12 @@ impl SessionAggregate {
 /// winning: the text `serde_json::Map` (a sorted map) prints, without building one.
 fn json_object_text(fields: &mut [(FieldKey, FieldValue)]) -> String {
     fields.sort_by(|a, b| a.0.cmp(&b.0)); // stable: repeats keep their order
+    let sorted: Vec<(&str, ValueRef<'_>)> = fields.iter().map(|(key, value)| (key.as_ref(), value.as_value_ref())).collect();
+    json_object_of_sorted(&sorted)
+}
+
+/// The JSON object of fields sorted by key; of a key given twice, the last copy.
+fn json_object_of_sorted(fields: &[(&str, ValueRef<'_>)]) -> String {
     let mut out = Vec::with_capacity(16 + fields.iter().map(|(k, _)| k.len() + 16).sum::<usize>());
     out.push(b'{');
     let mut first = true;
@@ -985,13 +1111,13 @@ fn json_object_text(fields: &mut [(FieldKey, FieldValue)]) -> String {
         }
         first = false;
         // Writing a str or a number into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, key.as_ref());
+        let _ = serde_json::to_writer(&mut out, key);
         out.push(b':');
         let _ = match value {
-            FieldValue::Str(s) => serde_json::to_writer(&mut out, s),
-            FieldValue::Int(v) => serde_json::to_writer(&mut out, v),
-            FieldValue::Float(v) => serde_json::to_writer(&mut out, v),
-            FieldValue::Bool(v) => serde_json::to_writer(&mut out, v),
+            ValueRef::Str(s) => serde_json::to_writer(&mut out, s),
+            ValueRef::Int(v) => serde_json::to_writer(&mut out, v),
+            ValueRef::Float(v) => serde_json::to_writer(&mut out, v),
+            ValueRef::Bool(v) => serde_json::to_writer(&mut out, v),
         };
     }
     out.push(b'}');
@@ -1008,49 +1134,69 @@ pub fn event_key(event: &Event, session_id: &str) -> i64 {
 /// The bytes are gathered in one buffer and hashed at once: XXH3 of a buffer equals the
 /// streaming XXH3 of its pieces, which is how identities were computed before (kept stable).
 fn event_key_with(event: &Event, session_id: &str, infos: &[KeyInfo]) -> i64 {
-    let id_key = match event.kind.as_str() {
+    if let Some(id) = id_key_of_kind(&event.kind).and_then(|k| event.get_str(k)) {
+        return identity_of_id(&event.kind, session_id, id);
+    }
+    // Session-scoped keys describe the session, not the event (exports repeat them or not),
+    // so they are left out, as is the session id, which is hashed apart.
+    let mut fields: Vec<(&str, ValueRef<'_>)> = event
+        .fields
+        .iter()
+        .zip(infos)
+        .filter(|((k, _), info)| k != "session_id" && !info.session_scoped)
+        .map(|((key, value), _)| (key.as_ref(), value.as_value_ref()))
+        .collect();
+    fields.sort_by(|a, b| a.0.cmp(b.0)); // stable: repeated keys keep their order
+    identity_of_content(&event.kind, session_id, event.time_ms, &fields)
+}
+
+/// The key holding the SDK's own id of an event of this kind.
+fn id_key_of_kind(kind: &str) -> Option<&'static str> {
+    match kind {
         "view" => Some("view_id"),
         "action" => Some("action_id"),
         "error" => Some("error_id"),
         "resource" => Some("resource_id"),
         "long_task" => Some("long_task_id"),
         _ => None,
-    };
+    }
+}
+
+fn identity_bytes(kind: &str, session_id: &str) -> Vec<u8> {
     let mut bytes: Vec<u8> = Vec::with_capacity(512);
-    bytes.extend_from_slice(event.kind.as_bytes());
+    bytes.extend_from_slice(kind.as_bytes());
     bytes.push(0);
     bytes.extend_from_slice(session_id.as_bytes());
     bytes.push(0);
-    if let Some(id) = id_key.and_then(|k| event.get_str(k)) {
-        bytes.extend_from_slice(b"id\0");
-        bytes.extend_from_slice(id.as_bytes());
-    } else {
-        bytes.extend_from_slice(&event.time_ms.to_le_bytes());
-        // Session-scoped keys describe the session, not the event (exports repeat them or not),
-        // so they are left out, as is the session id, which is hashed above.
-        let mut fields: Vec<&(FieldKey, FieldValue)> = event
-            .fields
-            .iter()
-            .zip(infos)
-            .filter(|((k, _), info)| k != "session_id" && !info.session_scoped)
-            .map(|(field, _)| field)
-            .collect();
-        fields.sort_by(|a, b| a.0.cmp(&b.0)); // stable: repeated keys keep their order
-        for (key, value) in fields {
-            bytes.extend_from_slice(key.as_bytes());
-            bytes.push(1);
-            // The bytes of the value's text, as `to_string` gives them, without allocating it.
-            match value {
-                FieldValue::Str(text) => bytes.extend_from_slice(text.as_bytes()),
-                FieldValue::Int(v) => push_decimal(&mut bytes, *v),
-                FieldValue::Bool(v) => bytes.extend_from_slice(if *v { b"true" } else { b"false" }),
-                FieldValue::Float(v) => {
-                    use std::io::Write;
-                    let _ = write!(bytes, "{v}"); // writing into a Vec cannot fail
-                }
+    bytes
+}
+
+/// The identity of an event with the SDK's id.
+fn identity_of_id(kind: &str, session_id: &str, id: &str) -> i64 {
+    let mut bytes = identity_bytes(kind, session_id);
+    bytes.extend_from_slice(b"id\0");
+    bytes.extend_from_slice(id.as_bytes());
+    xxhash_rust::xxh3::xxh3_64(&bytes) as i64
+}
+
+/// The identity of an event without an id: its time and its fields, sorted by key.
+fn identity_of_content(kind: &str, session_id: &str, time_ms: i64, sorted_fields: &[(&str, ValueRef<'_>)]) -> i64 {
+    let mut bytes = identity_bytes(kind, session_id);
+    bytes.extend_from_slice(&time_ms.to_le_bytes());
+    for (key, value) in sorted_fields {
+        bytes.extend_from_slice(key.as_bytes());
+        bytes.push(1);
+        // The bytes of the value's text, as `to_string` gives them, without allocating it.
+        match value {
+            ValueRef::Str(text) => bytes.extend_from_slice(text.as_bytes()),
+            ValueRef::Int(v) => push_decimal(&mut bytes, *v),
+            ValueRef::Bool(v) => bytes.extend_from_slice(if *v { b"true" } else { b"false" }),
+            ValueRef::Float(v) => {
+                use std::io::Write;
+                let _ = write!(bytes, "{v}"); // writing into a Vec cannot fail
             }
-            bytes.push(0);
         }
+        bytes.push(0);
     }
     xxhash_rust::xxh3::xxh3_64(&bytes) as i64
 }
@@ -1103,19 +1249,19 @@ mod tests {
         ];
         let mut packed = SessionFields::default();
         for (key, value) in &fields {
-            packed.push(key, value);
+            packed.push(key, value.as_value_ref());
         }
         assert_eq!(packed.unpack(), fields);
         let mut other = SessionFields::default();
         for (key, value) in &fields[..6] {
-            other.push(key, value);
+            other.push(key, value.as_value_ref());
         }
-        other.push("off", &FieldValue::Bool(true));
+        other.push("off", ValueRef::Bool(true));
         assert_ne!(packed, other, "one value differs");
         // Text that looks like a number is not the number.
         let (mut text, mut int) = (SessionFields::default(), SessionFields::default());
-        text.push("n", &FieldValue::Str("1".into()));
-        int.push("n", &FieldValue::Int(1));
+        text.push("n", ValueRef::Str("1"));
+        int.push("n", ValueRef::Int(1));
         assert_ne!(text, int);
     }
 
