@@ -11,9 +11,7 @@ use super::datadog::{event_time_ms, renames_on, KEY_MAP};
 use crate::model::{key_info, KeyInfo, ValueRef};
 use crate::store::writer::{prepare_fields, DirectField, PreparedEvent};
 use rustc_hash::{FxHashMap, FxHashSet};
-use serde::de::{DeserializeSeed, Error as _, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
-use std::fmt;
 use std::sync::OnceLock;
 
 /// The dotted keys of [`KEY_MAP`] as a tree: a node per key prefix; node 0 is the top level.
@@ -82,24 +80,186 @@ enum LeafKey {
     Path(usize, usize),
 }
 
-/// Why reading stopped early: the record needs the general path.
-const GENERAL_PATH: &str = "the record takes the general path";
-
-struct Reader<'de> {
+struct Reader<'a> {
     tree: &'static KeyTree,
-    leaves: Vec<(LeafKey, Leaf<'de>)>,
+    text: &'a str,
+    /// Where in `text` reading is.
+    at: usize,
+    leaves: Vec<(LeafKey, Leaf<'a>)>,
     /// The dotted key of the value being read.
     path: String,
     /// The dotted keys of the leaves no entry names, one after another.
     paths: String,
     /// The keys of the objects being read (a stack: each level appends, then truncates).
-    level_keys: Vec<&'de str>,
-    kind: Option<Cow<'de, str>>,
-    date: Option<serde_json::Value>,
+    level_keys: Vec<&'a str>,
+    kind: Option<Cow<'a, str>>,
+    date: Option<Leaf<'a>>,
 }
 
-impl<'de> Reader<'de> {
-    fn push(&mut self, node: Option<usize>, leaf: Leaf<'de>) {
+// The reading below is strict JSON (RFC 8259), as serde_json's: whatever it does not take
+// ends the direct path with None, and serde_json then reads the record and words the problem.
+// It reads strings and numbers itself, and hands the rare hard parts (escapes, fractions,
+// arrays) to serde_json, so values come out exactly as the general path has them.
+impl<'a> Reader<'a> {
+    fn byte(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn skip_whitespace(&mut self) {
+        while matches!(self.byte(), Some(b' ' | b'\n' | b'\r' | b'\t')) {
+            self.at += 1;
+        }
+    }
+
+    /// Takes `expected`, after any whitespace.
+    fn take(&mut self, expected: u8) -> Option<()> {
+        self.skip_whitespace();
+        (self.byte()? == expected).then(|| self.at += 1)
+    }
+
+    /// Where the string starting at `self.at` (after its quote) ends, and whether it has escapes;
+    /// None on a control character or no end.
+    fn string_end(&self) -> Option<(usize, bool)> {
+        let bytes = self.text.as_bytes();
+        let mut at = self.at;
+        // Eight bytes at a time while none is a quote, a backslash or a control character.
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGHS: u64 = 0x8080_8080_8080_8080;
+        while let Some(chunk) = bytes.get(at..at + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            let word = u64::from_le_bytes(word);
+            let quote = word ^ (ONES * u64::from(b'"'));
+            let backslash = word ^ (ONES * u64::from(b'\\'));
+            let special = (quote.wrapping_sub(ONES) & !quote)
+                | (backslash.wrapping_sub(ONES) & !backslash)
+                | (word.wrapping_sub(ONES * 0x20) & !word);
+            if special & HIGHS != 0 {
+                break;
+            }
+            at += 8;
+        }
+        let mut escaped = false;
+        loop {
+            match *bytes.get(at)? {
+                b'"' => return Some((at, escaped)),
+                b'\\' => {
+                    escaped = true;
+                    at += 2;
+                }
+                0..=0x1f => return None,
+                _ => at += 1,
+            }
+        }
+    }
+
+    /// A string value, after its opening quote: borrowed unless it has escapes.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let (end, escaped) = self.string_end()?;
+        let text: &'a str = self.text;
+        let value = if escaped {
+            Cow::Owned(serde_json::from_str::<String>(text.get(self.at - 1..=end)?).ok()?)
+        } else {
+            Cow::Borrowed(text.get(self.at..end)?)
+        };
+        self.at = end + 1;
+        Some(value)
+    }
+
+    /// A number, as serde_json gives it: an integer when it has neither fraction nor exponent
+    /// and fits, else a float.
+    fn number(&mut self) -> Option<Leaf<'a>> {
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let mut at = start;
+        let negative = bytes.get(at) == Some(&b'-');
+        if negative {
+            at += 1;
+        }
+        let digits_start = at;
+        match bytes.get(at)? {
+            b'0' => at += 1,
+            b'1'..=b'9' => {
+                while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+                    at += 1;
+                }
+            }
+            _ => return None,
+        }
+        let integer_end = at;
+        if bytes.get(at) == Some(&b'.') {
+            at += 1;
+            let fraction = at;
+            while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+                at += 1;
+            }
+            if at == fraction {
+                return None;
+            }
+        }
+        if matches!(bytes.get(at), Some(b'e' | b'E')) {
+            at += 1;
+            if matches!(bytes.get(at), Some(b'+' | b'-')) {
+                at += 1;
+            }
+            let exponent = at;
+            while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+                at += 1;
+            }
+            if at == exponent {
+                return None;
+            }
+        }
+        self.at = at;
+        if at == integer_end {
+            // As serde_json: a u64 (an i64 when it fits), a negative i64, and `-0` or a
+            // negative past i64 as a float. Past u64 the general path decides.
+            let magnitude: u64 = self.text.get(digits_start..integer_end)?.parse().ok()?;
+            return Some(if !negative {
+                i64::try_from(magnitude).map_or(Leaf::Float(magnitude as f64), Leaf::Int)
+            } else {
+                let negated = (magnitude as i64).wrapping_neg();
+                if negated >= 0 {
+                    Leaf::Float(-(magnitude as f64))
+                } else {
+                    Leaf::Int(negated)
+                }
+            });
+        }
+        // Fractions and exponents with serde_json's own rounding.
+        Some(Leaf::Float(serde_json::from_str::<f64>(self.text.get(start..at)?).ok()?))
+    }
+
+    /// Skips a value, here only the inside of an array: its text is handed to serde_json whole,
+    /// which checks it.
+    fn skip_array(&mut self) -> Option<()> {
+        let bytes = self.text.as_bytes();
+        let mut depth = 0usize;
+        loop {
+            match *bytes.get(self.at)? {
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.at += 1;
+                        return Some(());
+                    }
+                }
+                b'"' => {
+                    self.at += 1;
+                    self.at = self.string_end()?.0;
+                }
+                _ => {}
+            }
+            self.at += 1;
+        }
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        self.text.get(self.at..)?.starts_with(word).then(|| self.at += word.len())
+    }
+
+    fn push(&mut self, node: Option<usize>, leaf: Leaf<'a>) {
         let key = match node.and_then(|node| self.tree.nodes[node].entry) {
             Some(entry) => LeafKey::Entry(entry),
             None => {
@@ -111,50 +271,132 @@ impl<'de> Reader<'de> {
         self.leaves.push((key, leaf));
     }
 
-    /// Reads an object's entries under the current path; returns how many it had.
-    fn read_object<A: MapAccess<'de>>(&mut self, map: &mut A, node: Option<usize>, top_level: bool) -> Result<usize, A::Error> {
+    /// Reads one value under the current path: leaves are kept, objects flattened, arrays kept
+    /// whole as the JSON text the general path prints; null is dropped, as there.
+    fn value(&mut self, node: Option<usize>) -> Option<()> {
+        self.skip_whitespace();
+        let leaf = match self.byte()? {
+            b'"' => {
+                self.at += 1;
+                Leaf::Str(self.string()?)
+            }
+            b'{' => {
+                self.at += 1;
+                if self.object(node, false)? > 0 {
+                    return Some(());
+                }
+                Leaf::Str(Cow::Borrowed("{}"))
+            }
+            b'[' => {
+                let start = self.at;
+                self.skip_array()?;
+                let items: serde_json::Value = serde_json::from_str(self.text.get(start..self.at)?).ok()?;
+                Leaf::Str(Cow::Owned(items.to_string()))
+            }
+            b't' => {
+                self.literal("true")?;
+                Leaf::Bool(true)
+            }
+            b'f' => {
+                self.literal("false")?;
+                Leaf::Bool(false)
+            }
+            b'n' => return self.literal("null"),
+            _ => self.number()?,
+        };
+        self.push(node, leaf);
+        Some(())
+    }
+
+    /// Reads an object's entries, after its `{`, under the current path; returns how many it
+    /// had (the top level's `type` and `date` not counted).
+    fn object(&mut self, node: Option<usize>, top_level: bool) -> Option<usize> {
+        self.skip_whitespace();
+        if self.byte()? == b'}' {
+            self.at += 1;
+            return Some(0);
+        }
         let base = self.path.len();
         let keys_base = self.level_keys.len();
         let mut count = 0;
-        while let Some(key) = map.next_key_seed(BorrowedKey)? {
-            // A key with escapes or a dot, or an API shape: the general path words those.
-            let Some(key) = key.filter(|key| !key.contains('.')) else { return Err(A::Error::custom(GENERAL_PATH)) };
+        loop {
+            self.take(b'"')?;
+            let (end, escaped) = self.string_end()?;
+            let text: &'a str = self.text;
+            let key = text.get(self.at..end)?;
+            // A key with escapes or a dot: the general path words those.
+            if escaped || key.contains('.') {
+                return None;
+            }
+            self.at = end + 1;
+            self.take(b':')?;
+            let mut special = false;
             if top_level {
                 match key {
                     "type" if self.kind.is_none() => {
-                        let kind: Cow<'de, str> = map.next_value_seed(TextSeed)?;
-                        self.kind = Some(kind);
-                        continue;
+                        self.take(b'"')?;
+                        self.kind = Some(self.string()?);
+                        special = true;
                     }
                     "date" if self.date.is_none() => {
-                        self.date = Some(map.next_value()?);
-                        continue;
+                        self.skip_whitespace();
+                        self.date = Some(match self.byte()? {
+                            b'"' => {
+                                self.at += 1;
+                                Leaf::Str(self.string()?)
+                            }
+                            _ => self.number()?,
+                        });
+                        special = true;
                     }
-                    "type" | "date" | "data" | "attributes" => return Err(A::Error::custom(GENERAL_PATH)),
+                    // Twice, or maybe an API response or element.
+                    "type" | "date" | "data" | "attributes" => return None,
                     _ => {}
                 }
             }
-            self.level_keys.push(key);
-            count += 1;
-            if base > 0 {
-                self.path.push('.');
+            if !special {
+                self.level_keys.push(key);
+                count += 1;
+                if base > 0 {
+                    self.path.push('.');
+                }
+                self.path.push_str(key);
+                let child = node.and_then(|node| self.tree.nodes[node].children.get(key).copied());
+                self.value(child)?;
+                self.path.truncate(base);
             }
-            self.path.push_str(key);
-            let child = node.and_then(|node| self.tree.nodes[node].children.get(key).copied());
-            map.next_value_seed(ValueSeed { reader: self, node: child })?;
-            self.path.truncate(base);
+            self.skip_whitespace();
+            match self.byte()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    break;
+                }
+                _ => return None,
+            }
         }
         // A key twice in one object: the general path keeps the last copy only.
         let keys = &mut self.level_keys[keys_base..];
         if !keys.windows(2).all(|pair| pair[0] < pair[1]) {
             keys.sort_unstable();
             if keys.windows(2).any(|pair| pair[0] == pair[1]) {
-                return Err(A::Error::custom(GENERAL_PATH));
+                return None;
             }
         }
         self.level_keys.truncate(keys_base);
-        Ok(count)
+        Some(count)
     }
+}
+
+/// The event time from `date`, as the general path reads it.
+fn date_ms(date: &Leaf<'_>) -> Option<i64> {
+    let value = match date {
+        Leaf::Int(v) => serde_json::Value::from(*v),
+        Leaf::Float(v) => serde_json::Value::from(*v),
+        Leaf::Str(text) => serde_json::Value::String(text.to_string()),
+        Leaf::Bool(_) => return None,
+    };
+    event_time_ms(&value).ok()
 }
 
 /// One record's text to its prepared row; None when it needs the general path.
@@ -163,6 +405,8 @@ pub fn prepare_record(bytes: &[u8]) -> Option<PreparedEvent> {
     let tree = key_tree();
     let mut reader = Reader {
         tree,
+        text,
+        at: 0,
         leaves: Vec::with_capacity(64),
         path: String::with_capacity(64),
         paths: String::with_capacity(256),
@@ -170,18 +414,18 @@ pub fn prepare_record(bytes: &[u8]) -> Option<PreparedEvent> {
         kind: None,
         date: None,
     };
-    let mut de = serde_json::Deserializer::from_str(text);
-    let read = TopLevelSeed(&mut reader).deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    if read == 0 {
-        return None; // the general path keeps an event with no other keys as `{}`
+    reader.take(b'{')?;
+    let read = reader.object(Some(0), true)?;
+    reader.skip_whitespace();
+    if reader.at != text.len() || read == 0 {
+        return None; // more after the object; or no keys but `type` and `date`, kept as `{}` there
     }
     let kind = match reader.kind? {
         Cow::Borrowed("view_update") => "view".to_string(),
         kind if !kind.is_empty() && kind != "view_update" => kind.into_owned(),
         _ => return None,
     };
-    let time_ms = event_time_ms(&reader.date?).ok()?;
+    let time_ms = date_ms(&reader.date?)?;
     let mut fields = Vec::with_capacity(reader.leaves.len());
     for (key, leaf) in &reader.leaves {
         let (key, info) = match *key {
@@ -198,144 +442,6 @@ pub fn prepare_record(bytes: &[u8]) -> Option<PreparedEvent> {
         fields.push(DirectField { key, value: leaf.as_value_ref(), info });
     }
     prepare_fields(kind, time_ms, &fields)
-}
-
-struct TopLevelSeed<'r, 'de>(&'r mut Reader<'de>);
-
-impl<'de> DeserializeSeed<'de> for TopLevelSeed<'_, 'de> {
-    type Value = usize;
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TopLevelSeed<'_, 'de> {
-    type Value = usize;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an event object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
-        self.0.read_object(&mut map, Some(0), true)
-    }
-}
-
-/// An object key, when the text has it without escapes (then it borrows from the record).
-struct BorrowedKey;
-
-impl<'de> DeserializeSeed<'de> for BorrowedKey {
-    type Value = Option<&'de str>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for BorrowedKey {
-    type Value = Option<&'de str>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Self::Value, E> {
-        Ok(Some(key))
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-}
-
-/// The event kind: text, borrowed where it can be.
-struct TextSeed;
-
-impl<'de> DeserializeSeed<'de> for TextSeed {
-    type Value = Cow<'de, str>;
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TextSeed {
-    type Value = Cow<'de, str>;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("text")
-    }
-    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
-        Ok(Cow::Borrowed(text))
-    }
-    fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
-        Ok(Cow::Owned(text.to_owned()))
-    }
-}
-
-/// Reads one value under the reader's path: leaves are kept, objects flattened, arrays kept
-/// whole as the JSON text the general path prints.
-struct ValueSeed<'r, 'de> {
-    reader: &'r mut Reader<'de>,
-    node: Option<usize>,
-}
-
-impl<'de> DeserializeSeed<'de> for ValueSeed<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for ValueSeed<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON value")
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<(), E> {
-        self.reader.push(self.node, Leaf::Bool(v));
-        Ok(())
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<(), E> {
-        self.reader.push(self.node, Leaf::Int(v));
-        Ok(())
-    }
-    fn visit_u64<E>(self, v: u64) -> Result<(), E> {
-        let leaf = match i64::try_from(v) {
-            Ok(v) => Leaf::Int(v),
-            Err(_) => Leaf::Float(v as f64),
-        };
-        self.reader.push(self.node, leaf);
-        Ok(())
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<(), E> {
-        self.reader.push(self.node, Leaf::Float(v));
-        Ok(())
-    }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<(), E> {
-        self.reader.push(self.node, Leaf::Str(Cow::Borrowed(v)));
-        Ok(())
-    }
-    fn visit_str<E>(self, v: &str) -> Result<(), E> {
-        self.reader.push(self.node, Leaf::Str(Cow::Owned(v.to_owned())));
-        Ok(())
-    }
-    fn visit_string<E>(self, v: String) -> Result<(), E> {
-        self.reader.push(self.node, Leaf::Str(Cow::Owned(v)));
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_none<E>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<serde_json::Value>()? {
-            items.push(item);
-        }
-        self.reader.push(self.node, Leaf::Str(Cow::Owned(serde_json::Value::Array(items).to_string())));
-        Ok(())
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        if self.reader.read_object(&mut map, self.node, false)? == 0 {
-            self.reader.push(self.node, Leaf::Str(Cow::Borrowed("{}")));
-        }
-        Ok(())
-    }
 }
 
 #[cfg(test)]
