@@ -537,6 +537,56 @@ mod tests {
     }
 
     #[test]
+    fn the_reader_takes_every_valid_spelling_with_the_general_paths_values() {
+        let records = [
+            // Whitespace of every kind between every token.
+            format!("{{ \"type\" :\t\"error\" ,\r\n \"date\" : 1700000000005 , {SESSION} , \"error\" : {{ \"id\" : \"e\" }} }}\r\n"),
+            // Numbers at the edges of i64 and u64, -0, exponents and fractions.
+            format!(r#"{{"type":"error","date":1.7e12,{SESSION},"n":{{"a":-0,"b":1e3,"c":1E-2,"d":-12,"e":0.5,"f":18446744073709551615,"g":-9223372036854775808,"h":-9223372036854775809,"i":9223372036854775807,"j":9223372036854775808,"k":123456789.123456789e-3}}}}"#),
+            // Every escape, a surrogate pair, non-ASCII text, quotes at each offset of a word.
+            format!(r#"{{"type":"error","date":"2024-05-06T07:08:09Z",{SESSION},"error":{{"message":"\u00e9\ud83d\ude00\/\b\f\n\r\t\"\\","stack":"中文 ünïcödé ✓","source":"1234567\"","type":"12345678"}}}}"#),
+            // Arrays with brackets and braces inside strings, nested arrays and objects.
+            format!(r#"{{"type":"action","date":1700000000006,{SESSION},"action":{{"id":"a","frustration":{{"type":["]","{{\"}}",[1,[2,{{"a":"}}"}}]],true,null,-1.5e-7]}}}}}}"#),
+        ];
+        for text in &records {
+            assert!(took_the_same_row(text), "not taken: {text}");
+        }
+    }
+
+    #[test]
+    fn the_reader_leaves_whatever_is_not_json_to_the_general_path() {
+        let broken = [
+            format!(r#"{{"type":"view","date":1,{SESSION},}}"#),
+            format!(r#"{{"type":"view","date":01,{SESSION}}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"a":1.}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"a":-}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"a":1e}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"a":tru}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"a":nul}}"#),
+            format!("{{\"type\":\"view\",\"date\":1,{SESSION},\"a\":\"raw \u{1} control\"}}"),
+            format!(r#"{{"type":"view","date":1,{SESSION},"a":"bad \q escape"}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"a":"\ud800 lone"}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION}}} x"#),
+            format!(r#"{{"type":"view","date":1,{SESSION}}}}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"a":[1,2}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"a":[1,]}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION} "a":1}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"a" 1}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"a":"unterminated}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"a":+1}}"#),
+            // Valid, but past u64: the general path decides.
+            format!(r#"{{"type":"view","date":1,{SESSION},"a":99999999999999999999999}}"#),
+        ];
+        for text in &broken {
+            assert!(prepare_record(text.as_bytes()).is_none(), "taken: {text}");
+        }
+        // What serde_json rejects the general path skips; the reader agrees on each of these.
+        for text in broken.iter().take(broken.len() - 1) {
+            assert!(serde_json::from_str::<serde_json::Value>(text).is_err(), "valid JSON: {text}");
+        }
+    }
+
+    #[test]
     fn real_datadog_events_take_the_direct_path_with_the_same_rows() {
         let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/third_party/datadog-rum-events-format");
         let Ok(entries) = std::fs::read_dir(&folder) else {
