@@ -346,3 +346,45 @@ fn datadog_direct_path_gives_the_same_event_as_the_tree() {
     }
     eprintln!("direct Datadog path: {runs} mutated records checked against the tree, {direct_taken} records taken by it in all");
 }
+
+/// The Datadog row reader (records straight to rows, the import's hot path) gives the row the
+/// general path (an event, then `prepare`) gives, on real and generated records and mutations
+/// of them; it never takes a record the general path would skip.
+#[test]
+fn datadog_row_reader_gives_the_same_row_as_the_general_path() {
+    use rum_explorer::ingest::{datadog, datadog_direct};
+    use rum_explorer::store::writer::prepare;
+    let records = datadog_records();
+    let general = |bytes: &[u8]| {
+        let event = match datadog::fast_convert(bytes) {
+            Some(event) => Ok(event),
+            None => serde_json::from_slice::<serde_json::Value>(bytes).map_err(|e| e.to_string()).and_then(datadog::convert),
+        };
+        event.and_then(prepare)
+    };
+    let check = |bytes: &[u8], taken: &mut usize| {
+        let Some(row) = datadog_direct::prepare_record(bytes) else { return };
+        *taken += 1;
+        match general(bytes) {
+            Ok(expected) => assert!(row.same_row_as(&expected), "on {:?}\n{row:?}\n{expected:?}", String::from_utf8_lossy(bytes)),
+            Err(reason) => panic!("the reader took what the general path skips ({reason}): {:?}", String::from_utf8_lossy(bytes)),
+        }
+    };
+    let mut taken = 0;
+    for record in &records {
+        check(record, &mut taken);
+    }
+    // The hot path is really taken: every generated event goes through it.
+    assert!(taken >= records.len() - 16, "the reader took {taken} of {} records", records.len());
+    let (time_budget, iterations) = budget();
+    let started = Instant::now();
+    let mut rng = Rng(0x4567_89ab);
+    let (mut runs, mut taken_mutated) = (0, 0);
+    while runs < iterations.saturating_mul(10) && time_budget.is_none_or(|b| started.elapsed() < b) {
+        let pick = rng.below(records.len());
+        let input = mutate(&mut rng, &records[pick], 16 * 1024);
+        check(&input, &mut taken_mutated);
+        runs += 1;
+    }
+    eprintln!("fuzz datadog row reader: {runs} mutations ({taken_mutated} taken) in {:.1?}", started.elapsed());
+}

@@ -2,7 +2,7 @@
 //! into the store inside one transaction.
 
 pub mod datadog;
-mod datadog_direct;
+pub mod datadog_direct;
 pub mod guance_csv;
 pub mod guance_json;
 pub mod json_scan;

@@ -162,11 +162,10 @@ pub struct PreparedEvent {
     warnings: Vec<String>,
 }
 
-#[cfg(test)]
 impl PreparedEvent {
     /// The same row: every part equal, the session fields as a set (the writer reads them as a
-    /// map, so their order is not part of the row).
-    pub(crate) fn same_row_as(&self, other: &PreparedEvent) -> bool {
+    /// map, so their order is not part of the row). For tests of the two ways to prepare a row.
+    pub fn same_row_as(&self, other: &PreparedEvent) -> bool {
         let sorted = |fields: &SessionFields| {
             let mut unpacked = fields.unpack();
             unpacked.sort_by(|a, b| a.0.cmp(&b.0));
