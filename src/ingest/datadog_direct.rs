@@ -179,36 +179,28 @@ impl<'a> Reader<'a> {
         let digits_start = at;
         match bytes.get(at)? {
             b'0' => at += 1,
-            b'1'..=b'9' => {
-                while bytes.get(at).is_some_and(u8::is_ascii_digit) {
-                    at += 1;
-                }
-            }
+            b'1'..=b'9' => at = digits_end(bytes, at),
             _ => return None,
         }
         let integer_end = at;
         if bytes.get(at) == Some(&b'.') {
             at += 1;
-            let fraction = at;
-            while bytes.get(at).is_some_and(u8::is_ascii_digit) {
-                at += 1;
-            }
-            if at == fraction {
+            let end = digits_end(bytes, at);
+            if end == at {
                 return None;
             }
+            at = end;
         }
         if matches!(bytes.get(at), Some(b'e' | b'E')) {
             at += 1;
             if matches!(bytes.get(at), Some(b'+' | b'-')) {
                 at += 1;
             }
-            let exponent = at;
-            while bytes.get(at).is_some_and(u8::is_ascii_digit) {
-                at += 1;
-            }
-            if at == exponent {
+            let end = digits_end(bytes, at);
+            if end == at {
                 return None;
             }
+            at = end;
         }
         self.at = at;
         if at == integer_end {
@@ -386,6 +378,14 @@ impl<'a> Reader<'a> {
         self.level_keys.truncate(keys_base);
         Some(count)
     }
+}
+
+/// Where the run of digits starting at `at` ends.
+fn digits_end(bytes: &[u8], mut at: usize) -> usize {
+    while bytes.get(at).is_some_and(u8::is_ascii_digit) {
+        at += 1;
+    }
+    at
 }
 
 /// The event time from `date`, as the general path reads it.
