@@ -24,6 +24,8 @@ pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), 
 /// One record's text, starting at `line`: its events go to the sink. Records are independent
 /// of each other, so the lines of NDJSON can be read on several threads.
 pub fn record(line: u64, bytes: &[u8], sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+    // Sinks that store take the record as a row read straight from the text (the import's hot
+    // path); what that reader leaves, and sinks that keep events, come here as events.
     if sink.takes_prepared() {
         if let Some(prepared) = super::datadog_direct::prepare_record(bytes) {
             return sink.prepared_event(line, prepared);
