@@ -332,6 +332,42 @@ fn importing_the_same_file_twice_adds_nothing() {
     assert_eq!(all_sessions(&store), sessions);
 }
 
+/// Copies of an event, in the same file or of one stored already, are counted and left out;
+/// the events around them are numbered on without gaps, and their sessions get their rows
+/// although SQLite's foreign key checks are off while importing (they are back on after).
+#[test]
+fn copies_in_a_file_and_of_stored_events_are_left_out_and_counted() {
+    let (tmp, db) = temp_db();
+    let action = |id: &str, at_ms: i64| {
+        format!(
+            r#"{{"type":"action","date":{at_ms},"application":{{"id":"app"}},"session":{{"id":"s1","type":"user"}},"view":{{"id":"v1","url":"https://a.example/cart"}},"action":{{"id":"{id}","type":"click","target":{{"name":"Pay"}}}}}}"#
+        )
+    };
+    let first = tmp.path().join("first.ndjson");
+    let second = tmp.path().join("second.ndjson");
+    std::fs::write(&first, [action("a", 1_000), action("a", 1_000), action("b", 2_000)].join("\n")).expect("write");
+    // A new session between stored copies, so that ignored rows come before inserted ones.
+    let other_session = action("x", 2_500).replace("\"s1\"", "\"s2\"");
+    std::fs::write(&second, [action("a", 1_000), other_session, action("b", 2_000), action("c", 3_000)].join("\n")).expect("write");
+    let mut store = Store::open(&db).expect("open");
+    let reports = import(&mut store, &[first, second]);
+    let counts: Vec<(u64, u64)> = reports.iter().map(|r| (r.summary.inserted_total(), r.summary.duplicates)).collect();
+    assert_eq!(counts, vec![(2, 1), (2, 2)], "{reports:?}");
+    let stored: Vec<(i64, String)> = store
+        .conn
+        .prepare("SELECT e.event_pk, s.session_id || '/' || e.action_name FROM events e JOIN sessions s USING (session_pk) ORDER BY e.event_pk")
+        .and_then(|mut q| q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .expect("events");
+    let expected: Vec<(i64, String)> =
+        [(1, "s1/Pay"), (2, "s1/Pay"), (3, "s2/Pay"), (4, "s1/Pay")].iter().map(|(pk, name)| (*pk, name.to_string())).collect();
+    assert_eq!(stored, expected);
+    let sessions = all_sessions(&store);
+    let action_counts: Vec<(String, i64)> = sessions.iter().map(|s| (s.session_id.clone(), s.action_count)).collect();
+    assert_eq!(action_counts, vec![("s1".to_string(), 3), ("s2".to_string(), 1)]);
+    assert_eq!(count(&store, "PRAGMA foreign_keys"), 1, "foreign keys are checked again after an import");
+    assert_eq!(count(&store, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+}
+
 #[test]
 fn malformed_records_are_reported_by_line_and_the_rest_imported() {
     let (_tmp, db) = temp_db();

@@ -470,7 +470,14 @@ pub fn import_file(store: &mut Store, path: &Path, progress: &Arc<ImportProgress
         *current = display.clone();
     }
     let bulk = store.begin_bulk_load();
-    let result = import_file_inner(store, path, progress, &mut report, bulk);
+    let result = match store.pause_foreign_keys() {
+        Ok(()) => {
+            let result = import_file_inner(store, path, progress, &mut report, bulk);
+            store.resume_foreign_keys();
+            result
+        }
+        Err(source) => Err(ImportError::Store { path: display.clone(), source }),
+    };
     if bulk {
         store.end_bulk_load();
     }

@@ -15,9 +15,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 /// The table's name in SQL; it exists only on the connection that registered it.
 pub const EVENT_BATCH_TABLE: &str = "event_batch";
 
-/// One event row waiting to be inserted.
+/// One event row waiting to be inserted. Its `event_pk` is SQLite's to give (the next rowid):
+/// an INSERT that names it must be ready to abort halfway, and SQLite then copies every page
+/// the statement touches to a statement journal first.
 pub struct BatchRow {
-    pub event_pk: i64,
     pub event_key: i64,
     pub session_pk: i64,
     pub kind: String,
@@ -52,7 +53,7 @@ impl BatchSlot {
 }
 
 /// Columns before the `EVENT_COLUMNS` ones.
-const LEADING_COLUMNS: [&str; 7] = ["event_pk", "event_key", "session_pk", "kind", "time_ms", "version_rank", "extra_json"];
+const LEADING_COLUMNS: [&str; 6] = ["event_key", "session_pk", "kind", "time_ms", "version_rank", "extra_json"];
 
 /// The column list of the table, in the order `SELECT *` gives them.
 pub fn event_batch_columns() -> Vec<&'static str> {
@@ -145,13 +146,12 @@ unsafe impl VTabCursor for EventBatchCursor {
     fn column(&self, ctx: &mut Context, i: c_int) -> Result<()> {
         let Some(row) = self.rows.get(self.at) else { return Ok(()) };
         match i {
-            0 => ctx.set_result(row.event_pk),
-            1 => ctx.set_result(row.event_key),
-            2 => ctx.set_result(row.session_pk),
-            3 => ctx.set_result(row.kind.as_str()),
-            4 => ctx.set_result(row.time_ms),
-            5 => ctx.set_result(row.version_rank),
-            6 => ctx.set_result(row.extra_json.as_str()),
+            0 => ctx.set_result(row.event_key),
+            1 => ctx.set_result(row.session_pk),
+            2 => ctx.set_result(row.kind.as_str()),
+            3 => ctx.set_result(row.time_ms),
+            4 => ctx.set_result(row.version_rank),
+            5 => ctx.set_result(row.extra_json.as_str()),
             // SQLite sets the result to NULL before asking, and most columns are NULL in most rows.
             _ => match usize::try_from(i).ok().and_then(|i| row.columns.get(i - LEADING_COLUMNS.len())) {
                 Some(SqlValue::Null) | None => Ok(()),

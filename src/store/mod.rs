@@ -100,7 +100,7 @@ pub enum DeferredIndexes {
 }
 
 /// Indexes an import needs while it writes: event identities (duplicates are found by them)
-/// and events by session (a session's row is checked against its events' references).
+/// and events by session (the sessions stored before the file are recounted from them).
 const INDEXES_KEPT_DURING_BULK_LOAD: &[&str] = &["events_by_session_key", "events_by_session_time"];
 
 /// Drops the other indexes inside the import's transaction and returns the statements that
@@ -319,6 +319,22 @@ impl Store {
     pub fn end_bulk_load(&self) {
         let _ = self.conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0));
         let _ = self.conn.execute_batch("PRAGMA synchronous=NORMAL");
+    }
+
+    /// Turns SQLite's foreign key checks off for an import, which makes every session's row
+    /// itself and checks them at the end (`FileWriter::finish`). With the checks on, each
+    /// batch of events could abort halfway on a missing session, so SQLite first copied every
+    /// page the batch touched to a statement journal (measured at 10,000 sessions: 90,000
+    /// writes to a temporary file; writing alone 1.58–1.63 s to 1.35–1.39 s). The setting
+    /// cannot change inside a transaction, so this comes before the import's.
+    pub fn pause_foreign_keys(&self) -> StoreResult<()> {
+        self.conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+        Ok(())
+    }
+
+    /// Back on after [`Store::pause_foreign_keys`].
+    pub fn resume_foreign_keys(&self) {
+        let _ = self.conn.execute_batch("PRAGMA foreign_keys = ON");
     }
 
     /// An interrupt handle: cancels the query running on this connection from another thread.
