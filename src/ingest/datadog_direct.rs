@@ -9,9 +9,10 @@
 
 use super::datadog::{event_time_ms, renames_on, KEY_MAP};
 use crate::model::{key_info, KeyInfo, ValueRef};
-use crate::store::writer::{prepare_fields, DirectField, PreparedEvent};
+use crate::store::writer::{prepare_fields_with, recycle_vec, DirectField, FieldScratch, PreparedEvent};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::sync::OnceLock;
 
 /// The dotted keys of [`KEY_MAP`] as a tree: a node per key prefix; node 0 is the top level.
@@ -399,34 +400,72 @@ fn date_ms(date: &Leaf<'_>) -> Option<i64> {
     event_time_ms(&value).ok()
 }
 
+/// The reader's lists, kept by each parser thread from one record to the next: their room is
+/// allocated once, not per record.
+#[derive(Default)]
+struct Scratch {
+    leaves: Vec<(LeafKey, Leaf<'static>)>,
+    path: String,
+    paths: String,
+    level_keys: Vec<&'static str>,
+    fields: Vec<DirectField<'static>>,
+    prepare: FieldScratch,
+}
+
+thread_local! {
+    static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
+}
+
 /// One record's text to its prepared row; None when it needs the general path.
 pub fn prepare_record(bytes: &[u8]) -> Option<PreparedEvent> {
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.take();
+        let row = prepare_record_with(bytes, &mut scratch);
+        cell.set(scratch);
+        row
+    })
+}
+
+fn prepare_record_with(bytes: &[u8], scratch: &mut Scratch) -> Option<PreparedEvent> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let tree = key_tree();
     let mut reader = Reader {
-        tree,
+        tree: key_tree(),
         text,
         at: 0,
-        leaves: Vec::with_capacity(64),
-        path: String::with_capacity(64),
-        paths: String::with_capacity(256),
-        level_keys: Vec::with_capacity(64),
+        leaves: recycle_vec(std::mem::take(&mut scratch.leaves)),
+        path: std::mem::take(&mut scratch.path),
+        paths: std::mem::take(&mut scratch.paths),
+        level_keys: recycle_vec(std::mem::take(&mut scratch.level_keys)),
         kind: None,
         date: None,
     };
+    reader.path.clear();
+    reader.paths.clear();
+    let mut fields = recycle_vec(std::mem::take(&mut scratch.fields));
+    let row = read_row(&mut reader, &mut fields, &mut scratch.prepare);
+    scratch.fields = recycle_vec(fields);
+    scratch.leaves = recycle_vec(reader.leaves);
+    scratch.level_keys = recycle_vec(reader.level_keys);
+    scratch.path = reader.path;
+    scratch.paths = reader.paths;
+    row
+}
+
+fn read_row<'r>(reader: &'r mut Reader<'_>, fields: &mut Vec<DirectField<'r>>, prepare: &mut FieldScratch) -> Option<PreparedEvent> {
     reader.take(b'{')?;
     let read = reader.object(Some(0), true)?;
     reader.skip_whitespace();
-    if reader.at != text.len() || read == 0 {
+    if reader.at != reader.text.len() || read == 0 {
         return None; // more after the object; or no keys but `type` and `date`, kept as `{}` there
     }
-    let kind = match reader.kind? {
+    let kind = match reader.kind.take()? {
         Cow::Borrowed("view_update") => "view".to_string(),
         kind if !kind.is_empty() && kind != "view_update" => kind.into_owned(),
         _ => return None,
     };
-    let time_ms = date_ms(&reader.date?)?;
-    let mut fields = Vec::with_capacity(reader.leaves.len());
+    let time_ms = date_ms(reader.date.as_ref()?)?;
+    let reader: &'r Reader<'_> = reader;
+    let tree = reader.tree;
     for (key, leaf) in &reader.leaves {
         let (key, info) = match *key {
             LeafKey::Entry(entry) if renames_on(entry, &kind) => (KEY_MAP[entry].1, tree.infos[entry].0),
@@ -441,7 +480,7 @@ pub fn prepare_record(bytes: &[u8]) -> Option<PreparedEvent> {
         };
         fields.push(DirectField { key, value: leaf.as_value_ref(), info });
     }
-    prepare_fields(kind, time_ms, &fields)
+    prepare_fields_with(kind, time_ms, fields, prepare)
 }
 
 #[cfg(test)]
