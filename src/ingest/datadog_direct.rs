@@ -87,12 +87,18 @@ struct Reader<'a> {
     /// Where in `text` reading is.
     at: usize,
     leaves: Vec<(LeafKey, Leaf<'a>)>,
-    /// The dotted key of the value being read.
-    path: String,
+    /// The keys from the top level down to the value being read: its dotted key, in parts.
+    /// Joined only for a leaf no entry names (most leaves have one).
+    path: Vec<&'a str>,
     /// The dotted keys of the leaves no entry names, one after another.
     paths: String,
-    /// The keys of the objects being read (a stack: each level appends, then truncates).
+    /// The keys no tree node names of the objects being read (a stack: each level appends,
+    /// then truncates), to find a key twice.
     level_keys: Vec<&'a str>,
+    /// Per tree node, the object in which its key was last read (`objects_read`): a key
+    /// the tree names is found twice in one object without comparing text.
+    node_seen_in: Vec<u32>,
+    objects_read: u32,
     kind: Option<Cow<'a, str>>,
     date: Option<Leaf<'a>>,
 }
@@ -257,7 +263,12 @@ impl<'a> Reader<'a> {
             Some(entry) => LeafKey::Entry(entry),
             None => {
                 let start = self.paths.len();
-                self.paths.push_str(&self.path);
+                for (i, part) in self.path.iter().enumerate() {
+                    if i > 0 {
+                        self.paths.push('.');
+                    }
+                    self.paths.push_str(part);
+                }
                 LeafKey::Path(start, self.paths.len())
             }
         };
@@ -309,8 +320,9 @@ impl<'a> Reader<'a> {
             self.at += 1;
             return Some(0);
         }
-        let base = self.path.len();
         let keys_base = self.level_keys.len();
+        self.objects_read = self.objects_read.wrapping_add(1);
+        let this_object = self.objects_read;
         let mut count = 0;
         loop {
             self.take(b'"')?;
@@ -348,15 +360,21 @@ impl<'a> Reader<'a> {
                 }
             }
             if !special {
-                self.level_keys.push(key);
                 count += 1;
-                if base > 0 {
-                    self.path.push('.');
-                }
-                self.path.push_str(key);
                 let child = node.and_then(|node| self.tree.nodes[node].children.get(key).copied());
+                match child {
+                    Some(child) => {
+                        let seen_in = self.node_seen_in.get_mut(child)?;
+                        if *seen_in == this_object {
+                            return None; // a key twice: the general path keeps the last copy only
+                        }
+                        *seen_in = this_object;
+                    }
+                    None => self.level_keys.push(key),
+                }
+                self.path.push(key);
                 self.value(child)?;
-                self.path.truncate(base);
+                self.path.pop();
             }
             self.skip_whitespace();
             match self.byte()? {
@@ -368,7 +386,8 @@ impl<'a> Reader<'a> {
                 _ => return None,
             }
         }
-        // A key twice in one object: the general path keeps the last copy only.
+        // A key twice in one object: the general path keeps the last copy only. (Keys the tree
+        // names were checked as they came.)
         let keys = &mut self.level_keys[keys_base..];
         if !keys.windows(2).all(|pair| pair[0] < pair[1]) {
             keys.sort_unstable();
@@ -405,9 +424,11 @@ fn date_ms(date: &Leaf<'_>) -> Option<i64> {
 #[derive(Default)]
 struct Scratch {
     leaves: Vec<(LeafKey, Leaf<'static>)>,
-    path: String,
+    path: Vec<&'static str>,
     paths: String,
     level_keys: Vec<&'static str>,
+    node_seen_in: Vec<u32>,
+    objects_read: u32,
     fields: Vec<DirectField<'static>>,
     prepare: FieldScratch,
 }
@@ -433,21 +454,32 @@ fn prepare_record_with(bytes: &[u8], scratch: &mut Scratch) -> Option<PreparedEv
         text,
         at: 0,
         leaves: recycle_vec(std::mem::take(&mut scratch.leaves)),
-        path: std::mem::take(&mut scratch.path),
+        path: recycle_vec(std::mem::take(&mut scratch.path)),
         paths: std::mem::take(&mut scratch.paths),
         level_keys: recycle_vec(std::mem::take(&mut scratch.level_keys)),
+        node_seen_in: std::mem::take(&mut scratch.node_seen_in),
+        objects_read: scratch.objects_read,
         kind: None,
         date: None,
     };
-    reader.path.clear();
     reader.paths.clear();
+    // Zeroed before the count could pass u32::MAX in this record (an object takes two bytes at
+    // least), so no old mark meets a new object's number.
+    let room = u64::from(u32::MAX - reader.objects_read);
+    if reader.node_seen_in.len() != reader.tree.nodes.len() || room <= text.len() as u64 {
+        reader.node_seen_in.clear();
+        reader.node_seen_in.resize(reader.tree.nodes.len(), 0);
+        reader.objects_read = 0;
+    }
     let mut fields = recycle_vec(std::mem::take(&mut scratch.fields));
     let row = read_row(&mut reader, &mut fields, &mut scratch.prepare);
     scratch.fields = recycle_vec(fields);
     scratch.leaves = recycle_vec(reader.leaves);
     scratch.level_keys = recycle_vec(reader.level_keys);
-    scratch.path = reader.path;
+    scratch.path = recycle_vec(reader.path);
     scratch.paths = reader.paths;
+    scratch.node_seen_in = reader.node_seen_in;
+    scratch.objects_read = reader.objects_read;
     row
 }
 
@@ -536,6 +568,8 @@ mod tests {
             format!(r#"{{"type":"view_update","date":"2024-01-02T03:04:05.678Z",{SESSION},"_dd":{{"document_version":3}},"view":{{"id":"v1","time_spent":"900","url":"/relative/path#x"}}}}"#),
             // A kind the explorer has no column set for; seconds for the date.
             format!(r#"{{"type":"vital","date":1700000000,{SESSION},"vital":{{"name":"x","value":2.5}},"display":{{"viewport":{{"width":3}}}}}}"#),
+            // One name in several objects, known and unknown: not a key twice.
+            format!(r#"{{"type":"action","date":1700000000007,{SESSION},"action":{{"id":"a","target":{{"name":"n"}}}},"view":{{"id":"v","name":"n"}},"context":{{"a":{{"k":1,"id":2}},"b":{{"k":2,"id":3}},"k":{{"k":4}}}}}}"#),
             // An event whose only other key is a session one.
             format!(r#"{{"type":"action","date":1700000000003,{SESSION}}}"#),
             // A number where text is kept, and a text column given a number.
@@ -552,6 +586,9 @@ mod tests {
             // A key twice in one object (the tree keeps the last), at the top and below.
             format!(r#"{{"type":"view","date":1,{SESSION},"env":"a","env":"b"}}"#),
             format!(r#"{{"type":"view","date":1,{SESSION},"view":{{"id":"a"}},"view":{{"url":"b"}}}}"#),
+            // Twice further down, apart: a key the tree names, and one it does not.
+            format!(r#"{{"type":"view","date":1,{SESSION},"view":{{"id":"a","url":"u","loading_time":1,"id":"b"}}}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"context":{{"x":1,"y":{{"x":2}},"x":3}}}}"#),
             // A kept key with a renamed key's name; a dotted key; an escaped key.
             format!(r#"{{"type":"view","date":1,{SESSION},"userid":"x","usr":{{"id":"y"}}}}"#),
             format!(r#"{{"type":"view","date":1,{SESSION},"view.id":"x"}}"#),
