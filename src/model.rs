@@ -375,6 +375,11 @@ pub fn is_session_scoped(key: &str) -> bool {
 
 /// The path part of a URL: without scheme, host, query and fragment.
 pub fn url_path(url: &str) -> String {
+    url_path_of(url).to_string()
+}
+
+/// [`url_path`], borrowed from the URL.
+pub fn url_path_of(url: &str) -> &str {
     let after_scheme = match url.find("://") {
         Some(i) => &url[i + 3..],
         None => url,
@@ -382,14 +387,14 @@ pub fn url_path(url: &str) -> String {
     let path_start = if url.contains("://") { after_scheme.find('/') } else { Some(0) };
     let path = match path_start {
         Some(i) => &after_scheme[i..],
-        None => return "/".to_string(),
+        None => return "/",
     };
     let end = path.find(['?', '#']).unwrap_or(path.len());
     let p = &path[..end];
     if p.is_empty() {
-        "/".to_string()
+        "/"
     } else {
-        p.to_string()
+        p
     }
 }
 

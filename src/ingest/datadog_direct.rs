@@ -9,7 +9,7 @@
 
 use super::datadog::{event_time_ms, renames_on, KEY_MAP};
 use crate::model::{key_info, KeyInfo, ValueRef};
-use crate::store::writer::{prepare_fields_with, recycle_vec, DirectField, FieldScratch, PreparedEvent};
+use crate::store::writer::{kind_name, prepare_fields_with, recycle_vec, DirectField, FieldScratch, PreparedEvent};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -491,8 +491,8 @@ fn read_row<'r>(reader: &'r mut Reader<'_>, fields: &mut Vec<DirectField<'r>>, p
         return None; // more after the object; or no keys but `type` and `date`, kept as `{}` there
     }
     let kind = match reader.kind.take()? {
-        Cow::Borrowed("view_update") => "view".to_string(),
-        kind if !kind.is_empty() && kind != "view_update" => kind.into_owned(),
+        Cow::Borrowed("view_update") => Cow::Borrowed("view"),
+        kind if !kind.is_empty() && kind != "view_update" => kind_name(&kind),
         _ => return None,
     };
     let time_ms = date_ms(reader.date.as_ref()?)?;

@@ -4,9 +4,10 @@
 //! each index, halting, releasing its values) that was about a quarter of the writer's
 //! instructions when every row was its own run.
 
+use super::event_row::{EventRow, Slot};
 use rusqlite::ffi;
-use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Result};
+use std::borrow::Cow;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -19,12 +20,11 @@ pub const EVENT_BATCH_TABLE: &str = "event_batch";
 pub struct BatchRow {
     pub event_key: i64,
     pub session_pk: i64,
-    pub kind: String,
+    pub kind: Cow<'static, str>,
     pub time_ms: i64,
     pub version_rank: i64,
-    pub extra_json: String,
-    /// In the order of `EVENT_COLUMNS`.
-    pub columns: Vec<SqlValue>,
+    /// The columns, in the order of `EVENT_COLUMNS`, and the extended fields' JSON.
+    pub row: EventRow,
     /// Counted among the inserted events when it was queued (a held-back view): a copy found
     /// stored already moves it to the duplicates.
     pub counted_when_queued: bool,
@@ -231,19 +231,16 @@ unsafe extern "C" fn x_column(cursor: *mut ffi::sqlite3_vtab_cursor, ctx: *mut f
         match i {
             0 => ffi::sqlite3_result_int64(ctx, row.event_key),
             1 => ffi::sqlite3_result_int64(ctx, row.session_pk),
-            2 => result_text(ctx, &row.kind),
+            2 => result_text(ctx, row.kind.as_bytes()),
             3 => ffi::sqlite3_result_int64(ctx, row.time_ms),
             4 => ffi::sqlite3_result_int64(ctx, row.version_rank),
-            5 => result_text(ctx, &row.extra_json),
+            5 => result_text(ctx, row.row.extra_json_bytes()),
             // SQLite sets the result to NULL before asking, and most columns are NULL in most rows.
-            _ => match usize::try_from(i).ok().and_then(|i| row.columns.get(i - LEADING_COLUMNS.len())) {
-                Some(SqlValue::Null) | None => {}
-                Some(SqlValue::Integer(n)) => ffi::sqlite3_result_int64(ctx, *n),
-                Some(SqlValue::Real(x)) => ffi::sqlite3_result_double(ctx, *x),
-                Some(SqlValue::Text(text)) => result_text(ctx, text),
-                Some(SqlValue::Blob(bytes)) => {
-                    ffi::sqlite3_result_blob64(ctx, bytes.as_ptr().cast::<c_void>(), bytes.len() as u64, ffi::SQLITE_TRANSIENT())
-                }
+            _ => match usize::try_from(i).ok().and_then(|i| i.checked_sub(LEADING_COLUMNS.len())).map(|i| row.row.column(i)) {
+                Some(Slot::Null) | None => {}
+                Some(Slot::Integer(n)) => ffi::sqlite3_result_int64(ctx, n),
+                Some(Slot::Real(x)) => ffi::sqlite3_result_double(ctx, x),
+                Some(Slot::Text(range)) => result_text(ctx, row.row.bytes_of(range)),
             },
         }
     }
@@ -253,9 +250,9 @@ unsafe extern "C" fn x_column(cursor: *mut ffi::sqlite3_vtab_cursor, ctx: *mut f
 /// Hands SQLite text it reads in place (SQLITE_STATIC). Safe because the rows stay in the
 /// cursor, unchanged, until the statement has ended: `x_filter` or `x_close` gives them back,
 /// and the writer empties the batch only after the statement returned.
-unsafe fn result_text(ctx: *mut ffi::sqlite3_context, text: &str) {
-    // An empty String's pointer dangles; SQLite gets a real empty string instead.
-    let bytes: &[u8] = if text.is_empty() { b"\0" } else { text.as_bytes() };
+unsafe fn result_text(ctx: *mut ffi::sqlite3_context, text: &[u8]) {
+    // An empty slice's pointer may dangle; SQLite gets a real empty string instead.
+    let bytes: &[u8] = if text.is_empty() { b"\0" } else { text };
     let length = if text.is_empty() { 0 } else { bytes.len() as u64 };
     // SAFETY: `bytes` outlives the statement (above); SQLITE_STATIC: SQLite neither copies nor frees it.
     unsafe { ffi::sqlite3_result_text64(ctx, bytes.as_ptr().cast::<c_char>(), length, ffi::SQLITE_STATIC(), ffi::SQLITE_UTF8 as u8) };

@@ -2,14 +2,17 @@
 
 use super::{StoreError, StoreResult};
 use crate::model::{
-    key_info_of, session_attribute_for_key, url_path, ColumnType, Event, FieldKey, FieldValue, KeyInfo, ValueRef,
-    EVENT_COLUMNS, SESSION_ATTRIBUTES,
+    key_info_of, session_attribute_for_key, url_path, url_path_of, ColumnType, Event, FieldKey, FieldValue, KeyInfo,
+    ValueRef, EVENT_COLUMNS, SESSION_ATTRIBUTES,
 };
 use super::event_batch::{event_batch_columns, register_event_batch, BatchRow, BatchSlot, EVENT_BATCH_TABLE};
+use super::event_row::{EventRow, Slot, TextRange};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::io::Write as _;
 
 /// Sessions whose attributes are cached while a file is written; past this the cache is
 /// written out and emptied, so memory stays bounded on files with millions of sessions
@@ -67,97 +70,105 @@ struct CachedSession {
     /// The session fields of its last event, and which of them differed from the session's.
     /// Most events of a session repeat the same ones: comparing the packed bytes then replaces
     /// a map lookup per field (see [`FileWriter::session_for`]).
-    last_fields: SessionFields,
+    last_fields: Vec<u8>,
     last_differing: Vec<(String, FieldValue)>,
 }
 
-/// An event's session-scoped fields packed into one buffer, in order: the parser thread packs
-/// them (one allocation crosses to the writer instead of two per field), and two events with
-/// the same fields have the same bytes.
+/// Packed session fields on their own, for the packing's tests.
+#[cfg(test)]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SessionFields(Vec<u8>);
+struct SessionFields(Vec<u8>);
 
+/// Appends a session field to `bytes`: key, type tag, value; texts with a u32 length (a record
+/// is at most 32 MiB). An event's session-scoped fields are packed one after another into a
+/// range of its row's buffer (see [`EventRow`]): two events with the same fields have the same
+/// bytes, so the writer compares bytes, not maps.
+fn pack_session_field(bytes: &mut Vec<u8>, key: &str, value: ValueRef<'_>) {
+    let push_text = |bytes: &mut Vec<u8>, text: &str| {
+        bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(text.as_bytes());
+    };
+    push_text(bytes, key);
+    match value {
+        ValueRef::Str(text) => {
+            bytes.push(0);
+            push_text(bytes, text);
+        }
+        ValueRef::Int(n) => {
+            bytes.push(1);
+            bytes.extend_from_slice(&n.to_le_bytes());
+        }
+        ValueRef::Float(x) => {
+            bytes.push(2);
+            bytes.extend_from_slice(&x.to_bits().to_le_bytes());
+        }
+        ValueRef::Bool(b) => {
+            bytes.push(3);
+            bytes.push(u8::from(b));
+        }
+    }
+}
+
+/// The fields [`pack_session_field`] packed, in order.
+fn unpack_session_fields(bytes: &[u8]) -> Vec<(String, FieldValue)> {
+    let mut fields = Vec::new();
+    let mut rest: &[u8] = bytes;
+    // Only `pack_session_field` wrote these bytes, so every read succeeds; `?` ends early otherwise.
+    let mut next = || -> Option<(String, FieldValue)> {
+        fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+            let (head, tail) = (rest.get(..n)?, rest.get(n..)?);
+            *rest = tail;
+            Some(head)
+        }
+        fn take_u64(rest: &mut &[u8]) -> Option<u64> {
+            Some(u64::from_le_bytes(take(rest, 8)?.try_into().ok()?))
+        }
+        fn take_text(rest: &mut &[u8]) -> Option<String> {
+            let len = u32::from_le_bytes(take(rest, 4)?.try_into().ok()?) as usize;
+            String::from_utf8(take(rest, len)?.to_vec()).ok()
+        }
+        let key = take_text(&mut rest)?;
+        let tag = *take(&mut rest, 1)?.first()?;
+        let value = match tag {
+            0 => FieldValue::Str(take_text(&mut rest)?),
+            1 => FieldValue::Int(take_u64(&mut rest)? as i64),
+            2 => FieldValue::Float(f64::from_bits(take_u64(&mut rest)?)),
+            _ => FieldValue::Bool(*take(&mut rest, 1)?.first()? != 0),
+        };
+        Some((key, value))
+    };
+    while let Some(field) = next() {
+        fields.push(field);
+    }
+    fields
+}
+
+#[cfg(test)]
 impl SessionFields {
     fn push(&mut self, key: &str, value: ValueRef<'_>) {
-        let bytes = &mut self.0;
-        let push_text = |bytes: &mut Vec<u8>, text: &str| {
-            bytes.extend_from_slice(&(text.len() as u64).to_le_bytes());
-            bytes.extend_from_slice(text.as_bytes());
-        };
-        push_text(bytes, key);
-        match value {
-            ValueRef::Str(text) => {
-                bytes.push(0);
-                push_text(bytes, text);
-            }
-            ValueRef::Int(n) => {
-                bytes.push(1);
-                bytes.extend_from_slice(&n.to_le_bytes());
-            }
-            ValueRef::Float(x) => {
-                bytes.push(2);
-                bytes.extend_from_slice(&x.to_bits().to_le_bytes());
-            }
-            ValueRef::Bool(b) => {
-                bytes.push(3);
-                bytes.push(u8::from(b));
-            }
-        }
+        pack_session_field(&mut self.0, key, value);
     }
 
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The fields back, in the order they were pushed.
     fn unpack(&self) -> Vec<(String, FieldValue)> {
-        let mut fields = Vec::new();
-        let mut rest: &[u8] = &self.0;
-        // Only `push` wrote these bytes, so every read succeeds; `?` ends early otherwise.
-        let mut next = || -> Option<(String, FieldValue)> {
-            fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-                let (head, tail) = (rest.get(..n)?, rest.get(n..)?);
-                *rest = tail;
-                Some(head)
-            }
-            fn take_u64(rest: &mut &[u8]) -> Option<u64> {
-                Some(u64::from_le_bytes(take(rest, 8)?.try_into().ok()?))
-            }
-            fn take_text(rest: &mut &[u8]) -> Option<String> {
-                let len = usize::try_from(take_u64(rest)?).ok()?;
-                String::from_utf8(take(rest, len)?.to_vec()).ok()
-            }
-            let key = take_text(&mut rest)?;
-            let tag = *take(&mut rest, 1)?.first()?;
-            let value = match tag {
-                0 => FieldValue::Str(take_text(&mut rest)?),
-                1 => FieldValue::Int(take_u64(&mut rest)? as i64),
-                2 => FieldValue::Float(f64::from_bits(take_u64(&mut rest)?)),
-                _ => FieldValue::Bool(*take(&mut rest, 1)?.first()? != 0),
-            };
-            Some((key, value))
-        };
-        while let Some(field) = next() {
-            fields.push(field);
-        }
-        fields
+        unpack_session_fields(&self.0)
     }
 }
 
 /// An event made ready for the store without the database: its identity, its column values
 /// and the JSON of its other keys. Import threads prepare events while the writer writes.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub struct PreparedEvent {
-    kind: String,
+    kind: Cow<'static, str>,
     time_ms: i64,
-    session_id: String,
     event_key: i64,
     version_rank: i64,
-    columns: Vec<SqlValue>,
-    /// The keys without a column and not session-scoped, as a JSON object (keys sorted).
-    extra_json: String,
-    /// Session-scoped keys: the writer moves them onto the session.
-    session_fields: SessionFields,
+    /// The columns, and the keys without a column and not session-scoped as a JSON object
+    /// (keys sorted); the two ranges below are texts of its buffer too.
+    row: EventRow,
+    session_id: TextRange,
+    /// Session-scoped keys, packed (see [`pack_session_field`]): the writer moves them onto
+    /// the session.
+    session_fields: TextRange,
     /// Values kept as text because a number was expected.
     warnings: Vec<String>,
 }
@@ -166,15 +177,50 @@ impl PreparedEvent {
     /// The same row: every part equal, the session fields as a set (the writer reads them as a
     /// map, so their order is not part of the row). For tests of the two ways to prepare a row.
     pub fn same_row_as(&self, other: &PreparedEvent) -> bool {
-        let sorted = |fields: &SessionFields| {
-            let mut unpacked = fields.unpack();
+        let sorted = |event: &PreparedEvent| {
+            let mut unpacked = unpack_session_fields(event.row.bytes_of(event.session_fields));
             unpacked.sort_by(|a, b| a.0.cmp(&b.0));
             format!("{unpacked:?}")
         };
-        (&self.kind, self.time_ms, &self.session_id, self.event_key, self.version_rank, &self.columns, &self.extra_json, &self.warnings)
-            == (&other.kind, other.time_ms, &other.session_id, other.event_key, other.version_rank, &other.columns, &other.extra_json, &other.warnings)
-            && sorted(&self.session_fields) == sorted(&other.session_fields)
+        (&self.kind, self.time_ms, self.session_id(), self.event_key, self.version_rank, &self.warnings)
+            == (&other.kind, other.time_ms, other.session_id(), other.event_key, other.version_rank, &other.warnings)
+            && self.row.same_values_as(&other.row)
+            && sorted(self) == sorted(other)
     }
+
+    pub fn session_id(&self) -> &str {
+        self.row.text_of(self.session_id)
+    }
+}
+
+/// A kind as the writer keeps it: the common ones without an allocation.
+pub fn kind_name(kind: &str) -> Cow<'static, str> {
+    match kind {
+        "view" => Cow::Borrowed("view"),
+        "action" => Cow::Borrowed("action"),
+        "error" => Cow::Borrowed("error"),
+        "resource" => Cow::Borrowed("resource"),
+        "long_task" => Cow::Borrowed("long_task"),
+        other => Cow::Owned(other.to_string()),
+    }
+}
+
+/// Bytes a field's key and value take in a row's buffer, about: as a column or extended field,
+/// or packed as a session field.
+fn field_room(key: &str, value: ValueRef<'_>) -> usize {
+    key.len()
+        + 12
+        + match value {
+            ValueRef::Str(text) => text.len(),
+            _ => 24,
+        }
+}
+
+/// An event too large for a row (past 4 GiB of text).
+const TOO_LARGE: &str = "the event is too large to store";
+
+fn too_large() -> StoreError {
+    StoreError::Sqlite(rusqlite::Error::ModuleError(TOO_LARGE.to_string()))
 }
 
 /// Prepares an event for [`FileWriter::write_prepared`]; `Err` is why it cannot be stored.
@@ -196,17 +242,20 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
     // The identity is taken before any key moves to the session, and does not depend on it.
     let event_key = event_key_with(&event, &session_id, &infos);
     let version_rank = version_rank(&event);
-    let mut columns = vec![SqlValue::Null; EVENT_COLUMNS.len()];
+    let room = session_id.len() + event.fields.iter().map(|(key, value)| field_room(key, value.as_value_ref())).sum::<usize>();
+    let mut row = EventRow::with_capacity(room);
+    let session_id_range = row.push_text(&session_id).ok_or(TOO_LARGE)?;
     let mut extra: Vec<(FieldKey, FieldValue)> = Vec::new();
-    let mut session_fields = SessionFields::default();
+    let fields_start = row.buffer().len();
     let mut warnings = Vec::new();
+    let mut column_values: Vec<(usize, FieldValue)> = Vec::new();
     for ((key, value), info) in std::mem::take(&mut event.fields).into_iter().zip(infos) {
         if key == "session_id" {
             continue;
         }
         if info.session_scoped {
             if !value.is_empty_text() {
-                session_fields.push(&key, value.as_value_ref());
+                pack_session_field(row.buffer(), &key, value.as_value_ref());
             }
             continue;
         }
@@ -216,17 +265,14 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
         };
         let converted = match EVENT_COLUMNS[index].column_type {
             ColumnType::Text => {
-                columns[index] = SqlValue::Text(match value {
-                    FieldValue::Str(s) => s,
-                    other => other.to_string(),
-                });
+                column_values.push((index, value));
                 continue;
             }
-            ColumnType::Integer => value.as_i64().map(SqlValue::Integer),
-            ColumnType::Real => value.as_f64().map(SqlValue::Real),
+            ColumnType::Integer => value.as_i64().map(Slot::Integer),
+            ColumnType::Real => value.as_f64().map(Slot::Real),
         };
         match converted {
-            Some(v) => columns[index] = v,
+            Some(v) => row.set(index, v),
             None => {
                 // Lossless: the odd value is kept under its key, and the user is told.
                 // As JSON: text quoted, the way the user's file shows it.
@@ -235,15 +281,24 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
             }
         }
     }
+    let session_fields = row.range_from(fields_start).ok_or(TOO_LARGE)?;
+    // After the session fields, which must be one range.
+    for (index, value) in column_values {
+        match value {
+            FieldValue::Str(text) => row.set_text(index, &text),
+            other => row.set_text(index, &other.to_string()),
+        }
+        .ok_or(TOO_LARGE)?;
+    }
     let extra_json = json_object_text(&mut extra);
+    row.set_extra_json(&extra_json).ok_or(TOO_LARGE)?;
     Ok(PreparedEvent {
-        kind: event.kind,
+        kind: kind_name(&event.kind),
         time_ms: event.time_ms,
-        session_id,
         event_key,
         version_rank,
-        columns,
-        extra_json,
+        row,
+        session_id: session_id_range,
         session_fields,
         warnings,
     })
@@ -268,7 +323,7 @@ fn view_path_column() -> usize {
 /// session fields' order, which is the fields' (the writer reads them as a map). None where
 /// `prepare` would do more than the common case: skip the event, or keep a value that should
 /// be a number with a warning. The caller then takes that path, which words the messages.
-pub fn prepare_fields(kind: String, time_ms: i64, fields: &[DirectField<'_>]) -> Option<PreparedEvent> {
+pub fn prepare_fields(kind: Cow<'static, str>, time_ms: i64, fields: &[DirectField<'_>]) -> Option<PreparedEvent> {
     prepare_fields_with(kind, time_ms, fields, &mut FieldScratch::default())
 }
 
@@ -280,14 +335,6 @@ pub struct FieldScratch {
     extra: Vec<(&'static str, ValueRef<'static>)>,
 }
 
-/// Bytes a value takes in [`SessionFields`], about.
-fn session_value_room(value: ValueRef<'_>) -> usize {
-    match value {
-        ValueRef::Str(text) => text.len(),
-        _ => 8,
-    }
-}
-
 /// An empty Vec with `v`'s allocation, for items of another lifetime: collecting in place
 /// keeps the allocation, as the two item types have one layout. Lets a list of borrowed
 /// items outlive the borrows, empty.
@@ -297,7 +344,12 @@ pub fn recycle_vec<T, U>(mut v: Vec<T>) -> Vec<U> {
 }
 
 /// [`prepare_fields`] with the caller's scratch lists (left with their room, empty).
-pub fn prepare_fields_with(kind: String, time_ms: i64, fields: &[DirectField<'_>], scratch: &mut FieldScratch) -> Option<PreparedEvent> {
+pub fn prepare_fields_with(
+    kind: Cow<'static, str>,
+    time_ms: i64,
+    fields: &[DirectField<'_>],
+    scratch: &mut FieldScratch,
+) -> Option<PreparedEvent> {
     let (mut session_id, mut view_url) = (None, None);
     for field in fields {
         match field.key {
@@ -308,11 +360,11 @@ pub fn prepare_fields_with(kind: String, time_ms: i64, fields: &[DirectField<'_>
         }
     }
     let session_id = match session_id {
-        Some(ValueRef::Str(id)) if !id.is_empty() => id.to_string(),
+        Some(ValueRef::Str(id)) if !id.is_empty() => id,
         _ => return None,
     };
     let view_path = match view_url {
-        Some(ValueRef::Str(url)) if !url.is_empty() => Some(url_path(url)),
+        Some(ValueRef::Str(url)) if !url.is_empty() => Some(url_path_of(url)),
         _ => None,
     };
     let find = |key: &str| fields.iter().find(|field| field.key == key).map(|field| field.value);
@@ -321,7 +373,7 @@ pub fn prepare_fields_with(kind: String, time_ms: i64, fields: &[DirectField<'_>
         _ => None,
     });
     let event_key = match id {
-        Some(id) => identity_of_id(&kind, &session_id, id),
+        Some(id) => identity_of_id(&kind, session_id, id),
         None => {
             let mut keyed: Vec<(&str, ValueRef<'_>)> = recycle_vec(std::mem::take(&mut scratch.keyed));
             keyed.extend(
@@ -329,10 +381,10 @@ pub fn prepare_fields_with(kind: String, time_ms: i64, fields: &[DirectField<'_>
                     .iter()
                     .filter(|field| field.key != "session_id" && !field.info.session_scoped)
                     .map(|field| (field.key, field.value))
-                    .chain(view_path.as_deref().map(|path| ("view_path", ValueRef::Str(path)))),
+                    .chain(view_path.map(|path| ("view_path", ValueRef::Str(path)))),
             );
             keyed.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            let key = identity_of_content(&kind, &session_id, time_ms, &keyed);
+            let key = identity_of_content(&kind, session_id, time_ms, &keyed);
             scratch.keyed = recycle_vec(keyed);
             key
         }
@@ -342,42 +394,65 @@ pub fn prepare_fields_with(kind: String, time_ms: i64, fields: &[DirectField<'_>
         None if kind == "view" => find("time_spent").and_then(ValueRef::as_i64).unwrap_or(0),
         None => 0,
     };
-    let mut columns: Vec<SqlValue> = (0..EVENT_COLUMNS.len()).map(|_| SqlValue::Null).collect();
-    let session_bytes: usize =
-        fields.iter().filter(|f| f.info.session_scoped).map(|f| f.key.len() + 18 + session_value_room(f.value)).sum();
-    let mut session_fields = SessionFields(Vec::with_capacity(session_bytes));
+    // One buffer for every text of the row: sized for them all, so it is allocated once.
+    let room = session_id.len()
+        + view_path.map_or(0, str::len)
+        + fields.iter().map(|field| field_room(field.key, field.value)).sum::<usize>();
+    let mut row = EventRow::with_capacity(room);
+    let session_id_range = row.push_text(session_id)?;
+    let fields_start = row.buffer().len();
+    for field in fields.iter().filter(|field| field.info.session_scoped && field.key != "session_id") {
+        if !field.value.is_empty_text() {
+            pack_session_field(row.buffer(), field.key, field.value);
+        }
+    }
+    let session_fields = row.range_from(fields_start)?;
     let mut extra: Vec<(&str, ValueRef<'_>)> = recycle_vec(std::mem::take(&mut scratch.extra));
     for field in fields {
-        if field.key == "session_id" {
-            continue;
-        }
-        if field.info.session_scoped {
-            if !field.value.is_empty_text() {
-                session_fields.push(field.key, field.value);
-            }
+        if field.key == "session_id" || field.info.session_scoped {
             continue;
         }
         let Some(index) = field.info.event_column else {
             extra.push((field.key, field.value));
             continue;
         };
-        columns[index] = match EVENT_COLUMNS[index].column_type {
-            ColumnType::Text => SqlValue::Text(match field.value {
-                ValueRef::Str(text) => text.to_string(),
-                other => other.to_string(),
-            }),
+        match EVENT_COLUMNS[index].column_type {
+            ColumnType::Text => {
+                let start = row.buffer().len();
+                match field.value {
+                    ValueRef::Str(text) => row.buffer().extend_from_slice(text.as_bytes()),
+                    // Writing into a Vec cannot fail.
+                    other => {
+                        let _ = write!(row.buffer(), "{other}");
+                    }
+                }
+                let range = row.range_from(start)?;
+                row.set(index, Slot::Text(range));
+            }
             // Not a number: `prepare` keeps it with a warning.
-            ColumnType::Integer => SqlValue::Integer(field.value.as_i64()?),
-            ColumnType::Real => SqlValue::Real(field.value.as_f64()?),
-        };
+            ColumnType::Integer => row.set(index, Slot::Integer(field.value.as_i64()?)),
+            ColumnType::Real => row.set(index, Slot::Real(field.value.as_f64()?)),
+        }
     }
     if let Some(path) = view_path {
-        columns[view_path_column()] = SqlValue::Text(path);
+        row.set_text(view_path_column(), path)?;
     }
     extra.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    let extra_json = json_object_of_sorted(&extra);
+    let start = row.buffer().len();
+    write_json_object_of_sorted(row.buffer(), &extra);
+    let extra_json = row.range_from(start)?;
+    row.set_extra_json_range(extra_json);
     scratch.extra = recycle_vec(extra);
-    Some(PreparedEvent { kind, time_ms, session_id, event_key, version_rank, columns, extra_json, session_fields, warnings: Vec::new() })
+    Some(PreparedEvent {
+        kind,
+        time_ms,
+        event_key,
+        version_rank,
+        row,
+        session_id: session_id_range,
+        session_fields,
+        warnings: Vec::new(),
+    })
 }
 
 /// A view of a session this file created, not written yet (see [`PENDING_VIEW_LIMIT`]).
@@ -563,20 +638,20 @@ impl<'c> FileWriter<'c> {
     }
 
     pub fn write_prepared(&mut self, line: u64, event: PreparedEvent) -> StoreResult<WriteOutcome> {
-        let PreparedEvent { kind, time_ms, session_id, event_key, version_rank, columns, mut extra_json, session_fields, warnings } =
-            event;
+        let PreparedEvent { kind, time_ms, event_key, version_rank, mut row, session_id, session_fields, warnings } = event;
         for warning in warnings {
             self.summary.warnings.push((line, warning));
         }
-        let (session_pk, differing) = self.session_for(&session_id, session_fields)?;
+        let (session_pk, differing) = self.session_for(row.text_of(session_id), row.bytes_of(session_fields))?;
         self.touched_sessions.insert(session_pk);
         // Session-scoped values that differ from the session's stay on the event.
         if kind == "view" {
-            // Views may merge with another copy, which needs the map.
-            let mut extra: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&extra_json).unwrap_or_default();
+            // Views may merge with another copy, which needs the map and the values.
+            let mut extra: serde_json::Map<String, serde_json::Value> = serde_json::from_str(row.extra_json()).unwrap_or_default();
             for (key, value) in differing {
                 extra.insert(key, value.to_json());
             }
+            let columns = row.to_sql_values();
             let key = (session_pk, event_key);
             if self.new_sessions.contains(&session_pk) && !self.pending_written_early.contains(&key) {
                 return self.hold_view(key, time_ms, version_rank, columns, extra);
@@ -587,23 +662,23 @@ impl<'c> FileWriter<'c> {
                 }
                 return Ok(outcome);
             }
-            extra_json = serde_json::Value::Object(extra).to_string();
+            row.set_extra_json(&serde_json::Value::Object(extra).to_string()).ok_or_else(too_large)?;
         } else if !differing.is_empty() {
-            let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&extra_json).unwrap_or_default();
+            let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(row.extra_json()).unwrap_or_default();
             for (key, value) in differing {
                 map.insert(key, value.to_json());
             }
-            extra_json = serde_json::Value::Object(map).to_string();
+            row.set_extra_json(&serde_json::Value::Object(map).to_string()).ok_or_else(too_large)?;
         }
-        self.queue_row(session_pk, event_key, kind, time_ms, version_rank, extra_json, columns, false)?;
+        self.queue_row(session_pk, event_key, kind, time_ms, version_rank, row, false)?;
         Ok(WriteOutcome::Inserted)
     }
 
-    fn count_inserted(&mut self, kind: String) {
-        match self.summary.inserted_by_kind.get_mut(&kind) {
+    fn count_inserted(&mut self, kind: Cow<'static, str>) {
+        match self.summary.inserted_by_kind.get_mut(kind.as_ref()) {
             Some(n) => *n += 1,
             None => {
-                self.summary.inserted_by_kind.insert(kind, 1);
+                self.summary.inserted_by_kind.insert(kind.into_owned(), 1);
             }
         }
     }
@@ -615,17 +690,16 @@ impl<'c> FileWriter<'c> {
         &mut self,
         session_pk: i64,
         event_key: i64,
-        kind: String,
+        kind: Cow<'static, str>,
         time_ms: i64,
         version_rank: i64,
-        extra_json: String,
-        columns: Vec<SqlValue>,
+        row: EventRow,
         counted_when_queued: bool,
     ) -> StoreResult<()> {
         if kind == "view" {
             self.batched_view_keys.insert((session_pk, event_key));
         }
-        self.batch.push(BatchRow { event_key, session_pk, kind, time_ms, version_rank, extra_json, columns, counted_when_queued });
+        self.batch.push(BatchRow { event_key, session_pk, kind, time_ms, version_rank, row, counted_when_queued });
         if self.batch.len() >= EVENT_BATCH_ROWS {
             self.insert_batch()?;
         }
@@ -679,7 +753,7 @@ impl<'c> FileWriter<'c> {
             };
             if !was_inserted {
                 if row.counted_when_queued {
-                    if let Some(n) = self.summary.inserted_by_kind.get_mut(&row.kind) {
+                    if let Some(n) = self.summary.inserted_by_kind.get_mut(row.kind.as_ref()) {
                         *n = n.saturating_sub(1);
                     }
                 }
@@ -691,15 +765,8 @@ impl<'c> FileWriter<'c> {
             if self.new_sessions.contains(&row.session_pk) {
                 let at = &self.aggregate_columns;
                 let is_view = row.kind == "view";
-                let span_ns = match row.columns.get(if is_view { at.time_spent_ns } else { at.duration_ns }) {
-                    Some(SqlValue::Integer(n)) => *n,
-                    _ => 0,
-                };
-                let page = match (row.columns.get(at.view_path), row.columns.get(at.view_url)) {
-                    (Some(SqlValue::Text(path)), Some(SqlValue::Text(url))) => Some((path.as_str(), Some(url.as_str()))),
-                    (Some(SqlValue::Text(path)), _) => Some((path.as_str(), None)),
-                    _ => None,
-                };
+                let span_ns = row.row.column_integer(if is_view { at.time_spent_ns } else { at.duration_ns }).unwrap_or(0);
+                let page = row.row.column_text(at.view_path).map(|path| (path, row.row.column_text(at.view_url)));
                 let aggregate = self.aggregates.entry(row.session_pk).or_default();
                 aggregate.add(&row.kind, row.time_ms, span_ns);
                 if let Some((path, url)) = page {
@@ -746,14 +813,15 @@ impl<'c> FileWriter<'c> {
         self.pending_order.push_back(key);
         // Counted now, as the other kinds are; a held view that turns out to be stored
         // already is moved to the duplicates when it is written.
-        self.count_inserted("view".to_string());
+        self.count_inserted(Cow::Borrowed("view"));
         Ok(WriteOutcome::Inserted)
     }
 
     fn write_held_view(&mut self, key: (i64, i64)) -> StoreResult<()> {
         let Some(view) = self.pending_views.remove(&key) else { return Ok(()) };
         let extra_json = serde_json::Value::Object(view.extra).to_string();
-        self.queue_row(key.0, key.1, "view".to_string(), view.time_ms, view.version_rank, extra_json, view.columns, true)
+        let row = EventRow::from_sql_values(&view.columns, &extra_json).ok_or_else(too_large)?;
+        self.queue_row(key.0, key.1, Cow::Borrowed("view"), view.time_ms, view.version_rank, row, true)
     }
 
     /// Writes the views held back, in the order they arrived.
@@ -819,7 +887,7 @@ impl<'c> FileWriter<'c> {
 
     /// Finds or creates the session and moves session-scoped values onto it; returns the
     /// values that differ from the session's, which stay on the event.
-    fn session_for(&mut self, session_id: &str, fields: SessionFields) -> StoreResult<(i64, Vec<(String, FieldValue)>)> {
+    fn session_for(&mut self, session_id: &str, fields: &[u8]) -> StoreResult<(i64, Vec<(String, FieldValue)>)> {
         if !self.sessions.contains_key(session_id) {
             if self.sessions.len() >= self.session_cache_limit {
                 self.write_cached_sessions(&mut FxHashMap::default())?;
@@ -835,11 +903,11 @@ impl<'c> FileWriter<'c> {
         }
         // The same fields as the last event's meet the same attributes: a key is only ever
         // added to a session, never changed, so the same ones differ.
-        if fields == session.last_fields {
+        if fields == session.last_fields.as_slice() {
             return Ok((session.session_pk, session.last_differing.clone()));
         }
         let mut differing = Vec::new();
-        for (key, value) in fields.unpack() {
+        for (key, value) in unpack_session_fields(fields) {
             match session.attributes.get(&key) {
                 None => {
                     session.attributes.insert(key, value);
@@ -849,7 +917,8 @@ impl<'c> FileWriter<'c> {
                 Some(_) => {}
             }
         }
-        session.last_fields = fields;
+        session.last_fields.clear();
+        session.last_fields.extend_from_slice(fields);
         session.last_differing.clone_from(&differing);
         Ok((session.session_pk, differing))
     }
@@ -885,7 +954,7 @@ impl<'c> FileWriter<'c> {
                 attributes,
                 dirty: false,
                 stored: true,
-                last_fields: SessionFields::default(),
+                last_fields: Vec::new(),
                 last_differing: Vec::new(),
             });
         }
@@ -898,7 +967,7 @@ impl<'c> FileWriter<'c> {
             attributes: FxHashMap::default(),
             dirty: false,
             stored: false,
-            last_fields: SessionFields::default(),
+            last_fields: Vec::new(),
             last_differing: Vec::new(),
         })
     }
@@ -1166,6 +1235,12 @@ fn json_object_of_sorted(fields: &[(&str, ValueRef<'_>)]) -> String {
         _ => 24,
     };
     let mut out = Vec::with_capacity(16 + fields.iter().map(|(key, value)| key.len() + 4 + room(value)).sum::<usize>());
+    write_json_object_of_sorted(&mut out, fields);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// [`json_object_of_sorted`], appended to `out`.
+fn write_json_object_of_sorted(out: &mut Vec<u8>, fields: &[(&str, ValueRef<'_>)]) {
     out.push(b'{');
     let mut first = true;
     for (i, (key, value)) in fields.iter().enumerate() {
@@ -1177,17 +1252,16 @@ fn json_object_of_sorted(fields: &[(&str, ValueRef<'_>)]) -> String {
         }
         first = false;
         // Writing a str or a number into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut out, key);
+        let _ = serde_json::to_writer(&mut *out, key);
         out.push(b':');
         let _ = match value {
-            ValueRef::Str(s) => serde_json::to_writer(&mut out, s),
-            ValueRef::Int(v) => serde_json::to_writer(&mut out, v),
-            ValueRef::Float(v) => serde_json::to_writer(&mut out, v),
-            ValueRef::Bool(v) => serde_json::to_writer(&mut out, v),
+            ValueRef::Str(s) => serde_json::to_writer(&mut *out, s),
+            ValueRef::Int(v) => serde_json::to_writer(&mut *out, v),
+            ValueRef::Float(v) => serde_json::to_writer(&mut *out, v),
+            ValueRef::Bool(v) => serde_json::to_writer(&mut *out, v),
         };
     }
     out.push(b'}');
-    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A stable identity: the SDK's own id where the kind has one, else the event's content.
