@@ -534,11 +534,15 @@ fn import_file_inner(
         Some(threads) => threads.max(1),
         None => parallel::worker_count(),
     };
-    // How long the writer waited for parsed records: whether parsing or writing sets the pace.
+    // How long the writer waited for parsed records (parsing some itself, on NDJSON): whether
+    // parsing or writing sets the pace.
     let mut writer_waited = std::time::Duration::ZERO;
+    let mut writer_parsing = parallel::Outcome::default();
     std::thread::scope(|scope| -> Result<(), ImportError> {
+        let mut parse_outcome = None;
         let (mut next_batch, parsers): (Box<dyn FnMut() -> Option<Vec<Record>>>, _) = if parallel_lines {
-            let (mut batches, handles) = parallel::spawn(scope, &mut **reader, workers, datadog::record);
+            let (mut batches, outcome, handles) = parallel::spawn(scope, &mut **reader, workers, datadog::record);
+            parse_outcome = Some(outcome);
             (Box::new(move || batches.next_batch()), handles)
         } else {
             let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Record>>(PIPELINE_BATCHES);
@@ -603,6 +607,15 @@ fn import_file_inner(
                 parsed = result;
             }
         }
+        // A chunk that failed to parse ended the batches early: its error is the one to report.
+        if let Some(outcome) = parse_outcome {
+            writer_parsing = outcome.take();
+            if let Some(failure) = writer_parsing.failure.take() {
+                if matches!(parsed, Ok(()) | Err(ImportError::Cancelled)) {
+                    parsed = Err(failure);
+                }
+            }
+        }
         // A write error explains a parser stopped by the closed channel, so it comes first.
         written?;
         parsed
@@ -623,10 +636,12 @@ fn import_file_inner(
     if std::env::var_os("RUM_IMPORT_TIMINGS").is_some() {
         // For profiling imports (bench/compare.sh reports whole processes).
         eprintln!(
-            "{}: parse and write {:.2} s (the writer waited {:.2} s for {workers} parser threads), session aggregates {:.2} s, index build {:.2} s, commit {:.2} s",
+            "{}: parse and write {:.2} s (the writer waited {:.2} s for {workers} parser threads, and parsed {} chunks itself in {:.2} s of that), session aggregates {:.2} s, index build {:.2} s, commit {:.2} s",
             report.path,
             written_at.as_secs_f64(),
             writer_waited.as_secs_f64(),
+            writer_parsing.chunks_parsed_by_writer,
+            writer_parsing.writer_parsing.as_secs_f64(),
             (indexed_at - written_at).as_secs_f64(),
             (finished_at - indexed_at).as_secs_f64(),
             (started.elapsed() - finished_at).as_secs_f64()
