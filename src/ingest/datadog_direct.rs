@@ -329,8 +329,9 @@ impl<'a> Reader<'a> {
             let (end, escaped) = self.string_end()?;
             let text: &'a str = self.text;
             let key = text.get(self.at..end)?;
-            // A key with escapes or a dot: the general path words those.
-            if escaped || key.contains('.') {
+            // A key with escapes or a dot: the general path words those. (A key the tree
+            // names has no dot: only the others are searched for one, below.)
+            if escaped {
                 return None;
             }
             self.at = end + 1;
@@ -362,6 +363,9 @@ impl<'a> Reader<'a> {
             if !special {
                 count += 1;
                 let child = node.and_then(|node| self.tree.nodes[node].children.get(key).copied());
+                if child.is_none() && memchr::memchr(b'.', key.as_bytes()).is_some() {
+                    return None;
+                }
                 match child {
                     Some(child) => {
                         let seen_in = self.node_seen_in.get_mut(child)?;

@@ -151,9 +151,10 @@ impl OrderedBatches {
                         later.finish(batch);
                         continue;
                     }
-                    let mut state = job.state();
-                    while matches!(*state, JobState::Parsing) {
-                        state = job.parsed.wait(state).unwrap_or_else(|poisoned| poisoned.into_inner());
+                    // Briefly: the reader may hand out a chunk to parse meanwhile.
+                    let state = job.state();
+                    if matches!(*state, JobState::Parsing) {
+                        let _ = job.parsed.wait_timeout(state, Duration::from_millis(1));
                     }
                 }
                 JobState::Taken => {
