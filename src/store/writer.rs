@@ -1251,17 +1251,35 @@ fn write_json_object_of_sorted(out: &mut Vec<u8>, fields: &[(&str, ValueRef<'_>)
             out.push(b',');
         }
         first = false;
-        // Writing a str or a number into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, key);
+        write_json_str(out, key);
         out.push(b':');
-        let _ = match value {
-            ValueRef::Str(s) => serde_json::to_writer(&mut *out, s),
-            ValueRef::Int(v) => serde_json::to_writer(&mut *out, v),
-            ValueRef::Float(v) => serde_json::to_writer(&mut *out, v),
-            ValueRef::Bool(v) => serde_json::to_writer(&mut *out, v),
-        };
+        match value {
+            ValueRef::Str(s) => write_json_str(out, s),
+            ValueRef::Int(v) => push_decimal(out, *v),
+            // Writing a number into a Vec cannot fail.
+            ValueRef::Float(v) => {
+                let _ = serde_json::to_writer(&mut *out, v);
+            }
+            ValueRef::Bool(v) => out.extend_from_slice(if *v { b"true" } else { b"false" }),
+        }
     }
     out.push(b'}');
+}
+
+/// A JSON string as serde_json writes it: copied whole when nothing in it needs an escape
+/// (the common case), else by serde_json.
+fn write_json_str(out: &mut Vec<u8>, text: &str) {
+    // Without an early exit, so the check runs over many bytes at a time.
+    let needs_escape = text.bytes().fold(false, |found, b| found | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if needs_escape {
+        // Writing a str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    } else {
+        out.reserve(text.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    }
 }
 
 /// A stable identity: the SDK's own id where the kind has one, else the event's content.
@@ -1473,6 +1491,10 @@ mod tests {
             ("alpha".into(), FieldValue::Bool(true)),
             ("k\\ey".into(), FieldValue::Str(String::new())),
             ("".into(), FieldValue::Int(i64::MIN)),
+            ("plain".into(), FieldValue::Str("nothing to escape: é 中 \u{7f} / ' ~".into())),
+            ("tab\t".into(), FieldValue::Str("back\\slash".into())),
+            ("int".into(), FieldValue::Int(1_700_000_000_123)),
+            ("off".into(), FieldValue::Bool(false)),
         ];
         let mut map = serde_json::Map::new();
         for (key, value) in &fields {
