@@ -24,8 +24,9 @@ pub type RecordParser = fn(u64, &[u8], &mut dyn RecordSink) -> Result<(), Import
 
 /// Lines per chunk: a channel message per line would cost more than parsing it.
 const CHUNK_LINES: usize = 512;
-/// Chunks handed out and not yet taken by the writer, at most: enough to keep the threads
-/// busy, few enough to bound memory (a chunk and its batch are about a MB).
+/// Chunks queued for the writer (and, the same ones, for the workers), and how far past the
+/// chunk it needs the writer looks for one to parse: enough to keep the threads busy, few
+/// enough to bound memory (a chunk and its batch are about a MB), whatever the workers.
 const CHUNKS_AHEAD: usize = 4;
 
 enum Entry {
@@ -41,8 +42,8 @@ struct Chunk {
 }
 
 /// Workers for a machine: the cores but one, which the writer needs for itself (and parses on
-/// when it would wait). At most six: each holds batches in flight, and a 1 GB import peaked at
-/// 158 MB with one worker, 199 MB with four and 215 MB with six (the target is 256 MB).
+/// when it would wait). At most six: each holds the chunk it parses, and a 1 GB import peaked
+/// at 163 MB with one worker, 175 MB with four and 184 MB with six (the target is 256 MB).
 pub fn worker_count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)).clamp(1, 6)
 }
