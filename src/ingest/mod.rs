@@ -504,6 +504,9 @@ fn import_file_inner(
     let started = std::time::Instant::now();
     let session_cache_limit = store.session_cache_limit.max(1);
     let defer_indexes_from_bytes = store.defer_indexes_from_bytes;
+    // Into an empty database the pages written are handed to the disk as they come, so the
+    // commit's fsync finds little left to write (see `store::writeback`).
+    let writeback = if bulk { crate::store::writeback::EarlyWriteback::start(&store.path) } else { None };
     let tx = store.conn.transaction().map_err(|e| store_error(e.into()))?;
     // Into an empty database the secondary indexes are built after the rows, from sorted
     // keys, instead of taking each row at a random place (see `store::defer_secondary_indexes`).
@@ -632,6 +635,7 @@ fn import_file_inner(
     if progress.is_cancelled() {
         return Err(ImportError::Cancelled); // dropping tx rolls back
     }
+    drop(writeback);
     tx.commit().map_err(|e| store_error(e.into()))?;
     if std::env::var_os("RUM_IMPORT_TIMINGS").is_some() {
         // For profiling imports (bench/compare.sh reports whole processes).

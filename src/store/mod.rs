@@ -6,6 +6,7 @@ mod schema;
 pub mod overview;
 pub mod queries;
 pub mod writer;
+pub mod writeback;
 
 use rusqlite::Connection;
 use std::path::{Path, PathBuf};
