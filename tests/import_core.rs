@@ -318,6 +318,21 @@ fn events_form_sessions_in_any_order_across_files() {
     assert_pages_match_events(&split, "split and reversed");
 }
 
+/// The pages of the sessions a file creates are written many to a statement: more than one
+/// statement's worth, and a remainder, must all arrive.
+#[test]
+fn many_sessions_pages_all_arrive() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("many.ndjson");
+    rum_explorer::generate::write(&file, rum_explorer::generate::GenerateFormat::Ndjson, 200, 11, false).expect("generate");
+    let (_t, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    import(&mut store, std::slice::from_ref(&file));
+    let pages = count(&store, "SELECT count(*) FROM session_pages");
+    assert!(pages > 2 * 256 && pages % 256 != 0, "{pages} pages: two full statements and a remainder");
+    assert_pages_match_events(&store, "200 generated sessions");
+}
+
 #[test]
 fn importing_the_same_file_twice_adds_nothing() {
     let (_tmp, db) = temp_db();

@@ -567,6 +567,27 @@ fn insert_batch_sql() -> String {
     format!("INSERT OR IGNORE INTO events ({}, file_pk) SELECT *, ?1 FROM {EVENT_BATCH_TABLE}", event_batch_columns().join(", "))
 }
 
+/// Session pages inserted by one statement.
+const PAGES_PER_INSERT: usize = 256;
+
+fn session_pages_insert_sql(rows: usize) -> String {
+    let mut sql = String::from("INSERT OR IGNORE INTO session_pages (view_path, session_pk) VALUES ");
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(?, ?)" } else { ", (?, ?)" });
+    }
+    sql
+}
+
+/// Runs a [`session_pages_insert_sql`] statement made for `rows.len()` rows.
+fn insert_page_rows(insert: &mut Statement<'_>, rows: &[(&str, i64)]) -> StoreResult<()> {
+    for (row, (page, session_pk)) in rows.iter().enumerate() {
+        insert.raw_bind_parameter(2 * row + 1, page)?;
+        insert.raw_bind_parameter(2 * row + 2, session_pk)?;
+    }
+    insert.raw_execute()?;
+    Ok(())
+}
+
 fn event_column_list() -> String {
     EVENT_COLUMNS.iter().map(|c| c.column).collect::<Vec<_>>().join(", ")
 }
@@ -1119,9 +1140,19 @@ impl<'c> FileWriter<'c> {
         let mut pages: Vec<(&str, i64)> =
             aggregates.iter().flat_map(|(session_pk, a)| a.pages.iter().map(move |page| (page.as_str(), *session_pk))).collect();
         pages.sort_unstable();
-        let mut insert = self.conn.prepare_cached("INSERT OR IGNORE INTO session_pages (view_path, session_pk) VALUES (?1, ?2)")?;
-        for (page, session_pk) in pages {
-            insert.execute(params![page, session_pk])?;
+        // Many rows per statement: one statement per row spent more on the statement than
+        // on the row (10,000 sessions' 28,818 pages took 44 ms).
+        let mut chunks = pages.chunks_exact(PAGES_PER_INSERT);
+        if chunks.len() > 0 {
+            let mut insert = self.conn.prepare_cached(&session_pages_insert_sql(PAGES_PER_INSERT))?;
+            for chunk in chunks.by_ref() {
+                insert_page_rows(&mut insert, chunk)?;
+            }
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut insert = self.conn.prepare(&session_pages_insert_sql(rest.len()))?;
+            insert_page_rows(&mut insert, rest)?;
         }
         Ok(())
     }
