@@ -27,9 +27,14 @@ struct KeyTree {
 
 #[derive(Default)]
 struct KeyNode {
+    /// Its key, the last part of its dotted key (empty for the top level).
+    name: &'static str,
     children: FxHashMap<&'static str, usize>,
     entry: Option<usize>,
 }
+
+/// No key predicted (see `Reader::key_hints`).
+const NO_HINT: u32 = u32::MAX;
 
 fn key_tree() -> &'static KeyTree {
     static TREE: OnceLock<KeyTree> = OnceLock::new();
@@ -41,7 +46,10 @@ fn key_tree() -> &'static KeyTree {
                 node = match nodes[node].children.get(part) {
                     Some(&child) => child,
                     None => {
-                        nodes.push(KeyNode::default());
+                        // Predicted keys are compared byte for byte with the record's text up
+                        // to a quote, which needs a key that JSON writes as it is.
+                        debug_assert!(!part.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20), "{part}");
+                        nodes.push(KeyNode { name: part, ..KeyNode::default() });
                         let child = nodes.len() - 1;
                         nodes[node].children.insert(part, child);
                         child
@@ -99,6 +107,11 @@ struct Reader<'a> {
     /// the tree names is found twice in one object without comparing text.
     node_seen_in: Vec<u32>,
     objects_read: u32,
+    /// The key read last time in the same place, as a tree node (or [`NO_HINT`]): at
+    /// `2 * node` the first key of node's object, at `2 * node + 1` the key after node's.
+    /// Records of one SDK write their keys in one order, so the predicted key is compared with
+    /// the text first, which saves finding the string's end and looking the key up.
+    key_hints: Vec<u32>,
     kind: Option<Cow<'a, str>>,
     date: Option<Leaf<'a>>,
 }
@@ -254,6 +267,14 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Whether the string at `self.at` (after its quote) is `key`: the key's bytes, then the
+    /// closing quote (a tree key has neither quotes nor backslashes, see `key_tree`).
+    fn key_is_next(&self, key: &str) -> bool {
+        let bytes = self.text.as_bytes();
+        bytes.get(self.at + key.len()) == Some(&b'"')
+            && bytes.get(self.at..self.at + key.len()).is_some_and(|text| same_short_bytes(text, key.as_bytes()))
+    }
+
     fn literal(&mut self, word: &str) -> Option<()> {
         self.text.get(self.at..)?.starts_with(word).then(|| self.at += word.len())
     }
@@ -324,17 +345,35 @@ impl<'a> Reader<'a> {
         self.objects_read = self.objects_read.wrapping_add(1);
         let this_object = self.objects_read;
         let mut count = 0;
+        // The tree node of the last key read in this object that the tree names.
+        let mut previous = None;
         loop {
             self.take(b'"')?;
-            let (end, escaped) = self.string_end()?;
+            let hint_slot = match previous {
+                Some(previous) => Some(2 * previous + 1),
+                None => node.map(|node| 2 * node),
+            };
             let text: &'a str = self.text;
-            let key = text.get(self.at..end)?;
-            // A key with escapes or a dot: the general path words those. (A key the tree
-            // names has no dot: only the others are searched for one, below.)
-            if escaped {
-                return None;
-            }
-            self.at = end + 1;
+            let predicted = hint_slot.and_then(|slot| self.key_hints.get(slot)).filter(|&&hint| hint != NO_HINT);
+            let (key, mut child) = match predicted.map(|&hint| hint as usize).filter(|&hint| self.key_is_next(self.tree.nodes[hint].name)) {
+                Some(hint) => {
+                    let end = self.at + self.tree.nodes[hint].name.len();
+                    let key = text.get(self.at..end)?;
+                    self.at = end + 1;
+                    (key, Some(hint))
+                }
+                None => {
+                    let (end, escaped) = self.string_end()?;
+                    let key = text.get(self.at..end)?;
+                    // A key with escapes or a dot: the general path words those. (A key the
+                    // tree names has no dot: only the others are searched for one, below.)
+                    if escaped {
+                        return None;
+                    }
+                    self.at = end + 1;
+                    (key, None)
+                }
+            };
             self.take(b':')?;
             let mut special = false;
             if top_level {
@@ -362,7 +401,19 @@ impl<'a> Reader<'a> {
             }
             if !special {
                 count += 1;
-                let child = node.and_then(|node| self.tree.nodes[node].children.get(key).copied());
+                if child.is_none() {
+                    child = node.and_then(|node| self.tree.nodes[node].children.get(key).copied());
+                    if let (Some(slot), Some(found)) = (hint_slot, child) {
+                        if let Some(hint) = self.key_hints.get_mut(slot) {
+                            *hint = found as u32;
+                        }
+                    }
+                }
+                // Past a key the tree does not name, the next is predicted from the last it
+                // names: the unknown ones vary from record to record more than the known ones.
+                if child.is_some() {
+                    previous = child;
+                }
                 if child.is_none() && memchr::memchr(b'.', key.as_bytes()).is_some() {
                     return None;
                 }
@@ -404,6 +455,20 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// `a == b` for slices of one length, without a call to `memcmp`: keys are a few bytes, and
+/// the call cost more than the comparison (callgrind).
+fn same_short_bytes(a: &[u8], b: &[u8]) -> bool {
+    let mut a_words = a.chunks_exact(8);
+    let mut b_words = b.chunks_exact(8);
+    for (a_word, b_word) in a_words.by_ref().zip(b_words.by_ref()) {
+        let (Ok(a_word), Ok(b_word)) = (<[u8; 8]>::try_from(a_word), <[u8; 8]>::try_from(b_word)) else { return false };
+        if u64::from_ne_bytes(a_word) != u64::from_ne_bytes(b_word) {
+            return false;
+        }
+    }
+    a.len() == b.len() && a_words.remainder().iter().zip(b_words.remainder()).all(|(a, b)| a == b)
+}
+
 /// Where the run of digits starting at `at` ends.
 fn digits_end(bytes: &[u8], mut at: usize) -> usize {
     while bytes.get(at).is_some_and(u8::is_ascii_digit) {
@@ -433,6 +498,7 @@ struct Scratch {
     level_keys: Vec<&'static str>,
     node_seen_in: Vec<u32>,
     objects_read: u32,
+    key_hints: Vec<u32>,
     fields: Vec<DirectField<'static>>,
     prepare: FieldScratch,
 }
@@ -463,6 +529,7 @@ fn prepare_record_with(bytes: &[u8], scratch: &mut Scratch) -> Option<PreparedEv
         level_keys: recycle_vec(std::mem::take(&mut scratch.level_keys)),
         node_seen_in: std::mem::take(&mut scratch.node_seen_in),
         objects_read: scratch.objects_read,
+        key_hints: std::mem::take(&mut scratch.key_hints),
         kind: None,
         date: None,
     };
@@ -475,6 +542,10 @@ fn prepare_record_with(bytes: &[u8], scratch: &mut Scratch) -> Option<PreparedEv
         reader.node_seen_in.resize(reader.tree.nodes.len(), 0);
         reader.objects_read = 0;
     }
+    if reader.key_hints.len() != 2 * reader.tree.nodes.len() {
+        reader.key_hints.clear();
+        reader.key_hints.resize(2 * reader.tree.nodes.len(), NO_HINT);
+    }
     let mut fields = recycle_vec(std::mem::take(&mut scratch.fields));
     let row = read_row(&mut reader, &mut fields, &mut scratch.prepare);
     scratch.fields = recycle_vec(fields);
@@ -484,6 +555,7 @@ fn prepare_record_with(bytes: &[u8], scratch: &mut Scratch) -> Option<PreparedEv
     scratch.paths = reader.paths;
     scratch.node_seen_in = reader.node_seen_in;
     scratch.objects_read = reader.objects_read;
+    scratch.key_hints = reader.key_hints;
     row
 }
 
@@ -581,6 +653,36 @@ mod tests {
         ];
         for text in &records {
             assert!(took_the_same_row(text), "not taken: {text}");
+        }
+    }
+
+    /// The key read last time in the same place is tried first (`Reader::key_hints`): a
+    /// record whose keys differ from the prediction in any way is still read as it is written.
+    #[test]
+    fn keys_unlike_the_predicted_ones_are_read_as_written() {
+        let warm = format!(r#"{{"type":"view","date":1,{SESSION},"view":{{"id":"v","url":"https://a.example/p","loading_time":5}},"usr":{{"id":"u"}}}}"#);
+        let taken = [
+            // The predicted key as the start of a longer one, known and unknown.
+            format!(r#"{{"type":"view","date":1,{SESSION},"view":{{"id":"v","url_hash":"x","url":"https://a.example/q","loading_time_x":2}}}}"#),
+            // Another order, keys left out, an unknown key between known ones.
+            format!(r#"{{"type":"view","date":1,{SESSION},"usr":{{"id":"u"}},"view":{{"loading_time":7,"mine":1,"id":"v"}}}}"#),
+            // A shorter key than the predicted one, and whitespace before a key.
+            format!(r#"{{"type":"view","date":1,{SESSION},"view":{{ "i":"v", "id":"w"}}}}"#),
+        ];
+        let left = [
+            // The predicted key, twice; and spelled with an escape.
+            format!(r#"{{"type":"view","date":1,{SESSION},"view":{{"id":"v","url":"u","url":"w"}}}}"#),
+            format!(r#"{{"type":"view","date":1,{SESSION},"view":{{"id":"v","\u0075rl":"u"}}}}"#),
+        ];
+        for text in taken.iter().chain(&left) {
+            assert!(took_the_same_row(&warm), "not taken: {warm}");
+            assert!(took_the_same_row(&warm), "not taken the second time: {warm}");
+            if left.contains(text) {
+                assert!(prepare_record(text.as_bytes()).is_none(), "taken: {text}");
+            } else {
+                assert!(took_the_same_row(text), "not taken: {text}");
+                assert!(took_the_same_row(text), "not taken the second time: {text}");
+            }
         }
     }
 
