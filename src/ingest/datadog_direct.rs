@@ -142,10 +142,23 @@ impl<'a> Reader<'a> {
     fn string_end(&self) -> Option<(usize, bool)> {
         let bytes = self.text.as_bytes();
         let mut at = self.at;
-        // Eight bytes at a time while none is a quote, a backslash or a control character.
+        // Sixteen bytes at a time up to the first quote, backslash or control character
+        // (URLs and messages are long).
+        let mut found = false;
+        #[cfg(target_arch = "x86_64")]
+        while let Some(chunk) = bytes.get(at..at + 16) {
+            let special = special_bytes_16(chunk);
+            if special != 0 {
+                at += special.trailing_zeros() as usize;
+                found = true;
+                break;
+            }
+            at += 16;
+        }
+        // Then eight bytes at a time while none is a quote, a backslash or a control character.
         const ONES: u64 = 0x0101_0101_0101_0101;
         const HIGHS: u64 = 0x8080_8080_8080_8080;
-        while let Some(chunk) = bytes.get(at..at + 8) {
+        while let Some(chunk) = bytes.get(at..at + 8).filter(|_| !found) {
             let mut word = [0u8; 8];
             word.copy_from_slice(chunk);
             let word = u64::from_le_bytes(word);
@@ -455,6 +468,25 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A bit per byte of `chunk` (its first 16) that is a quote, a backslash or a control character.
+#[cfg(target_arch = "x86_64")]
+fn special_bytes_16(chunk: &[u8]) -> u32 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, __m128i,
+    };
+    assert!(chunk.len() >= 16);
+    // SAFETY: SSE2 is part of x86_64; the load reads 16 bytes, which `chunk` has (checked
+    // above), and needs no alignment.
+    unsafe {
+        let bytes = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let quotes = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'"' as i8));
+        let backslashes = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned `byte <= 0x1f`: the larger of the two is 0x1f only then.
+        let controls = _mm_cmpeq_epi8(_mm_max_epu8(bytes, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
+        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quotes, backslashes), controls)) as u32
+    }
+}
+
 /// `a == b` for slices of one length, without a call to `memcmp`: keys are a few bytes, and
 /// the call cost more than the comparison (callgrind).
 fn same_short_bytes(a: &[u8], b: &[u8]) -> bool {
@@ -732,6 +764,33 @@ mod tests {
         ];
         for text in &records {
             assert!(took_the_same_row(text), "not taken: {text}");
+        }
+    }
+
+    /// Strings are scanned 16 and 8 bytes at a time: a quote, an escape or a control
+    /// character at any offset of a long string is found, and other bytes are not taken for one.
+    #[test]
+    fn strings_end_and_escape_at_every_offset() {
+        for offset in 0..40 {
+            let before = "a".repeat(offset);
+            for (inside, valid) in [
+                ("", true),
+                ("\\n", true),
+                ("\\\"", true),
+                ("\\u00e9", true),
+                ("é✓", true),
+                ("\u{7f} ~", true),
+                ("\u{1}", false),
+                ("\u{1f}", false),
+                ("\t", false),
+            ] {
+                let text = format!(r#"{{"type":"error","date":1,{SESSION},"error":{{"message":"{before}{inside}bcdefghijklmnopqrstuvwxyz"}}}}"#);
+                if valid {
+                    assert!(took_the_same_row(&text), "not taken: {text:?}");
+                } else {
+                    assert!(prepare_record(text.as_bytes()).is_none(), "taken: {text:?}");
+                }
+            }
         }
     }
 
