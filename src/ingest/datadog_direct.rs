@@ -550,7 +550,8 @@ pub fn prepare_record(bytes: &[u8]) -> Option<PreparedEvent> {
 }
 
 fn prepare_record_with(bytes: &[u8], scratch: &mut Scratch) -> Option<PreparedEvent> {
-    let text = std::str::from_utf8(bytes).ok()?;
+    // SIMD: the standard library's check was 1.5% of an import's instructions.
+    let text = simdutf8::basic::from_utf8(bytes).ok()?;
     let mut reader = Reader {
         tree: key_tree(),
         text,
