@@ -1392,21 +1392,8 @@ fn identity_of_content(kind: &str, session_id: &str, time_ms: i64, sorted_fields
 
 /// Appends an integer's decimal text, as `Display` writes it.
 fn push_decimal(out: &mut Vec<u8>, value: i64) {
-    if value < 0 {
-        out.push(b'-');
-    }
-    let mut magnitude = value.unsigned_abs();
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (magnitude % 10) as u8;
-        magnitude /= 10;
-        if magnitude == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+    // itoa writes two digits per step (a digit at a time was 0.7% of an import's instructions).
+    out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 /// Orders copies of the same view: Datadog's document version, else the time spent so far
