@@ -90,8 +90,8 @@ pub struct Store {
 
 /// The default [`Store::defer_indexes_from_bytes`]: measured on NDJSON, building the indexes
 /// afterwards saved CPU but no time at 405 MB and 1 GB, and 10% of the time at 4 GB (session
-/// 7). Since the writer parses when it would wait (session 13) the CPU saved is time no more:
-/// at 1 GB the six event indexes, all partial now, cost one scan of the table each (0.91–1.10
+/// 7). Since the writer parses when it would wait (session 13), CPU saved during the parse
+/// no longer shortens it much: at 1 GB the six event indexes, all partial now, cost one scan of the table each (0.91–1.10
 /// s on one core), and the import took 4.12–4.50 s with them kept live against 3.93–5.14 s
 /// built after (five alternating pairs, medians 4.24 and 4.62 s). 4 GB was not measured
 /// again, so from 2 GiB they are still built after.
