@@ -4,7 +4,7 @@
 //! values may follow one another. Each record is handed over with the line it starts on, so a
 //! bad one is reported by line and the others still arrive.
 
-use super::lines::{human_bytes, read_error_reason, read_line_capped, Line, MAX_RECORD_BYTES};
+use super::lines::{for_each_line, human_bytes, read_error_reason, LineRead, MAX_RECORD_BYTES};
 use super::{ImportError, RecordSink};
 use std::io::BufRead;
 
@@ -248,49 +248,13 @@ pub fn first_line_is_whole_value(start: &str) -> bool {
 
 /// NDJSON: one value per line; a bad line is reported and the next one read.
 fn parse_lines(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut OnRecord) -> Result<(), ImportError> {
-    for_each_line(reader, &mut |line| match line {
+    for_each_line(reader, false, &mut |line| match line {
         LineRead::Text(line_no, bytes) => on_record(line_no, bytes, sink),
-        LineRead::Skipped(line_no, reason) => {
-            sink.skipped(line_no, reason);
+        other => {
+            other.report_skipped(sink);
             Ok(())
         }
     })
-}
-
-/// A line of NDJSON as [`for_each_line`] hands it over.
-pub enum LineRead<'a> {
-    /// A line that is not blank, with its number.
-    Text(u64, &'a [u8]),
-    /// A line that cannot be read (too long, or a read error ends the file here), and why.
-    Skipped(u64, String),
-}
-
-/// Reads the lines of an NDJSON file, numbered, skipping blank ones.
-pub fn for_each_line(
-    reader: &mut dyn BufRead,
-    on_line: &mut dyn FnMut(LineRead) -> Result<(), ImportError>,
-) -> Result<(), ImportError> {
-    let mut buf = Vec::new();
-    let mut line_no = 0u64;
-    loop {
-        match read_line_capped(reader, &mut buf, MAX_RECORD_BYTES) {
-            Ok(Line::End) => return Ok(()),
-            Ok(Line::TooLong(len)) => {
-                line_no += 1;
-                let reason =
-                    format!("line is {} long, over the {} limit for one record", human_bytes(len), human_bytes(MAX_RECORD_BYTES as u64));
-                on_line(LineRead::Skipped(line_no, reason))?;
-            }
-            Ok(Line::Text) => {
-                line_no += 1;
-                if buf.iter().all(u8::is_ascii_whitespace) {
-                    continue;
-                }
-                on_line(LineRead::Text(line_no, &buf))?;
-            }
-            Err(e) => return on_line(LineRead::Skipped(line_no + 1, read_error_reason(&e))),
-        }
-    }
 }
 
 fn append(record: &mut Vec<u8>, bytes: &[u8], too_long: &mut bool) {

@@ -5,7 +5,7 @@
 //! fields may hold literal newlines, so a point can span lines. The timestamp's unit is told
 //! from its magnitude.
 
-use super::lines::{human_bytes, read_error_reason, read_line_capped, Line, MAX_RECORD_BYTES};
+use super::lines::{for_each_line, human_bytes, LineRead};
 use super::{ImportError, RecordSink};
 use crate::model::{epoch_to_ms, Event, FieldKey, FieldValue};
 use std::borrow::Cow;
@@ -261,76 +261,77 @@ struct Pending {
     later_lines: Vec<(u64, String)>,
 }
 
-pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
-    let mut buf = Vec::new();
-    let mut line_no: u64 = 0;
-    let mut queued: VecDeque<(u64, String)> = VecDeque::new();
-    let mut pending: Option<Pending> = None;
-    let mut end_of_input = false;
+/// Reads points a line at a time. Between lines it holds at most a point that goes on (a
+/// quoted field with a newline in it), so a file can also be read in chunks on several
+/// threads: see [`PointLines`].
+#[derive(Default)]
+pub struct PointReader {
+    pending: Option<Pending>,
+    /// Lines of a point whose quote never closed, to read again on their own. Always empty
+    /// between lines.
+    queued: VecDeque<(u64, String)>,
+}
 
-    loop {
-        let (number, line) = if let Some(next) = queued.pop_front() {
-            next
-        } else if end_of_input {
-            match pending.take() {
-                Some(p) => {
-                    abandon(p, sink, &mut queued, "a quoted string is never closed (the point runs to the end of the file)");
-                    continue;
+impl PointReader {
+    pub fn read(&mut self, line: LineRead<'_>, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+        match line {
+            LineRead::Text(line_no, bytes) => match simdutf8::basic::from_utf8(bytes) {
+                Ok(text) => {
+                    self.text_line(line_no, Cow::Borrowed(text), sink)?;
+                    self.read_queued(sink)
                 }
-                None => break,
+                Err(_) => {
+                    self.break_off("a quoted string is never closed before invalid text", sink)?;
+                    let valid = std::str::from_utf8(bytes).err().map_or(0, |e| e.valid_up_to());
+                    sink.skipped(line_no, format!("invalid UTF-8 at byte {} of the line", valid + 1));
+                    Ok(())
+                }
+            },
+            LineRead::TooLong(..) => {
+                self.break_off("a quoted string is never closed before an over-long line", sink)?;
+                line.report_skipped(sink);
+                Ok(())
             }
-        } else {
-            match read_line_capped(reader, &mut buf, MAX_RECORD_BYTES) {
-                Ok(Line::Text) => {
-                    line_no += 1;
-                    match String::from_utf8(std::mem::take(&mut buf)) {
-                        Ok(text) => (line_no, text),
-                        Err(e) => {
-                            let valid = e.utf8_error().valid_up_to();
-                            if let Some(p) = pending.take() {
-                                abandon(p, sink, &mut queued, "a quoted string is never closed before invalid text");
-                            }
-                            sink.skipped(line_no, format!("invalid UTF-8 at byte {} of the line", valid + 1));
-                            continue;
-                        }
-                    }
-                }
-                Ok(Line::TooLong(len)) => {
-                    line_no += 1;
-                    if let Some(p) = pending.take() {
-                        abandon(p, sink, &mut queued, "a quoted string is never closed before an over-long line");
-                    }
-                    sink.skipped(
-                        line_no,
-                        format!("line is {} long, over the {} limit for one record", human_bytes(len), human_bytes(MAX_RECORD_BYTES as u64)),
-                    );
-                    continue;
-                }
-                Ok(Line::End) => {
-                    end_of_input = true;
-                    continue;
-                }
-                Err(e) => {
-                    if let Some(p) = pending.take() {
-                        abandon(p, sink, &mut queued, "the file ends inside this point");
-                    }
-                    sink.skipped(line_no + 1, read_error_reason(&e));
-                    end_of_input = true;
-                    continue;
-                }
+            LineRead::Unreadable(..) => {
+                self.break_off("the file ends inside this point", sink)?;
+                line.report_skipped(sink);
+                Ok(())
             }
-        };
+        }
+    }
 
-        let mut current = match pending.take() {
+    /// The end of the file: a point still open never closed its quote.
+    pub fn end(&mut self, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+        self.break_off("a quoted string is never closed (the point runs to the end of the file)", sink)
+    }
+
+    pub fn is_inside_point(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    fn text_line(&mut self, line_no: u64, line: Cow<'_, str>, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+        let (current, parsed) = match self.pending.take() {
             Some(mut p) => {
                 p.text.push('\n');
                 p.text.push_str(&line);
-                p.later_lines.push((number, line));
-                p
+                p.later_lines.push((line_no, line.into_owned()));
+                let parsed = parse_point(&p.text);
+                (p, parsed)
             }
-            None => Pending { start_line: number, text: line, later_lines: Vec::new() },
+            // Most lines are whole points: read where they lie, copied only when one goes on.
+            None => match parse_point(&line) {
+                Err(PointError::NeedMore) => {
+                    (Pending { start_line: line_no, text: line.into_owned(), later_lines: Vec::new() }, Err(PointError::NeedMore))
+                }
+                Ok(Some(event)) => return sink.event(line_no, event),
+                Ok(None) => return Ok(()),
+                Err(PointError::Bad(reason)) => {
+                    sink.skipped(line_no, reason);
+                    return Ok(());
+                }
+            },
         };
-        match parse_point(&current.text) {
+        match parsed {
             Ok(Some(event)) => sink.event(current.start_line, event)?,
             Ok(None) => {}
             Err(PointError::Bad(reason)) if current.later_lines.is_empty() => sink.skipped(current.start_line, reason),
@@ -338,37 +339,83 @@ pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), 
                 // A point that only parses badly once continued onto later lines most likely
                 // opened a quote it never closed: report it and read those lines on their own.
                 let reason = format!("a quoted string is never closed (continued onto the next line it fails: {reason})");
-                abandon(current, sink, &mut queued, &reason);
+                self.abandon(current, sink, &reason);
             }
-            Err(PointError::NeedMore) => {
-                if current.text.len() > MAX_MULTILINE_POINT_BYTES {
-                    let reason = format!(
-                        "a quoted string runs past {} without closing",
-                        human_bytes(MAX_MULTILINE_POINT_BYTES as u64)
-                    );
-                    abandon(std::mem::replace(&mut current, Pending { start_line: 0, text: String::new(), later_lines: Vec::new() }), sink, &mut queued, &reason);
-                } else {
-                    pending = Some(current);
-                }
+            Err(PointError::NeedMore) if current.text.len() > MAX_MULTILINE_POINT_BYTES => {
+                let reason =
+                    format!("a quoted string runs past {} without closing", human_bytes(MAX_MULTILINE_POINT_BYTES as u64));
+                self.abandon(current, sink, &reason);
             }
+            Err(PointError::NeedMore) => self.pending = Some(current),
+        }
+        Ok(())
+    }
+
+    /// Reports a point whose quote never closed, and queues its later lines to be read again
+    /// on their own: they are most likely good points.
+    fn abandon(&mut self, p: Pending, sink: &mut dyn RecordSink, reason: &str) {
+        sink.skipped(p.start_line, reason.to_string());
+        for line in p.later_lines.into_iter().rev() {
+            self.queued.push_front(line);
         }
     }
-    Ok(())
+
+    fn read_queued(&mut self, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+        while let Some((line_no, text)) = self.queued.pop_front() {
+            self.text_line(line_no, Cow::Owned(text), sink)?;
+        }
+        Ok(())
+    }
+
+    /// Something that cannot be inside a point comes next (a line that cannot be read, the
+    /// end of the file): the point open before it never closed. Its later lines are read again
+    /// on their own, and a point they leave open ends here too.
+    fn break_off(&mut self, reason: &str, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+        while let Some(p) = self.pending.take() {
+            self.abandon(p, sink, reason);
+            self.read_queued(sink)?;
+        }
+        Ok(())
+    }
 }
 
-/// Reports a point whose quote never closed, and queues its later lines to be read again on
-/// their own: they are most likely good points.
-fn abandon(p: Pending, sink: &mut dyn RecordSink, queued: &mut VecDeque<(u64, String)>, reason: &str) {
-    sink.skipped(p.start_line, reason.to_string());
-    for line in p.later_lines.into_iter().rev() {
-        queued.push_front(line);
+pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+    let mut points = PointReader::default();
+    for_each_line(reader, true, &mut |line| points.read(line, sink))?;
+    points.end(sink)
+}
+
+/// The line protocol as the parallel parser reads it: a chunk may end inside a point.
+#[derive(Clone, Copy)]
+pub struct PointLines;
+
+impl super::parallel::ChunkFormat for PointLines {
+    type Carry = PointReader;
+    const MAY_CARRY: bool = true;
+    const KEEPS_BLANK_LINES: bool = true;
+
+    fn parse_lines<'a>(
+        self,
+        carry: Option<PointReader>,
+        lines: impl Iterator<Item = LineRead<'a>>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<Option<PointReader>, ImportError> {
+        let mut points = carry.unwrap_or_default();
+        for line in lines {
+            points.read(line, sink)?;
+        }
+        Ok(points.is_inside_point().then_some(points))
+    }
+
+    fn end(self, mut carry: PointReader, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+        carry.end(sink)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::CollectSink;
+    use crate::ingest::{BatchSink, CollectSink};
 
     fn parse_text(text: &str) -> CollectSink {
         let mut sink = CollectSink::default();
@@ -451,6 +498,74 @@ mod tests {
         assert!(sink.problems[0].reason.contains("never closed"));
         assert_eq!(sink.events.len(), 2);
         assert_eq!(sink.events[0].0, 2);
+    }
+
+    /// Each record as text, to compare two reads of a file.
+    fn describe(records: Vec<crate::ingest::Record>) -> Vec<String> {
+        records
+            .into_iter()
+            .map(|record| match record {
+                crate::ingest::Record::Event(line, event) => format!("{line}: {event:?}"),
+                crate::ingest::Record::Skipped(line, reason) => format!("{line}: skipped: {reason}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn read_in_chunks_on_threads_it_is_the_same_as_in_one_go() {
+        // Points that span 2 to 7 lines (some with blank lines inside the quotes), quotes
+        // that never close, invalid UTF-8, comments and blank lines: chunk ends fall inside
+        // points at many places.
+        let mut bytes = Vec::new();
+        for i in 0..4000u64 {
+            let ts = 1_636_524_705_288 + i;
+            let point = match i % 13 {
+                0 | 5 => {
+                    let extra: String = (0..(1 + i % 6)).map(|k| if k == 2 { "\n".to_string() } else { format!("\n\tat f{k} (a.js:{i}:{k})") }).collect();
+                    format!("error,session_id=s{} error_stack=\"Error {i}{extra}\",n={i}i {ts}\n", i / 50)
+                }
+                3 if i % 3 == 0 => format!("error,session_id=s{} error_message=\"never closed {i} {ts}\n", i / 50),
+                8 => "# a comment\n\n".to_string(),
+                11 => format!("action,session_id=s{} action_name=\"a\\\"b\",duration=notanumber {ts}\n", i / 50),
+                _ => format!("view,session_id=s{},view_url=/p{} loading_time={}i,time_spent={}.5 {ts}\n", i / 50, i % 17, i * 3, i),
+            };
+            bytes.extend_from_slice(point.as_bytes());
+            if i % 7 == 0 && i % 13 == 7 {
+                bytes.extend_from_slice(b"view,session_id=x view_name=\"\xff\" 1636524705288\n");
+            }
+        }
+        bytes.extend_from_slice(b"error,session_id=last msg=\"open at the end\n\tstill open\n");
+
+        let mut whole = BatchSink::with_capacity(0);
+        parse(&mut std::io::Cursor::new(bytes.clone()), &mut whole).expect("parse in one go");
+        let expected = describe(whole.batch);
+        // The text has what it is meant to have.
+        let mut collected = CollectSink::default();
+        parse(&mut std::io::Cursor::new(bytes.clone()), &mut collected).expect("parse into memory");
+        let over_lines = collected.events.iter().filter(|(_, e)| e.get_str("error_stack").is_some_and(|s| s.lines().count() > 2)).count();
+        assert!(over_lines > 500, "{over_lines} points over more than two lines");
+        assert!(collected.problems.iter().filter(|p| p.reason.contains("never closed")).count() > 50);
+        assert!(collected.problems.iter().filter(|p| p.reason.contains("UTF-8")).count() > 5);
+        assert!(collected.problems.iter().any(|p| p.reason.contains("runs to the end of the file")));
+        for workers in [1, 2, 3] {
+            let mut reader = std::io::Cursor::new(bytes.clone());
+            let (seen, outcome) = std::thread::scope(|scope| {
+                let (mut batches, outcome, handles) = crate::ingest::parallel::spawn(scope, &mut reader, workers, PointLines);
+                let mut seen = Vec::new();
+                while let Some(batch) = batches.next_batch() {
+                    seen.extend(describe(batch));
+                }
+                drop(batches);
+                for handle in handles {
+                    let _ = handle.join();
+                }
+                (seen, outcome.take())
+            });
+            assert!(outcome.failure.is_none());
+            let first_difference = seen.iter().zip(&expected).position(|(a, b)| a != b);
+            assert_eq!(first_difference.map(|i| (&seen[i], &expected[i])), None, "{workers} workers");
+            assert_eq!(seen.len(), expected.len(), "{workers} workers");
+        }
     }
 
     #[test]

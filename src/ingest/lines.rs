@@ -1,5 +1,6 @@
 //! Reading lines with a size cap, so one absurd line cannot exhaust memory.
 
+use super::{ImportError, RecordSink};
 use std::io::BufRead;
 
 /// The largest record we read (a line, a JSON element, a CSV row). Larger ones are skipped
@@ -61,6 +62,59 @@ pub fn read_line_capped(reader: &mut dyn BufRead, buf: &mut Vec<u8>, cap: usize)
         buf.pop();
     }
     Ok(Line::Text)
+}
+
+/// A line as [`for_each_line`] hands it over.
+pub enum LineRead<'a> {
+    /// A line's text without its end-of-line bytes, with its number.
+    Text(u64, &'a [u8]),
+    /// A line over [`MAX_RECORD_BYTES`], read past: its number and its length in bytes.
+    TooLong(u64, u64),
+    /// A read error: the file ends here. The line it would have been, and why.
+    Unreadable(u64, &'a str),
+}
+
+impl LineRead<'_> {
+    /// Reports a line that holds no text as a skipped record (a text line: nothing).
+    pub fn report_skipped(&self, sink: &mut dyn RecordSink) {
+        match *self {
+            LineRead::Text(..) => {}
+            LineRead::TooLong(line_no, len) => sink.skipped(line_no, too_long_reason(len)),
+            LineRead::Unreadable(line_no, reason) => sink.skipped(line_no, reason.to_string()),
+        }
+    }
+}
+
+pub fn too_long_reason(len: u64) -> String {
+    format!("line is {} long, over the {} limit for one record", human_bytes(len), human_bytes(MAX_RECORD_BYTES as u64))
+}
+
+/// Reads a file's lines, numbered; blank ones only when `keep_blank` (for formats where a
+/// record may span lines, and a blank line be part of one). A read error ends the lines.
+pub fn for_each_line(
+    reader: &mut dyn BufRead,
+    keep_blank: bool,
+    on_line: &mut dyn FnMut(LineRead) -> Result<(), ImportError>,
+) -> Result<(), ImportError> {
+    let mut buf = Vec::new();
+    let mut line_no = 0u64;
+    loop {
+        match read_line_capped(reader, &mut buf, MAX_RECORD_BYTES) {
+            Ok(Line::End) => return Ok(()),
+            Ok(Line::TooLong(len)) => {
+                line_no += 1;
+                on_line(LineRead::TooLong(line_no, len))?;
+            }
+            Ok(Line::Text) => {
+                line_no += 1;
+                if !keep_blank && buf.iter().all(u8::is_ascii_whitespace) {
+                    continue;
+                }
+                on_line(LineRead::Text(line_no, &buf))?;
+            }
+            Err(e) => return on_line(LineRead::Unreadable(line_no + 1, &read_error_reason(&e))),
+        }
+    }
 }
 
 /// Passes bytes through and fails once a line runs past `cap` bytes without a newline: for

@@ -1,15 +1,20 @@
-//! NDJSON parsed on several threads. One thread reads lines and hands them out in chunks;
-//! workers turn each chunk into a batch of prepared records; the writer takes the batches
-//! back in file order. So the database is the same whatever the number of workers, and
-//! whichever thread parsed a chunk.
+//! Line-based files (NDJSON, line protocol) parsed on several threads. One thread reads lines
+//! and hands them out in chunks; workers turn each chunk into a batch of prepared records; the
+//! writer takes the batches back in file order. So the database is the same whatever the
+//! number of workers, and whichever thread parsed a chunk.
 //!
 //! The writer parses too when it would wait: a chunk no worker has started it takes itself,
 //! and while a worker is on the chunk it needs next, it parses a later one. Parsing is most
 //! of an import's work, and on two cores one worker and the writer share them without a third
 //! busy thread (a 10,000-session import: the writer waited 0.33–0.37 s of 1.37 s for one
 //! worker; a second worker took as long as one).
+//!
+//! A record may span lines (a line-protocol point with a newline in a quoted field), so a
+//! chunk may start inside one. Chunks are parsed ahead as if they started between records;
+//! the writer, which knows what the chunk before left open, parses a chunk again from there
+//! when that guess was wrong (see [`ChunkFormat`]).
 
-use super::json_scan::{for_each_line, LineRead};
+use super::lines::{for_each_line, LineRead};
 use super::{BatchSink, ImportError, Record, RecordSink};
 use std::collections::VecDeque;
 use std::io::BufRead;
@@ -19,8 +24,27 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
-/// Parses one record's text, starting at a line, into the sink.
-pub type RecordParser = fn(u64, &[u8], &mut dyn RecordSink) -> Result<(), ImportError>;
+/// A line-based format, as seen by the threads that parse it in chunks.
+pub trait ChunkFormat: Copy + Send + Sync + 'static {
+    /// What a chunk's last lines leave open for the next chunk: a record that goes on.
+    type Carry: Send;
+    /// Whether chunks may leave a record open. Then a chunk's lines are kept until the writer
+    /// takes its batch, to be parsed again if the guess that it started between records was
+    /// wrong.
+    const MAY_CARRY: bool;
+    /// Whether blank lines are passed on (they may belong to a record that spans lines).
+    const KEEPS_BLANK_LINES: bool;
+    /// Parses a chunk's lines into the sink, going on from `carry` (None: between records).
+    /// Returns what the last lines leave open. Given the same carry and lines, the same records.
+    fn parse_lines<'a>(
+        self,
+        carry: Option<Self::Carry>,
+        lines: impl Iterator<Item = LineRead<'a>>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<Option<Self::Carry>, ImportError>;
+    /// The file ended with a record open.
+    fn end(self, carry: Self::Carry, sink: &mut dyn RecordSink) -> Result<(), ImportError>;
+}
 
 /// Lines per chunk: a channel message per line would cost more than parsing it.
 const CHUNK_LINES: usize = 512;
@@ -31,7 +55,8 @@ const CHUNKS_AHEAD: usize = 4;
 
 enum Entry {
     Line(u64, Range<usize>),
-    Skipped(u64, String),
+    TooLong(u64, u64),
+    Unreadable(u64, String),
 }
 
 /// Lines, copied one after another into one buffer, in file order.
@@ -41,6 +66,16 @@ struct Chunk {
     entries: Vec<Entry>,
 }
 
+impl Chunk {
+    fn lines(&self) -> impl Iterator<Item = LineRead<'_>> {
+        self.entries.iter().map(|entry| match entry {
+            Entry::Line(line_no, range) => LineRead::Text(*line_no, self.text.get(range.clone()).unwrap_or_default()),
+            Entry::TooLong(line_no, len) => LineRead::TooLong(*line_no, *len),
+            Entry::Unreadable(line_no, reason) => LineRead::Unreadable(*line_no, reason),
+        })
+    }
+}
+
 /// Workers for a machine: the cores but one, which the writer needs for itself (and parses on
 /// when it would wait). At most six: each holds the chunk it parses, and a 1 GB import peaked
 /// at 163 MB with one worker, 175 MB with four and 184 MB with six (the target is 256 MB).
@@ -48,24 +83,29 @@ pub fn worker_count() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1)).clamp(1, 6)
 }
 
-enum JobState {
+/// A chunk's records, and what its last lines left open.
+type Parsed<F> = Result<(Vec<Record>, Option<<F as ChunkFormat>::Carry>), ImportError>;
+
+enum JobState<F: ChunkFormat> {
     /// Read, not parsed yet.
     Waiting(Chunk),
     /// A thread is parsing it.
     Parsing,
-    Parsed(Result<Vec<Record>, ImportError>),
+    /// Parsed as if the chunk started between records; its lines kept when they may have to
+    /// be parsed again ([`ChunkFormat::MAY_CARRY`]).
+    Parsed(Parsed<F>, Option<Chunk>),
     /// The writer took the batch.
     Taken,
 }
 
 /// One chunk, from the reader to whichever thread parses it, and its batch to the writer.
-struct Job {
-    state: Mutex<JobState>,
+struct Job<F: ChunkFormat> {
+    state: Mutex<JobState<F>>,
     parsed: Condvar,
 }
 
-impl Job {
-    fn state(&self) -> MutexGuard<'_, JobState> {
+impl<F: ChunkFormat> Job<F> {
+    fn state(&self) -> MutexGuard<'_, JobState<F>> {
         lock(&self.state)
     }
 
@@ -81,75 +121,104 @@ impl Job {
         }
     }
 
-    fn finish(&self, batch: Result<Vec<Record>, ImportError>) {
-        *self.state() = JobState::Parsed(batch);
+    /// Parses the chunk as if it started between records, the guess the writer checks.
+    fn parse_ahead(&self, format: F, chunk: Chunk, recycle: &SyncSender<Chunk>) {
+        let parsed = parse_chunk(format, None, &chunk);
+        let kept = if F::MAY_CARRY {
+            Some(chunk)
+        } else {
+            recycle_chunk(chunk, recycle);
+            None
+        };
+        *self.state() = JobState::Parsed(parsed, kept);
         self.parsed.notify_all();
     }
 }
 
-/// Parses a chunk, then hands its buffers back to the reader.
-fn parse_chunk(mut chunk: Chunk, parse_record: RecordParser, recycle: &SyncSender<Chunk>) -> Result<Vec<Record>, ImportError> {
+fn parse_chunk<F: ChunkFormat>(format: F, carry: Option<F::Carry>, chunk: &Chunk) -> Parsed<F> {
     let mut sink = BatchSink::with_capacity(chunk.entries.len());
-    let mut result = Ok(());
-    for entry in chunk.entries.drain(..) {
-        match entry {
-            Entry::Line(line_no, range) => {
-                result = parse_record(line_no, chunk.text.get(range).unwrap_or_default(), &mut sink);
-                if result.is_err() {
-                    break;
-                }
-            }
-            Entry::Skipped(line_no, reason) => sink.skipped(line_no, reason),
-        }
-    }
+    let carry = format.parse_lines(carry, chunk.lines(), &mut sink)?;
+    Ok((sink.batch, carry))
+}
+
+/// Hands a chunk's buffers back to the reader.
+fn recycle_chunk(mut chunk: Chunk, recycle: &SyncSender<Chunk>) {
     chunk.text.clear();
     chunk.entries.clear();
     // The reader may have ended or have enough buffers: then this one is dropped.
     let _ = recycle.try_send(chunk);
-    result.map(|()| sink.batch)
 }
 
 /// The batches of a file in order, as the writer takes them.
-pub struct OrderedBatches {
+pub struct OrderedBatches<F: ChunkFormat> {
+    format: F,
     /// The jobs in file order, as the reader makes them.
-    jobs: Receiver<Arc<Job>>,
+    jobs: Receiver<Arc<Job<F>>>,
     /// Jobs taken from `jobs`, the next one in order first.
-    window: VecDeque<Arc<Job>>,
-    parse_record: RecordParser,
+    window: VecDeque<Arc<Job<F>>>,
+    /// What the chunks taken so far left open.
+    carry: Option<F::Carry>,
     recycle: SyncSender<Chunk>,
     outcome: Arc<Mutex<Outcome>>,
 }
 
-impl OrderedBatches {
+impl<F: ChunkFormat> OrderedBatches<F> {
     /// The next batch; None at the end of the file, or when parsing failed (see [`Outcome`])
     /// or the reader stopped.
     pub fn next_batch(&mut self) -> Option<Vec<Record>> {
         loop {
             if self.window.is_empty() {
-                self.window.push_back(self.jobs.recv().ok()?);
+                match self.jobs.recv() {
+                    Ok(job) => self.window.push_back(job),
+                    // The reader is done: what the last chunk left open ends with the file.
+                    Err(_) => {
+                        let carry = self.carry.take()?;
+                        let mut sink = BatchSink::with_capacity(16);
+                        let ended = self.format.end(carry, &mut sink).map(|()| sink.batch);
+                        return self.batch_or_failure(ended);
+                    }
+                }
             }
             let job = self.window.front()?.clone();
             let mut state = job.state();
             match std::mem::replace(&mut *state, JobState::Taken) {
-                JobState::Parsed(batch) => {
+                JobState::Parsed(parsed, kept) => {
                     drop(state);
                     self.window.pop_front();
-                    return self.batch_or_failure(batch);
+                    let Some(open) = self.carry.take() else {
+                        // The guess held: the chunk did start between records.
+                        if let Some(chunk) = kept {
+                            recycle_chunk(chunk, &self.recycle);
+                        }
+                        return self.take_parsed(parsed);
+                    };
+                    // The chunk before left a record open: parse this one again from there.
+                    let Some(chunk) = kept else {
+                        return self.batch_or_failure(Err(ImportError::Internal {
+                            path: String::new(),
+                            message: "a record left open before a chunk whose lines were not kept".into(),
+                        }));
+                    };
+                    lock(&self.outcome).chunks_parsed_again += 1;
+                    let parsed = self.parse_here(Some(open), chunk);
+                    return self.take_parsed(parsed);
                 }
                 JobState::Waiting(chunk) => {
                     *state = JobState::Parsing;
                     drop(state);
                     self.window.pop_front();
-                    let batch = self.parse_here(chunk);
-                    return self.batch_or_failure(batch);
+                    let carry = self.carry.take();
+                    let parsed = self.parse_here(carry, chunk);
+                    return self.take_parsed(parsed);
                 }
                 JobState::Parsing => {
                     *state = JobState::Parsing;
                     drop(state);
                     // A worker has it: parse a later chunk meanwhile, else wait for it.
                     if let Some((later, chunk)) = self.later_waiting_job() {
-                        let batch = self.parse_here(chunk);
-                        later.finish(batch);
+                        let started = Instant::now();
+                        later.parse_ahead(self.format, chunk, &self.recycle);
+                        self.count_writer_parsing(started);
                         continue;
                     }
                     // Briefly: the reader may hand out a chunk to parse meanwhile.
@@ -167,17 +236,23 @@ impl OrderedBatches {
         }
     }
 
-    fn parse_here(&mut self, chunk: Chunk) -> Result<Vec<Record>, ImportError> {
+    /// Parses the next chunk in order, from what the chunks before left open.
+    fn parse_here(&mut self, carry: Option<F::Carry>, chunk: Chunk) -> Parsed<F> {
         let started = Instant::now();
-        let batch = parse_chunk(chunk, self.parse_record, &self.recycle);
+        let parsed = parse_chunk(self.format, carry, &chunk);
+        recycle_chunk(chunk, &self.recycle);
+        self.count_writer_parsing(started);
+        parsed
+    }
+
+    fn count_writer_parsing(&self, started: Instant) {
         let mut outcome = lock(&self.outcome);
         outcome.writer_parsing += started.elapsed();
         outcome.chunks_parsed_by_writer += 1;
-        batch
     }
 
     /// A job after the next one that no thread has started, taken for this one to parse.
-    fn later_waiting_job(&mut self) -> Option<(Arc<Job>, Chunk)> {
+    fn later_waiting_job(&mut self) -> Option<(Arc<Job<F>>, Chunk)> {
         for job in self.window.iter().skip(1) {
             if let Some(chunk) = job.start() {
                 return Some((job.clone(), chunk));
@@ -195,6 +270,15 @@ impl OrderedBatches {
             }
         }
         None
+    }
+
+    /// The batch of the next chunk in order, keeping what it left open.
+    fn take_parsed(&mut self, parsed: Parsed<F>) -> Option<Vec<Record>> {
+        let batch = parsed.map(|(batch, carry)| {
+            self.carry = carry;
+            batch
+        });
+        self.batch_or_failure(batch)
     }
 
     fn batch_or_failure(&mut self, batch: Result<Vec<Record>, ImportError>) -> Option<Vec<Record>> {
@@ -221,6 +305,8 @@ pub struct Outcome {
     /// Time the writer spent parsing, and the chunks it parsed (for RUM_IMPORT_TIMINGS).
     pub writer_parsing: Duration,
     pub chunks_parsed_by_writer: u64,
+    /// Chunks parsed ahead from a wrong guess (the chunk before left a record open).
+    pub chunks_parsed_again: u64,
 }
 
 /// Where [`Outcome`] is kept while the writer takes batches.
@@ -232,37 +318,40 @@ impl ParseOutcome {
     }
 }
 
+/// A reader's or a worker's thread.
+pub type ParserHandle<'scope> = ScopedJoinHandle<'scope, Result<(), ImportError>>;
+
 /// Starts the reader and `workers` parsers. The handles' results: the reader's first, then
 /// each worker's; `Cancelled` when the writer hung up.
-pub fn spawn<'scope>(
+pub fn spawn<'scope, F: ChunkFormat>(
     scope: &'scope Scope<'scope, '_>,
     reader: &'scope mut (dyn BufRead + Send),
     workers: usize,
-    parse_record: RecordParser,
-) -> (OrderedBatches, ParseOutcome, Vec<ScopedJoinHandle<'scope, Result<(), ImportError>>>) {
+    format: F,
+) -> (OrderedBatches<F>, ParseOutcome, Vec<ParserHandle<'scope>>) {
     let workers = workers.max(1);
     let mut handles = Vec::with_capacity(workers + 1);
     // Every job goes to the writer, in order, and to the workers, who take the next one free.
-    let (to_writer, jobs) = sync_channel::<Arc<Job>>(CHUNKS_AHEAD);
-    let (to_workers, work) = sync_channel::<Arc<Job>>(CHUNKS_AHEAD);
+    let (to_writer, jobs) = sync_channel::<Arc<Job<F>>>(CHUNKS_AHEAD);
+    let (to_workers, work) = sync_channel::<Arc<Job<F>>>(CHUNKS_AHEAD);
     let work = Arc::new(Mutex::new(work));
     // Emptied chunks go back to the reader: their buffers are reused, not allocated anew.
     let (recycle, recycled) = sync_channel::<Chunk>(3 * CHUNKS_AHEAD + workers);
     for _ in 0..workers {
         let (work, recycle) = (work.clone(), recycle.clone());
-        handles.push(scope.spawn(move || parse_jobs(&work, &recycle, parse_record)));
+        handles.push(scope.spawn(move || parse_jobs(&work, &recycle, format)));
     }
-    let reader_handle = scope.spawn(move || read_chunks(reader, &to_writer, &to_workers, &recycled));
+    let reader_handle = scope.spawn(move || read_chunks::<F>(reader, &to_writer, &to_workers, &recycled));
     handles.insert(0, reader_handle);
     let outcome = Arc::new(Mutex::new(Outcome::default()));
-    let batches = OrderedBatches { jobs, window: VecDeque::new(), parse_record, recycle, outcome: outcome.clone() };
+    let batches = OrderedBatches { format, jobs, window: VecDeque::new(), carry: None, recycle, outcome: outcome.clone() };
     (batches, ParseOutcome(outcome), handles)
 }
 
-fn read_chunks(
+fn read_chunks<F: ChunkFormat>(
     reader: &mut dyn BufRead,
-    to_writer: &SyncSender<Arc<Job>>,
-    to_workers: &SyncSender<Arc<Job>>,
+    to_writer: &SyncSender<Arc<Job<F>>>,
+    to_workers: &SyncSender<Arc<Job<F>>>,
     recycled: &Receiver<Chunk>,
 ) -> Result<(), ImportError> {
     let mut chunk = Chunk::default();
@@ -274,15 +363,16 @@ fn read_chunks(
         let _ = to_workers.send(job);
         Ok(())
     };
-    for_each_line(reader, &mut |line| {
-        match line {
+    for_each_line(reader, F::KEEPS_BLANK_LINES, &mut |line| {
+        chunk.entries.push(match line {
             LineRead::Text(line_no, bytes) => {
                 let start = chunk.text.len();
                 chunk.text.extend_from_slice(bytes);
-                chunk.entries.push(Entry::Line(line_no, start..chunk.text.len()));
+                Entry::Line(line_no, start..chunk.text.len())
             }
-            LineRead::Skipped(line_no, reason) => chunk.entries.push(Entry::Skipped(line_no, reason)),
-        }
+            LineRead::TooLong(line_no, len) => Entry::TooLong(line_no, len),
+            LineRead::Unreadable(line_no, reason) => Entry::Unreadable(line_no, reason.to_string()),
+        });
         if chunk.entries.len() >= CHUNK_LINES {
             let next = recycled.try_recv().unwrap_or_default();
             send(std::mem::replace(&mut chunk, next))?;
@@ -296,7 +386,7 @@ fn read_chunks(
 }
 
 /// A worker: parses the next job no other thread has started, until the reader ends.
-fn parse_jobs(work: &Mutex<Receiver<Arc<Job>>>, recycle: &SyncSender<Chunk>, parse_record: RecordParser) -> Result<(), ImportError> {
+fn parse_jobs<F: ChunkFormat>(work: &Mutex<Receiver<Arc<Job<F>>>>, recycle: &SyncSender<Chunk>, format: F) -> Result<(), ImportError> {
     loop {
         let job = {
             let work = lock(work);
@@ -306,12 +396,7 @@ fn parse_jobs(work: &Mutex<Receiver<Arc<Job>>>, recycle: &SyncSender<Chunk>, par
             }
         };
         if let Some(chunk) = job.start() {
-            let batch = parse_chunk(chunk, parse_record, recycle);
-            let failed = batch.is_err();
-            job.finish(batch);
-            if failed {
-                return Ok(()); // the writer reports the failure when it reaches the job
-            }
+            job.parse_ahead(format, chunk, recycle);
         }
     }
 }
@@ -320,17 +405,45 @@ fn parse_jobs(work: &Mutex<Receiver<Arc<Job>>>, recycle: &SyncSender<Chunk>, par
 mod tests {
     use super::*;
 
-    /// Each line comes back as a skipped record with its text. Workers (unnamed threads) take
-    /// 2 ms a line; the writer (the test's own thread, which has a name) none.
-    fn slow_on_workers(line: u64, bytes: &[u8], sink: &mut dyn RecordSink) -> Result<(), ImportError> {
-        if std::thread::current().name().is_none() {
-            std::thread::sleep(Duration::from_millis(2));
+    /// Each record comes back as a skipped record with its text. A line ending in `\` goes on
+    /// on the next one (when `MAY_CARRY`). Workers (unnamed threads) take 2 ms a line; the
+    /// writer (the test's own thread, which has a name) none.
+    #[derive(Clone, Copy)]
+    struct SlowOnWorkers<const MAY_CARRY: bool>;
+
+    impl<const MAY_CARRY: bool> ChunkFormat for SlowOnWorkers<MAY_CARRY> {
+        type Carry = (u64, String);
+        const MAY_CARRY: bool = MAY_CARRY;
+        const KEEPS_BLANK_LINES: bool = false;
+
+        fn parse_lines<'a>(
+            self,
+            mut carry: Option<(u64, String)>,
+            lines: impl Iterator<Item = LineRead<'a>>,
+            sink: &mut dyn RecordSink,
+        ) -> Result<Option<(u64, String)>, ImportError> {
+            for line in lines {
+                let LineRead::Text(line_no, bytes) = line else { continue };
+                if std::thread::current().name().is_none() {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                if bytes == b"fail" {
+                    return Err(ImportError::Internal { path: "test".into(), message: format!("line {line_no}") });
+                }
+                let (start, mut text) = carry.take().unwrap_or((line_no, String::new()));
+                text.push_str(&String::from_utf8_lossy(bytes));
+                match text.strip_suffix('\\') {
+                    Some(open) if MAY_CARRY => carry = Some((start, open.to_string())),
+                    _ => sink.skipped(start, text),
+                }
+            }
+            Ok(carry)
         }
-        if bytes == b"fail" {
-            return Err(ImportError::Internal { path: "test".into(), message: format!("line {line}") });
+
+        fn end(self, carry: (u64, String), sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+            sink.skipped(carry.0, format!("open at the end: {}", carry.1));
+            Ok(())
         }
-        sink.skipped(line, String::from_utf8_lossy(bytes).into_owned());
-        Ok(())
     }
 
     fn lines(count: usize) -> String {
@@ -338,10 +451,10 @@ mod tests {
     }
 
     /// Every batch in order, with the outcome.
-    fn run(text: &str, workers: usize) -> (Vec<(u64, String)>, Outcome) {
+    fn run<F: ChunkFormat>(format: F, text: &str, workers: usize) -> (Vec<(u64, String)>, Outcome) {
         let mut reader = std::io::Cursor::new(text.as_bytes().to_vec());
         std::thread::scope(|scope| {
-            let (mut batches, outcome, handles) = spawn(scope, &mut reader, workers, slow_on_workers);
+            let (mut batches, outcome, handles) = spawn(scope, &mut reader, workers, format);
             let mut seen = Vec::new();
             while let Some(batch) = batches.next_batch() {
                 for record in batch {
@@ -361,14 +474,50 @@ mod tests {
     #[test]
     fn the_writer_parses_what_workers_have_not_reached_and_order_holds() {
         let count = 10 * CHUNK_LINES + 7;
+        let expected: Vec<(u64, String)> = (1..=count as u64).map(|i| (i, format!("{{\"n\":{i}}}"))).collect();
         for workers in [1, 2] {
-            let (seen, outcome) = run(&lines(count), workers);
-            let expected: Vec<(u64, String)> = (1..=count as u64).map(|i| (i, format!("{{\"n\":{i}}}"))).collect();
-            assert_eq!(seen, expected, "{workers} workers");
-            assert!(outcome.failure.is_none());
-            // Workers take a second a chunk here: the writer, which takes none, parses most.
-            assert!(outcome.chunks_parsed_by_writer >= 6, "{workers} workers: {} chunks by the writer", outcome.chunks_parsed_by_writer);
+            for (may_carry, (seen, outcome)) in [(false, run(SlowOnWorkers::<false>, &lines(count), workers)), (true, run(SlowOnWorkers::<true>, &lines(count), workers))] {
+                assert_eq!(seen, expected, "{workers} workers, may carry: {may_carry}");
+                assert!(outcome.failure.is_none());
+                // Workers take a second a chunk here: the writer, which takes none, parses most.
+                assert!(outcome.chunks_parsed_by_writer >= 6, "{workers} workers: {} chunks by the writer", outcome.chunks_parsed_by_writer);
+            }
         }
+    }
+
+    #[test]
+    fn records_across_chunk_ends_come_out_as_read_in_one_go() {
+        // Records of 1 to 9 lines, so that chunk ends fall inside them at many places, one
+        // running across whole chunks, and one left open at the end of the file.
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        let mut line_no = 0u64;
+        for record in 0..1500u64 {
+            let parts = if record == 700 { 3 * CHUNK_LINES as u64 } else { 1 + record * 7 % 9 };
+            let start = line_no + 1;
+            let mut joined = String::new();
+            for part in 0..parts {
+                line_no += 1;
+                let piece = format!("r{record}p{part}");
+                joined.push_str(&piece);
+                text.push_str(&piece);
+                text.push_str(if part + 1 < parts { "\\\n" } else { "\n" });
+            }
+            expected.push((start, joined));
+        }
+        text.push_str("last\\\nstill open\\\n");
+        expected.push((line_no + 1, "open at the end: laststill open".to_string()));
+        let mut parsed_again = 0;
+        for workers in [1, 2, 3] {
+            let (seen, outcome) = run(SlowOnWorkers::<true>, &text, workers);
+            assert!(outcome.failure.is_none());
+            let first_difference = seen.iter().zip(&expected).position(|(a, b)| a != b);
+            assert_eq!(first_difference.map(|i| (&seen[i], &expected[i])), None, "{workers} workers");
+            assert_eq!(seen.len(), expected.len(), "{workers} workers");
+            parsed_again += outcome.chunks_parsed_again;
+        }
+        // Chunks parsed ahead from the wrong start were met, and parsed again.
+        assert!(parsed_again > 0);
     }
 
     #[test]
@@ -376,7 +525,7 @@ mod tests {
         let mut text = lines(3 * CHUNK_LINES);
         text.push_str("fail\n");
         text.push_str(&lines(CHUNK_LINES));
-        let (seen, outcome) = run(&text, 1);
+        let (seen, outcome) = run(SlowOnWorkers::<false>, &text, 1);
         assert!(seen.len() <= 3 * CHUNK_LINES, "nothing after the failed chunk: {}", seen.len());
         match outcome.failure {
             Some(ImportError::Internal { message, .. }) => assert_eq!(message, format!("line {}", 3 * CHUNK_LINES + 1)),
