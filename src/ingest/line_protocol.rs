@@ -5,6 +5,7 @@
 //! fields may hold literal newlines, so a point can span lines. The timestamp's unit is told
 //! from its magnitude.
 
+use super::line_protocol_direct::{prepare_point, PointScratch};
 use super::lines::{for_each_line, human_bytes, LineRead};
 use super::{ImportError, RecordSink};
 use crate::model::{epoch_to_ms, Event, FieldKey, FieldValue};
@@ -151,7 +152,7 @@ impl<'a> Cursor<'a> {
     }
 }
 
-fn parse_bare_value(text: &str) -> Option<FieldValue> {
+pub(super) fn parse_bare_value(text: &str) -> Option<FieldValue> {
     match text {
         "t" | "T" | "true" | "True" | "TRUE" => return Some(FieldValue::Bool(true)),
         "f" | "F" | "false" | "False" | "FALSE" => return Some(FieldValue::Bool(false)),
@@ -267,6 +268,8 @@ struct Pending {
 #[derive(Default)]
 pub struct PointReader {
     pending: Option<Pending>,
+    /// Kept between points by the direct path (see `line_protocol_direct`).
+    scratch: PointScratch,
     /// Lines of a point whose quote never closed, to read again on their own. Always empty
     /// between lines.
     queued: VecDeque<(u64, String)>,
@@ -310,6 +313,13 @@ impl PointReader {
     }
 
     fn text_line(&mut self, line_no: u64, line: Cow<'_, str>, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+        // Sinks that store take a point as a row read straight from the text; what that
+        // reader leaves (points over several lines among it) comes below.
+        if self.pending.is_none() && sink.takes_prepared() {
+            if let Some(prepared) = prepare_point(&line, &mut self.scratch) {
+                return sink.prepared_event(line_no, prepared);
+            }
+        }
         let (current, parsed) = match self.pending.take() {
             Some(mut p) => {
                 p.text.push('\n');

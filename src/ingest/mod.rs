@@ -7,6 +7,7 @@ pub mod guance_csv;
 pub mod guance_json;
 pub mod json_scan;
 pub mod line_protocol;
+mod line_protocol_direct;
 mod lines;
 mod parallel;
 

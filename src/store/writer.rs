@@ -318,8 +318,8 @@ fn view_path_column() -> usize {
     EVENT_COLUMNS.iter().position(|c| c.key == "view_path").unwrap_or(0)
 }
 
-/// [`prepare`] for an event given as fields, no key twice and no `view_path` among them (it is
-/// taken from `view_url` here, as `prepare` does). Gives the same row as `prepare`, but for the
+/// [`prepare`] for an event given as fields, no key twice. `view_path`, when not among them
+/// as text, is taken from `view_url` here, as `prepare` does. Gives the same row as `prepare`, but for the
 /// session fields' order, which is the fields' (the writer reads them as a map). None where
 /// `prepare` would do more than the common case: skip the event, or keep a value that should
 /// be a number with a warning. The caller then takes that path, which words the messages.
@@ -350,11 +350,13 @@ pub fn prepare_fields_with(
     fields: &[DirectField<'_>],
     scratch: &mut FieldScratch,
 ) -> Option<PreparedEvent> {
-    let (mut session_id, mut view_url) = (None, None);
+    let (mut session_id, mut view_url, mut view_path_given) = (None, None, false);
     for field in fields {
         match field.key {
             "session_id" => session_id = Some(field.value),
             "view_url" => view_url = Some(field.value),
+            // Given as text it is kept (as `prepare` does); otherwise `prepare` replaces it.
+            "view_path" if matches!(field.value, ValueRef::Str(_)) => view_path_given = true,
             "view_path" => return None,
             _ => {}
         }
@@ -363,8 +365,9 @@ pub fn prepare_fields_with(
         Some(ValueRef::Str(id)) if !id.is_empty() => id,
         _ => return None,
     };
+    // Taken from `view_url` when not given.
     let view_path = match view_url {
-        Some(ValueRef::Str(url)) if !url.is_empty() => Some(url_path_of(url)),
+        Some(ValueRef::Str(url)) if !url.is_empty() && !view_path_given => Some(url_path_of(url)),
         _ => None,
     };
     let find = |key: &str| fields.iter().find(|field| field.key == key).map(|field| field.value);
