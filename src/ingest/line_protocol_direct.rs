@@ -45,6 +45,27 @@ fn is_stop(byte: u8, stops: u64) -> bool {
     byte < 64 && stops >> byte & 1 == 1 || byte == b'\\'
 }
 
+/// A bit per byte of `chunk` (its first 16) that is a comma, a space or a backslash, or with
+/// `equals` an `=` too.
+#[cfg(target_arch = "x86_64")]
+fn stop_bytes_16(chunk: &[u8], equals: bool) -> u32 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, __m128i};
+    assert!(chunk.len() >= 16);
+    // SAFETY: SSE2 is part of x86_64; the load reads 16 bytes, which `chunk` has (checked
+    // above), and needs no alignment.
+    unsafe {
+        let bytes = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let commas = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b',' as i8));
+        let spaces = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b' ' as i8));
+        let backslashes = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'\\' as i8));
+        let mut found = _mm_or_si128(_mm_or_si128(commas, spaces), backslashes);
+        if equals {
+            found = _mm_or_si128(found, _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'=' as i8)));
+        }
+        _mm_movemask_epi8(found) as u32
+    }
+}
+
 struct Reader<'a, 's> {
     bytes: &'a [u8],
     at: usize,
@@ -63,9 +84,7 @@ impl Reader<'_, '_> {
         let mut copied: Option<usize> = None; // where this text starts in `unescaped`
         let mut run_start = start;
         loop {
-            while self.bytes.get(self.at).is_some_and(|b| !is_stop(*b, stops)) {
-                self.at += 1;
-            }
+            self.skip_to_stop(stops);
             if self.peek() != Some(b'\\') {
                 break;
             }
@@ -86,6 +105,24 @@ impl Reader<'_, '_> {
                 self.push_run(run_start, self.at);
                 Text::Unescaped(from..self.unescaped.len())
             }
+        }
+    }
+
+    /// Moves to the next stop byte or backslash, or the end.
+    fn skip_to_stop(&mut self, stops: u64) {
+        // Sixteen bytes at a time while they last: keys and values are most of a point's text
+        // (callgrind, 1k-session import: the byte loop was 15% of all instructions).
+        #[cfg(target_arch = "x86_64")]
+        while let Some(chunk) = self.bytes.get(self.at..self.at + 16) {
+            let found = stop_bytes_16(chunk, stops == KEY_STOPS);
+            if found != 0 {
+                self.at += found.trailing_zeros() as usize;
+                return;
+            }
+            self.at += 16;
+        }
+        while self.bytes.get(self.at).is_some_and(|b| !is_stop(*b, stops)) {
+            self.at += 1;
         }
     }
 
@@ -284,6 +321,29 @@ mod tests {
             }
         }
         assert!(checked > 300, "{checked}");
+    }
+
+    #[test]
+    fn stops_and_escapes_at_every_offset_give_the_same_rows() {
+        // Each byte that ends a key or a value, escaped or not, at offsets 0-39 of a long
+        // key, tag value and quoted field: the 16-byte scan must stop where the byte loop does.
+        let specials = [",", " ", "=", "\\", "\\ ", "\\,", "\\=", "\\\\", "\\x", "\"", "\\\"", "é", "\u{1}"];
+        let mut taken = 0;
+        for offset in 0..40 {
+            for special in specials {
+                let text = format!("{}{special}{}", "a".repeat(offset), "b".repeat(20));
+                let lines = [
+                    format!("view,session_id=s1,{text}=v x=1i 1636524705288"),
+                    format!("view,session_id=s1,tag={text} x=1i 1636524705288"),
+                    format!("view,session_id=s1 field=\"{text}\",x=1i 1636524705288"),
+                    format!("view,session_id=s1 {text}=1i 1636524705288"),
+                ];
+                for line in &lines {
+                    taken += usize::from(took_the_same_row(line));
+                }
+            }
+        }
+        assert!(taken > 40 * 20, "{taken}");
     }
 
     #[test]

@@ -44,6 +44,13 @@ pub trait ChunkFormat: Copy + Send + Sync + 'static {
     ) -> Result<Option<Self::Carry>, ImportError>;
     /// The file ended with a record open.
     fn end(self, carry: Self::Carry, sink: &mut dyn RecordSink) -> Result<(), ImportError>;
+    /// Whether `line`, after `previous`, likely starts a record: a chunk ends only before such
+    /// a line, unless it grows to twice its size. A guess, which only saves parsing a chunk
+    /// again: the writer checks what the chunk before left open either way.
+    fn likely_starts_record(previous: &[u8], line: &[u8]) -> bool {
+        let _ = (previous, line);
+        true
+    }
 }
 
 /// Lines per chunk: a channel message per line would cost more than parsing it.
@@ -364,6 +371,18 @@ fn read_chunks<F: ChunkFormat>(
         Ok(())
     };
     for_each_line(reader, F::KEEPS_BLANK_LINES, &mut |line| {
+        if chunk.entries.len() >= CHUNK_LINES {
+            let starts_record = match (&line, chunk.entries.last()) {
+                (LineRead::Text(_, bytes), Some(Entry::Line(_, previous))) => {
+                    F::likely_starts_record(chunk.text.get(previous.clone()).unwrap_or_default(), bytes)
+                }
+                _ => true,
+            };
+            if starts_record || chunk.entries.len() >= 2 * CHUNK_LINES {
+                let next = recycled.try_recv().unwrap_or_default();
+                send(std::mem::replace(&mut chunk, next))?;
+            }
+        }
         chunk.entries.push(match line {
             LineRead::Text(line_no, bytes) => {
                 let start = chunk.text.len();
@@ -373,10 +392,6 @@ fn read_chunks<F: ChunkFormat>(
             LineRead::TooLong(line_no, len) => Entry::TooLong(line_no, len),
             LineRead::Unreadable(line_no, reason) => Entry::Unreadable(line_no, reason.to_string()),
         });
-        if chunk.entries.len() >= CHUNK_LINES {
-            let next = recycled.try_recv().unwrap_or_default();
-            send(std::mem::replace(&mut chunk, next))?;
-        }
         Ok(())
     })?;
     if !chunk.entries.is_empty() {
@@ -408,10 +423,11 @@ mod tests {
     /// Each record comes back as a skipped record with its text. A line ending in `\` goes on
     /// on the next one (when `MAY_CARRY`). Workers (unnamed threads) take 2 ms a line; the
     /// writer (the test's own thread, which has a name) none.
+    /// With `NEVER_STARTS`, no line is guessed to start a record: chunks end at their cap.
     #[derive(Clone, Copy)]
-    struct SlowOnWorkers<const MAY_CARRY: bool>;
+    struct SlowOnWorkers<const MAY_CARRY: bool, const NEVER_STARTS: bool = false>;
 
-    impl<const MAY_CARRY: bool> ChunkFormat for SlowOnWorkers<MAY_CARRY> {
+    impl<const MAY_CARRY: bool, const NEVER_STARTS: bool> ChunkFormat for SlowOnWorkers<MAY_CARRY, NEVER_STARTS> {
         type Carry = (u64, String);
         const MAY_CARRY: bool = MAY_CARRY;
         const KEEPS_BLANK_LINES: bool = false;
@@ -443,6 +459,10 @@ mod tests {
         fn end(self, carry: (u64, String), sink: &mut dyn RecordSink) -> Result<(), ImportError> {
             sink.skipped(carry.0, format!("open at the end: {}", carry.1));
             Ok(())
+        }
+
+        fn likely_starts_record(_previous: &[u8], _line: &[u8]) -> bool {
+            !NEVER_STARTS
         }
     }
 
@@ -509,7 +529,8 @@ mod tests {
         expected.push((line_no + 1, "open at the end: laststill open".to_string()));
         let mut parsed_again = 0;
         for workers in [1, 2, 3] {
-            let (seen, outcome) = run(SlowOnWorkers::<true>, &text, workers);
+            let (seen, outcome) =
+                if workers == 3 { run(SlowOnWorkers::<true, true>, &text, workers) } else { run(SlowOnWorkers::<true>, &text, workers) };
             assert!(outcome.failure.is_none());
             let first_difference = seen.iter().zip(&expected).position(|(a, b)| a != b);
             assert_eq!(first_difference.map(|i| (&seen[i], &expected[i])), None, "{workers} workers");
