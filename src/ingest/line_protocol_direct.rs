@@ -66,6 +66,21 @@ fn stop_bytes_16(chunk: &[u8], equals: bool) -> u32 {
     }
 }
 
+/// A text being read: borrowed from the line until an escape is undone, copied from then on.
+struct TextRun {
+    start: usize,
+    /// Where the text starts in the unescaped buffer, once copied.
+    copied: Option<usize>,
+    /// The line's text not copied yet starts here.
+    run_start: usize,
+}
+
+impl TextRun {
+    fn at(start: usize) -> TextRun {
+        TextRun { start, copied: None, run_start: start }
+    }
+}
+
 struct Reader<'a, 's> {
     bytes: &'a [u8],
     at: usize,
@@ -80,32 +95,18 @@ impl Reader<'_, '_> {
     /// A name or a tag value up to an unescaped stop byte, as `line_protocol`'s cursor reads
     /// it: `\` before `,`, `=`, space, `"` or `\` is undone, any other `\` kept.
     fn escaped(&mut self, stops: u64) -> Text {
-        let start = self.at;
-        let mut copied: Option<usize> = None; // where this text starts in `unescaped`
-        let mut run_start = start;
+        let mut run = TextRun::at(self.at);
         loop {
             self.skip_to_stop(stops);
             if self.peek() != Some(b'\\') {
                 break;
             }
             match self.bytes.get(self.at + 1) {
-                Some(next @ (b',' | b'=' | b' ' | b'"' | b'\\')) => {
-                    copied.get_or_insert(self.unescaped.len());
-                    self.push_run(run_start, self.at);
-                    self.unescaped.push(char::from(*next));
-                    self.at += 2;
-                    run_start = self.at;
-                }
+                Some(next @ (b',' | b'=' | b' ' | b'"' | b'\\')) => self.undo_escape(&mut run, *next),
                 _ => self.at += 1,
             }
         }
-        match copied {
-            None => Text::Line(start..self.at),
-            Some(from) => {
-                self.push_run(run_start, self.at);
-                Text::Unescaped(from..self.unescaped.len())
-            }
-        }
+        self.text_of(run)
     }
 
     /// Moves to the next stop byte or backslash, or the end.
@@ -130,32 +131,38 @@ impl Reader<'_, '_> {
     /// close on this line.
     fn quoted(&mut self) -> Option<Text> {
         self.at += 1;
-        let start = self.at;
-        let mut copied: Option<usize> = None;
-        let mut run_start = start;
+        let mut run = TextRun::at(self.at);
         loop {
             let rest = self.bytes.get(self.at..)?;
             self.at += memchr::memchr2(b'"', b'\\', rest)?;
             if self.peek() == Some(b'"') {
-                let text = match copied {
-                    None => Text::Line(start..self.at),
-                    Some(from) => {
-                        self.push_run(run_start, self.at);
-                        Text::Unescaped(from..self.unescaped.len())
-                    }
-                };
+                let text = self.text_of(run);
                 self.at += 1;
                 return Some(text);
             }
             match self.bytes.get(self.at + 1)? {
-                next @ (b'"' | b'\\') => {
-                    copied.get_or_insert(self.unescaped.len());
-                    self.push_run(run_start, self.at);
-                    self.unescaped.push(char::from(*next));
-                    self.at += 2;
-                    run_start = self.at;
-                }
+                next @ (b'"' | b'\\') => self.undo_escape(&mut run, *next),
                 _ => self.at += 1,
+            }
+        }
+    }
+
+    /// Undoes the escape the reader is on (a backslash, then `byte`): the text is copied from here.
+    fn undo_escape(&mut self, run: &mut TextRun, byte: u8) {
+        run.copied.get_or_insert(self.unescaped.len());
+        self.push_run(run.run_start, self.at);
+        self.unescaped.push(char::from(byte));
+        self.at += 2;
+        run.run_start = self.at;
+    }
+
+    /// The text read up to here.
+    fn text_of(&mut self, run: TextRun) -> Text {
+        match run.copied {
+            None => Text::Line(run.start..self.at),
+            Some(from) => {
+                self.push_run(run.run_start, self.at);
+                Text::Unescaped(from..self.unescaped.len())
             }
         }
     }
