@@ -504,7 +504,11 @@ fn import_file_inner(
     let store_error = |source: StoreError| ImportError::Store { path: report.path.clone(), source };
     let started = std::time::Instant::now();
     let session_cache_limit = store.session_cache_limit.max(1);
-    let defer_indexes_from_bytes = store.defer_indexes_from_bytes;
+    // RUM_DEFER_INDEXES_FROM_BYTES overrides the threshold, for measuring.
+    let defer_indexes_from_bytes = std::env::var("RUM_DEFER_INDEXES_FROM_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(store.defer_indexes_from_bytes);
     // Into an empty database the pages written are handed to the disk as they come, so the
     // commit's fsync finds little left to write (see `store::writeback`).
     let writeback = if bulk { crate::store::writeback::EarlyWriteback::start(&store.path) } else { None };
