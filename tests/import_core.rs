@@ -640,6 +640,43 @@ fn sessions_written_out_of_a_small_cache_give_the_same_database() {
     assert_eq!(orphans, 0);
 }
 
+/// A file grouped by kind (every view, then every action, ...) brings each session back after
+/// it has left a small cache with its aggregates: counting goes on from what it had, so the
+/// sessions, their pages and the events are those of an import with room for all.
+#[test]
+fn sessions_that_come_back_after_leaving_the_cache_count_on() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let generated = dir.path().join("generated.ndjson");
+    rum_explorer::generate::write(&generated, rum_explorer::generate::GenerateFormat::Ndjson, 30, 11, false).expect("generate");
+    let text = std::fs::read_to_string(&generated).expect("read");
+    let kind_of = |line: &str| -> usize {
+        ["\"type\":\"view\"", "\"type\":\"action\"", "\"type\":\"error\"", "\"type\":\"resource\""]
+            .iter()
+            .position(|k| line.contains(k))
+            .unwrap_or(4)
+    };
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.sort_by_key(|line| kind_of(line)); // stable: each kind keeps the file's order
+    assert!(kind_of(lines[0]) == 0 && kind_of(lines[lines.len() - 1]) > 0, "grouped by kind");
+    let by_kind = dir.path().join("by-kind.ndjson");
+    std::fs::write(&by_kind, lines.join("\n") + "\n").expect("write");
+    let open = |cache: usize| {
+        let (tmp, db) = temp_db();
+        let mut store = Store::open(&db).expect("open");
+        store.session_cache_limit = cache;
+        (tmp, store)
+    };
+    let (_roomy_dir, mut roomy) = open(100_000);
+    let (_small_dir, mut small) = open(4);
+    import(&mut roomy, std::slice::from_ref(&by_kind));
+    import(&mut small, std::slice::from_ref(&by_kind));
+    let expected = sessions_json(&roomy);
+    assert_eq!(expected.len(), 30);
+    assert_same_sessions(&sessions_json(&small), &expected, "cache of 4 sessions, file grouped by kind");
+    assert_eq!(events_content(&small), events_content(&roomy));
+    assert_pages_match_events(&small, "cache of 4, file grouped by kind");
+}
+
 /// The schema as SQLite lists it: tables and indexes with their SQL.
 fn schema(store: &Store) -> Vec<(String, String, Option<String>)> {
     store

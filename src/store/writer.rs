@@ -546,6 +546,9 @@ pub struct FileWriter<'c> {
     /// Sessions this file created whose aggregates cannot be counted as they go (a copy of one
     /// of their views merged in the table): recomputed from their events at the end.
     recount: FxHashSet<i64>,
+    /// Sessions this file created that left the cache with their aggregates: what counting
+    /// goes on from should another of their events come (see [`FileWriter::evict_cached_sessions`]).
+    written_aggregates: FxHashMap<i64, WrittenAggregate>,
     aggregate_columns: AggregateColumns,
     /// Inserts the queued rows (`batch`) in one run (see [`super::event_batch`]).
     insert_batch: Statement<'c>,
@@ -641,6 +644,7 @@ impl<'c> FileWriter<'c> {
             pending_written_early: FxHashSet::default(),
             aggregates: FxHashMap::default(),
             recount: FxHashSet::default(),
+            written_aggregates: FxHashMap::default(),
             aggregate_columns,
             insert_batch,
             batch: Vec::with_capacity(EVENT_BATCH_ROWS),
@@ -914,7 +918,7 @@ impl<'c> FileWriter<'c> {
     fn session_for(&mut self, session_id: &str, fields: &[u8]) -> StoreResult<(i64, Vec<(String, FieldValue)>)> {
         if !self.sessions.contains_key(session_id) {
             if self.sessions.len() >= self.session_cache_limit {
-                self.write_cached_sessions(&mut FxHashMap::default())?;
+                self.evict_cached_sessions()?;
             }
             let cached = self.load_or_create_session(session_id)?;
             self.sessions.insert(session_id.to_string(), cached);
@@ -950,22 +954,28 @@ impl<'c> FileWriter<'c> {
     fn load_or_create_session(&mut self, session_id: &str) -> StoreResult<CachedSession> {
         let attribute_columns = SESSION_ATTRIBUTES.iter().map(|a| a.column).collect::<Vec<_>>().join(", ");
         let mut select = self.conn.prepare_cached(&format!(
-            "SELECT session_pk, session_fields_json, {attribute_columns} FROM sessions WHERE session_id = ?1"
+            "SELECT session_pk, session_fields_json, first_view_path, first_view_url, last_view_path, last_view_url,
+                 {attribute_columns} FROM sessions WHERE session_id = ?1"
         ))?;
         let found = select
             .query_row(params![session_id], |r| {
                 let session_pk: i64 = r.get(0)?;
                 let fields_json: String = r.get(1)?;
+                let pages: (PageTexts, PageTexts) = ((r.get(2)?, r.get(3)?), (r.get(4)?, r.get(5)?));
                 let mut attributes = FxHashMap::default();
                 for (i, attribute) in SESSION_ATTRIBUTES.iter().enumerate() {
-                    if let Some(value) = r.get::<_, Option<String>>(i + 2)? {
+                    if let Some(value) = r.get::<_, Option<String>>(i + 6)? {
                         attributes.insert(attribute.key.to_string(), FieldValue::Str(value));
                     }
                 }
-                Ok((session_pk, fields_json, attributes))
+                Ok((session_pk, fields_json, pages, attributes))
             })
             .optional()?;
-        if let Some((session_pk, fields_json, mut attributes)) = found {
+        if let Some((session_pk, fields_json, (first_page, last_page), mut attributes)) = found {
+            if let Some(written) = self.written_aggregates.remove(&session_pk) {
+                // It left the cache earlier in this file: its aggregates count on from there.
+                self.aggregates.insert(session_pk, written.resume(first_page, last_page));
+            }
             if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&fields_json) {
                 for (key, value) in map {
                     if let Some(v) = FieldValue::from_json(&value) {
@@ -994,6 +1004,42 @@ impl<'c> FileWriter<'c> {
             last_fields: Vec::new(),
             last_differing: Vec::new(),
         })
+    }
+
+    /// Writes the cached sessions out and empties the cache. The sessions this file created
+    /// leave with their aggregates and pages, so memory is bounded by the cache, not by the
+    /// file's sessions: their aggregates held a few hundred bytes each (68 MB at 100,000
+    /// sessions), and a file of a million sessions held them all. Their views held back and
+    /// the queued rows are written first, so the aggregates count every event so far; should
+    /// another event of one come later, counting goes on from a few numbers kept
+    /// ([`WrittenAggregate`]) and the pages' texts read back from its row.
+    fn evict_cached_sessions(&mut self) -> StoreResult<()> {
+        let leaving: FxHashSet<i64> = self
+            .sessions
+            .values()
+            .filter(|s| !s.stored && !self.recount.contains(&s.session_pk))
+            .map(|s| s.session_pk)
+            .collect();
+        let mut leaving_aggregates: FxHashMap<i64, SessionAggregate> = FxHashMap::default();
+        if !leaving.is_empty() {
+            let held: Vec<(i64, i64)> = self.pending_order.iter().copied().filter(|key| leaving.contains(&key.0)).collect();
+            if !held.is_empty() {
+                self.pending_order.retain(|key| !leaving.contains(&key.0));
+                for key in held {
+                    self.write_held_view(key)?;
+                    self.pending_written_early.insert(key);
+                }
+            }
+            self.insert_batch()?;
+            for session_pk in &leaving {
+                if let Some(aggregate) = self.aggregates.remove(session_pk) {
+                    self.written_aggregates.insert(*session_pk, aggregate.written());
+                    leaving_aggregates.insert(*session_pk, aggregate);
+                }
+            }
+            self.insert_pages(&leaving_aggregates)?;
+        }
+        self.write_cached_sessions(&mut leaving_aggregates)
     }
 
     /// Writes the cached sessions and empties the cache: inserts the rows of new sessions
@@ -1193,6 +1239,38 @@ struct SessionAggregate {
     pages: Vec<String>,
 }
 
+/// What a session's aggregates need to go on counting once its row has been written with
+/// them: the counts and times, and the sort keys of its first and last page (the pages' texts
+/// are in the row).
+struct WrittenAggregate {
+    start_ms: i64,
+    end_ms: i64,
+    counts: [i64; 6],
+    first_key: Option<FirstPageKey>,
+    last_key: Option<LastPageKey>,
+}
+
+type PageTexts = (Option<String>, Option<String>);
+
+impl WrittenAggregate {
+    /// The aggregates again, with the first and last page (path, URL) as the row holds them.
+    /// Its pages are in `session_pages` already; those added from here are inserted beside
+    /// them (OR IGNORE).
+    fn resume(self, first: PageTexts, last: PageTexts) -> SessionAggregate {
+        fn page<K>(key: Option<K>, (path, url): PageTexts) -> Option<(K, String, Option<String>)> {
+            Some((key?, path?, url))
+        }
+        SessionAggregate {
+            start_ms: self.start_ms,
+            end_ms: self.end_ms,
+            counts: self.counts,
+            first: page(self.first_key, first),
+            last: page(self.last_key, last),
+            pages: Vec::new(),
+        }
+    }
+}
+
 /// Orders events for the first page: views first, then by time, then as stored.
 type FirstPageKey = (bool, i64, i64);
 /// Orders events for the last page: views first, then latest time, then latest stored.
@@ -1205,6 +1283,16 @@ impl Default for SessionAggregate {
 }
 
 impl SessionAggregate {
+    fn written(&self) -> WrittenAggregate {
+        WrittenAggregate {
+            start_ms: self.start_ms,
+            end_ms: self.end_ms,
+            counts: self.counts,
+            first_key: self.first.as_ref().map(|(key, _, _)| *key),
+            last_key: self.last.as_ref().map(|(key, _, _)| *key),
+        }
+    }
+
     /// start_ms, end_ms, duration_ms, the six counts, first and last page path and URL; a
     /// session without events has no times and counts of 0.
     fn columns(self) -> Vec<SqlValue> {
@@ -1524,5 +1612,70 @@ mod tests {
         let expected = serde_json::Value::Object(map).to_string();
         assert_eq!(json_object_text(&mut fields.clone()), expected);
         assert_eq!(json_object_text(&mut []), "{}");
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+
+    fn event(kind: &str, session: &str, id: &str, time_ms: i64, path: &str) -> Event {
+        let mut event = Event::new(kind, time_ms);
+        event.set("session_id", FieldValue::Str(session.into()));
+        event.set(if kind == "view" { "view_id" } else { "action_id" }, FieldValue::Str(id.into()));
+        event.set("view_path", FieldValue::Str(path.into()));
+        event.set("browser", FieldValue::Str("Firefox".into()));
+        event
+    }
+
+    /// Sessions leave the cache with their aggregates, so the writer holds aggregates for the
+    /// cached sessions only, however many sessions the file has; a session that comes back
+    /// after it left counts on from what it had, first and last page included.
+    #[test]
+    fn aggregates_held_stay_within_the_session_cache() {
+        let conn = Connection::open_in_memory().expect("open");
+        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
+        conn.execute_batch("BEGIN").expect("begin");
+        let mut writer = FileWriter::new(&conn, "test", "test", 0).expect("writer");
+        writer.session_cache_limit = 4;
+        let mut most_held = 0;
+        for i in 0..50i64 {
+            let session = format!("s{i}");
+            writer.write(1, event("view", &session, &format!("v{i}"), 1_000 + i, &format!("/first/{i}"))).expect("view");
+            writer.write(2, event("action", &session, &format!("a{i}"), 2_000 + i, &format!("/first/{i}"))).expect("action");
+            most_held = most_held.max(writer.aggregates.len() + writer.pending_views.len());
+        }
+        assert!(most_held <= 10, "aggregates and held views for 4 cached sessions and the one arriving, not 50: {most_held}");
+        assert!(writer.written_aggregates.len() >= 40);
+        // s0 again, long after it left: a later view (its last page now) and an action.
+        writer.write(3, event("view", "s0", "v0-late", 9_000, "/last")).expect("late view");
+        writer.write(4, event("action", "s0", "a0-late", 9_500, "/last")).expect("late action");
+        writer.finish(0).expect("finish");
+        let (views, actions, start, end, first, last): (i64, i64, i64, i64, String, String) = conn
+            .query_row(
+                "SELECT view_count, action_count, start_ms, end_ms, first_view_path, last_view_path FROM sessions WHERE session_id = 's0'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .expect("s0");
+        assert_eq!((views, actions, start, end), (2, 2, 1_000, 9_500));
+        assert_eq!((first.as_str(), last.as_str()), ("/first/0", "/last"));
+        let pages: Vec<String> = conn
+            .prepare("SELECT view_path FROM session_pages JOIN sessions USING (session_pk) WHERE session_id = 's0' ORDER BY view_path")
+            .expect("pages")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
+        assert_eq!(pages, vec!["/first/0".to_string(), "/last".to_string()]);
+        // Every other session: one view and one action, its own page.
+        let counted: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sessions WHERE view_count = 1 AND action_count = 1 AND first_view_path = last_view_path",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(counted, 49);
     }
 }
