@@ -593,18 +593,24 @@ fn events_without_an_id_are_the_same_whether_or_not_they_repeat_session_keys() {
     assert_eq!(count(&store, "SELECT count(*) FROM events"), 1);
 }
 
+/// A folder for the test's files and the text of a generated NDJSON file.
+fn generated_ndjson(sessions: u64, seed: u64) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let generated = dir.path().join("generated.ndjson");
+    rum_explorer::generate::write(&generated, rum_explorer::generate::GenerateFormat::Ndjson, sessions, seed, false).expect("generate");
+    let text = std::fs::read_to_string(&generated).expect("read");
+    (dir, text)
+}
+
 /// A file with more sessions than the import keeps in memory writes sessions out as it goes
 /// (new ones inserted whole, earlier ones updated), and more views than it holds back writes
 /// the oldest early (their later copies then merge in the table): the result is the same as
 /// with room for all.
 #[test]
 fn sessions_written_out_of_a_small_cache_give_the_same_database() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let generated = dir.path().join("generated.ndjson");
-    rum_explorer::generate::write(&generated, rum_explorer::generate::GenerateFormat::Ndjson, 40, 9, false).expect("generate");
     // Every view's early copy first, its final copy far later: held-back views are written
     // early and their final copies merge in the table.
-    let text = std::fs::read_to_string(&generated).expect("read");
+    let (dir, text) = generated_ndjson(40, 9);
     let (early, rest): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| l.contains("\"document_version\":1"));
     assert!(early.len() > 40, "the generated file re-sends views");
     let ndjson = dir.path().join("many.ndjson");
@@ -645,10 +651,7 @@ fn sessions_written_out_of_a_small_cache_give_the_same_database() {
 /// sessions, their pages and the events are those of an import with room for all.
 #[test]
 fn sessions_that_come_back_after_leaving_the_cache_count_on() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let generated = dir.path().join("generated.ndjson");
-    rum_explorer::generate::write(&generated, rum_explorer::generate::GenerateFormat::Ndjson, 30, 11, false).expect("generate");
-    let text = std::fs::read_to_string(&generated).expect("read");
+    let (dir, text) = generated_ndjson(30, 11);
     let kind_of = |line: &str| -> usize {
         ["\"type\":\"view\"", "\"type\":\"action\"", "\"type\":\"error\"", "\"type\":\"resource\""]
             .iter()
