@@ -269,6 +269,47 @@ fn a_view_that_changes_page_in_a_later_file_leaves_no_stale_page() {
     assert_eq!(sessions_on("/old"), vec!["other".to_string()], "the moved view's old page is gone from its session");
 }
 
+/// Datadog events as a JSON array with an event a line (as `jq -c` and exports write them)
+/// are read on several threads, in chunks of lines: the same sessions and events as the same
+/// events as NDJSON. Cut off after an element, the file's end is reported by line, and every
+/// element before it arrives.
+#[test]
+fn a_json_array_with_an_event_a_line_imports_as_its_ndjson_does() {
+    let (dir, text) = generated_ndjson(60, 13);
+    let ndjson = dir.path().join("events.ndjson");
+    std::fs::write(&ndjson, &text).expect("write");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 1500, "several chunks of lines: {}", lines.len());
+    let array = dir.path().join("events.json");
+    std::fs::write(&array, format!("[\n{}\n]\n", lines.join(",\n"))).expect("write");
+    let cut = dir.path().join("cut.json");
+    std::fs::write(&cut, format!("[\n{},\n", lines[..1000].join(",\n"))).expect("write");
+
+    let imported = |path: &std::path::Path| {
+        let (tmp, db) = temp_db();
+        let mut store = Store::open(&db).expect("open");
+        let reports = import(&mut store, &[path.to_path_buf()]);
+        (tmp, store, reports)
+    };
+    let (_a, from_ndjson, _) = imported(&ndjson);
+    let (_b, from_array, reports) = imported(&array);
+    assert_eq!(reports[0].error, None);
+    assert_eq!(reports[0].problems, Vec::new());
+    assert_same_sessions(&sessions_json(&from_array), &sessions_json(&from_ndjson), "array of lines");
+    assert_eq!(events_content(&from_array), events_content(&from_ndjson));
+
+    let (_c, from_cut, reports) = imported(&cut);
+    assert_eq!(reports[0].error, None);
+    let problems: Vec<(u64, &str)> = reports[0].problems.iter().map(|p| (p.line, p.reason.as_str())).collect();
+    assert_eq!(problems, vec![(1002, "the file ends before its JSON array closes (truncated?); the records before were imported")]);
+    let (_d, first_thousand, _) = {
+        let head = dir.path().join("head.ndjson");
+        std::fs::write(&head, lines[..1000].join("\n") + "\n").expect("write");
+        imported(&head)
+    };
+    assert_eq!(events_content(&from_cut), events_content(&first_thousand), "every element before the cut");
+}
+
 #[test]
 fn json_array_and_single_event_shapes() {
     let dir = tempfile::tempdir().expect("tmp");

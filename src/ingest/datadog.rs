@@ -21,35 +21,6 @@ pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), 
     json_scan::json_records(reader, sink, &mut record)
 }
 
-/// NDJSON as the parallel parser reads it: a record a line, so chunks never leave one open.
-#[derive(Clone, Copy)]
-pub struct NdjsonLines;
-
-impl super::parallel::ChunkFormat for NdjsonLines {
-    type Carry = std::convert::Infallible;
-    const MAY_CARRY: bool = false;
-    const KEEPS_BLANK_LINES: bool = false;
-
-    fn parse_lines<'a>(
-        self,
-        _carry: Option<Self::Carry>,
-        lines: impl Iterator<Item = super::lines::LineRead<'a>>,
-        sink: &mut dyn RecordSink,
-    ) -> Result<Option<Self::Carry>, ImportError> {
-        for line in lines {
-            match line {
-                super::lines::LineRead::Text(line_no, bytes) => record(line_no, bytes, sink)?,
-                other => other.report_skipped(sink),
-            }
-        }
-        Ok(None)
-    }
-
-    fn end(self, carry: Self::Carry, _sink: &mut dyn RecordSink) -> Result<(), ImportError> {
-        match carry {}
-    }
-}
-
 /// One record's text, starting at `line`: its events go to the sink. Records are independent
 /// of each other, so the lines of NDJSON can be read on several threads.
 pub fn record(line: u64, bytes: &[u8], sink: &mut dyn RecordSink) -> Result<(), ImportError> {

@@ -16,6 +16,15 @@ pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), 
     json_scan::json_values(reader, sink, &mut point_values)
 }
 
+/// One record's text (a point, or an array of them), starting at `line`: records are
+/// independent, so a file's records can be read on several threads.
+pub fn record(line: u64, bytes: &[u8], sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+    match json_scan::parse_value(line, bytes, sink) {
+        Some(value) => point_values(line, value, sink),
+        None => Ok(()),
+    }
+}
+
 fn point_values(line: u64, value: Value, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
     if let Value::Array(points) = value {
         for point in points {

@@ -4,7 +4,8 @@
 //! values may follow one another. Each record is handed over with the line it starts on, so a
 //! bad one is reported by line and the others still arrive.
 
-use super::lines::{for_each_line, human_bytes, read_error_reason, LineRead, MAX_RECORD_BYTES};
+use super::lines::{for_each_line, human_bytes, read_error_reason, too_long_reason, LineRead, MAX_RECORD_BYTES};
+use super::parallel::ChunkFormat;
 use super::{ImportError, RecordSink};
 use std::io::BufRead;
 
@@ -23,30 +24,254 @@ enum Mode {
     DataArray,
 }
 
-pub fn scan(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut OnRecord) -> Result<(), ImportError> {
-    let mut mode = Mode::Top;
-    let mut depth: usize = 0;
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut line: u64 = 1;
-    let mut record: Vec<u8> = Vec::new();
-    let mut record_line: u64 = 0;
-    let mut recording = false;
-    let mut too_long = false;
+/// Where the splitter is in a document, kept between the pieces it is fed: a document can be
+/// read in buffers on one thread ([`scan`]), or in chunks of lines on several
+/// ([`JsonArrayLines`]).
+#[derive(Clone)]
+pub struct JsonScanner {
+    mode: Mode,
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+    line: u64,
+    record: Vec<u8>,
+    record_line: u64,
+    recording: bool,
+    too_long: bool,
     // Object mode: the last key read at depth 1, and whether ':' followed it.
-    let mut key_bytes: Vec<u8> = Vec::new();
-    let mut collecting_key = false;
-    let mut last_key_is_data = false;
-    let mut after_colon = false;
+    key_bytes: Vec<u8>,
+    collecting_key: bool,
+    last_key_is_data: bool,
+    after_colon: bool,
+    /// The document broke past repair (a stray bracket, text outside a value, a read error):
+    /// the rest is not read.
+    stopped: bool,
+}
 
-    let record_depth = |mode: Mode| if mode == Mode::DataArray { 2 } else { 1 };
+fn record_depth(mode: Mode) -> usize {
+    if mode == Mode::DataArray {
+        2
+    } else {
+        1
+    }
+}
 
+impl JsonScanner {
+    /// At the start of a document.
+    pub fn new() -> JsonScanner {
+        JsonScanner {
+            mode: Mode::Top,
+            depth: 0,
+            in_string: false,
+            escaped: false,
+            line: 1,
+            record: Vec::new(),
+            record_line: 0,
+            recording: false,
+            too_long: false,
+            key_bytes: Vec::new(),
+            collecting_key: false,
+            last_key_is_data: false,
+            after_colon: false,
+            stopped: false,
+        }
+    }
+
+    /// Between two elements of a top-level array, at the start of `line`: where a chunk of a
+    /// file with an element a line most likely starts.
+    pub fn between_elements(line: u64) -> JsonScanner {
+        JsonScanner { mode: Mode::Array, depth: 1, line, ..JsonScanner::new() }
+    }
+
+    pub fn is_between_elements(&self) -> bool {
+        self.mode == Mode::Array && self.depth == 1 && !self.in_string && !self.recording && !self.stopped
+    }
+
+    /// Reads the next piece of the document; complete records go to `on_record`.
+    pub fn feed(&mut self, chunk: &[u8], sink: &mut dyn RecordSink, on_record: &mut OnRecord) -> Result<(), ImportError> {
+        if self.stopped {
+            return Ok(());
+        }
+        let mut segment_start = 0;
+        for (i, &b) in chunk.iter().enumerate() {
+            if self.in_string {
+                if self.collecting_key && self.key_bytes.len() < 8 && (b != b'"' || self.escaped) {
+                    self.key_bytes.push(b);
+                }
+                if self.escaped {
+                    self.escaped = false;
+                } else if b == b'\\' {
+                    self.escaped = true;
+                } else if b == b'"' {
+                    self.in_string = false;
+                    if self.collecting_key {
+                        self.collecting_key = false;
+                    }
+                }
+                if b == b'\n' {
+                    self.line += 1;
+                }
+                continue;
+            }
+            match b {
+                b'\n' => self.line += 1,
+                b'"' => {
+                    self.in_string = true;
+                    if self.mode == Mode::Object && self.depth == 1 {
+                        self.collecting_key = true;
+                        self.key_bytes.clear();
+                        self.after_colon = false;
+                    }
+                }
+                b':' if self.mode == Mode::Object && self.depth == 1 => {
+                    self.last_key_is_data = self.key_bytes == b"data";
+                    self.after_colon = true;
+                }
+                b'{' | b'[' => {
+                    if self.mode == Mode::Top {
+                        self.mode = if b == b'[' { Mode::Array } else { Mode::Object };
+                        self.record.clear();
+                        self.too_long = false;
+                        if self.mode == Mode::Object {
+                            self.recording = true;
+                            self.record_line = self.line;
+                            segment_start = i;
+                        }
+                        self.depth = 1;
+                        continue;
+                    }
+                    if self.mode == Mode::Object && self.depth == 1 && b == b'[' && self.after_colon && self.last_key_is_data {
+                        // An API response: its records are the elements of `data`.
+                        self.mode = Mode::DataArray;
+                        self.recording = false;
+                        self.record.clear();
+                        self.depth = 2;
+                        continue;
+                    }
+                    if (self.mode == Mode::Array || self.mode == Mode::DataArray) && self.depth == record_depth(self.mode) && !self.recording {
+                        self.recording = true;
+                        self.record_line = self.line;
+                        self.record.clear();
+                        self.too_long = false;
+                        segment_start = i;
+                    }
+                    self.depth += 1;
+                }
+                b'}' | b']' => {
+                    if self.depth == 0 {
+                        sink.skipped(self.line, format!("unexpected '{}' outside any value; the rest of the file was not read", b as char));
+                        self.stopped = true;
+                        return Ok(());
+                    }
+                    self.depth -= 1;
+                    let rd = record_depth(self.mode);
+                    if (self.mode == Mode::Array || self.mode == Mode::DataArray) && self.depth == rd - 1 {
+                        // The records' array closes: the element before it ends here.
+                        if self.recording {
+                            append(&mut self.record, &chunk[segment_start..i], &mut self.too_long);
+                            finish(&self.record, self.record_line, self.too_long, sink, on_record)?;
+                            self.recording = false;
+                        }
+                        if self.depth == 0 {
+                            self.mode = Mode::Top;
+                        } else {
+                            // Back in the API response object; its other keys are not records.
+                            self.mode = Mode::Object;
+                            self.after_colon = false;
+                            self.last_key_is_data = false;
+                        }
+                        continue;
+                    }
+                    if self.mode == Mode::Object && self.depth == 0 {
+                        if self.recording {
+                            append(&mut self.record, &chunk[segment_start..=i], &mut self.too_long);
+                            finish(&self.record, self.record_line, self.too_long, sink, on_record)?;
+                            self.recording = false;
+                        }
+                        self.mode = Mode::Top;
+                        continue;
+                    }
+                }
+                b',' => {
+                    if (self.mode == Mode::Array || self.mode == Mode::DataArray) && self.depth == record_depth(self.mode) {
+                        if self.recording {
+                            append(&mut self.record, &chunk[segment_start..i], &mut self.too_long);
+                            finish(&self.record, self.record_line, self.too_long, sink, on_record)?;
+                            self.recording = false;
+                        }
+                        continue;
+                    }
+                    if self.mode == Mode::Object && self.depth == 1 {
+                        self.after_colon = false;
+                    }
+                }
+                b' ' | b'\t' | b'\r' => {}
+                _ => {
+                    if self.mode == Mode::Top {
+                        sink.skipped(self.line, "text outside any JSON value; the rest of the file was not read".into());
+                        self.stopped = true;
+                        return Ok(());
+                    }
+                    // A scalar element of the records' array.
+                    if (self.mode == Mode::Array || self.mode == Mode::DataArray) && self.depth == record_depth(self.mode) && !self.recording {
+                        self.recording = true;
+                        self.record_line = self.line;
+                        self.record.clear();
+                        self.too_long = false;
+                        segment_start = i;
+                    }
+                }
+            }
+            if b == b'"' && (self.mode == Mode::Array || self.mode == Mode::DataArray) && self.depth == record_depth(self.mode) && !self.recording {
+                self.recording = true;
+                self.record_line = self.line;
+                self.record.clear();
+                self.too_long = false;
+                segment_start = i;
+            }
+        }
+        if self.recording {
+            append(&mut self.record, &chunk[segment_start..], &mut self.too_long);
+        }
+        Ok(())
+    }
+
+    /// The document cannot be read past here.
+    pub fn read_error(&mut self, reason: String, sink: &mut dyn RecordSink) {
+        if !self.stopped {
+            sink.skipped(if self.recording { self.record_line } else { self.line }, reason);
+            self.stopped = true;
+        }
+    }
+
+    /// The end of the file: a value still open was cut off.
+    pub fn end(&mut self, sink: &mut dyn RecordSink) {
+        if !self.stopped && (self.recording || self.depth > 0 || self.in_string) {
+            if self.recording {
+                sink.skipped(self.record_line, "the file ends inside this JSON value (truncated?); it was not imported".into());
+            } else {
+                // Cut between records: nothing is lost but the closing bracket.
+                sink.skipped(self.line, "the file ends before its JSON array closes (truncated?); the records before were imported".into());
+            }
+        }
+        self.stopped = true;
+    }
+}
+
+impl Default for JsonScanner {
+    fn default() -> Self {
+        JsonScanner::new()
+    }
+}
+
+pub fn scan(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut OnRecord) -> Result<(), ImportError> {
+    let mut scanner = JsonScanner::new();
     loop {
         let chunk = match reader.fill_buf() {
             Ok(c) => c,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
-                sink.skipped(if recording { record_line } else { line }, read_error_reason(&e));
+                scanner.read_error(read_error_reason(&e), sink);
                 return Ok(());
             }
         };
@@ -54,152 +279,154 @@ pub fn scan(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut
             break;
         }
         let len = chunk.len();
-        let mut segment_start = 0;
-        for (i, &b) in chunk.iter().enumerate() {
-            if in_string {
-                if collecting_key && key_bytes.len() < 8 && (b != b'"' || escaped) {
-                    key_bytes.push(b);
-                }
-                if escaped {
-                    escaped = false;
-                } else if b == b'\\' {
-                    escaped = true;
-                } else if b == b'"' {
-                    in_string = false;
-                    if collecting_key {
-                        collecting_key = false;
-                    }
-                }
-                if b == b'\n' {
-                    line += 1;
-                }
-                continue;
-            }
-            match b {
-                b'\n' => line += 1,
-                b'"' => {
-                    in_string = true;
-                    if mode == Mode::Object && depth == 1 {
-                        collecting_key = true;
-                        key_bytes.clear();
-                        after_colon = false;
-                    }
-                }
-                b':' if mode == Mode::Object && depth == 1 => {
-                    last_key_is_data = key_bytes == b"data";
-                    after_colon = true;
-                }
-                b'{' | b'[' => {
-                    if mode == Mode::Top {
-                        mode = if b == b'[' { Mode::Array } else { Mode::Object };
-                        record.clear();
-                        too_long = false;
-                        if mode == Mode::Object {
-                            recording = true;
-                            record_line = line;
-                            segment_start = i;
-                        }
-                        depth = 1;
-                        continue;
-                    }
-                    if mode == Mode::Object && depth == 1 && b == b'[' && after_colon && last_key_is_data {
-                        // An API response: its records are the elements of `data`.
-                        mode = Mode::DataArray;
-                        recording = false;
-                        record.clear();
-                        depth = 2;
-                        continue;
-                    }
-                    if (mode == Mode::Array || mode == Mode::DataArray) && depth == record_depth(mode) && !recording {
-                        recording = true;
-                        record_line = line;
-                        record.clear();
-                        too_long = false;
-                        segment_start = i;
-                    }
-                    depth += 1;
-                }
-                b'}' | b']' => {
-                    if depth == 0 {
-                        sink.skipped(line, format!("unexpected '{}' outside any value; the rest of the file was not read", b as char));
-                        return Ok(());
-                    }
-                    depth -= 1;
-                    let rd = record_depth(mode);
-                    if (mode == Mode::Array || mode == Mode::DataArray) && depth == rd - 1 {
-                        // The records' array closes: the element before it ends here.
-                        if recording {
-                            append(&mut record, &chunk[segment_start..i], &mut too_long);
-                            finish(&record, record_line, too_long, sink, on_record)?;
-                            recording = false;
-                        }
-                        if depth == 0 {
-                            mode = Mode::Top;
-                        } else {
-                            // Back in the API response object; its other keys are not records.
-                            mode = Mode::Object;
-                            after_colon = false;
-                            last_key_is_data = false;
-                        }
-                        continue;
-                    }
-                    if mode == Mode::Object && depth == 0 {
-                        if recording {
-                            append(&mut record, &chunk[segment_start..=i], &mut too_long);
-                            finish(&record, record_line, too_long, sink, on_record)?;
-                            recording = false;
-                        }
-                        mode = Mode::Top;
-                        continue;
-                    }
-                }
-                b',' => {
-                    if (mode == Mode::Array || mode == Mode::DataArray) && depth == record_depth(mode) {
-                        if recording {
-                            append(&mut record, &chunk[segment_start..i], &mut too_long);
-                            finish(&record, record_line, too_long, sink, on_record)?;
-                            recording = false;
-                        }
-                        continue;
-                    }
-                    if mode == Mode::Object && depth == 1 {
-                        after_colon = false;
-                    }
-                }
-                b' ' | b'\t' | b'\r' => {}
-                _ => {
-                    if mode == Mode::Top {
-                        sink.skipped(line, "text outside any JSON value; the rest of the file was not read".into());
-                        return Ok(());
-                    }
-                    // A scalar element of the records' array.
-                    if (mode == Mode::Array || mode == Mode::DataArray) && depth == record_depth(mode) && !recording {
-                        recording = true;
-                        record_line = line;
-                        record.clear();
-                        too_long = false;
-                        segment_start = i;
-                    }
-                }
-            }
-            if b == b'"' && (mode == Mode::Array || mode == Mode::DataArray) && depth == record_depth(mode) && !recording {
-                recording = true;
-                record_line = line;
-                record.clear();
-                too_long = false;
-                segment_start = i;
-            }
-        }
-        if recording {
-            append(&mut record, &chunk[segment_start..], &mut too_long);
+        scanner.feed(chunk, sink, on_record)?;
+        if scanner.stopped {
+            return Ok(());
         }
         reader.consume(len);
     }
-    if recording || depth > 0 || in_string {
-        let at = if recording { record_line } else { line };
-        sink.skipped(at, "the file ends inside this JSON value (truncated?); it was not imported".into());
-    }
+    scanner.end(sink);
     Ok(())
+}
+
+/// A format's reader of one JSON record: its text and first line; its events go to the sink.
+pub type RecordReader = fn(u64, &[u8], &mut dyn RecordSink) -> Result<(), ImportError>;
+
+/// NDJSON as the parallel parser reads it (`super::parallel`): a record a line, so chunks
+/// never leave one open.
+#[derive(Clone, Copy)]
+pub struct JsonRecordLines {
+    pub record: RecordReader,
+}
+
+impl ChunkFormat for JsonRecordLines {
+    type Carry = std::convert::Infallible;
+    const MAY_CARRY: bool = false;
+    const KEEPS_BLANK_LINES: bool = false;
+
+    fn parse_lines<'a>(
+        self,
+        _carry: Option<Self::Carry>,
+        lines: impl Iterator<Item = LineRead<'a>>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<Option<Self::Carry>, ImportError> {
+        for line in lines {
+            match line {
+                LineRead::Text(line_no, bytes) => (self.record)(line_no, bytes, sink)?,
+                other => other.report_skipped(sink),
+            }
+        }
+        Ok(None)
+    }
+
+    fn end(self, carry: Self::Carry, _sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+        match carry {}
+    }
+}
+
+/// How a JSON file's records lie, from its start: which reader takes it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum JsonShape {
+    /// A record a line (NDJSON): [`JsonRecordLines`].
+    Lines,
+    /// A top-level array with an element a line: [`JsonArrayLines`].
+    ArrayOfLines,
+    /// Anything else (pretty-printed, one line, an API response): [`scan`] on one thread.
+    Document,
+}
+
+pub fn shape(start: &[u8]) -> JsonShape {
+    if first_line_is_whole_value(&String::from_utf8_lossy(start)) {
+        JsonShape::Lines
+    } else if array_of_lines(start) {
+        JsonShape::ArrayOfLines
+    } else {
+        JsonShape::Document
+    }
+}
+
+/// A top-level JSON array with an element a line (`[`, then `{...},` lines, then `]`), as
+/// DataKit and `jq -c` write them, read in chunks of lines by the parallel parser
+/// (`super::parallel`). A chunk is guessed to start between two elements; when the chunk before
+/// ended elsewhere (inside an element, or before the array), the writer parses it again from
+/// the scanner that chunk left, which holds the element begun. See [`array_of_lines`].
+#[derive(Clone, Copy)]
+pub struct JsonArrayLines {
+    pub record: RecordReader,
+}
+
+impl ChunkFormat for JsonArrayLines {
+    type Carry = JsonScanner;
+    const MAY_CARRY: bool = true;
+    const KEEPS_BLANK_LINES: bool = true;
+
+    fn parse_lines<'a>(
+        self,
+        carry: Option<JsonScanner>,
+        lines: impl Iterator<Item = LineRead<'a>>,
+        sink: &mut dyn RecordSink,
+    ) -> Result<Option<JsonScanner>, ImportError> {
+        let record = self.record;
+        let mut on_record = |line: u64, bytes: &[u8], sink: &mut dyn RecordSink| record(line, bytes, sink);
+        let mut scanner = carry;
+        for line in lines {
+            match line {
+                LineRead::Text(line_no, bytes) => {
+                    let scanner = scanner.get_or_insert_with(|| JsonScanner::between_elements(line_no));
+                    scanner.feed(bytes, sink, &mut on_record)?;
+                    scanner.feed(b"\n", sink, &mut on_record)?;
+                }
+                // Not read: most likely one element, reported; the next line is taken to start
+                // between elements, as the chunks' guess does.
+                LineRead::TooLong(line_no, len) => {
+                    sink.skipped(line_no, too_long_reason(len));
+                    scanner = Some(JsonScanner::between_elements(line_no + 1));
+                }
+                LineRead::Unreadable(line_no, reason) => {
+                    scanner.get_or_insert_with(|| JsonScanner::between_elements(line_no)).read_error(reason.to_string(), sink);
+                }
+            }
+        }
+        Ok(scanner.filter(|scanner| !scanner.is_between_elements()))
+    }
+
+    fn end(self, mut carry: JsonScanner, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+        carry.end(sink);
+        Ok(())
+    }
+
+    fn end_between_records(self, last_line: u64, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+        // The array was not closed: said as reading it in one go says it.
+        JsonScanner::between_elements(last_line + 1).end(sink);
+        Ok(())
+    }
+
+    fn start(self) -> Option<JsonScanner> {
+        Some(JsonScanner::new())
+    }
+
+    fn likely_starts_record(previous: &[u8], line: &[u8]) -> bool {
+        line.trim_ascii_start().first() == Some(&b'{') && matches!(previous.trim_ascii_end().last(), Some(b',' | b'['))
+    }
+}
+
+/// True when the start of a JSON file is a top-level array whose first elements are a line
+/// each ([`JsonArrayLines`] then reads it on several threads; a wrong guess costs only time).
+pub fn array_of_lines(start: &[u8]) -> bool {
+    let text = start.trim_ascii_start();
+    if text.first() != Some(&b'[') {
+        return false;
+    }
+    // The first element's line: the rest of the bracket's line, or the next line with text.
+    let mut lines = text[1..].split(|b| *b == b'\n').map(<[u8]>::trim_ascii).filter(|l| !l.is_empty());
+    let Some(element) = lines.next() else { return false };
+    // A line after it shows the element line was read whole.
+    if lines.next().is_none() {
+        return false;
+    }
+    let element = element.strip_suffix(b",").unwrap_or(element);
+    let element = element.strip_suffix(b"]").unwrap_or(element);
+    serde_json::from_slice::<serde_json::Value>(element).is_ok_and(|v| v.is_object())
 }
 
 /// Receives each parsed JSON value with the line it starts on.
@@ -300,6 +527,85 @@ mod tests {
     use super::*;
     use crate::ingest::CollectSink;
 
+    /// Each record comes back as a skipped record with its text, so records and problems
+    /// come out in one list, in order.
+    fn echo(line: u64, bytes: &[u8], sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+        sink.skipped(line, format!("record: {}", String::from_utf8_lossy(bytes)));
+        Ok(())
+    }
+
+    fn in_one_go(text: &str) -> Vec<(u64, String)> {
+        let mut sink = CollectSink::default();
+        scan(&mut std::io::Cursor::new(text.as_bytes()), &mut sink, &mut echo).expect("scan");
+        sink.problems.into_iter().map(|p| (p.line, p.reason)).collect()
+    }
+
+    fn in_chunks(text: &str, workers: usize) -> Vec<(u64, String)> {
+        let mut reader = std::io::Cursor::new(text.as_bytes().to_vec());
+        std::thread::scope(|scope| {
+            let (mut batches, outcome, handles) = super::super::parallel::spawn(scope, &mut reader, workers, JsonArrayLines { record: echo });
+            let mut seen = Vec::new();
+            while let Some(batch) = batches.next_batch() {
+                for record in batch {
+                    if let crate::ingest::Record::Skipped(line, reason) = record {
+                        seen.push((line, reason));
+                    }
+                }
+            }
+            drop(batches);
+            for handle in handles {
+                let _ = handle.join();
+            }
+            assert!(outcome.take().failure.is_none());
+            seen
+        })
+    }
+
+    /// A JSON array with an element a line, read in chunks of lines on several threads, gives
+    /// the records and problems reading it in one go gives: elements over several lines (across
+    /// chunk ends too), brackets, commas and escaped quotes in strings, empty and scalar
+    /// elements, a second array after the first, and the ways such a file ends: closed, cut
+    /// between elements, cut inside one, text after the array.
+    #[test]
+    fn an_array_read_in_chunks_gives_what_reading_it_in_one_go_gives() {
+        let mut body = String::from("[\n");
+        for n in 1..=1800 {
+            match n {
+                300 => body.push_str(",\n"),
+                400 => body.push_str("42,\n"),
+                509 | 1020 | 1021 => body.push_str(&format!("{{\"n\": {n},\n \"spans\": [1,\n2], \"s\": \"a\\\"],[{{\"\n}},\n")),
+                700 => body.push_str("{\"n\": \"],\\\\\", \"x\": \"{[\"},\n"),
+                1500 => body.push_str("]\n[\n"),
+                _ => body.push_str(&format!("{{\"n\":{n}}},\n")),
+            }
+        }
+        body.push_str("{\"n\":\"last\"}\n");
+        let endings = [("closed", "]\n"), ("cut between elements", ",\n"), ("cut inside one", "{\"n\": \"open\n"), ("text after", "]\nnot json\n{\"n\":1}\n")];
+        for (what, ending) in endings {
+            let text = body.clone() + ending;
+            let expected = in_one_go(&text);
+            assert!(expected.len() > 1700, "{what}: {}", expected.len());
+            for workers in [1, 2] {
+                let seen = in_chunks(&text, workers);
+                let first_difference = seen.iter().zip(&expected).position(|(a, b)| a != b);
+                assert_eq!(first_difference.map(|i| (&seen[i], &expected[i])), None, "{what}, {workers} workers");
+                assert_eq!(seen.len(), expected.len(), "{what}, {workers} workers");
+            }
+        }
+    }
+
+    #[test]
+    fn arrays_of_lines_are_told_from_other_shapes() {
+        assert_eq!(shape(b"[\n{\"a\":1},\n{\"a\":2}\n]\n"), JsonShape::ArrayOfLines);
+        assert_eq!(shape(b"  [{\"a\":1},\n{\"a\":2}]\n"), JsonShape::ArrayOfLines);
+        assert_eq!(shape(b"{\"a\":1}\n{\"a\":2}\n"), JsonShape::Lines);
+        // Pretty-printed, on one line, an API response, an element cut off by the peek.
+        assert_eq!(shape(b"[\n  {\n    \"a\": 1\n  }\n]\n"), JsonShape::Document);
+        assert_eq!(shape(b"[{\"a\":1},{\"a\":2}]"), JsonShape::Document);
+        assert_eq!(shape(b"{\"data\": [\n{\"a\":1},\n{\"a\":2}\n]}\n"), JsonShape::Document);
+        assert_eq!(shape(b"[\n{\"a\":1, \"b\""), JsonShape::Document);
+    }
+
     fn records(text: &str) -> (Vec<(u64, String)>, Vec<crate::ingest::Problem>) {
         let mut out = Vec::new();
         let mut sink = CollectSink::default();
@@ -339,5 +645,12 @@ mod tests {
         assert_eq!(recs.len(), 1);
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].line, 2);
+        assert!(problems[0].reason.contains("inside this JSON value"), "{}", problems[0].reason);
+        // Cut after a record: only the bracket is missing.
+        let (recs, problems) = records("[{\"a\": 1},\n{\"b\": 2},\n");
+        assert_eq!(recs.len(), 2);
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].line, 3);
+        assert!(problems[0].reason.contains("before its JSON array closes"), "{}", problems[0].reason);
     }
 }

@@ -532,14 +532,17 @@ fn import_file_inner(
     let mut sink = StoreSink { writer: &mut writer, problems: Vec::new(), skipped: 0, progress, path: &report.path };
     let file_name = path.file_name().and_then(|n| n.to_str()).map(str::to_string);
     // Parsing runs on other threads and hands batches to this one, which writes. Line-based
-    // files (NDJSON, line protocol) are read in chunks of lines and parsed by several workers;
-    // other shapes by one parser thread.
+    // files (NDJSON, line protocol, JSON arrays with an element a line) are read in chunks of
+    // lines and parsed by several workers; other shapes by one parser thread.
     let reader = &mut opened.reader;
-    let line_based = match format {
-        Format::DatadogJson => json_scan::first_line_is_whole_value(&String::from_utf8_lossy(&opened.peek)),
-        Format::GuanceLineProtocol => true,
-        Format::GuanceJson | Format::GuanceCsv => false,
+    let json_record: Option<json_scan::RecordReader> = match format {
+        Format::DatadogJson => Some(datadog::record),
+        Format::GuanceJson => Some(guance_json::record),
+        Format::GuanceLineProtocol | Format::GuanceCsv => None,
     };
+    let json_shape = json_record.map(|_| json_scan::shape(&opened.peek));
+    let line_based = format == Format::GuanceLineProtocol
+        || matches!(json_shape, Some(json_scan::JsonShape::Lines | json_scan::JsonShape::ArrayOfLines));
     // RUM_PARSER_THREADS overrides the count, for measuring.
     let workers = match store.parser_threads.or_else(|| std::env::var("RUM_PARSER_THREADS").ok().and_then(|v| v.parse().ok())) {
         _ if !line_based => 1,
@@ -552,13 +555,20 @@ fn import_file_inner(
     let mut writer_parsing = parallel::Outcome::default();
     std::thread::scope(|scope| -> Result<(), ImportError> {
         let mut parse_outcome = None;
-        let (mut next_batch, parsers): (Box<dyn FnMut() -> Option<Vec<Record>>>, _) = match format {
-            Format::DatadogJson if line_based => {
-                let (mut batches, outcome, handles) = parallel::spawn(scope, &mut **reader, workers, datadog::NdjsonLines);
+        let (mut next_batch, parsers): (Box<dyn FnMut() -> Option<Vec<Record>>>, _) = match (format, json_record, json_shape) {
+            (_, Some(record), Some(json_scan::JsonShape::Lines)) => {
+                let format = json_scan::JsonRecordLines { record };
+                let (mut batches, outcome, handles) = parallel::spawn(scope, &mut **reader, workers, format);
                 parse_outcome = Some(outcome);
                 (Box::new(move || batches.next_batch()), handles)
             }
-            Format::GuanceLineProtocol => {
+            (_, Some(record), Some(json_scan::JsonShape::ArrayOfLines)) => {
+                let format = json_scan::JsonArrayLines { record };
+                let (mut batches, outcome, handles) = parallel::spawn(scope, &mut **reader, workers, format);
+                parse_outcome = Some(outcome);
+                (Box::new(move || batches.next_batch()), handles)
+            }
+            (Format::GuanceLineProtocol, _, _) => {
                 let (mut batches, outcome, handles) = parallel::spawn(scope, &mut **reader, workers, line_protocol::PointLines);
                 parse_outcome = Some(outcome);
                 (Box::new(move || batches.next_batch()), handles)

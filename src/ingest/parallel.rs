@@ -44,6 +44,18 @@ pub trait ChunkFormat: Copy + Send + Sync + 'static {
     ) -> Result<Option<Self::Carry>, ImportError>;
     /// The file ended with a record open.
     fn end(self, carry: Self::Carry, sink: &mut dyn RecordSink) -> Result<(), ImportError>;
+    /// The file ended between records, as chunks are guessed to start: for most formats a
+    /// proper end, for a JSON array one without its closing bracket.
+    /// `last_line` is the file's last line.
+    fn end_between_records(self, last_line: u64, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
+        let _ = (last_line, sink);
+        Ok(())
+    }
+    /// What the file's first line starts in: between records (None) for most formats, where
+    /// chunks are guessed to start; a JSON array's first chunk starts before the array.
+    fn start(self) -> Option<Self::Carry> {
+        None
+    }
     /// Whether `line`, after `previous`, likely starts a record: a chunk ends only before such
     /// a line, unless it grows to twice its size. A guess, which only saves parsing a chunk
     /// again: the writer checks what the chunk before left open either way.
@@ -165,6 +177,10 @@ pub struct OrderedBatches<F: ChunkFormat> {
     window: VecDeque<Arc<Job<F>>>,
     /// What the chunks taken so far left open.
     carry: Option<F::Carry>,
+    /// The reader is done and the end of the file was told to the format.
+    ended: bool,
+    /// The number of the last line read, set by the reader when it ends.
+    last_line: Arc<std::sync::atomic::AtomicU64>,
     recycle: SyncSender<Chunk>,
     outcome: Arc<Mutex<Outcome>>,
 }
@@ -179,10 +195,16 @@ impl<F: ChunkFormat> OrderedBatches<F> {
                     Ok(job) => self.window.push_back(job),
                     // The reader is done: what the last chunk left open ends with the file.
                     Err(_) => {
-                        let carry = self.carry.take()?;
+                        if self.ended {
+                            return None;
+                        }
+                        self.ended = true;
                         let mut sink = BatchSink::with_capacity(16);
-                        let ended = self.format.end(carry, &mut sink).map(|()| sink.batch);
-                        return self.batch_or_failure(ended);
+                        let ended = match self.carry.take() {
+                            Some(carry) => self.format.end(carry, &mut sink),
+                            None => self.format.end_between_records(self.last_line.load(std::sync::atomic::Ordering::SeqCst), &mut sink),
+                        };
+                        return self.batch_or_failure(ended.map(|()| sink.batch));
                     }
                 }
             }
@@ -348,10 +370,21 @@ pub fn spawn<'scope, F: ChunkFormat>(
         let (work, recycle) = (work.clone(), recycle.clone());
         handles.push(scope.spawn(move || parse_jobs(&work, &recycle, format)));
     }
-    let reader_handle = scope.spawn(move || read_chunks::<F>(reader, &to_writer, &to_workers, &recycled));
+    let last_line = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let reader_last_line = last_line.clone();
+    let reader_handle = scope.spawn(move || read_chunks::<F>(reader, &to_writer, &to_workers, &recycled, &reader_last_line));
     handles.insert(0, reader_handle);
     let outcome = Arc::new(Mutex::new(Outcome::default()));
-    let batches = OrderedBatches { format, jobs, window: VecDeque::new(), carry: None, recycle, outcome: outcome.clone() };
+    let batches = OrderedBatches {
+        format,
+        jobs,
+        window: VecDeque::new(),
+        carry: format.start(),
+        ended: false,
+        last_line,
+        recycle,
+        outcome: outcome.clone(),
+    };
     (batches, ParseOutcome(outcome), handles)
 }
 
@@ -360,8 +393,10 @@ fn read_chunks<F: ChunkFormat>(
     to_writer: &SyncSender<Arc<Job<F>>>,
     to_workers: &SyncSender<Arc<Job<F>>>,
     recycled: &Receiver<Chunk>,
+    last_line: &std::sync::atomic::AtomicU64,
 ) -> Result<(), ImportError> {
     let mut chunk = Chunk::default();
+    let mut line_count = 0;
     let send = |chunk: Chunk| -> Result<(), ImportError> {
         let job = Arc::new(Job { state: Mutex::new(JobState::Waiting(chunk)), parsed: Condvar::new() });
         // The writer hung up: it stopped (an error or a cancel it reports itself).
@@ -383,6 +418,9 @@ fn read_chunks<F: ChunkFormat>(
                 send(std::mem::replace(&mut chunk, next))?;
             }
         }
+        line_count = match line {
+            LineRead::Text(line_no, _) | LineRead::TooLong(line_no, _) | LineRead::Unreadable(line_no, _) => line_no,
+        };
         chunk.entries.push(match line {
             LineRead::Text(line_no, bytes) => {
                 let start = chunk.text.len();
@@ -394,6 +432,8 @@ fn read_chunks<F: ChunkFormat>(
         });
         Ok(())
     })?;
+    // Before the last chunk goes: the writer reads it once the reader has hung up.
+    last_line.store(line_count, std::sync::atomic::Ordering::SeqCst);
     if !chunk.entries.is_empty() {
         send(chunk)?;
     }
