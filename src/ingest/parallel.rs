@@ -1,5 +1,6 @@
-//! Line-based files (NDJSON, line protocol) parsed on several threads. One thread reads lines
-//! and hands them out in chunks; workers turn each chunk into a batch of prepared records; the
+//! Line-based files (NDJSON, line protocol, JSON arrays with an element a line) parsed on
+//! several threads. One thread reads lines and hands them out in chunks; workers turn each
+//! chunk into a batch of prepared records; the
 //! writer takes the batches back in file order. So the database is the same whatever the
 //! number of workers, and whichever thread parsed a chunk.
 //!
