@@ -93,7 +93,11 @@ impl JsonScanner {
             return Ok(());
         }
         let mut segment_start = 0;
-        for (i, &b) in chunk.iter().enumerate() {
+        let mut next = 0;
+        while next < chunk.len() {
+            let i = next;
+            let b = chunk[i];
+            next += 1;
             if self.in_string {
                 if self.collecting_key && self.key_bytes.len() < 8 && (b != b'"' || self.escaped) {
                     self.key_bytes.push(b);
@@ -110,6 +114,12 @@ impl JsonScanner {
                 }
                 if b == b'\n' {
                     self.line += 1;
+                }
+                // Most of a record's bytes are inside strings, where only a quote, a backslash
+                // or a line end changes anything: the bytes up to the next one are skipped
+                // (the feed took a sixth of an import of an array of lines one byte at a time).
+                if self.in_string && !self.escaped && !self.collecting_key {
+                    next = memchr::memchr3(b'"', b'\\', b'\n', &chunk[next..]).map_or(chunk.len(), |at| next + at);
                 }
                 continue;
             }
@@ -592,6 +602,38 @@ mod tests {
                 assert_eq!(seen.len(), expected.len(), "{what}, {workers} workers");
             }
         }
+    }
+
+    /// Strings are skipped up to their next quote, backslash or line end: quotes, escapes,
+    /// brackets and commas inside strings at every offset, read through buffers of 3 bytes
+    /// and of 64 KiB, give each element whole with its line.
+    #[test]
+    fn strings_with_escapes_and_brackets_at_every_offset_end_where_they_end() {
+        let pieces = ["a", ",", "]", "}", "[", "{", "\\\"", "\\\\", " ", "é", "\\n"];
+        let mut elements = Vec::new();
+        for n in 0..300usize {
+            let text: String = (0..n % 23).map(|k| pieces[(n * 7 + k * 3) % pieces.len()]).collect();
+            elements.push(format!("{{\"k{n}\": \"{text}\", \"n\": {n}}}"));
+        }
+        let document = format!("[\n{}\n]\n", elements.join(",\n"));
+        let expected: Vec<(u64, String)> = elements.iter().enumerate().map(|(i, e)| (i as u64 + 2, e.clone())).collect();
+        let (small, problems) = records(&document);
+        assert_eq!(problems, Vec::new());
+        assert_eq!(small, expected, "3-byte buffer");
+        let mut large = Vec::new();
+        let mut sink = CollectSink::default();
+        scan(&mut std::io::BufReader::with_capacity(65536, document.as_bytes()), &mut sink, &mut |line, bytes, _| {
+            large.push((line, String::from_utf8_lossy(bytes).to_string()));
+            Ok(())
+        })
+        .expect("scan");
+        assert_eq!(large, expected, "64 KiB buffer");
+        for (_, element) in &expected {
+            assert!(serde_json::from_str::<serde_json::Value>(element).is_ok(), "{element}");
+        }
+        // A line end inside a string still counts: the next element is on the line after.
+        let (recs, _) = records("[{\"a\": \"x\ny\"},\n{\"b\": 1}]");
+        assert_eq!(recs.iter().map(|(line, _)| *line).collect::<Vec<_>>(), vec![1, 3]);
     }
 
     #[test]
