@@ -45,9 +45,8 @@ pub trait ChunkFormat: Copy + Send + Sync + 'static {
     ) -> Result<Option<Self::Carry>, ImportError>;
     /// The file ended with a record open.
     fn end(self, carry: Self::Carry, sink: &mut dyn RecordSink) -> Result<(), ImportError>;
-    /// The file ended between records, as chunks are guessed to start: for most formats a
-    /// proper end, for a JSON array one without its closing bracket.
-    /// `last_line` is the file's last line.
+    /// The file ended, after its line `last_line`, between records, as chunks are guessed to
+    /// start: for most formats a proper end, for a JSON array one without its closing bracket.
     fn end_between_records(self, last_line: u64, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
         let _ = (last_line, sink);
         Ok(())

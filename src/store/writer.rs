@@ -63,8 +63,8 @@ struct CachedSession {
     session_pk: i64,
     attributes: FxHashMap<String, FieldValue>,
     dirty: bool,
-    /// The row exists. A session this file creates is inserted whole when it leaves the
-    /// cache (with its aggregates at the end of the file), not inserted empty and updated
+    /// The row exists. A session this file creates is inserted whole, with its aggregates,
+    /// when it leaves the cache or at the end of the file, not inserted empty and updated
     /// twice: each of those writes moved it in every one of the session list's indexes.
     stored: bool,
     /// The session fields of its last event, and which of them differed from the session's.
@@ -1009,7 +1009,7 @@ impl<'c> FileWriter<'c> {
     /// Writes the cached sessions out and empties the cache. The sessions this file created
     /// leave with their aggregates and pages: held to the end of the file, the aggregates
     /// (pages' texts, a map entry) took some 700 bytes a session, and the peak at 100,000
-    /// sessions went from 246-260 MB to 214-219 MB without them. Their views held back and
+    /// sessions went from 240-254 MiB to 210-214 MiB without them (two runs each). Their views held back and
     /// the queued rows are written first, so the aggregates count every event so far; should
     /// another event of one come later, counting goes on from the numbers kept for it
     /// ([`WrittenAggregate`], 112 bytes) and the pages' texts read back from its row.
