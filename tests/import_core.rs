@@ -359,6 +359,91 @@ fn events_form_sessions_in_any_order_across_files() {
     assert_pages_match_events(&split, "split and reversed");
 }
 
+/// A file that adds events to sessions stored before it (as Guance's CSV exports come, a file
+/// per kind) adds to their counts and times rather than recounting them, and recounts only
+/// the sessions whose first or last page it may change: those it brings views to, and those
+/// whose stored pages come from no view. Through a roomy and a tiny session cache (what it adds
+/// is written out with the cache), the sessions and their pages are those of one file.
+#[test]
+fn later_files_add_to_stored_sessions_as_one_file_would() {
+    let (dir, text) = generated_ndjson(24, 5);
+    let session_of = |line: &str| -> String {
+        let start = line.find("\"session\":{\"id\":\"").map(|i| i + 17).unwrap_or(0);
+        line[start..].split('"').next().unwrap_or("").to_string()
+    };
+    let mut sessions: Vec<String> = text.lines().map(session_of).collect();
+    sessions.dedup();
+    sessions.sort();
+    sessions.dedup();
+    assert_eq!(sessions.len(), 24);
+    // Sessions 0-2: no views at all, their later events in the first file and the earlier in
+    // the second. Sessions 3-5: views in the second file too. The rest: views first, then
+    // everything else (a file per kind).
+    let without_views = &sessions[0..3];
+    let views_later = &sessions[3..6];
+    let is_view = |line: &str| line.contains("\"type\":\"view\"");
+    let view_of = |line: &str| -> String {
+        let start = line.find("\"view\":{").unwrap_or(0);
+        let at = line[start..].find("\"id\":\"").map(|i| start + i + 6).unwrap_or(0);
+        line[at..].split('"').next().unwrap_or("").to_string()
+    };
+    // Each view's last copy only: a stored session's copies of a view would merge in the
+    // table, and merging recounts anyway.
+    let last_copy: std::collections::HashMap<String, usize> =
+        text.lines().enumerate().filter(|(_, line)| is_view(line)).map(|(i, line)| (view_of(line), i)).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, line)| !is_view(line) || (last_copy.get(&view_of(line)) == Some(i) && !without_views.contains(&session_of(line))))
+        .map(|(_, line)| line)
+        .collect();
+    let mut first = Vec::new();
+    let mut second = Vec::new();
+    for session in &sessions {
+        let own: Vec<&str> = lines.iter().copied().filter(|line| session_of(line) == *session).collect();
+        if without_views.contains(session) {
+            let (earlier, later) = own.split_at(own.len() / 2);
+            first.extend_from_slice(later);
+            second.extend_from_slice(earlier);
+        } else if views_later.contains(session) {
+            // By view: the later half of its views come in the second file.
+            let mut views: Vec<String> = own.iter().map(|line| view_of(line)).collect();
+            views.dedup();
+            let later_views = views.split_off(views.len() / 2);
+            first.extend(own.iter().copied().filter(|line| !later_views.contains(&view_of(line))));
+            second.extend(own.iter().copied().filter(|line| later_views.contains(&view_of(line))));
+        } else {
+            first.extend(own.iter().copied().filter(|line| is_view(line)));
+            second.extend(own.iter().copied().filter(|line| !is_view(line)));
+        }
+    }
+    assert!(second.iter().any(|line| is_view(line) && views_later.contains(&session_of(line))), "views in the second file");
+    let whole = dir.path().join("whole.ndjson");
+    let first_file = dir.path().join("first.ndjson");
+    let second_file = dir.path().join("second.ndjson");
+    std::fs::write(&whole, lines.join("\n") + "\n").expect("write");
+    std::fs::write(&first_file, first.join("\n") + "\n").expect("write");
+    std::fs::write(&second_file, second.join("\n") + "\n").expect("write");
+
+    let (_one_dir, one_db) = temp_db();
+    let mut one = Store::open(&one_db).expect("open");
+    import(&mut one, std::slice::from_ref(&whole));
+    let expected = sessions_json(&one);
+    assert_eq!(expected.len(), 24);
+    for cache in [100_000, 2] {
+        let (_tmp, db) = temp_db();
+        let mut store = Store::open(&db).expect("open");
+        store.session_cache_limit = cache;
+        let reports = import(&mut store, &[first_file.clone(), second_file.clone()]);
+        assert!(reports.iter().all(|r| r.error.is_none()), "{reports:?}");
+        assert_eq!(reports[1].summary.sessions_touched, 24);
+        assert_eq!(reports[1].summary.views_merged, 0, "new views only, nothing merged (that would recount)");
+        let what = format!("two files, cache of {cache}");
+        assert_same_sessions(&sessions_json(&store), &expected, &what);
+        assert_pages_match_events(&store, &what);
+    }
+}
+
 /// The pages of the sessions a file creates are written many to a statement: more than one
 /// statement's worth, and a remainder, must all arrive.
 #[test]
