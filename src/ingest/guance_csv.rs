@@ -51,9 +51,11 @@ pub fn kind_from_columns(header: &[String]) -> Option<&'static str> {
 }
 
 fn cell_value(text: &str) -> FieldValue {
-    // Numbers become numbers only when nothing is lost ("007" stays text).
-    if let Ok(i) = text.parse::<i64>() {
-        if i.to_string() == text {
+    // Numbers become numbers only when nothing is lost ("007", "+5" and "-0" stay text).
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let canonical = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && (!digits.starts_with('0') || text == "0");
+    if canonical {
+        if let Ok(i) = text.parse::<i64>() {
             return FieldValue::Int(i);
         }
     }
@@ -87,6 +89,11 @@ pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, file_name: Opt
         return Ok(());
     };
     let kind_index = header.iter().position(|h| h == "measurement");
+    // The names the program knows as static text: no allocation per cell.
+    let header_keys: Vec<crate::model::FieldKey> = header
+        .iter()
+        .map(|h| crate::model::known_key(h).map_or_else(|| std::borrow::Cow::Owned(h.clone()), std::borrow::Cow::Borrowed))
+        .collect();
     for result in records {
         let record = match result {
             Ok(r) => r,
@@ -138,7 +145,7 @@ pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, file_name: Opt
             if i == time_index || Some(i) == kind_index || cell.is_empty() {
                 continue;
             }
-            event.fields.push((header[i].clone().into(), cell_value(cell)));
+            event.fields.push((header_keys[i].clone(), cell_value(cell)));
         }
         sink.event(line, event)?;
     }
@@ -158,6 +165,19 @@ mod tests {
         assert_eq!(kind_from_file_name("export.csv"), None);
         let header = vec!["time".to_string(), "session_id".to_string(), "resource_url".to_string()];
         assert_eq!(kind_from_columns(&header), Some("resource"));
+    }
+
+    /// A cell is a number only when the number prints back as the cell's text.
+    #[test]
+    fn cells_are_numbers_only_when_nothing_is_lost() {
+        for text in ["0", "5", "-5", "1763042531000", "-9223372036854775808", "9223372036854775807", "10"] {
+            assert_eq!(cell_value(text), FieldValue::Int(text.parse().expect("number")), "{text}");
+        }
+        for text in ["007", "-0", "+5", "00", "-", "", "-007", "9223372036854775808", "5 ", "1e3", "0x10"] {
+            assert_eq!(cell_value(text), FieldValue::Str(text.to_string()), "{text:?}");
+        }
+        assert_eq!(cell_value("0.018"), FieldValue::Float(0.018));
+        assert_eq!(cell_value("1.50"), FieldValue::Str("1.50".into()));
     }
 
     #[test]
