@@ -361,12 +361,12 @@ fn events_form_sessions_in_any_order_across_files() {
 
 /// A file that adds events to sessions stored before it (as Guance's CSV exports come, a file
 /// per kind) adds to their counts and times rather than recounting them, and recounts only
-/// the sessions whose first or last page it may change: those it brings views to, and those
-/// whose stored pages come from no view. Through a roomy and a tiny session cache (what it adds
+/// the sessions whose first or last page it cannot tell: those it brings views to that had
+/// views, and those whose stored pages come from no view and that it brings no views. Through a roomy and a tiny session cache (what it adds
 /// is written out with the cache), the sessions and their pages are those of one file.
 #[test]
 fn later_files_add_to_stored_sessions_as_one_file_would() {
-    let (dir, text) = generated_ndjson(24, 5);
+    let (dir, text) = generated_ndjson(48, 5);
     let session_of = |line: &str| -> String {
         let start = line.find("\"session\":{\"id\":\"").map(|i| i + 17).unwrap_or(0);
         line[start..].split('"').next().unwrap_or("").to_string()
@@ -375,12 +375,15 @@ fn later_files_add_to_stored_sessions_as_one_file_would() {
     sessions.dedup();
     sessions.sort();
     sessions.dedup();
-    assert_eq!(sessions.len(), 24);
+    assert_eq!(sessions.len(), 48);
     // Sessions 0-2: no views at all, their later events in the first file and the earlier in
-    // the second. Sessions 3-5: views in the second file too. The rest: views first, then
-    // everything else (a file per kind).
+    // the second. Sessions 3-5: views in the second file too. Sessions 6-8: every view in the
+    // second file, the other events (but those on the first and last view, so that the views
+    // change both pages) in the first. The rest: views first, then everything else (a file
+    // per kind).
     let without_views = &sessions[0..3];
     let views_later = &sessions[3..6];
+    let views_last = &sessions[6..9];
     let is_view = |line: &str| line.contains("\"type\":\"view\"");
     let view_of = |line: &str| -> String {
         let start = line.find("\"view\":{").unwrap_or(0);
@@ -391,16 +394,30 @@ fn later_files_add_to_stored_sessions_as_one_file_would() {
     // table, and merging recounts anyway.
     let last_copy: std::collections::HashMap<String, usize> =
         text.lines().enumerate().filter(|(_, line)| is_view(line)).map(|(i, line)| (view_of(line), i)).collect();
+    let outer_views: Vec<String> = views_last
+        .iter()
+        .flat_map(|session| {
+            let views: Vec<String> = text.lines().filter(|l| is_view(l) && session_of(l) == *session).map(view_of).collect();
+            [views.first().cloned().unwrap_or_default(), views.last().cloned().unwrap_or_default()]
+        })
+        .collect();
     let lines: Vec<&str> = text
         .lines()
         .enumerate()
-        .filter(|(i, line)| !is_view(line) || (last_copy.get(&view_of(line)) == Some(i) && !without_views.contains(&session_of(line))))
+        .filter(|(i, line)| {
+            if is_view(line) {
+                last_copy.get(&view_of(line)) == Some(i) && !without_views.contains(&session_of(line))
+            } else {
+                !(views_last.contains(&session_of(line)) && outer_views.contains(&view_of(line)))
+            }
+        })
         .map(|(_, line)| line)
         .collect();
     let mut first = Vec::new();
-    let mut second = Vec::new();
+    let mut second_by_session: Vec<Vec<&str>> = Vec::new();
     for session in &sessions {
         let own: Vec<&str> = lines.iter().copied().filter(|line| session_of(line) == *session).collect();
+        let mut second = Vec::new();
         if without_views.contains(session) {
             let (earlier, later) = own.split_at(own.len() / 2);
             first.extend_from_slice(later);
@@ -412,11 +429,29 @@ fn later_files_add_to_stored_sessions_as_one_file_would() {
             let later_views = views.split_off(views.len() / 2);
             first.extend(own.iter().copied().filter(|line| !later_views.contains(&view_of(line))));
             second.extend(own.iter().copied().filter(|line| later_views.contains(&view_of(line))));
+        } else if views_last.contains(session) {
+            first.extend(own.iter().copied().filter(|line| !is_view(line)));
+            second.extend(own.iter().copied().filter(|line| is_view(line)));
         } else {
             first.extend(own.iter().copied().filter(|line| is_view(line)));
             second.extend(own.iter().copied().filter(|line| !is_view(line)));
         }
+        second_by_session.push(second);
     }
+    // The second file's sessions interleaved, a line of each in turn, but for the first view
+    // of sessions 6-8, which comes first: the rows are written 512 at a time, so what the file
+    // adds to these sessions is added in two parts, and through a tiny cache every session
+    // leaves and comes back between its events.
+    let mut second: Vec<&str> = Vec::new();
+    for (session, own) in sessions.iter().zip(second_by_session.iter_mut()) {
+        if views_last.contains(session) && !own.is_empty() {
+            second.push(own.remove(0));
+        }
+    }
+    for turn in 0..second_by_session.iter().map(Vec::len).max().unwrap_or(0) {
+        second.extend(second_by_session.iter().filter_map(|own| own.get(turn).copied()));
+    }
+    assert!(second.len() > 600, "more than a batch of rows: {}", second.len());
     assert!(second.iter().any(|line| is_view(line) && views_later.contains(&session_of(line))), "views in the second file");
     let whole = dir.path().join("whole.ndjson");
     let first_file = dir.path().join("first.ndjson");
@@ -429,14 +464,30 @@ fn later_files_add_to_stored_sessions_as_one_file_would() {
     let mut one = Store::open(&one_db).expect("open");
     import(&mut one, std::slice::from_ref(&whole));
     let expected = sessions_json(&one);
-    assert_eq!(expected.len(), 24);
+    assert_eq!(expected.len(), 48);
+    // The first file alone gives sessions 6-8 other pages: the second file must change them.
+    let (_first_dir, first_db) = temp_db();
+    let mut first_only = Store::open(&first_db).expect("open");
+    import(&mut first_only, std::slice::from_ref(&first_file));
+    // No row: a session with two views has no other events left in the first file.
+    let pages = |store: &Store, session: &str| -> (Option<String>, Option<String>) {
+        store
+            .conn
+            .prepare("SELECT first_view_path, last_view_path FROM sessions WHERE session_id = ?1")
+            .and_then(|mut q| q.query_map([session], |r| Ok((r.get(0)?, r.get(1)?)))?.next().transpose())
+            .expect("pages")
+            .unwrap_or((None, None))
+    };
+    for session in views_last {
+        assert_ne!(pages(&first_only, session), pages(&one, session), "{session}");
+    }
     for cache in [100_000, 2] {
         let (_tmp, db) = temp_db();
         let mut store = Store::open(&db).expect("open");
         store.session_cache_limit = cache;
         let reports = import(&mut store, &[first_file.clone(), second_file.clone()]);
         assert!(reports.iter().all(|r| r.error.is_none()), "{reports:?}");
-        assert_eq!(reports[1].summary.sessions_touched, 24);
+        assert_eq!(reports[1].summary.sessions_touched, 48);
         assert_eq!(reports[1].summary.views_merged, 0, "new views only, nothing merged (that would recount)");
         let what = format!("two files, cache of {cache}");
         assert_same_sessions(&sessions_json(&store), &expected, &what);

@@ -552,6 +552,11 @@ pub struct FileWriter<'c> {
     /// (a file of another kind, as Guance's CSV exports come, adds to every session: measured
     /// at 10,000 sessions, recounting took 0.37–1.32 s a file).
     deltas: FxHashMap<i64, SessionAggregate>,
+    /// Stored sessions whose first and last page a delta set (they had no view with a page):
+    /// the pages of a later delta are recounted.
+    pages_from_delta: FxHashSet<i64>,
+    /// The event_pk of this file's first row: what is below was stored before it.
+    first_event_pk: i64,
     /// Sessions this file created that left the cache with their aggregates: what counting
     /// goes on from should another of their events come (see [`FileWriter::evict_cached_sessions`]).
     written_aggregates: FxHashMap<i64, WrittenAggregate>,
@@ -651,6 +656,8 @@ impl<'c> FileWriter<'c> {
             aggregates: FxHashMap::default(),
             recount: FxHashSet::default(),
             deltas: FxHashMap::default(),
+            pages_from_delta: FxHashSet::default(),
+            first_event_pk: next_event_pk,
             written_aggregates: FxHashMap::default(),
             aggregate_columns,
             insert_batch,
@@ -1059,9 +1066,11 @@ impl<'c> FileWriter<'c> {
 
     /// Adds [`FileWriter::deltas`] to the rows of their sessions and empties it. Sums, minima
     /// and maxima add up whenever they are added, but a page decides the first or last page
-    /// only against the stored one's time, which the row does not hold: unless the session
-    /// has a view that names a page stored (which comes before any other event's page) and the
-    /// delta's pages are not views, its pages are recounted from its events at the end.
+    /// only against the stored one's time, which the row does not hold. Views' pages come
+    /// before any other event's, so one indexed lookup (has the session a view with a page
+    /// stored before this file?) decides most: with one, pages of other events change nothing;
+    /// without one, the delta's views give both pages. Otherwise (views on both sides, or
+    /// other events' pages on both) the session is recounted from its events at the end.
     fn add_deltas(&mut self) -> StoreResult<()> {
         if self.deltas.is_empty() {
             return Ok(());
@@ -1076,26 +1085,51 @@ impl<'c> FileWriter<'c> {
                 other_event_count = other_event_count + ?9
              WHERE session_pk = ?1",
         )?;
+        let mut set_pages = self.conn.prepare_cached(
+            "UPDATE sessions SET first_view_path = ?2, first_view_url = ?3, last_view_path = ?4, last_view_url = ?5
+             WHERE session_pk = ?1",
+        )?;
         let mut has_view_page = self.conn.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM events WHERE session_pk = ?1 AND kind = 'view' AND view_path IS NOT NULL)",
+            "SELECT EXISTS (SELECT 1 FROM events WHERE session_pk = ?1 AND kind = 'view' AND view_path IS NOT NULL AND event_pk < ?2)",
         )?;
         let mut pages_added: FxHashMap<i64, SessionAggregate> = FxHashMap::default();
         for (session_pk, delta) in deltas {
             if self.recount.contains(&session_pk) {
                 continue; // a view merged since: recounted whole
             }
-            let pages_stay = match &delta.first {
-                None => true,
-                Some(((false, _, _), _, _)) => false, // a view of this file: it may come first or last
-                Some(_) => has_view_page.query_row(params![session_pk], |r| r.get::<_, bool>(0))?,
+            enum Pages {
+                Stay,
+                FromDelta,
+                Recount,
+            }
+            let pages = match &delta.first {
+                None => Pages::Stay,
+                // Views of this file in an earlier delta, whose times are not kept.
+                Some(_) if self.pages_from_delta.contains(&session_pk) => Pages::Recount,
+                Some(((not_view, _, _), _, _)) => {
+                    let stored_view_page =
+                        has_view_page.query_row(params![session_pk, self.first_event_pk], |r| r.get::<_, bool>(0))?;
+                    match (!not_view, stored_view_page) {
+                        (false, true) => Pages::Stay,
+                        (true, false) => Pages::FromDelta,
+                        (false, false) | (true, true) => Pages::Recount,
+                    }
+                }
             };
-            if !pages_stay {
+            if matches!(pages, Pages::Recount) {
                 // Recounted whole at the end (the counts added so far are recounted with it).
                 self.recount.insert(session_pk);
                 continue;
             }
             let [views, actions, errors, resources, long_tasks, others] = delta.counts;
             add.execute(params![session_pk, delta.start_ms, delta.end_ms, views, actions, errors, resources, long_tasks, others])?;
+            if matches!(pages, Pages::FromDelta) {
+                let page = |page: Option<(&String, &Option<String>)>| page.map_or((None, None), |(path, url)| (Some(path.clone()), url.clone()));
+                let (first_path, first_url) = page(delta.first.as_ref().map(|(_, path, url)| (path, url)));
+                let (last_path, last_url) = page(delta.last.as_ref().map(|(_, path, url)| (path, url)));
+                set_pages.execute(params![session_pk, first_path, first_url, last_path, last_url])?;
+                self.pages_from_delta.insert(session_pk);
+            }
             if !delta.pages.is_empty() {
                 pages_added.insert(session_pk, delta);
             }
