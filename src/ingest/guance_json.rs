@@ -122,14 +122,22 @@ mod direct {
         section.into_iter().filter_map(|(key, value)| Some((key, value?))).collect()
     }
 
+    /// Each seed is its own visitor: deserializing it hands the value to itself, read with
+    /// the named method.
+    macro_rules! seed_of_visitor {
+        ($seed:ident, $value:ty, $method:ident) => {
+            impl<'de> DeserializeSeed<'de> for $seed {
+                type Value = $value;
+                fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<$value, D::Error> {
+                    deserializer.$method(self)
+                }
+            }
+        };
+    }
+
     struct PointSeed;
 
-    impl<'de> DeserializeSeed<'de> for PointSeed {
-        type Value = Event;
-        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Event, D::Error> {
-            deserializer.deserialize_map(PointSeed)
-        }
-    }
+    seed_of_visitor!(PointSeed, Event, deserialize_map);
 
     impl<'de> Visitor<'de> for PointSeed {
         type Value = Event;
@@ -191,12 +199,7 @@ mod direct {
     /// A key, as the static text of a name the program knows where it is one.
     struct KeySeed;
 
-    impl<'de> DeserializeSeed<'de> for KeySeed {
-        type Value = FieldKey;
-        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<FieldKey, D::Error> {
-            deserializer.deserialize_str(KeySeed)
-        }
-    }
+    seed_of_visitor!(KeySeed, FieldKey, deserialize_str);
 
     impl<'de> Visitor<'de> for KeySeed {
         type Value = FieldKey;
@@ -210,12 +213,7 @@ mod direct {
 
     struct MeasurementSeed;
 
-    impl<'de> DeserializeSeed<'de> for MeasurementSeed {
-        type Value = String;
-        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<String, D::Error> {
-            deserializer.deserialize_any(MeasurementSeed)
-        }
-    }
+    seed_of_visitor!(MeasurementSeed, String, deserialize_any);
 
     impl<'de> Visitor<'de> for MeasurementSeed {
         type Value = String;
@@ -232,12 +230,7 @@ mod direct {
 
     struct TimeSeed;
 
-    impl<'de> DeserializeSeed<'de> for TimeSeed {
-        type Value = i64;
-        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<i64, D::Error> {
-            deserializer.deserialize_any(TimeSeed)
-        }
-    }
+    seed_of_visitor!(TimeSeed, i64, deserialize_any);
 
     impl<'de> Visitor<'de> for TimeSeed {
         type Value = i64;
@@ -268,12 +261,7 @@ mod direct {
     /// `tags` or `fields`: an object of key: value, or null.
     struct SectionSeed;
 
-    impl<'de> DeserializeSeed<'de> for SectionSeed {
-        type Value = Section;
-        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Section, D::Error> {
-            deserializer.deserialize_any(SectionSeed)
-        }
-    }
+    seed_of_visitor!(SectionSeed, Section, deserialize_any);
 
     impl<'de> Visitor<'de> for SectionSeed {
         type Value = Section;
@@ -296,12 +284,7 @@ mod direct {
     /// A value as `FieldValue::from_json` makes it; None for null.
     struct ValueSeed;
 
-    impl<'de> DeserializeSeed<'de> for ValueSeed {
-        type Value = Option<FieldValue>;
-        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<FieldValue>, D::Error> {
-            deserializer.deserialize_any(ValueSeed)
-        }
-    }
+    seed_of_visitor!(ValueSeed, Option<FieldValue>, deserialize_any);
 
     impl<'de> Visitor<'de> for ValueSeed {
         type Value = Option<FieldValue>;

@@ -1214,12 +1214,12 @@ impl<'c> FileWriter<'c> {
             "CREATE TEMP TABLE IF NOT EXISTS touched_sessions (session_pk INTEGER PRIMARY KEY);
              DELETE FROM temp.touched_sessions;",
         )?;
-        let mut earlier: Vec<i64> = self.recount.iter().copied().collect();
-        earlier.sort_unstable();
-        if !earlier.is_empty() {
+        let mut recount: Vec<i64> = self.recount.iter().copied().collect();
+        recount.sort_unstable();
+        if !recount.is_empty() {
             {
                 let mut insert = self.conn.prepare_cached("INSERT INTO temp.touched_sessions (session_pk) VALUES (?1)")?;
-                for session_pk in &earlier {
+                for session_pk in &recount {
                     insert.execute(params![session_pk])?;
                 }
             }
