@@ -888,7 +888,8 @@ fn a_bulk_load_that_builds_indexes_afterwards_gives_the_same_database() {
     import(&mut by_row, &files);
     drop(reader);
 
-    // 0: every secondary index deferred; the default: the session list's only (small files).
+    // 0: the session list's indexes and the view timings deferred; the default: the session
+    // list's only (small files).
     for defer_indexes_from_bytes in [0, rum_explorer::store::DEFER_INDEXES_FROM_BYTES] {
         let (_a, bulk_db) = temp_db();
         let mut bulk = Store::open(&bulk_db).expect("open");

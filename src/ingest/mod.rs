@@ -515,13 +515,13 @@ fn import_file_inner(
     let tx = store.conn.transaction().map_err(|e| store_error(e.into()))?;
     // Into an empty database the secondary indexes are built after the rows, from sorted
     // keys, instead of taking each row at a random place (see `store::defer_secondary_indexes`).
-    // The events' indexes only for large inputs: below the size where they outgrow SQLite's
-    // page cache, building them afterwards (a scan of the table each) costs as much as it
+    // The events' view timings only for large inputs: below the size where it outgrows
+    // SQLite's page cache, building it afterwards (a scan of the table) costs as much as it
     // saves. The session list's 28 are always built afterwards: sessions are written at the
     // end, when nothing else runs beside the writer.
     let input_bytes_estimate = opened.size_bytes.saturating_mul(if opened.gzip { 5 } else { 1 });
     let deferred_indexes = if bulk {
-        let scope = if input_bytes_estimate >= defer_indexes_from_bytes { DeferredIndexes::All } else { DeferredIndexes::SessionList };
+        let scope = if input_bytes_estimate >= defer_indexes_from_bytes { DeferredIndexes::SessionListAndRandomEventKeys } else { DeferredIndexes::SessionList };
         crate::store::defer_secondary_indexes(&tx, scope).map_err(store_error)?
     } else {
         Vec::new()

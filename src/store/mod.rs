@@ -88,29 +88,37 @@ pub struct Store {
     pub parser_threads: Option<usize>,
 }
 
-/// The default [`Store::defer_indexes_from_bytes`]: measured on NDJSON, building the indexes
-/// afterwards saved CPU but no time at 405 MB and 1 GB, and 10% of the time at 4 GB (session
-/// 7). Since the writer parses when it would wait (session 13), CPU saved during the parse
-/// no longer shortens it much: at 1 GB the six event indexes, all partial now, cost one scan of the table each (0.91–1.10
-/// s on one core), and the import took 4.12–4.50 s with them kept live against 3.93–5.14 s
-/// built after (five alternating pairs, medians 4.24 and 4.62 s). 4 GB was not measured
-/// again, so from 2 GiB they are still built after.
-pub const DEFER_INDEXES_FROM_BYTES: u64 = 2 << 30;
+/// The default [`Store::defer_indexes_from_bytes`]: the input size from which the view
+/// timings ([`EVENT_INDEXES_DEFERRED`]) are built after the rows. The index takes about 0.65%
+/// of the input (26 MB at 4 GB), so it outgrows the import's 64 MB page cache, and its random
+/// inserts start to cost a read and a write each, at about 10 GB. Measured at 4 GB (100,000
+/// sessions, three alternating pairs, session 18): live 18.6-19.7 s against 19.4-20.2 s built
+/// after (the same parse and write, 17.1-18.3 s, and a 0.7 s scan of the table saved). Not
+/// measured above 4 GB. Before session 18 all six partial event indexes were deferred from
+/// 2 GiB, a scan of the table each (4.3-4.7 s at 4 GB).
+pub const DEFER_INDEXES_FROM_BYTES: u64 = 8 << 30;
 
 /// Which indexes [`defer_secondary_indexes`] drops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeferredIndexes {
-    /// Every secondary index, of the events and of the session list.
-    All,
+    /// The session list's, and the events' indexes whose entries land at random places
+    /// ([`EVENT_INDEXES_DEFERRED`]).
+    SessionListAndRandomEventKeys,
     /// The session list's (sessions are written at the end of a file).
     SessionList,
 }
 
-/// Indexes an import needs while it writes: event identities (duplicates are found by them)
-/// and events by session (the sessions stored before the file are recounted from them).
-const INDEXES_KEPT_DURING_BULK_LOAD: &[&str] = &["events_by_session_key", "events_by_session_time"];
+/// Event indexes that a large bulk load builds after the rows. Only the view timings: keyed
+/// by time first, and a file's sessions do not come in time order, so each view goes to a
+/// random place in it. The other partial indexes stay live: keyed by a value with few distinct
+/// values (error type and message, action name, kind) and then by the session or the row,
+/// which rise through a file, their new entries go to the end of their value's run, a few
+/// pages the cache keeps; built after, each cost a scan of the whole table (at 100,000
+/// sessions, 1.8 GB: 0.47-0.94 s each, 0.42 s of it the scan alone, timed with Python's
+/// `sqlite3` on the imported database).
+const EVENT_INDEXES_DEFERRED: &[&str] = &["events_view_timings"];
 
-/// Drops the other indexes inside the import's transaction and returns the statements that
+/// Drops the indexes `scope` names inside the import's transaction and returns the statements that
 /// build them again ([`build_indexes`], before the commit; a rollback restores them). For a
 /// bulk load into an empty database: rows then arrive without updating indexes whose keys
 /// (times, pages, error types, the session list's columns) come in random order and, once
@@ -120,17 +128,17 @@ const INDEXES_KEPT_DURING_BULK_LOAD: &[&str] = &["events_by_session_key", "event
 /// alone: 10,000 sessions took 0.25 s with their 28 indexes and 0.17 s with the indexes built
 /// after the rows.
 pub fn defer_secondary_indexes(conn: &Connection, scope: DeferredIndexes) -> StoreResult<Vec<String>> {
-    let tables = match scope {
-        DeferredIndexes::All => "",
-        DeferredIndexes::SessionList => " AND tbl_name = 'sessions'",
-    };
     let mut statement =
-        conn.prepare(&format!("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL{tables} ORDER BY name"))?;
-    let indexes: Vec<(String, String)> =
-        statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        conn.prepare("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")?;
+    let indexes: Vec<(String, String, String)> =
+        statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
     let mut deferred = Vec::new();
-    for (name, sql) in indexes {
-        if INDEXES_KEPT_DURING_BULK_LOAD.contains(&name.as_str()) {
+    for (name, table, sql) in indexes {
+        let deferrable = match scope {
+            DeferredIndexes::SessionListAndRandomEventKeys => table == "sessions" || EVENT_INDEXES_DEFERRED.contains(&name.as_str()),
+            DeferredIndexes::SessionList => table == "sessions",
+        };
+        if !deferrable {
             continue;
         }
         conn.execute_batch(&format!("DROP INDEX \"{}\"", name.replace('"', "\"\"")))?;
@@ -347,5 +355,43 @@ impl Store {
     /// An interrupt handle: cancels the query running on this connection from another thread.
     pub fn interrupt_handle(&self) -> rusqlite::InterruptHandle {
         self.conn.get_interrupt_handle()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A large bulk load defers the session list's indexes and the view timings, and keeps
+    /// the events' other indexes live; a small one defers the session list's only.
+    #[test]
+    fn deferred_indexes_by_scope() {
+        let mut store = Store::open_in_memory().expect("open");
+        let tx = store.conn.transaction().expect("tx");
+        let event_indexes = |tx: &Connection| -> Vec<String> {
+            let mut statement = tx
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL ORDER BY name")
+                .expect("prepare");
+            statement.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("names")
+        };
+        let before = event_indexes(&tx);
+        assert!(before.len() >= 8, "{before:?}");
+
+        let deferred = defer_secondary_indexes(&tx, DeferredIndexes::SessionListAndRandomEventKeys).expect("defer");
+        let on_events: Vec<&String> = deferred.iter().filter(|sql| sql.contains(" ON events(")).collect();
+        assert_eq!(on_events.len(), 1, "{on_events:?}");
+        assert!(on_events[0].contains("events_view_timings"), "{on_events:?}");
+        assert!(deferred.iter().filter(|sql| sql.contains(" ON sessions(")).count() >= 20, "{deferred:?}");
+        let live = event_indexes(&tx);
+        assert_eq!(live.len(), before.len() - 1);
+        for kept in ["events_by_session_key", "events_by_session_time", "events_by_action_name", "events_error_groups", "events_other_kinds"] {
+            assert!(live.iter().any(|name| name == kept), "{kept} stays live: {live:?}");
+        }
+        build_indexes(&tx, &deferred, &|| false).expect("build");
+        assert_eq!(event_indexes(&tx), before);
+
+        let deferred = defer_secondary_indexes(&tx, DeferredIndexes::SessionList).expect("defer");
+        assert!(deferred.iter().all(|sql| sql.contains(" ON sessions(")), "{deferred:?}");
+        assert_eq!(event_indexes(&tx), before);
     }
 }
