@@ -78,6 +78,11 @@ impl EventRow {
         self.range_from(start)
     }
 
+    /// How many bytes of text the buffer holds.
+    pub fn text_len(&self) -> usize {
+        self.bytes.len()
+    }
+
     pub fn bytes_of(&self, range: TextRange) -> &[u8] {
         self.bytes.get(range.start as usize..range.end as usize).unwrap_or_default()
     }
