@@ -159,6 +159,23 @@ fn detail_panel_and_the_four_field_actions() {
     assert!(!harness.state().detail_open, "Esc closes the panel");
 }
 
+/// A row opens when its text is clicked, where a user aims, not only beside the text (a
+/// selectable label took the click for text selection, and the row never saw it).
+#[test]
+fn clicking_a_cells_text_opens_its_session() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    harness.state_mut().settings.show_utc = true;
+    wait_until(&mut harness, "first page", loaded);
+    harness.state_mut().commands.push(Command::SetQuery("session_id:sess-lp-1".into()));
+    wait_until(&mut harness, "one session", |a| a.table.total == Some(1) && a.table.row(0).is_some_and(|r| r.session_id == "sess-lp-1"));
+    assert!(!harness.state().detail_open);
+    // A pointer press and release on the middle of the start time's text.
+    harness.get_by_label("2023-11-14 22:13:20").click();
+    wait_until(&mut harness, "detail", |a| a.detail_open && a.detail.as_ref().is_some_and(|d| d.session.session_id == "sess-lp-1"));
+    assert_eq!(harness.state().selected_row, Some(0));
+}
+
 /// Opens the field actions of a value in the detail panel (the rightmost node with that text:
 /// the facets and the table may show it too). A click toggles the menu, so it first waits for
 /// the last action's menu to have closed and for the list's query to have settled (its answer

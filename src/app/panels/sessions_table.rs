@@ -94,19 +94,22 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                 if data.is_none() {
                     wanted_pages.push(index / super::super::worker::PAGE_ROWS);
                 }
+                // Cell texts are not selectable: a selectable label takes the click for text
+                // selection, and a click on the text would not open the row.
                 for column in &columns {
-                    row.col(|ui| match data {
-                        Some(session) => {
-                            let text = format::cell_text(session, column, utc);
-                            if column == "error_count" && session.error_count > 0 {
-                                ui.label(egui::RichText::new(text).color(ui.visuals().error_fg_color).strong());
-                            } else {
-                                ui.label(text);
+                    row.col(|ui| {
+                        let text = match data {
+                            Some(session) => {
+                                let text = format::cell_text(session, column, utc);
+                                if column == "error_count" && session.error_count > 0 {
+                                    egui::RichText::new(text).color(ui.visuals().error_fg_color).strong()
+                                } else {
+                                    egui::RichText::new(text)
+                                }
                             }
-                        }
-                        None => {
-                            ui.label(egui::RichText::new("…").weak());
-                        }
+                            None => egui::RichText::new("…").weak(),
+                        };
+                        ui.add(egui::Label::new(text).selectable(false));
                     });
                 }
                 let response = row.response();
