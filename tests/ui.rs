@@ -176,6 +176,33 @@ fn clicking_a_cells_text_opens_its_session() {
     assert_eq!(harness.state().selected_row, Some(0));
 }
 
+/// A right-click on a cell offers the field actions on the stored value (the start time's
+/// milliseconds, not its formatted text) and copying the session id.
+#[test]
+fn a_cells_right_click_menu_filters_and_copies() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    harness.state_mut().settings.show_utc = true;
+    wait_until(&mut harness, "first page", loaded);
+    harness.state_mut().commands.push(Command::SetQuery("session_id:sess-lp-1".into()));
+    wait_until(&mut harness, "one session", |a| a.table.total == Some(1) && a.table.row(0).is_some_and(|r| r.session_id == "sess-lp-1"));
+    let start_ms = harness.state().table.row(0).and_then(|r| r.start_ms).expect("start");
+
+    harness.get_by_label("2023-11-14 22:13:20").click_secondary();
+    step_until(&mut harness, "the cell menu", |h| h.query_by_label("Copy session ID").is_some());
+    harness.get_by_label("Copy session ID").click();
+    wait_until(&mut harness, "copy", |a| a.last_copied.as_deref() == Some("sess-lp-1"));
+    assert!(!harness.state().detail_open, "a right-click does not open the row");
+
+    step_until(&mut harness, "the menu to close", |h| h.query_by_label("Copy session ID").is_none());
+    harness.get_by_label("2023-11-14 22:13:20").click_secondary();
+    step_until(&mut harness, "the cell menu", |h| h.query_by_label("Filter field value").is_some());
+    harness.get_by_label("Filter field value").click();
+    let wanted = format!("session_id:sess-lp-1 start_ms:{start_ms}");
+    wait_until(&mut harness, "filter", move |a| a.query_text == wanted);
+    wait_until(&mut harness, "the filtered list", |a| a.query_settled() && a.table.total == Some(1));
+}
+
 /// Opens the field actions of a value in the detail panel (the rightmost node with that text:
 /// the facets and the table may show it too). A click toggles the menu, so it first waits for
 /// the last action's menu to have closed and for the list's query to have settled (its answer

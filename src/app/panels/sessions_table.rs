@@ -63,6 +63,7 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     }
     let mut wanted_pages = Vec::new();
     let mut clicked_row = None;
+    let mut cell_commands = Vec::new();
     builder
         .header(24.0, |mut header| {
             for column in &columns {
@@ -95,9 +96,10 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                     wanted_pages.push(index / super::super::worker::PAGE_ROWS);
                 }
                 // Cell texts are not selectable: a selectable label takes the click for text
-                // selection, and a click on the text would not open the row.
+                // selection, and a click on the text would not open the row. A right-click
+                // offers the field actions instead.
                 for column in &columns {
-                    row.col(|ui| {
+                    let (_, cell) = row.col(|ui| {
                         let text = match data {
                             Some(session) => {
                                 let text = format::cell_text(session, column, utc);
@@ -111,6 +113,9 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                         };
                         ui.add(egui::Label::new(text).selectable(false));
                     });
+                    if let Some(session) = data {
+                        cell.context_menu(|ui| cell_actions_ui(&mut cell_commands, ui, column, session));
+                    }
                 }
                 let response = row.response();
                 if response.clicked() {
@@ -123,9 +128,29 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     for page in wanted_pages {
         app.want_page(page);
     }
+    app.commands.append(&mut cell_commands);
     if let Some(index) = clicked_row {
         app.commands.push(Command::SelectRow(index));
         app.commands.push(Command::OpenDetail);
+    }
+}
+
+/// A cell's right-click menu: the field actions on its stored value (the time columns show it
+/// formatted), and the session id to copy.
+fn cell_actions_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, column: &str, session: &crate::store::SessionRow) {
+    if let Some(value) = session.value_text(column) {
+        if ui.button("Filter field value").clicked() {
+            commands.push(Command::AddQueryTerm { key: column.to_string(), value: value.clone(), negate: false });
+        }
+        if ui.button("Reverse filter field value").clicked() {
+            commands.push(Command::AddQueryTerm { key: column.to_string(), value: value.clone(), negate: true });
+        }
+        if ui.button("Copy").clicked() {
+            commands.push(Command::Copy(value));
+        }
+    }
+    if ui.button("Copy session ID").clicked() {
+        commands.push(Command::Copy(session.session_id.clone()));
     }
 }
 
