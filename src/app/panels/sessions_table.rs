@@ -90,7 +90,8 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         .body(|body| {
             body.rows(ROW_HEIGHT, total as usize, |mut row| {
                 let index = row.index();
-                row.set_selected(app.selected_row == Some(index));
+                let selected = app.selected_row == Some(index);
+                row.set_selected(selected);
                 let data = app.table.row(index);
                 if data.is_none() {
                     wanted_pages.push(index / super::super::worker::PAGE_ROWS);
@@ -103,7 +104,11 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                         let text = match data {
                             Some(session) => {
                                 let text = format::cell_text(session, column, utc);
-                                if column == "error_count" && session.error_count > 0 {
+                                // Red on the selection's blue is hard to read: the selected row keeps
+                                // its errors strong in the selection's text colour.
+                                if column == "error_count" && session.error_count > 0 && selected {
+                                    egui::RichText::new(text).color(ui.visuals().selection.stroke.color).strong()
+                                } else if column == "error_count" && session.error_count > 0 {
                                     egui::RichText::new(text).color(ui.visuals().error_fg_color).strong()
                                 } else {
                                     egui::RichText::new(text)
