@@ -119,8 +119,7 @@ fn detail_panel_and_the_four_field_actions() {
     let (_dir, db) = fixture_db();
     let mut harness = harness_on(db);
     wait_until(&mut harness, "first page", loaded);
-    harness.state_mut().commands.push(Command::SetQuery("session_id:sess-lp-1".into()));
-    wait_until(&mut harness, "one session", |a| a.table.total == Some(1) && a.table.row(0).is_some_and(|r| r.session_id == "sess-lp-1"));
+    show_only_sess_lp_1(&mut harness);
     harness.key_press(egui::Key::ArrowDown);
     harness.run_steps(2);
     harness.key_press(egui::Key::Enter);
@@ -166,12 +165,7 @@ fn detail_panel_and_the_four_field_actions() {
 /// selectable label took the click for text selection, and the row never saw it).
 #[test]
 fn clicking_a_cells_text_opens_its_session() {
-    let (_dir, db) = fixture_db();
-    let mut harness = harness_on(db);
-    harness.state_mut().settings.show_utc = true;
-    wait_until(&mut harness, "first page", loaded);
-    harness.state_mut().commands.push(Command::SetQuery("session_id:sess-lp-1".into()));
-    wait_until(&mut harness, "one session", |a| a.table.total == Some(1) && a.table.row(0).is_some_and(|r| r.session_id == "sess-lp-1"));
+    let (_dir, mut harness) = sess_lp_1_in_utc();
     assert!(!harness.state().detail_open);
     // A pointer press and release on the middle of the start time's text.
     harness.get_by_label("2023-11-14 22:13:20").click();
@@ -183,12 +177,7 @@ fn clicking_a_cells_text_opens_its_session() {
 /// milliseconds, not its formatted text) and copying the session id.
 #[test]
 fn a_cells_right_click_menu_filters_and_copies() {
-    let (_dir, db) = fixture_db();
-    let mut harness = harness_on(db);
-    harness.state_mut().settings.show_utc = true;
-    wait_until(&mut harness, "first page", loaded);
-    harness.state_mut().commands.push(Command::SetQuery("session_id:sess-lp-1".into()));
-    wait_until(&mut harness, "one session", |a| a.table.total == Some(1) && a.table.row(0).is_some_and(|r| r.session_id == "sess-lp-1"));
+    let (_dir, mut harness) = sess_lp_1_in_utc();
     let start_ms = harness.state().table.row(0).and_then(|r| r.start_ms).expect("start");
 
     harness.get_by_label("2023-11-14 22:13:20").click_secondary();
@@ -204,6 +193,23 @@ fn a_cells_right_click_menu_filters_and_copies() {
     let wanted = format!("session_id:sess-lp-1 start_ms:{start_ms}");
     wait_until(&mut harness, "filter", move |a| a.query_text == wanted);
     wait_until(&mut harness, "the filtered list", |a| a.query_settled() && a.table.total == Some(1));
+}
+
+/// The fixture's list filtered down to `sess-lp-1`, times in UTC (its start reads
+/// 2023-11-14 22:13:20).
+fn sess_lp_1_in_utc() -> (tempfile::TempDir, Harness<'static, ExplorerApp>) {
+    let (dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    harness.state_mut().settings.show_utc = true;
+    wait_until(&mut harness, "first page", loaded);
+    show_only_sess_lp_1(&mut harness);
+    (dir, harness)
+}
+
+/// Filters the list down to the fixture's session `sess-lp-1` and waits for its row.
+fn show_only_sess_lp_1(harness: &mut Harness<'static, ExplorerApp>) {
+    harness.state_mut().commands.push(Command::SetQuery("session_id:sess-lp-1".into()));
+    wait_until(harness, "one session", |a| a.table.total == Some(1) && a.table.row(0).is_some_and(|r| r.session_id == "sess-lp-1"));
 }
 
 /// Opens the field actions of a value in the detail panel (the rightmost node with that text:
