@@ -1086,3 +1086,30 @@ fn ndjson_parsed_on_several_threads_gives_the_same_database() {
         assert_eq!(reports[0].summary.inserted_by_kind, one_reports[0].summary.inserted_by_kind);
     }
 }
+
+/// A CSV export is a file per kind, so every file after the first finds its sessions stored,
+/// with their attributes read back from the session list's text columns. A numeric value
+/// (`os_version` 13) then met its own text ("13") and was kept on every event of the later
+/// files as a value differing from the session's; the content also depended on the files'
+/// order. Now no event keeps a session attribute equal to its session's, in either order.
+#[test]
+fn later_csv_files_do_not_repeat_numeric_session_attributes_on_events() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let files = rum_explorer::generate::write(&dir.path().join("export.csv"), rum_explorer::generate::GenerateFormat::Csv, 40, 11, false)
+        .expect("generate");
+    let mut paths: Vec<std::path::PathBuf> = files.into_iter().map(|(path, _)| path).collect();
+    paths.sort();
+    assert!(paths.len() >= 4, "{paths:?}");
+    let mut contents = Vec::new();
+    let reversed: Vec<std::path::PathBuf> = paths.iter().rev().cloned().collect();
+    for order in [paths.clone(), reversed] {
+        let (_d, db) = temp_db();
+        let mut store = Store::open(&db).expect("open");
+        import(&mut store, &order);
+        let numeric = count(&store, "SELECT count(*) FROM sessions WHERE os_version <> '' AND os_version NOT GLOB '*[^0-9]*'");
+        assert!(numeric > 0, "the generated sessions have numeric OS versions");
+        assert_eq!(count(&store, "SELECT count(*) FROM events WHERE extra_json LIKE '%\"os_version\"%'"), 0, "{order:?}");
+        contents.push(events_content(&store));
+    }
+    assert_eq!(contents[0], contents[1], "the same events in either order");
+}

@@ -506,6 +506,14 @@ fn merge_copies(
     MergedCopies { time_ms, version_rank, columns, extra, unchanged }
 }
 
+/// Whether a session's attribute already holds `value`. The session list's columns hold text,
+/// so a session read back from the table has its numbers as text: there a value is compared
+/// by its text, else every event of a later file (a CSV export is a file per kind) kept
+/// `os_version: 13` as a value differing from the session's "13".
+fn same_attribute_value(key: &str, existing: &FieldValue, value: &FieldValue) -> bool {
+    existing == value || (session_attribute_for_key(key).is_some() && existing.to_string() == value.to_string())
+}
+
 /// [`merge_copies`] on two rows as prepared, without turning them into SQL values and maps of
 /// JSON values and back: the columns' slots are picked as it picks, and the extended fields
 /// merged as text, member by member. Every view of a Datadog export comes in several copies,
@@ -1117,7 +1125,7 @@ impl<'c> FileWriter<'c> {
                     session.attributes.insert(key, value);
                     session.dirty = true;
                 }
-                Some(existing) if *existing != value => differing.push((key, value)),
+                Some(existing) if !same_attribute_value(&key, existing, &value) => differing.push((key, value)),
                 Some(_) => {}
             }
         }
