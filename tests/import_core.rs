@@ -1113,3 +1113,22 @@ fn later_csv_files_do_not_repeat_numeric_session_attributes_on_events() {
     }
     assert_eq!(contents[0], contents[1], "the same events in either order");
 }
+
+/// A folder of a CSV export imports its views' file first (it sets the sessions' pages, so
+/// the other files add to the sessions instead of recounting them); the other files keep
+/// their name order.
+#[test]
+fn a_csv_exports_views_are_imported_first() {
+    let dir = tempfile::tempdir().expect("tmp");
+    rum_explorer::generate::write(&dir.path().join("export.csv"), rum_explorer::generate::GenerateFormat::Csv, 20, 5, false).expect("generate");
+    std::fs::write(dir.path().join("notes.ndjson"), "").expect("write");
+    let (_d, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let reports = ingest::import_paths(&mut store, &[dir.path().to_path_buf()], &ImportProgress::new(), |_| {});
+    let names: Vec<String> =
+        reports.iter().map(|r| std::path::Path::new(&r.path).file_name().and_then(|n| n.to_str()).unwrap_or("").to_string()).collect();
+    assert_eq!(
+        names,
+        ["export-view.csv", "export-action.csv", "export-error.csv", "export-long_task.csv", "export-resource.csv", "notes.ndjson"],
+    );
+}

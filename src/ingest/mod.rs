@@ -453,6 +453,21 @@ pub fn expand_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
     out
 }
 
+/// The files in import order: Guance CSV files of views (by the name the CSV reader takes the
+/// kind from) before the others, each group in the order given. A CSV export is a file per
+/// kind; the views' file sets each session's pages, so the later files add to the sessions
+/// instead of recounting them from all their events (10k-session export, three alternating
+/// pairs: 4.15-4.48 s in name order, views last, against 2.84-3.09 s). The events and sessions stored do not depend on the
+/// order, only their row numbers.
+fn views_first(mut files: Vec<PathBuf>) -> Vec<PathBuf> {
+    let is_view_csv = |path: &PathBuf| {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();
+        (name.ends_with(".csv") || name.ends_with(".csv.gz")) && guance_csv::kind_from_file_name(&name) == Some("view")
+    };
+    files.sort_by_key(|path| !is_view_csv(path)); // stable: each group keeps its order
+    files
+}
+
 /// Imports one file in one transaction: it all lands, or (on a store error, a cancel or a
 /// kill) nothing of it does.
 pub fn import_file(store: &mut Store, path: &Path, progress: &Arc<ImportProgress>) -> FileReport {
@@ -692,7 +707,7 @@ pub fn import_paths(
     progress: &Arc<ImportProgress>,
     mut on_file: impl FnMut(&FileReport),
 ) -> Vec<FileReport> {
-    let files = expand_paths(paths);
+    let files = views_first(expand_paths(paths));
     let total: u64 = files.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
     progress.bytes_total.fetch_add(total, Ordering::Relaxed);
     progress.files_total.fetch_add(files.len() as u64, Ordering::Relaxed);
