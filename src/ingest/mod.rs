@@ -457,8 +457,9 @@ pub fn expand_paths(paths: &[PathBuf]) -> Vec<PathBuf> {
 /// kind from) before the others, each group in the order given. A CSV export is a file per
 /// kind; the views' file sets each session's pages, so the later files add to the sessions
 /// instead of recounting them from all their events (10k-session export, three alternating
-/// pairs: 4.15-4.48 s in name order, views last, against 2.84-3.09 s). The events and sessions stored do not depend on the
-/// order, only their row numbers.
+/// pairs: 4.15-4.48 s in name order, views last, against 2.84-3.09 s). An export's files give
+/// the same events and sessions in either order, only their row numbers differ (copies of one
+/// view in two files of equal version would merge the other way round: not an export's case).
 fn views_first(mut files: Vec<PathBuf>) -> Vec<PathBuf> {
     let is_view_csv = |path: &PathBuf| {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("").to_ascii_lowercase();

@@ -113,15 +113,16 @@ pub enum DeferredIndexes {
 /// random place in it. The other partial indexes stay live: keyed by a value with few distinct
 /// values (error type and message, action name, kind) and then by the session or the row,
 /// which rise through a file, their new entries go to the end of their value's run, a few
-/// pages the cache keeps; built after, each cost a scan of the whole table (at 100,000
-/// sessions, 1.8 GB: 0.47-0.94 s each, 0.42 s of it the scan alone, timed with Python's
-/// `sqlite3` on the imported database).
+/// pages the cache keeps (with many distinct values, messages carrying ids say, they land at
+/// random places again; not measured); built after, each cost a scan of the whole table (at
+/// 100,000 sessions, 1.8 GB: 0.47-0.94 s each, 0.42 s of it the scan alone, timed with
+/// Python's `sqlite3` on the imported database).
 const EVENT_INDEXES_DEFERRED: &[&str] = &["events_view_timings"];
 
-/// Drops the indexes `scope` names inside the import's transaction and returns the statements that
-/// build them again ([`build_indexes`], before the commit; a rollback restores them). For a
-/// bulk load into an empty database: rows then arrive without updating indexes whose keys
-/// (times, pages, error types, the session list's columns) come in random order and, once
+/// Drops the indexes `scope` names inside the import's transaction and returns the
+/// statements that build them again ([`build_indexes`], before the commit; a rollback
+/// restores them). For a bulk load into an empty database: rows then arrive without updating
+/// indexes whose keys (times, the session list's columns) come in random order and, once
 /// larger than the page cache, cost a read and a write per row. Measured: at 405 MB and 1 GB
 /// the build (0.5 and 1.35 s, alone on one core) ate the CPU saved (5.0 to 4.5 s; 13.8–16.6 s
 /// to 11.8–12.9 s); at 4 GB the import went from 45.6 to 41.1 s. The session list's indexes

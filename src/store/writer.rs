@@ -506,6 +506,16 @@ fn merge_copies(
     MergedCopies { time_ms, version_rank, columns, extra, unchanged }
 }
 
+/// A row's extended fields as a map, with the session-scoped values that differ from the
+/// session's added (they stay on the event).
+fn extra_with(row: &EventRow, differing: Vec<(String, FieldValue)>) -> serde_json::Map<String, serde_json::Value> {
+    let mut extra: serde_json::Map<String, serde_json::Value> = serde_json::from_str(row.extra_json()).unwrap_or_default();
+    for (key, value) in differing {
+        extra.insert(key, value.to_json());
+    }
+    extra
+}
+
 /// Whether a session's attribute already holds `value`. The session list's columns hold text,
 /// so a session read back from the table has its numbers as text: there a value is compared
 /// by its text, else every event of a later file (a CSV export is a file per kind) kept
@@ -859,19 +869,13 @@ impl<'c> FileWriter<'c> {
             if self.new_sessions.contains(&session_pk) && !self.pending_written_early.contains(&key) {
                 // Held as its row; copies merge row by row (`merge_rows`).
                 if !differing.is_empty() {
-                    let mut extra: serde_json::Map<String, serde_json::Value> = serde_json::from_str(row.extra_json()).unwrap_or_default();
-                    for (key, value) in differing {
-                        extra.insert(key, value.to_json());
-                    }
+                    let extra = extra_with(&row, differing);
                     row.set_extra_json(&serde_json::Value::Object(extra).to_string()).ok_or_else(too_large)?;
                 }
                 return self.hold_view(key, time_ms, version_rank, row);
             }
             // A copy may be stored already: merged with it as SQL values and a map.
-            let mut extra: serde_json::Map<String, serde_json::Value> = serde_json::from_str(row.extra_json()).unwrap_or_default();
-            for (key, value) in differing {
-                extra.insert(key, value.to_json());
-            }
+            let extra = extra_with(&row, differing);
             let columns = row.to_sql_values();
             if let Some(outcome) = self.merge_view(session_pk, event_key, time_ms, version_rank, &columns, &extra)? {
                 if outcome == WriteOutcome::Merged {
@@ -881,11 +885,8 @@ impl<'c> FileWriter<'c> {
             }
             row.set_extra_json(&serde_json::Value::Object(extra).to_string()).ok_or_else(too_large)?;
         } else if !differing.is_empty() {
-            let mut map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(row.extra_json()).unwrap_or_default();
-            for (key, value) in differing {
-                map.insert(key, value.to_json());
-            }
-            row.set_extra_json(&serde_json::Value::Object(map).to_string()).ok_or_else(too_large)?;
+            let extra = extra_with(&row, differing);
+            row.set_extra_json(&serde_json::Value::Object(extra).to_string()).ok_or_else(too_large)?;
         }
         self.queue_row(session_pk, event_key, kind, time_ms, version_rank, row, false)?;
         Ok(WriteOutcome::Inserted)

@@ -22,20 +22,23 @@ pub fn field_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, key: &str, value
 pub fn field_actions_ui(commands: &mut Vec<Command>, response: &egui::Response, key: &str, value: &str) {
     // One menu for a click and a right-click (a separate context menu would close it).
     let toggle = (response.clicked() || response.secondary_clicked()).then_some(egui::containers::SetOpenCommand::Toggle);
-    egui::Popup::menu(response).open_memory(toggle).show(|ui| {
-        if ui.button("Filter field value").clicked() {
-            commands.push(Command::AddQueryTerm { key: key.to_string(), value: value.to_string(), negate: false });
-        }
-        if ui.button("Reverse filter field value").clicked() {
-            commands.push(Command::AddQueryTerm { key: key.to_string(), value: value.to_string(), negate: true });
-        }
-        if ui.button("Add to display column").clicked() {
-            commands.push(Command::AddColumn(key.to_string()));
-        }
-        if ui.button("Copy").clicked() {
-            commands.push(Command::Copy(value.to_string()));
-        }
-    });
+    egui::Popup::menu(response).open_memory(toggle).show(|ui| field_action_buttons_ui(commands, ui, key, value, true));
+}
+
+/// The field actions' buttons, for a menu: the detail panel's and the sessions table's cells'.
+pub fn field_action_buttons_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, key: &str, value: &str, offer_add_column: bool) {
+    if ui.button("Filter field value").clicked() {
+        commands.push(Command::AddQueryTerm { key: key.to_string(), value: value.to_string(), negate: false });
+    }
+    if ui.button("Reverse filter field value").clicked() {
+        commands.push(Command::AddQueryTerm { key: key.to_string(), value: value.to_string(), negate: true });
+    }
+    if offer_add_column && ui.button("Add to display column").clicked() {
+        commands.push(Command::AddColumn(key.to_string()));
+    }
+    if ui.button("Copy").clicked() {
+        commands.push(Command::Copy(value.to_string()));
+    }
 }
 
 /// Every field of an event, each with the field actions.

@@ -104,12 +104,12 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                         let text = match data {
                             Some(session) => {
                                 let text = format::cell_text(session, column, utc);
-                                // Red on the selection's blue is hard to read: the selected row keeps
-                                // its errors strong in the selection's text colour.
-                                if column == "error_count" && session.error_count > 0 && selected {
-                                    egui::RichText::new(text).color(ui.visuals().selection.stroke.color).strong()
-                                } else if column == "error_count" && session.error_count > 0 {
-                                    egui::RichText::new(text).color(ui.visuals().error_fg_color).strong()
+                                if column == "error_count" && session.error_count > 0 {
+                                    // Red on the selection's blue is hard to read: a selected row's
+                                    // errors take the selection's text colour.
+                                    let visuals = ui.visuals();
+                                    let color = if selected { visuals.selection.stroke.color } else { visuals.error_fg_color };
+                                    egui::RichText::new(text).color(color).strong()
                                 } else {
                                     egui::RichText::new(text)
                                 }
@@ -144,15 +144,8 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
 /// formatted), and the session id to copy.
 fn cell_actions_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, column: &str, session: &crate::store::SessionRow) {
     if let Some(value) = session.value_text(column) {
-        if ui.button("Filter field value").clicked() {
-            commands.push(Command::AddQueryTerm { key: column.to_string(), value: value.clone(), negate: false });
-        }
-        if ui.button("Reverse filter field value").clicked() {
-            commands.push(Command::AddQueryTerm { key: column.to_string(), value: value.clone(), negate: true });
-        }
-        if ui.button("Copy").clicked() {
-            commands.push(Command::Copy(value));
-        }
+        // The column is shown already: no "Add to display column".
+        super::detail::field_action_buttons_ui(commands, ui, column, &value, false);
     }
     if ui.button("Copy session ID").clicked() {
         commands.push(Command::Copy(session.session_id.clone()));
