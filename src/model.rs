@@ -296,7 +296,7 @@ pub fn session_attribute_for_key(key: &str) -> Option<&'static SessionAttribute>
 
 /// What the store needs to know of a key, looked up once per key instead of by scanning the
 /// tables above (the import calls this for every key of every event).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct KeyInfo {
     /// Index into [`EVENT_COLUMNS`] when the key has its own column.
     pub event_column: Option<usize>,

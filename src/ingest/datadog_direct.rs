@@ -16,6 +16,10 @@ use std::cell::Cell;
 use std::sync::OnceLock;
 
 /// The dotted keys of [`KEY_MAP`] as a tree: a node per key prefix; node 0 is the top level.
+/// Each parser thread keeps its own copy, which also learns the keys no entry names as they
+/// are met (up to [`MAX_KEY_NODES`]): records of one SDK repeat them, and a key the tree has is
+/// predicted and taken without hashing it or joining its dotted key again.
+#[derive(Clone)]
 struct KeyTree {
     nodes: Vec<KeyNode>,
     /// Per entry of [`KEY_MAP`]: what its renamed key is, and what its dotted key is.
@@ -25,13 +29,22 @@ struct KeyTree {
     reserved: FxHashSet<&'static str>,
 }
 
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct KeyNode {
     /// Its key, the last part of its dotted key (empty for the top level).
-    name: &'static str,
-    children: FxHashMap<&'static str, usize>,
+    name: Box<str>,
+    children: FxHashMap<Box<str>, usize>,
     entry: Option<usize>,
+    /// Its dotted key, what that key is, and whether a kept key may not have that name (see
+    /// `KeyTree::reserved`): for a value under a node without an entry.
+    dotted: Box<str>,
+    info: KeyInfo,
+    reserved: bool,
 }
+
+/// Nodes a thread's tree grows to at most: past it, keys it does not have are read as before
+/// learning (a file whose keys carry ids would otherwise grow it without end).
+const MAX_KEY_NODES: usize = 4096;
 
 /// No key predicted (see `Reader::key_hints`).
 const NO_HINT: u32 = u32::MAX;
@@ -39,29 +52,42 @@ const NO_HINT: u32 = u32::MAX;
 fn key_tree() -> &'static KeyTree {
     static TREE: OnceLock<KeyTree> = OnceLock::new();
     TREE.get_or_init(|| {
-        let mut nodes = vec![KeyNode::default()];
+        let infos = KEY_MAP.iter().map(|(dotted, canonical, _)| (key_info(canonical), key_info(dotted))).collect();
+        let reserved = KEY_MAP.iter().map(|(_, canonical, _)| *canonical).chain(["session_id", "view_path"]).collect();
+        let mut tree = KeyTree { nodes: vec![KeyNode::default()], infos, reserved };
         for (entry, (dotted, _, _)) in KEY_MAP.iter().enumerate() {
             let mut node = 0;
             for part in dotted.split('.') {
-                node = match nodes[node].children.get(part) {
-                    Some(&child) => child,
-                    None => {
-                        // Predicted keys are compared byte for byte with the record's text up
-                        // to a quote, which needs a key that JSON writes as it is.
-                        debug_assert!(!part.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20), "{part}");
-                        nodes.push(KeyNode { name: part, ..KeyNode::default() });
-                        let child = nodes.len() - 1;
-                        nodes[node].children.insert(part, child);
-                        child
-                    }
-                };
+                // Predicted keys are compared byte for byte with the record's text up to a
+                // quote, which needs a key that JSON writes as it is.
+                debug_assert!(!part.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20), "{part}");
+                node = tree.child_or_new(node, part);
             }
-            nodes[node].entry = Some(entry);
+            tree.nodes[node].entry = Some(entry);
         }
-        let infos = KEY_MAP.iter().map(|(dotted, canonical, _)| (key_info(canonical), key_info(dotted))).collect();
-        let reserved = KEY_MAP.iter().map(|(_, canonical, _)| *canonical).chain(["session_id", "view_path"]).collect();
-        KeyTree { nodes, infos, reserved }
+        tree
     })
+}
+
+impl KeyTree {
+    /// The child of `parent` named `key`, added if it has none.
+    fn child_or_new(&mut self, parent: usize, key: &str) -> usize {
+        if let Some(&child) = self.nodes[parent].children.get(key) {
+            return child;
+        }
+        let dotted: Box<str> = if parent == 0 { key.into() } else { format!("{}.{key}", self.nodes[parent].dotted).into() };
+        let node = KeyNode {
+            name: key.into(),
+            info: key_info(&dotted),
+            reserved: self.reserved.contains(&*dotted),
+            dotted,
+            ..KeyNode::default()
+        };
+        self.nodes.push(node);
+        let child = self.nodes.len() - 1;
+        self.nodes[parent].children.insert(key.into(), child);
+        child
+    }
 }
 
 /// A value as read: text borrowed from the record where it has no escapes.
@@ -83,14 +109,17 @@ impl Leaf<'_> {
     }
 }
 
-/// A flattened key: a [`KEY_MAP`] entry, or a dotted key kept as a range of `Reader::paths`.
+/// A flattened key: a [`KEY_MAP`] entry, a tree node without one (its dotted key), or a
+/// dotted key kept as a range of `Reader::paths`.
 enum LeafKey {
     Entry(usize),
+    Node(usize),
     Path(usize, usize),
 }
 
 struct Reader<'a> {
-    tree: &'static KeyTree,
+    /// This thread's tree, which grows as it meets new keys (see [`KeyTree`]).
+    tree: KeyTree,
     text: &'a str,
     /// Where in `text` reading is.
     at: usize,
@@ -288,13 +317,26 @@ impl<'a> Reader<'a> {
             && bytes.get(self.at..self.at + key.len()).is_some_and(|text| same_short_bytes(text, key.as_bytes()))
     }
 
+    /// Adds `key` under `parent` to the tree, with room for it in the lists kept per node;
+    /// None for a key with a dot (the general path words those) or when the tree is full.
+    fn learn(&mut self, parent: usize, key: &str) -> Option<usize> {
+        if self.tree.nodes.len() >= MAX_KEY_NODES || memchr::memchr(b'.', key.as_bytes()).is_some() {
+            return None;
+        }
+        let child = self.tree.child_or_new(parent, key);
+        self.node_seen_in.resize(self.tree.nodes.len(), 0);
+        self.key_hints.resize(2 * self.tree.nodes.len(), NO_HINT);
+        Some(child)
+    }
+
     fn literal(&mut self, word: &str) -> Option<()> {
         self.text.get(self.at..)?.starts_with(word).then(|| self.at += word.len())
     }
 
     fn push(&mut self, node: Option<usize>, leaf: Leaf<'a>) {
-        let key = match node.and_then(|node| self.tree.nodes[node].entry) {
-            Some(entry) => LeafKey::Entry(entry),
+        let key = match node.map(|node| (node, self.tree.nodes[node].entry)) {
+            Some((_, Some(entry))) => LeafKey::Entry(entry),
+            Some((node, None)) => LeafKey::Node(node),
             None => {
                 let start = self.paths.len();
                 for (i, part) in self.path.iter().enumerate() {
@@ -368,7 +410,7 @@ impl<'a> Reader<'a> {
             };
             let text: &'a str = self.text;
             let predicted = hint_slot.and_then(|slot| self.key_hints.get(slot)).filter(|&&hint| hint != NO_HINT);
-            let (key, mut child) = match predicted.map(|&hint| hint as usize).filter(|&hint| self.key_is_next(self.tree.nodes[hint].name)) {
+            let (key, mut child) = match predicted.map(|&hint| hint as usize).filter(|&hint| self.key_is_next(&self.tree.nodes[hint].name)) {
                 Some(hint) => {
                     let end = self.at + self.tree.nodes[hint].name.len();
                     let key = text.get(self.at..end)?;
@@ -416,14 +458,17 @@ impl<'a> Reader<'a> {
                 count += 1;
                 if child.is_none() {
                     child = node.and_then(|node| self.tree.nodes[node].children.get(key).copied());
+                    if child.is_none() {
+                        child = node.and_then(|node| self.learn(node, key));
+                    }
                     if let (Some(slot), Some(found)) = (hint_slot, child) {
                         if let Some(hint) = self.key_hints.get_mut(slot) {
                             *hint = found as u32;
                         }
                     }
                 }
-                // Past a key the tree does not name, the next is predicted from the last it
-                // names: the unknown ones vary from record to record more than the known ones.
+                // Past a key the tree does not name (when it is full), the next is predicted
+                // from the last it names.
                 if child.is_some() {
                     previous = child;
                 }
@@ -524,6 +569,8 @@ fn date_ms(date: &Leaf<'_>) -> Option<i64> {
 /// allocated once, not per record.
 #[derive(Default)]
 struct Scratch {
+    /// This thread's copy of the key tree, made on its first record.
+    tree: Option<KeyTree>,
     leaves: Vec<(LeafKey, Leaf<'static>)>,
     path: Vec<&'static str>,
     paths: String,
@@ -553,7 +600,7 @@ fn prepare_record_with(bytes: &[u8], scratch: &mut Scratch) -> Option<PreparedEv
     // SIMD: the standard library's check was 1.5% of an import's instructions.
     let text = simdutf8::basic::from_utf8(bytes).ok()?;
     let mut reader = Reader {
-        tree: key_tree(),
+        tree: scratch.tree.take().unwrap_or_else(|| key_tree().clone()),
         text,
         at: 0,
         leaves: recycle_vec(std::mem::take(&mut scratch.leaves)),
@@ -589,6 +636,7 @@ fn prepare_record_with(bytes: &[u8], scratch: &mut Scratch) -> Option<PreparedEv
     scratch.node_seen_in = reader.node_seen_in;
     scratch.objects_read = reader.objects_read;
     scratch.key_hints = reader.key_hints;
+    scratch.tree = Some(reader.tree);
     row
 }
 
@@ -606,11 +654,18 @@ fn read_row<'r>(reader: &'r mut Reader<'_>, fields: &mut Vec<DirectField<'r>>, p
     };
     let time_ms = date_ms(reader.date.as_ref()?)?;
     let reader: &'r Reader<'_> = reader;
-    let tree = reader.tree;
+    let tree = &reader.tree;
     for (key, leaf) in &reader.leaves {
         let (key, info) = match *key {
             LeafKey::Entry(entry) if renames_on(entry, &kind) => (KEY_MAP[entry].1, tree.infos[entry].0),
             LeafKey::Entry(entry) => (KEY_MAP[entry].0, tree.infos[entry].1),
+            LeafKey::Node(node) => {
+                let node = &tree.nodes[node];
+                if node.reserved {
+                    return None;
+                }
+                (&*node.dotted, node.info)
+            }
             LeafKey::Path(start, end) => {
                 let key = &reader.paths[start..end];
                 if tree.reserved.contains(key) {
@@ -749,6 +804,74 @@ mod tests {
         for text in &records {
             assert!(prepare_record(text.as_bytes()).is_none(), "taken: {text}");
         }
+    }
+
+    /// How many nodes this thread's key tree has (0 before its first record).
+    fn key_nodes_on_this_thread() -> usize {
+        SCRATCH.with(|cell| {
+            let scratch = cell.take();
+            let nodes = scratch.tree.as_ref().map_or(0, |tree| tree.nodes.len());
+            cell.set(scratch);
+            nodes
+        })
+    }
+
+    /// Runs `check` on a thread of its own: a fresh key tree, which the test may fill.
+    fn on_a_new_thread(check: impl FnOnce() + Send + 'static) {
+        std::thread::spawn(check).join().expect("the check passed");
+    }
+
+    #[test]
+    fn keys_learned_from_one_record_read_the_next_as_written() {
+        on_a_new_thread(|| {
+            let first = format!(r#"{{"type":"action","date":1,{SESSION},"sdk_name":"s","context":{{"a":1,"b":{{"c":"x"}}}},"_dd":{{"format_version":2}}}}"#);
+            assert!(took_the_same_row(&first), "not taken: {first}");
+            let learned = key_nodes_on_this_thread();
+            assert!(learned > key_tree().nodes.len(), "{learned} nodes: nothing learned");
+            assert!(took_the_same_row(&first), "not taken the second time: {first}");
+            assert_eq!(key_nodes_on_this_thread(), learned, "the same keys learned again");
+            let taken = [
+                // A learned leaf now an object, a learned object now a leaf, a learned
+                // name under another parent, and the learned keys in another order.
+                format!(r#"{{"type":"action","date":1,{SESSION},"context":{{"b":"y","a":{{"d":2}}}},"_dd":{{"a":3}},"sdk_name":"t"}}"#),
+                // A learned key as the start of a longer one, and a shorter one.
+                format!(r#"{{"type":"action","date":1,{SESSION},"sdk_name_x":"u","context":{{"a":1,"b":{{"":4,"cc":5}}}}}}"#),
+            ];
+            for text in &taken {
+                assert!(took_the_same_row(text), "not taken: {text}");
+                assert!(took_the_same_row(text), "not taken the second time: {text}");
+            }
+            let left = [
+                // A learned key twice in one object; a kept key's name; a dotted key.
+                format!(r#"{{"type":"action","date":1,{SESSION},"context":{{"a":1,"b":2,"a":3}}}}"#),
+                format!(r#"{{"type":"action","date":1,{SESSION},"userid":"x"}}"#),
+                format!(r#"{{"type":"action","date":1,{SESSION},"context":{{"a.b":1}}}}"#),
+            ];
+            for text in &left {
+                assert!(prepare_record(text.as_bytes()).is_none(), "taken: {text}");
+                assert!(prepare_record(text.as_bytes()).is_none(), "taken the second time: {text}");
+            }
+        });
+    }
+
+    /// Past [`MAX_KEY_NODES`] the tree learns no more, and keys it does not have are read as
+    /// they were before it learned any: the same rows, the same cases left to the general path.
+    #[test]
+    fn a_full_key_tree_reads_new_keys_as_written() {
+        on_a_new_thread(|| {
+            for batch in 0..=MAX_KEY_NODES / 100 {
+                let keys: Vec<String> = (0..100).map(|i| format!(r#""k{batch}_{i}":{i}"#)).collect();
+                let text = format!(r#"{{"type":"action","date":1,{SESSION},"context":{{{}}}}}"#, keys.join(","));
+                assert!(took_the_same_row(&text), "not taken: {text}");
+            }
+            assert_eq!(key_nodes_on_this_thread(), MAX_KEY_NODES);
+            odd_but_common_shapes_take_the_direct_path_with_the_same_rows();
+            keys_unlike_the_predicted_ones_are_read_as_written();
+            what_the_general_path_decides_is_left_to_it();
+            the_reader_takes_every_valid_spelling_with_the_general_paths_values();
+            generated_events_take_the_direct_path_with_the_same_rows();
+            assert_eq!(key_nodes_on_this_thread(), MAX_KEY_NODES);
+        });
     }
 
     #[test]
