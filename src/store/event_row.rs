@@ -122,6 +122,12 @@ impl EventRow {
         }
     }
 
+    /// A bit per column that is not NULL (column 0 the lowest).
+    pub fn non_null_columns(&self) -> u64 {
+        const { assert!(COLUMN_COUNT <= 64) };
+        self.kinds.iter().enumerate().fold(0, |bits, (i, &kind)| bits | (u64::from(kind != NULL) << i))
+    }
+
     pub fn column_text(&self, column: usize) -> Option<&str> {
         match self.column(column) {
             Slot::Text(range) => Some(self.text_of(range)),
