@@ -128,6 +128,14 @@ impl EventRow {
         self.kinds.iter().enumerate().fold(0, |bits, (i, &kind)| bits | (u64::from(kind != NULL) << i))
     }
 
+    /// A text column's bytes, not checked to be UTF-8 (see [`EventRow::text_of`]).
+    pub fn column_text_bytes(&self, column: usize) -> Option<&[u8]> {
+        match self.column(column) {
+            Slot::Text(range) => Some(self.bytes_of(range)),
+            _ => None,
+        }
+    }
+
     pub fn column_text(&self, column: usize) -> Option<&str> {
         match self.column(column) {
             Slot::Text(range) => Some(self.text_of(range)),

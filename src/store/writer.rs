@@ -749,7 +749,9 @@ impl AggregateColumns {
 pub struct FileWriter<'c> {
     conn: &'c Connection,
     file_pk: i64,
-    sessions: FxHashMap<String, CachedSession>,
+    /// By the session id's bytes: an event's id is looked up as it sits in its row, without
+    /// checking it is UTF-8 again (it was, when the parser put it there).
+    sessions: FxHashMap<Box<[u8]>, CachedSession>,
     touched_sessions: FxHashSet<i64>,
     /// Sessions this file created.
     new_sessions: FxHashSet<i64>,
@@ -921,7 +923,7 @@ impl<'c> FileWriter<'c> {
         for warning in warnings {
             self.summary.warnings.push((line, warning));
         }
-        let (session_pk, differing) = self.session_for(row.text_of(session_id), row.bytes_of(session_fields))?;
+        let (session_pk, differing) = self.session_for(row.bytes_of(session_id), row.bytes_of(session_fields))?;
         self.touched_sessions.insert(session_pk);
         // Session-scoped values that differ from the session's stay on the event.
         if kind == "view" {
@@ -1078,7 +1080,7 @@ impl<'c> FileWriter<'c> {
                 let at = &self.aggregate_columns;
                 let is_view = row.kind == "view";
                 let span_ns = row.row.column_integer(if is_view { at.time_spent_ns } else { at.duration_ns }).unwrap_or(0);
-                let page = row.row.column_text(at.view_path).map(|path| (path, row.row.column_text(at.view_url)));
+                let page = row.row.column_text_bytes(at.view_path).map(|path| (path, row.row.column_text_bytes(at.view_url)));
                 let aggregate = aggregates.entry(row.session_pk).or_default();
                 aggregate.add(&row.kind, row.time_ms, span_ns);
                 if let Some((path, url)) = page {
@@ -1187,13 +1189,14 @@ impl<'c> FileWriter<'c> {
 
     /// Finds or creates the session and moves session-scoped values onto it; returns the
     /// values that differ from the session's, which stay on the event.
-    fn session_for(&mut self, session_id: &str, fields: &[u8]) -> StoreResult<(i64, Vec<(String, FieldValue)>)> {
+    fn session_for(&mut self, session_id: &[u8], fields: &[u8]) -> StoreResult<(i64, Vec<(String, FieldValue)>)> {
         if !self.sessions.contains_key(session_id) {
             if self.sessions.len() >= self.session_cache_limit {
                 self.evict_cached_sessions()?;
             }
-            let cached = self.load_or_create_session(session_id)?;
-            self.sessions.insert(session_id.to_string(), cached);
+            let id = std::str::from_utf8(session_id).map_err(|e| StoreError::Sqlite(rusqlite::Error::Utf8Error(0, e)))?;
+            let cached = self.load_or_create_session(id)?;
+            self.sessions.insert(session_id.into(), cached);
         }
         let Some(session) = self.sessions.get_mut(session_id) else {
             return Err(StoreError::Sqlite(rusqlite::Error::QueryReturnedNoRows));
@@ -1408,7 +1411,8 @@ impl<'c> FileWriter<'c> {
             "INSERT INTO sessions (session_pk, session_id, session_fields_json, {}, {aggregate_columns}) VALUES ({placeholders})",
             attribute_columns.join(", ")
         ))?;
-        let mut cached: Vec<(&String, &CachedSession)> = self.sessions.iter().filter(|(_, s)| s.dirty || !s.stored).collect();
+        let mut cached: Vec<(&[u8], &CachedSession)> =
+            self.sessions.iter().filter(|(_, s)| s.dirty || !s.stored).map(|(id, s)| (&**id, s)).collect();
         cached.sort_unstable_by_key(|(_, s)| s.session_pk);
         for (session_id, session) in cached {
             let mut other = serde_json::Map::new();
@@ -1419,7 +1423,8 @@ impl<'c> FileWriter<'c> {
             }
             let mut values: Vec<SqlValue> = vec![SqlValue::Integer(session.session_pk)];
             if !session.stored {
-                values.push(SqlValue::Text(session_id.clone()));
+                // Made from a `str` (`session_for`).
+                values.push(SqlValue::Text(String::from_utf8_lossy(session_id).into_owned()));
             }
             values.push(SqlValue::Text(serde_json::Value::Object(other).to_string()));
             for attribute in SESSION_ATTRIBUTES {
@@ -1655,18 +1660,21 @@ impl SessionAggregate {
     }
 
     /// An event that names a page: it becomes the first or last page if it sorts so.
-    /// The page's text is copied only when it becomes the first or the last.
-    fn add_page(&mut self, is_view: bool, time_ms: i64, event_pk: i64, path: &str, url: Option<&str>) {
+    /// The page's text is copied (and turned into a `String`) only when it becomes the first
+    /// or the last, or is a new page of the session: the texts are the row's, which the
+    /// parser made from `str`s, so nothing is lost.
+    fn add_page(&mut self, is_view: bool, time_ms: i64, event_pk: i64, path: &[u8], url: Option<&[u8]>) {
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         let first_key = (!is_view, time_ms, event_pk);
         let last_key = (!is_view, std::cmp::Reverse(time_ms), std::cmp::Reverse(event_pk));
         if self.first.as_ref().is_none_or(|(key, _, _)| first_key < *key) {
-            self.first = Some((first_key, path.to_string(), url.map(str::to_string)));
+            self.first = Some((first_key, text(path), url.map(text)));
         }
         if self.last.as_ref().is_none_or(|(key, _, _)| last_key < *key) {
-            self.last = Some((last_key, path.to_string(), url.map(str::to_string)));
+            self.last = Some((last_key, text(path), url.map(text)));
         }
-        if !self.pages.iter().any(|page| page == path) {
-            self.pages.push(path.to_string());
+        if !self.pages.iter().any(|page| page.as_bytes() == path) {
+            self.pages.push(text(path));
         }
     }
 
