@@ -182,6 +182,8 @@ fn a_cells_right_click_menu_filters_and_copies() {
 
     harness.get_by_label("2023-11-14 22:13:20").click_secondary();
     step_until(&mut harness, "the cell menu", |h| h.query_by_label("Copy session ID").is_some());
+    // The menu names the field and the value its actions take.
+    harness.get_by_label(&format!("start_ms: {start_ms}"));
     harness.get_by_label("Copy session ID").click();
     wait_until(&mut harness, "copy", |a| a.last_copied.as_deref() == Some("sess-lp-1"));
     assert!(!harness.state().detail_open, "a right-click does not open the row");

@@ -144,6 +144,10 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
 /// formatted), and the session id to copy.
 fn cell_actions_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, column: &str, session: &crate::store::SessionRow) {
     if let Some(value) = session.value_text(column) {
+        // What the actions take, as the query bar will show it: a time column's cell shows
+        // the time formatted, the filter its stored milliseconds.
+        ui.add(egui::Label::new(egui::RichText::new(format!("{column}: {value}")).weak()).truncate());
+        ui.separator();
         // The column is shown already: no "Add to display column".
         super::detail::field_action_buttons_ui(commands, ui, column, &value, false);
     }
