@@ -983,14 +983,14 @@ impl<'c> FileWriter<'c> {
             self.insert_batch()?;
         }
         self.batched_keys.insert(key, groups);
-        let batch = match self.batches.iter().position(|batch| batch.groups == groups) {
-            Some(at) => at,
-            None => {
+        // Kept in the order of their groups, which is the order they are inserted in: the same
+        // for every file.
+        let batch = match self.batches.binary_search_by_key(&groups, |batch| batch.groups) {
+            Ok(at) => at,
+            Err(at) => {
                 let insert = self.conn.prepare(&insert_batch_sql(groups))?;
-                self.batches.push(ColumnBatch { groups, insert, rows: Vec::new() });
-                // Inserted in the order of their groups, the same for every file.
-                self.batches.sort_by_key(|batch| batch.groups);
-                self.batches.iter().position(|batch| batch.groups == groups).unwrap_or_default()
+                self.batches.insert(at, ColumnBatch { groups, insert, rows: Vec::new() });
+                at
             }
         };
         self.batches[batch].rows.push(BatchRow { event_key, session_pk, kind, time_ms, version_rank, row, counted_when_queued });
