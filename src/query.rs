@@ -579,7 +579,7 @@ fn session_has_event(predicate: &str, mode: EventMatch) -> String {
         // INDEXED BY: given an index on the filtered column (the error type's), SQLite read
         // every event with that value for each session instead of the session's own events.
         EventMatch::PerSession => format!(
-            "EXISTS (SELECT 1 FROM events e INDEXED BY events_by_session_time WHERE e.session_pk = s.session_pk AND {predicate})"
+            "EXISTS (SELECT 1 FROM events e INDEXED BY events_by_session_key WHERE e.session_pk = s.session_pk AND {predicate})"
         ),
     }
 }

@@ -239,8 +239,8 @@ fn first_pages_ask_event_terms_per_session_not_over_every_event() {
     // of either table reads every row (seconds at a million sessions).
     let cases = [
         ("view_path:/checkout/payment", "session_pages_by_session"),
-        ("-error_type:TypeError browser:Chrome", "events_by_session_time"),
-        ("resource_status_group:5xx", "events_by_session_time"),
+        ("-error_type:TypeError browser:Chrome", "events_by_session_key"),
+        ("resource_status_group:5xx", "events_by_session_key"),
         ("view_path:/cart*", "session_pages_by_session"),
     ];
     for (filter, index) in cases {

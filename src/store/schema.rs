@@ -6,7 +6,7 @@ use crate::model::{EVENT_COLUMNS, SESSION_ATTRIBUTES};
 use rusqlite::Connection;
 use std::path::Path;
 
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Session columns a user can sort by and that are indexed for it.
 pub const SESSION_LIST_COLUMNS: &[&str] = &[
@@ -165,9 +165,16 @@ fn migration_7() -> String {
         .to_string()
 }
 
+/// Version 8: a session's events are found by `events_by_session_key`, whose first column is
+/// the session too; the index by session and time only added their order, which a sort of a
+/// session's few dozen events gives. Every event the import writes paid for it.
+fn migration_8() -> String {
+    "DROP INDEX events_by_session_time;".to_string()
+}
+
 /// Migrations in order: entry i takes the schema from version i to i+1.
 fn migrations() -> Vec<String> {
-    vec![migration_1(), migration_2(), migration_3(), migration_4(), migration_5(), migration_6(), migration_7()]
+    vec![migration_1(), migration_2(), migration_3(), migration_4(), migration_5(), migration_6(), migration_7(), migration_8()]
 }
 
 pub fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
@@ -249,7 +256,7 @@ mod tests {
         let indexes: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND name LIKE 'events_by_%'", [], |r| r.get(0))
             .expect("indexes");
-        assert_eq!(indexes, 5, "two dropped by version 5, two added by version 7");
+        assert_eq!(indexes, 4, "two dropped by version 5, two added by version 7, one dropped by version 8");
         let timings: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN ('events_view_timings', 'events_error_groups')", [], |r| r.get(0))
             .expect("indexes");
@@ -274,5 +281,13 @@ mod tests {
             .query_row("EXPLAIN QUERY PLAN SELECT session_pk FROM events WHERE action_name = 'checkout'", [], |r| r.get(3))
             .expect("plan");
         assert!(plan.contains("COVERING INDEX events_by_action_name"), "version 7: {plan}");
+        let gone: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master WHERE name = 'events_by_session_time'", [], |r| r.get(0))
+            .expect("index");
+        assert_eq!(gone, 0, "version 8");
+        let plan: String = conn
+            .query_row("EXPLAIN QUERY PLAN SELECT event_pk FROM events WHERE session_pk = 1 ORDER BY time_ms", [], |r| r.get(3))
+            .expect("plan");
+        assert!(plan.contains("events_by_session_key"), "version 8: a session's events come from the key index: {plan}");
     }
 }
