@@ -301,6 +301,73 @@ pub struct KeyInfo {
     /// Index into [`EVENT_COLUMNS`] when the key has its own column.
     pub event_column: Option<usize>,
     pub session_scoped: bool,
+    /// What the writer looks for in this key, so it matches a byte instead of the key's text.
+    pub role: KeyRole,
+}
+
+/// The keys the writer treats apart from their column (see `writer::prepare_fields_with`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum KeyRole {
+    #[default]
+    Other,
+    SessionId,
+    ViewUrl,
+    ViewPath,
+    DocumentVersion,
+    TimeSpent,
+    /// The SDK's id of an event of one kind (`view_id`, `action_id`, ...): which kind's.
+    Id(IdKind),
+}
+
+/// The kinds whose events carry an id of the SDK's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    View,
+    Action,
+    Error,
+    Resource,
+    LongTask,
+}
+
+impl IdKind {
+    /// The kind's id key, for the kinds that have one.
+    pub fn of_kind(kind: &str) -> Option<IdKind> {
+        Some(match kind {
+            "view" => IdKind::View,
+            "action" => IdKind::Action,
+            "error" => IdKind::Error,
+            "resource" => IdKind::Resource,
+            "long_task" => IdKind::LongTask,
+            _ => return None,
+        })
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            IdKind::View => "view_id",
+            IdKind::Action => "action_id",
+            IdKind::Error => "error_id",
+            IdKind::Resource => "resource_id",
+            IdKind::LongTask => "long_task_id",
+        }
+    }
+}
+
+/// The [`KeyRole`] of a key.
+pub fn key_role(key: &str) -> KeyRole {
+    match key {
+        "session_id" => KeyRole::SessionId,
+        "view_url" => KeyRole::ViewUrl,
+        "view_path" => KeyRole::ViewPath,
+        "_dd.document_version" => KeyRole::DocumentVersion,
+        "time_spent" => KeyRole::TimeSpent,
+        "view_id" => KeyRole::Id(IdKind::View),
+        "action_id" => KeyRole::Id(IdKind::Action),
+        "error_id" => KeyRole::Id(IdKind::Error),
+        "resource_id" => KeyRole::Id(IdKind::Resource),
+        "long_task_id" => KeyRole::Id(IdKind::LongTask),
+        _ => KeyRole::Other,
+    }
 }
 
 /// The names the program knows (columns, session attributes, session-scoped keys).
@@ -326,13 +393,24 @@ pub fn key_info(key: &str) -> KeyInfo {
     let known = KNOWN.get_or_init(|| {
         let mut map = rustc_hash::FxHashMap::default();
         for key in known_names() {
-            map.insert(key, KeyInfo { event_column: EVENT_COLUMNS.iter().position(|c| c.key == key), session_scoped: is_session_scoped(key) });
+            map.insert(
+                key,
+                KeyInfo {
+                    event_column: EVENT_COLUMNS.iter().position(|c| c.key == key),
+                    session_scoped: is_session_scoped(key),
+                    role: key_role(key),
+                },
+            );
         }
         map
     });
     match known.get(key) {
         Some(info) => *info,
-        None => KeyInfo { event_column: None, session_scoped: SESSION_SCOPED_PREFIXES.iter().any(|p| key.starts_with(p)) },
+        None => KeyInfo {
+            event_column: None,
+            session_scoped: SESSION_SCOPED_PREFIXES.iter().any(|p| key.starts_with(p)),
+            role: key_role(key),
+        },
     }
 }
 

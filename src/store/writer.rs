@@ -2,8 +2,8 @@
 
 use super::{StoreError, StoreResult};
 use crate::model::{
-    key_info_of, session_attribute_for_key, url_path, url_path_of, ColumnType, Event, FieldKey, FieldValue, KeyInfo,
-    ValueRef, EVENT_COLUMNS, SESSION_ATTRIBUTES,
+    key_info_of, session_attribute_for_key, url_path, url_path_of, ColumnType, Event, FieldKey, FieldValue, IdKind, KeyInfo,
+    KeyRole, ValueRef, EVENT_COLUMNS, SESSION_ATTRIBUTES,
 };
 use super::event_batch::{event_batch_columns, register_event_batch, BatchRow, BatchSlot, EVENT_BATCH_TABLE};
 use super::event_row::{EventRow, Slot, TextRange};
@@ -397,14 +397,28 @@ pub fn prepare_fields_with(
     scratch: &mut FieldScratch,
 ) -> Option<PreparedEvent> {
     let (mut session_id, mut view_url, mut view_path_given) = (None, None, false);
+    // The first field of each name, as a search from the front would find it, in the same pass.
+    // By the keys' roles, known with each key: a byte matched rather than the key's text.
+    let id_kind = IdKind::of_kind(&kind);
+    let (mut id_value, mut document_version, mut time_spent) = (None, None, None);
     for field in fields {
-        match field.key {
-            "session_id" => session_id = Some(field.value),
-            "view_url" => view_url = Some(field.value),
+        match field.info.role {
+            KeyRole::Other => {}
+            KeyRole::SessionId => session_id = Some(field.value),
+            KeyRole::ViewUrl => view_url = Some(field.value),
             // Given as text it is kept (as `prepare` does); otherwise `prepare` replaces it.
-            "view_path" if matches!(field.value, ValueRef::Str(_)) => view_path_given = true,
-            "view_path" => return None,
-            _ => {}
+            KeyRole::ViewPath if matches!(field.value, ValueRef::Str(_)) => view_path_given = true,
+            KeyRole::ViewPath => return None,
+            KeyRole::DocumentVersion => {
+                document_version.get_or_insert(field.value);
+            }
+            KeyRole::TimeSpent => {
+                time_spent.get_or_insert(field.value);
+            }
+            KeyRole::Id(kind) if Some(kind) == id_kind => {
+                id_value.get_or_insert(field.value);
+            }
+            KeyRole::Id(_) => {}
         }
     }
     let session_id = match session_id {
@@ -416,8 +430,7 @@ pub fn prepare_fields_with(
         Some(ValueRef::Str(url)) if !url.is_empty() && !view_path_given => Some(url_path_of(url)),
         _ => None,
     };
-    let find = |key: &str| fields.iter().find(|field| field.key == key).map(|field| field.value);
-    let id = id_key_of_kind(&kind).and_then(find).and_then(|value| match value {
+    let id = id_value.and_then(|value| match value {
         ValueRef::Str(id) if !id.is_empty() => Some(id),
         _ => None,
     });
@@ -428,7 +441,7 @@ pub fn prepare_fields_with(
             keyed.extend(
                 fields
                     .iter()
-                    .filter(|field| field.key != "session_id" && !field.info.session_scoped)
+                    .filter(|field| field.info.role != KeyRole::SessionId && !field.info.session_scoped)
                     .map(|field| (field.key, field.value))
                     .chain(view_path.map(|path| ("view_path", ValueRef::Str(path)))),
             );
@@ -438,9 +451,9 @@ pub fn prepare_fields_with(
             key
         }
     };
-    let version_rank = match find("_dd.document_version").and_then(ValueRef::as_i64) {
+    let version_rank = match document_version.and_then(ValueRef::as_i64) {
         Some(rank) => rank,
-        None if kind == "view" => find("time_spent").and_then(ValueRef::as_i64).unwrap_or(0),
+        None if kind == "view" => time_spent.and_then(ValueRef::as_i64).unwrap_or(0),
         None => 0,
     };
     // One buffer for every text of the row: sized for them all, so it is allocated once.
@@ -450,7 +463,7 @@ pub fn prepare_fields_with(
     let mut row = EventRow::with_capacity(room);
     let session_id_range = row.push_text(session_id)?;
     let fields_start = row.buffer().len();
-    for field in fields.iter().filter(|field| field.info.session_scoped && field.key != "session_id") {
+    for field in fields.iter().filter(|field| field.info.session_scoped && field.info.role != KeyRole::SessionId) {
         if !field.value.is_empty_text() {
             pack_session_field(row.buffer(), field.key, field.value);
         }
@@ -458,7 +471,7 @@ pub fn prepare_fields_with(
     let session_fields = row.range_from(fields_start)?;
     let mut extra: Vec<(&str, ValueRef<'_>)> = recycle_vec(std::mem::take(&mut scratch.extra));
     for field in fields {
-        if field.key == "session_id" || field.info.session_scoped {
+        if field.info.role == KeyRole::SessionId || field.info.session_scoped {
             continue;
         }
         let Some(index) = field.info.event_column else {
@@ -602,7 +615,7 @@ fn merge_rows(old: (i64, i64, &EventRow), new: (i64, i64, &EventRow)) -> Option<
         }
     }
     // Both member lists are sorted by key: merged as two sorted runs.
-    let mut members: Vec<(&str, &serde_json::value::RawValue)> = Vec::with_capacity(old_members.len() + new_members.len());
+    let mut members: Vec<(&str, &str)> = Vec::with_capacity(old_members.len() + new_members.len());
     let (mut old_at, mut new_at) = (0, 0);
     while old_at < old_members.len() || new_at < new_members.len() {
         match (old_members.get(old_at), new_members.get(new_at)) {
@@ -635,7 +648,7 @@ fn merge_rows(old: (i64, i64, &EventRow), new: (i64, i64, &EventRow)) -> Option<
         }
         write_json_str(out, key);
         out.push(b':');
-        out.extend_from_slice(value.get().as_bytes());
+        out.extend_from_slice(value.as_bytes());
     }
     out.push(b'}');
     let extra_json = row.range_from(start)?;
@@ -645,7 +658,7 @@ fn merge_rows(old: (i64, i64, &EventRow), new: (i64, i64, &EventRow)) -> Option<
     // As `merge_copies` compares SQL values and maps of JSON values: a REAL compares as a
     // float (NaN never equal), and the members' texts are equal when their values are.
     let same_members = members.len() == old_members.len()
-        && members.iter().zip(old_members.iter()).all(|(m, o)| m.0 == o.0 && m.1.get() == o.1.get());
+        && members.iter().zip(old_members.iter()).all(|(m, o)| m.0 == o.0 && m.1 == o.1);
     let same_columns = (0..super::event_row::COLUMN_COUNT).all(|column| match (row.column(column), old_row.column(column)) {
         (Slot::Null, Slot::Null) => true,
         (Slot::Integer(a), Slot::Integer(b)) => a == b,
@@ -680,7 +693,81 @@ struct MergedRow {
 /// The members of a JSON object: keys as text, values as their JSON text, sorted by key, the
 /// last of a repeated key kept (the members a serde_json map holds). None when `json` is not
 /// an object.
-fn json_object_members(json: &str) -> Option<Vec<(Cow<'_, str>, &serde_json::value::RawValue)>> {
+fn json_object_members(json: &str) -> Option<Vec<(Cow<'_, str>, &str)>> {
+    let mut members = match plain_object_members(json) {
+        Some(members) => members,
+        None => serde_object_members(json)?.into_iter().map(|(key, value)| (key, value.get())).collect(),
+    };
+    // Sorted as a map's keys (bytes), the last copy of a key first in its run, then kept.
+    // The writer's own objects are sorted already, without repeats.
+    if !members.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+        members.reverse();
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        members.dedup_by(|later, first| later.0 == first.0);
+    }
+    Some(members)
+}
+
+/// The members of an object as the writer writes extended fields (`{"key":value,...}`, no
+/// whitespace, no escapes in keys, scalar values), read without serde: merging a view's
+/// copies parsed both copies' JSON, 6% of the writer's instructions. None for anything else,
+/// which [`serde_object_members`] then reads.
+fn plain_object_members(json: &str) -> Option<Vec<(Cow<'_, str>, &str)>> {
+    let bytes = json.as_bytes();
+    if bytes.first() != Some(&b'{') || bytes.last() != Some(&b'}') {
+        return None;
+    }
+    let mut members = Vec::with_capacity(8);
+    let mut at = 1;
+    if bytes.len() == 2 {
+        return Some(members);
+    }
+    loop {
+        // A key: quoted, without escapes (its text is then the key).
+        if bytes.get(at) != Some(&b'"') {
+            return None;
+        }
+        let key_start = at + 1;
+        let key_end = key_start + memchr::memchr2(b'"', b'\\', bytes.get(key_start..)?)?;
+        if bytes[key_end] != b'"' || bytes.get(key_end + 1) != Some(&b':') {
+            return None;
+        }
+        let value_start = key_end + 2;
+        let value_end = match *bytes.get(value_start)? {
+            b'"' => {
+                // To the closing quote, stepping over escaped characters.
+                let mut at = value_start + 1;
+                loop {
+                    at += memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
+                    if bytes[at] == b'\\' {
+                        at += 2;
+                    } else {
+                        break at + 1;
+                    }
+                }
+            }
+            // A number or a literal: up to the next separator, only its own characters.
+            _ => {
+                let length = bytes.get(value_start..)?.iter().position(|&b| b == b',' || b == b'}')?;
+                let token = bytes.get(value_start..value_start + length)?;
+                let scalar = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.');
+                if token.is_empty() || !token.iter().all(scalar) {
+                    return None;
+                }
+                value_start + length
+            }
+        };
+        members.push((Cow::Borrowed(json.get(key_start..key_end)?), json.get(value_start..value_end)?));
+        match *bytes.get(value_end)? {
+            b',' => at = value_end + 1,
+            b'}' if value_end + 1 == bytes.len() => return Some(members),
+            _ => return None,
+        }
+    }
+}
+
+/// [`json_object_members`] by serde_json, in the object's order: any JSON object.
+fn serde_object_members(json: &str) -> Option<Vec<(Cow<'_, str>, &serde_json::value::RawValue)>> {
     use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
     use std::fmt;
 
@@ -720,12 +807,8 @@ fn json_object_members(json: &str) -> Option<Vec<(Cow<'_, str>, &serde_json::val
     }
 
     let mut deserializer = serde_json::Deserializer::from_str(json);
-    let mut members = deserializer.deserialize_map(Members).ok()?;
+    let members = deserializer.deserialize_map(Members).ok()?;
     deserializer.end().ok()?;
-    // Sorted as a map's keys (bytes), the last copy of a key first in its run, then kept.
-    members.reverse();
-    members.sort_by(|a, b| a.0.cmp(&b.0));
-    members.dedup_by(|later, first| later.0 == first.0);
     Some(members)
 }
 
@@ -1784,23 +1867,35 @@ fn event_key_with(event: &Event, session_id: &str, infos: &[KeyInfo]) -> i64 {
 
 /// The key holding the SDK's own id of an event of this kind.
 fn id_key_of_kind(kind: &str) -> Option<&'static str> {
-    match kind {
-        "view" => Some("view_id"),
-        "action" => Some("action_id"),
-        "error" => Some("error_id"),
-        "resource" => Some("resource_id"),
-        "long_task" => Some("long_task_id"),
-        _ => None,
-    }
+    IdKind::of_kind(kind).map(IdKind::key)
 }
 
 fn identity_bytes(kind: &str, session_id: &str) -> Vec<u8> {
-    let mut bytes: Vec<u8> = Vec::with_capacity(512);
-    bytes.extend_from_slice(kind.as_bytes());
-    bytes.push(0);
-    bytes.extend_from_slice(session_id.as_bytes());
-    bytes.push(0);
-    bytes
+    IDENTITY_BUFFER.with(|cell| {
+        let mut bytes = cell.take();
+        bytes.clear();
+        bytes.extend_from_slice(kind.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(session_id.as_bytes());
+        bytes.push(0);
+        bytes
+    })
+}
+
+thread_local! {
+    /// The buffer an identity's bytes are gathered in, kept by each thread from one event to
+    /// the next (an allocation and a free per event otherwise).
+    static IDENTITY_BUFFER: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// XXH3 of `bytes`, which then go back to [`IDENTITY_BUFFER`].
+fn hash_identity(bytes: Vec<u8>) -> i64 {
+    let hash = xxhash_rust::xxh3::xxh3_64(&bytes) as i64;
+    // A rare huge event would otherwise keep its buffer's size for the thread's life.
+    if bytes.capacity() <= 64 * 1024 {
+        IDENTITY_BUFFER.with(|cell| cell.set(bytes));
+    }
+    hash
 }
 
 /// The identity of an event with the SDK's id.
@@ -1808,7 +1903,7 @@ fn identity_of_id(kind: &str, session_id: &str, id: &str) -> i64 {
     let mut bytes = identity_bytes(kind, session_id);
     bytes.extend_from_slice(b"id\0");
     bytes.extend_from_slice(id.as_bytes());
-    xxhash_rust::xxh3::xxh3_64(&bytes) as i64
+    hash_identity(bytes)
 }
 
 /// The identity of an event without an id: its time and its fields, sorted by key.
@@ -1830,7 +1925,7 @@ fn identity_of_content(kind: &str, session_id: &str, time_ms: i64, sorted_fields
         }
         bytes.push(0);
     }
-    xxhash_rust::xxh3::xxh3_64(&bytes) as i64
+    hash_identity(bytes)
 }
 
 /// Appends an integer's decimal text, as `Display` writes it.
@@ -1913,6 +2008,33 @@ mod tests {
         assert!(merge_rows((10, 1, &row), (10, 1, &row)).expect("merged").unchanged);
         assert!(!merge_rows((10, 1, &row), (10, 2, &row_of(1, extras[2]))).expect("merged").unchanged);
         assert_eq!(cases, extras.len() * extras.len() * 16);
+    }
+
+    /// The writer's own objects are read without serde, to the same members; anything else
+    /// (whitespace, escaped keys, nested values, broken text) is left to serde.
+    #[test]
+    fn plain_objects_read_as_serde_reads_them() {
+        let plain = [
+            r#"{}"#,
+            r#"{"a":1,"b":"x"}"#,
+            r#"{"_dd.document_version":5,"b":"q\"x\\y\u001f","c":-1.5e-7,"d":false,"e":null,"f":"","é":"ü"}"#,
+            r#"{"b":"x","a":1,"a":2}"#,
+            r#"{"k":"[1,{\"d\":null}]","n":18446744073709551615}"#,
+        ];
+        for json in plain {
+            let read = plain_object_members(json).unwrap_or_else(|| panic!("read without serde: {json}"));
+            let by_serde: Vec<(Cow<'_, str>, &str)> =
+                serde_object_members(json).expect("an object").into_iter().map(|(k, v)| (k, v.get())).collect();
+            assert_eq!(read, by_serde, "{json}");
+        }
+        let left_to_serde =
+            [r#"{"a": 1}"#, r#"{"z\"q":1}"#, r#"{"a":{"b":1}}"#, r#"{"a":[1,2]}"#, r#"{"a":1,}"#, r#"{"a":1}}"#, r#"{"a":"x"#, r#"[1]"#, r#"{"a":}"#, ""];
+        for json in left_to_serde {
+            assert_eq!(plain_object_members(json), None, "{json}");
+        }
+        // Through json_object_members, repeated and unsorted keys come out as serde's map has them.
+        let members = json_object_members(r#"{"b":"x","a":1,"a":2}"#).expect("object");
+        assert_eq!(members, vec![(Cow::Borrowed("a"), "2"), (Cow::Borrowed("b"), "\"x\"")]);
     }
 
     /// The opcodes of the batch insert, on a schema with foreign keys on or off.
