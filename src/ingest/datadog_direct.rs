@@ -700,6 +700,18 @@ mod tests {
     use crate::ingest::datadog::{convert, fast_convert};
     use crate::store::writer::prepare;
 
+    /// Digits summed by hand give what `str::parse` gives, up to u64's end and past it.
+    #[test]
+    fn digits_read_as_str_parse_reads_them() {
+        let runs = [
+            "0", "7", "000123", "1700000000001", "9999999999999999999", "10000000000000000000", "18446744073709551615",
+            "18446744073709551616", "99999999999999999999", "123456789012345678901234",
+        ];
+        for digits in runs {
+            assert_eq!(decimal_u64(digits.as_bytes()), digits.parse::<u64>().ok(), "{digits}");
+        }
+    }
+
     /// The general path's row for a record.
     fn general_row(text: &str) -> Option<PreparedEvent> {
         let event = match fast_convert(text.as_bytes()) {
