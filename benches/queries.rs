@@ -1,6 +1,7 @@
 //! Store queries on a generated database: the session list's first page under several sorts,
 //! with and without a two-term filter, a page from the middle, the count, filters on a page
-//! and on an event column, a session's detail and the Overview.
+//! and on an event column, sorts by a column without an index, a session's detail and the
+//! Overview.
 //!
 //! `RUM_BENCH_SESSIONS=1000000 cargo bench --bench queries` measures at a million sessions; the
 //! database is built once (generate + import, minutes at that size) and kept under
@@ -89,6 +90,40 @@ fn queries(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("first_page", name), |b| b.iter(|| store.sessions(&q).expect("page")));
         group.bench_function(BenchmarkId::new("count", name), |b| b.iter(|| store.count_sessions(&q).expect("count")));
         group.bench_function(BenchmarkId::new("top_browsers", name), |b| b.iter(|| store.top_values(&q, "browser", 8).expect("facet")));
+    }
+    // Sorts by a column without an index: the first page reads every session's value
+    // (directions alternate so no order is kept between iterations); the next pages are
+    // slices of the kept order. The peer is the SQL this replaced (session 22): a subquery per
+    // session in ORDER BY, run for every page.
+    for sort in ["loading_time_ns", "view_referrer"] {
+        let ascending = SessionQuery { sort_column: Some(sort.into()), limit: 200, ..Default::default() };
+        let descending = SessionQuery { descending: true, ..ascending.clone() };
+        let mut flip = false;
+        group.bench_function(BenchmarkId::new("unindexed_sort_first_page", sort), |b| {
+            b.iter(|| {
+                flip = !flip;
+                store.sessions(if flip { &ascending } else { &descending }).expect("page")
+            })
+        });
+        let mut page = 0;
+        group.bench_function(BenchmarkId::new("unindexed_sort_next_page", sort), |b| {
+            b.iter(|| {
+                page = (page + 1) % 50;
+                store.sessions(&SessionQuery { offset: page * 200, ..ascending.clone() }).expect("page")
+            })
+        });
+        let peer = format!(
+            "SELECT s.session_pk FROM sessions s ORDER BY (SELECT e.{sort} FROM events e WHERE e.session_pk = s.session_pk
+             AND e.{sort} IS NOT NULL ORDER BY e.time_ms LIMIT 1), s.session_pk LIMIT 200 OFFSET ?1"
+        );
+        group.bench_function(BenchmarkId::new("unindexed_sort_page_peer_subqueries", sort), |b| {
+            b.iter(|| {
+                page = (page + 1) % 50;
+                let mut statement = store.conn.prepare_cached(&peer).expect("prepare");
+                let keys: Vec<i64> = statement.query_map([(page * 200) as i64], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows");
+                keys
+            })
+        });
     }
     group.bench_function("overview_all", |b| b.iter(|| store.overview(&SessionQuery::default()).expect("overview")));
     let q = SessionQuery { filter: filter.clone(), ..Default::default() };

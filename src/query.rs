@@ -377,22 +377,50 @@ fn resolve(key: &str) -> KeyTarget {
     KeyTarget::Extended(key.to_string())
 }
 
-/// SQL for the value a sessions-table column shows for a key that is not a session list column:
-/// the session's own extended field, else the first value its events carry (in time order).
-/// `None` for session list columns, which are selected directly.
-pub fn column_value_sql(key: &str, params: &mut Vec<SqlValue>) -> Option<String> {
+/// Where the sessions table takes a column whose key is not a session list column from: the
+/// session's own extended field, else the first value its events carry, in timeline order
+/// ([`FIRST_EVENT_ORDER`]).
+#[derive(Debug, Clone)]
+pub struct FirstValueSource {
+    /// The value on an event row `e` (`e.view_referrer`, `json_extract(e.extra_json, ?3)`).
+    pub event_value_sql: String,
+    /// The session's own value, for extended fields (`json_extract(s.session_fields_json, ?3)`).
+    pub session_value_sql: Option<String>,
+}
+
+/// The order in which a session's events are searched for a column's first value: the
+/// timeline's (time, views first at the same time, then as stored), so it is total and a
+/// page shows the same value whether it was sorted by it or not.
+pub const FIRST_EVENT_ORDER: &str = "e.time_ms, e.kind <> 'view', e.event_pk";
+
+impl FirstValueSource {
+    /// The column's value for a session row `s`, as a SELECT expression.
+    pub fn column_sql(&self) -> String {
+        let v = &self.event_value_sql;
+        let first_event_value = format!(
+            "(SELECT {v} FROM events e WHERE e.session_pk = s.session_pk AND {v} IS NOT NULL ORDER BY {FIRST_EVENT_ORDER} LIMIT 1)"
+        );
+        match &self.session_value_sql {
+            Some(own) => format!("coalesce({own}, {first_event_value})"),
+            None => first_event_value,
+        }
+    }
+}
+
+/// The [`FirstValueSource`] of `key`; `None` for session list columns, which are selected
+/// directly.
+pub fn first_value_source(key: &str, params: &mut Vec<SqlValue>) -> Option<FirstValueSource> {
     match resolve(key) {
         KeyTarget::Session { .. } => None,
         KeyTarget::Event(column) => {
-            let c = column.column;
-            Some(format!("(SELECT e.{c} FROM events e WHERE e.session_pk = s.session_pk AND e.{c} IS NOT NULL ORDER BY e.time_ms LIMIT 1)"))
+            Some(FirstValueSource { event_value_sql: format!("e.{}", column.column), session_value_sql: None })
         }
         KeyTarget::Extended(key) => {
             let path = push(params, SqlValue::Text(json_path(&key)));
-            Some(format!(
-                "coalesce(json_extract(s.session_fields_json, {path}), (SELECT json_extract(e.extra_json, {path}) FROM events e
-                  WHERE e.session_pk = s.session_pk AND json_extract(e.extra_json, {path}) IS NOT NULL ORDER BY e.time_ms LIMIT 1))"
-            ))
+            Some(FirstValueSource {
+                event_value_sql: format!("json_extract(e.extra_json, {path})"),
+                session_value_sql: Some(format!("json_extract(s.session_fields_json, {path})")),
+            })
         }
     }
 }

@@ -300,3 +300,117 @@ fn sessions_with_a_named_action_or_error_message_are_collected_from_an_index() {
     assert!(ids_for(&f, "action_name:checkout").is_empty());
     check(&f, "action_name:\"click on Copy\"", |_, d| d.events.iter().any(|e| e.get_str("action_name") == Some("click on Copy")));
 }
+
+/// SQLite's order of values: NULL, then numbers, then text.
+fn sqlite_order(a: &Option<serde_json::Value>, b: &Option<serde_json::Value>) -> std::cmp::Ordering {
+    use serde_json::Value;
+    let rank = |v: &Option<Value>| match v {
+        None | Some(Value::Null) => 0,
+        Some(Value::Number(_)) => 1,
+        Some(_) => 2,
+    };
+    rank(a).cmp(&rank(b)).then_with(|| match (a, b) {
+        (Some(Value::Number(x)), Some(Value::Number(y))) => {
+            x.as_f64().unwrap_or(0.0).partial_cmp(&y.as_f64().unwrap_or(0.0)).unwrap_or(std::cmp::Ordering::Equal)
+        }
+        (Some(Value::String(x)), Some(Value::String(y))) => x.as_bytes().cmp(y.as_bytes()),
+        _ => std::cmp::Ordering::Equal,
+    })
+}
+
+/// A sort by a column without an index (an event key, an event's extra field, a session's
+/// extended field), filtered or not: every page is the slice of an order computed here from
+/// each session's first value in time order, and shows the value it was sorted by. The whole
+/// order is kept after the first page, so later pages must come out of it right too.
+#[test]
+fn pages_of_a_sort_without_an_index_are_slices_of_the_independent_order() {
+    let mut f = fixture();
+    let by_id: std::collections::HashMap<_, _> = f.details.iter().map(|d| (d.session.session_id.clone(), d)).collect();
+    let cases = [
+        ("loading_time", ""),
+        ("error_type", ""),
+        ("error_type", "browser:Chrome"),
+        ("view_resource_count", "error_count:>0"),
+        ("loading_time", "-view_path:/cart* browser:*i*"),
+        ("screen_size", "os:iOS OR os:Android"),
+    ];
+    for (sort, filter) in cases {
+        let matching = if filter.is_empty() { f.sessions.iter().map(|s| s.session_id.clone()).collect() } else { ids_for(&f, filter) };
+        let value_of = |id: &str| -> Option<serde_json::Value> {
+            let detail = by_id[id];
+            detail.session.extended_fields.get(sort).cloned().or_else(|| detail.events.iter().find_map(|e| e.get(sort)).map(|v| v.to_json()))
+        };
+        let mut order: Vec<(Option<serde_json::Value>, i64, String)> =
+            f.sessions.iter().filter(|s| matching.contains(&s.session_id)).map(|s| (value_of(&s.session_id), s.session_pk, s.session_id.clone())).collect();
+        order.sort_by(|a, b| sqlite_order(&a.0, &b.0).then(a.1.cmp(&b.1)));
+        let distinct: BTreeSet<String> = order.iter().filter_map(|(v, _, _)| v.as_ref().map(|v| v.to_string())).collect();
+        assert!(distinct.len() > 1, "{sort}: a test that can fail sorts differing values");
+        // Values read in one pass over the events, or looked up session by session.
+        for (descending, lookup_sessions) in [(false, 0), (true, 0), (false, 1_000_000), (true, 1_000_000)] {
+            f.store.value_lookup_sessions = lookup_sessions;
+            let expected: Vec<&(Option<serde_json::Value>, i64, String)> =
+                if descending { order.iter().rev().collect() } else { order.iter().collect() };
+            for (offset, limit) in [(0, 7), (7, 7), (50, 20), (order.len() as u64 - 3, 7), (order.len() as u64 + 5, 7)] {
+                let q = SessionQuery {
+                    filter: query::parse(filter).expect("parse"),
+                    sort_column: Some(sort.into()),
+                    descending,
+                    limit,
+                    offset,
+                    extra_columns: vec![sort.into()],
+                    ..Default::default()
+                };
+                let page = f.store.sessions(&q).expect("page");
+                let want: Vec<_> = expected.iter().skip(offset as usize).take(limit as usize).collect();
+                let what = format!("{sort} [{filter}] desc={descending} lookups under {lookup_sessions} offset {offset}");
+                assert_eq!(page.iter().map(|r| r.session_id.clone()).collect::<Vec<_>>(), want.iter().map(|w| w.2.clone()).collect::<Vec<_>>(), "{what}");
+                for (row, w) in page.iter().zip(&want) {
+                    assert_eq!(row.extended_fields.get(sort).cloned(), w.0, "{what}: {} shows the value it was sorted by", row.session_id);
+                }
+                assert_eq!(f.store.sorted_keys_cached(), Some(order.len()), "{what}: the whole order is kept");
+            }
+        }
+    }
+}
+
+/// The kept order of a sort without an index is read again once the data changes, whether
+/// this connection wrote (an import in the window) or another one did (the command line).
+#[test]
+fn a_kept_sort_order_follows_new_data_from_this_connection_and_from_another() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let files: Vec<_> = (0..3u64)
+        .map(|seed| {
+            let file = dir.path().join(format!("g{seed}.lp"));
+            rum_explorer::generate::write(&file, rum_explorer::generate::GenerateFormat::Lp, 30, 100 + seed, false).expect("generate");
+            file
+        })
+        .collect();
+    let db = dir.path().join("db.sqlite");
+    let mut store = Store::open(&db).expect("open");
+    import(&mut store, &files[..1]);
+    let page_ids = |store: &Store, offset: u64| -> Vec<String> {
+        let q = SessionQuery { sort_column: Some("loading_time".into()), limit: 25, offset, ..Default::default() };
+        store.sessions(&q).expect("page").into_iter().map(|r| r.session_id).collect()
+    };
+    let all_pages = |store: &Store| -> Vec<String> { (0..4).flat_map(|page| page_ids(store, page * 25)).collect() };
+    assert_eq!(all_pages(&store).len(), 30);
+    assert_eq!(store.sorted_keys_cached(), Some(30));
+
+    let mut other = Store::open(&db).expect("open a second connection");
+    import(&mut other, &files[1..2]);
+    let pages = all_pages(&store);
+    assert_eq!(store.sorted_keys_cached(), Some(60), "another connection's import is seen");
+    assert_eq!(pages.iter().collect::<BTreeSet<_>>().len(), 60, "every session once");
+
+    import(&mut store, &files[2..3]);
+    let pages = all_pages(&store);
+    assert_eq!(store.sorted_keys_cached(), Some(90), "this connection's own import is seen");
+    assert_eq!(pages.iter().collect::<BTreeSet<_>>().len(), 90, "every session once");
+    let reference: Vec<String> = store
+        .sessions(&SessionQuery { sort_column: Some("loading_time".into()), limit: 1000, ..Default::default() })
+        .expect("all")
+        .into_iter()
+        .map(|r| r.session_id)
+        .collect();
+    assert_eq!(pages, reference, "pages are slices of one order");
+}

@@ -6,9 +6,11 @@ mod schema;
 pub mod overview;
 pub mod queries;
 pub mod writer;
+pub mod value_sort;
 pub mod writeback;
 
 use rusqlite::Connection;
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -86,6 +88,12 @@ pub struct Store {
     pub defer_indexes_from_bytes: u64,
     /// Threads that parse NDJSON; None: the cores but one (tests set it to compare).
     pub parser_threads: Option<usize>,
+    /// The last list sorted by a column without an index, all its keys in order: its pages
+    /// are slices of it until the data changes (see `Store::sorted_keys`).
+    /// Selected sessions up to which a sort without an index looks each one's value up on its
+    /// own rather than reading every event (see [`value_sort::FEW_SESSIONS`]; tests move it).
+    pub value_lookup_sessions: usize,
+    pub(crate) sorted_keys_cache: RefCell<Option<value_sort::SortedKeys>>,
 }
 
 /// The default [`Store::defer_indexes_from_bytes`]: the input size from which the view
@@ -219,6 +227,22 @@ fn immutable_uri(path: &Path) -> String {
 }
 
 impl Store {
+    fn with_defaults(conn: Connection, path: &Path, read_only: bool) -> Store {
+        Store {
+            conn,
+            path: path.to_path_buf(),
+            read_only,
+            filter_window: FILTER_WINDOW,
+            few_matching_rows: FEW_MATCHING_ROWS,
+            session_cache_limit: writer::SESSION_CACHE_LIMIT,
+            pending_view_limit: writer::PENDING_VIEW_LIMIT,
+            defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES,
+            parser_threads: None,
+            value_lookup_sessions: value_sort::FEW_SESSIONS,
+            sorted_keys_cache: RefCell::new(None),
+        }
+    }
+
     /// Opens (creating if needed) a database file and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Store> {
         if let Some(parent) = path.parent() {
@@ -254,7 +278,7 @@ impl Store {
             )));
         }
         conn.execute_batch("PRAGMA cache_size=-65536;")?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: true, filter_window: FILTER_WINDOW, few_matching_rows: FEW_MATCHING_ROWS, session_cache_limit: writer::SESSION_CACHE_LIMIT, pending_view_limit: writer::PENDING_VIEW_LIMIT, defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES, parser_threads: None })
+        Ok(Store::with_defaults(conn, path, true))
     }
 
     /// An in-memory database, for tests.
@@ -276,7 +300,7 @@ impl Store {
         })?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")?;
         schema::migrate(&conn, path)?;
-        Ok(Store { conn, path: path.to_path_buf(), read_only: false, filter_window: FILTER_WINDOW, few_matching_rows: FEW_MATCHING_ROWS, session_cache_limit: writer::SESSION_CACHE_LIMIT, pending_view_limit: writer::PENDING_VIEW_LIMIT, defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES, parser_threads: None })
+        Ok(Store::with_defaults(conn, path, false))
     }
 
     /// A second, read-only connection to the same file, for reading in parallel (the Overview);

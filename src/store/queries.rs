@@ -153,16 +153,6 @@ impl SessionRow {
     }
 }
 
-/// The ORDER BY expression for a sort column: an indexed list column, or any other field
-/// (not indexed: sorting by it scans the sessions the filter selects).
-fn sort_expression(column: &str, params: &mut Vec<SqlValue>) -> String {
-    let column = query::session_column_alias(column);
-    match query::column_value_sql(column, params) {
-        Some(sql) => sql,
-        None => format!("s.{column}"),
-    }
-}
-
 /// The WHERE clause of a session query and its bound parameters.
 pub fn session_where(q: &SessionQuery) -> (String, Vec<SqlValue>) {
     session_where_with(q, EventMatch::AsSet)
@@ -261,13 +251,17 @@ impl Store {
             window = (window * 10).min(self.filter_window);
         }
         let (where_sql, mut params) = session_where(q);
-        let sort = sort_expression(sort_column, &mut params);
+        if let Some(source) = query::first_value_source(sort_column, &mut params) {
+            // A column without an index: see `value_sort`.
+            return self.value_sorted_page(&where_sql, &params, &source, q.descending, offset as usize, limit as usize);
+        }
+        // An indexed list column: SQLite walks its index (or sorts the matches) per page.
         params.push(SqlValue::Integer(limit));
         params.push(SqlValue::Integer(offset));
         let n = params.len();
         let sql = format!(
             "SELECT s.session_pk FROM sessions s WHERE {where_sql}
-             ORDER BY {sort} {direction}, s.session_pk {direction} LIMIT ?{} OFFSET ?{n}",
+             ORDER BY s.{sort_column} {direction}, s.session_pk {direction} LIMIT ?{} OFFSET ?{n}",
             n - 1
         );
         let keys = self.conn.prepare_cached(&sql)?.query_map(params_from_iter(params), |r| r.get(0))?.collect::<Result<_, _>>()?;
@@ -319,8 +313,8 @@ impl Store {
         let mut extra_select = String::new();
         let mut extra_keys = Vec::new();
         for key in extra_columns {
-            if let Some(sql) = query::column_value_sql(query::session_column_alias(key), &mut params) {
-                extra_select.push_str(&format!(", {sql}"));
+            if let Some(source) = query::first_value_source(query::session_column_alias(key), &mut params) {
+                extra_select.push_str(&format!(", {}", source.column_sql()));
                 extra_keys.push(key.clone());
             }
         }

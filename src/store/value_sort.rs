@@ -1,0 +1,252 @@
+//! The session list sorted by a column without an index: an event key (`loading_time`), an
+//! event's extra field or a session's extended field. Every selected session's value is read
+//! and sorted once; the whole order is kept, and the pages after the first are slices of it
+//! until the data changes.
+
+use super::{Store, StoreResult};
+use crate::query::FirstValueSource;
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params_from_iter, Statement};
+use std::cmp::Ordering;
+
+/// Selected sessions (still needing a value from their events) up to which each one's first
+/// value is looked up on its own, from the events index; above, one pass over every event
+/// collects them all. At 100,000 sessions (3.9 million events) the pass took about 1 s and a
+/// lookup about 30 µs, so they cost the same near 30,000 (session 22); lookups stop well
+/// below that, where their cost is still small against a keystroke.
+pub const FEW_SESSIONS: usize = 5_000;
+
+/// A sort's whole order, kept for the pages after the first.
+#[derive(Debug)]
+pub struct SortedKeys {
+    /// What was sorted: the WHERE clause, the value's source, the direction.
+    what: String,
+    params: Vec<SqlValue>,
+    /// `PRAGMA data_version` when read: changes when another connection commits.
+    data_version: i64,
+    /// The connection's own `total_changes()` when read: changes when it writes.
+    changes: u64,
+    keys: Vec<i64>,
+}
+
+/// SQLite's order of values (NULL, numbers, text, blobs; text by bytes), which `ORDER BY`
+/// gives the same column elsewhere.
+pub fn compare_sql_values(a: &SqlValue, b: &SqlValue) -> Ordering {
+    let rank = |v: &SqlValue| match v {
+        SqlValue::Null => 0,
+        SqlValue::Integer(_) | SqlValue::Real(_) => 1,
+        SqlValue::Text(_) => 2,
+        SqlValue::Blob(_) => 3,
+    };
+    match (a, b) {
+        (SqlValue::Integer(x), SqlValue::Integer(y)) => x.cmp(y),
+        (SqlValue::Integer(x), SqlValue::Real(y)) => (*x as f64).partial_cmp(y).unwrap_or(Ordering::Equal),
+        (SqlValue::Real(x), SqlValue::Integer(y)) => x.partial_cmp(&(*y as f64)).unwrap_or(Ordering::Equal),
+        (SqlValue::Real(x), SqlValue::Real(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
+        (SqlValue::Text(x), SqlValue::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (SqlValue::Blob(x), SqlValue::Blob(y)) => x.cmp(y),
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+/// Binds the leading parameters a statement uses: its placeholders are numbered into
+/// `params`, which may hold more (for other statements of the same query).
+fn bound<'a>(statement: &Statement, params: &'a [SqlValue]) -> &'a [SqlValue] {
+    &params[..statement.parameter_count().min(params.len())]
+}
+
+/// Where a session stands in timeline order among its events carrying the value.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct EventPosition {
+    time_ms: i64,
+    not_a_view: i64,
+    event_pk: i64,
+}
+
+impl Store {
+    /// The page `offset..offset + limit` of the sessions `where_sql` selects, sorted by
+    /// `source`'s value (then by key, in the same direction), from the kept order when the
+    /// same sort ran last and nothing has been written since, by this connection or another.
+    pub(crate) fn value_sorted_page(
+        &self,
+        where_sql: &str,
+        params: &[SqlValue],
+        source: &FirstValueSource,
+        descending: bool,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<i64>> {
+        let slice = |keys: &[i64]| {
+            let start = offset.min(keys.len());
+            keys[start..start.saturating_add(limit).min(keys.len())].to_vec()
+        };
+        let what = format!("{where_sql}\n{source:?}\n{descending}\n{}", self.value_lookup_sessions);
+        let data_version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        let changes = self.conn.total_changes();
+        if let Some(kept) = self.sorted_keys_cache.borrow().as_ref() {
+            if kept.what == what && kept.params == params && kept.data_version == data_version && kept.changes == changes {
+                return Ok(slice(&kept.keys));
+            }
+        }
+        let mut sessions = self.selected_sessions_with_own_value(where_sql, params, source)?;
+        self.fill_first_event_values(&mut sessions, params, source)?;
+        sessions.sort_unstable_by(|(a_key, a), (b_key, b)| compare_sql_values(a, b).then(a_key.cmp(b_key)));
+        let mut keys: Vec<i64> = sessions.into_iter().map(|(key, _)| key).collect();
+        if descending {
+            keys.reverse();
+        }
+        let page = slice(&keys);
+        *self.sorted_keys_cache.borrow_mut() =
+            Some(SortedKeys { what, params: params.to_vec(), data_version, changes, keys });
+        Ok(page)
+    }
+
+    /// How many sessions the kept order holds, if one is kept (for tests).
+    pub fn sorted_keys_cached(&self) -> Option<usize> {
+        self.sorted_keys_cache.borrow().as_ref().map(|kept| kept.keys.len())
+    }
+
+    /// The selected sessions' keys in key order, each with its own value of the field (NULL
+    /// for event keys, or where the session has none).
+    fn selected_sessions_with_own_value(
+        &self,
+        where_sql: &str,
+        params: &[SqlValue],
+        source: &FirstValueSource,
+    ) -> StoreResult<Vec<(i64, SqlValue)>> {
+        let own = source.session_value_sql.as_deref().unwrap_or("NULL");
+        let sql = format!("SELECT s.session_pk, {own} FROM sessions s WHERE {where_sql} ORDER BY s.session_pk");
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let bound = bound(&statement, params);
+        let rows = statement.query_map(params_from_iter(bound), |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Gives each session without a value of its own the first value its events carry.
+    fn fill_first_event_values(
+        &self,
+        sessions: &mut [(i64, SqlValue)],
+        params: &[SqlValue],
+        source: &FirstValueSource,
+    ) -> StoreResult<()> {
+        let v = &source.event_value_sql;
+        let needing = sessions.iter().filter(|(_, value)| *value == SqlValue::Null).count();
+        if needing == 0 {
+            return Ok(());
+        }
+        if needing <= self.value_lookup_sessions {
+            return self.look_up_first_event_values(sessions, params, source);
+        }
+        // One pass in storage order. Sessions are looked up by key in a table indexed from the
+        // smallest selected key (keys are dense: rows are numbered as sessions arrive).
+        let (Some(first_key), Some(last_key)) = (sessions.first().map(|s| s.0), sessions.last().map(|s| s.0)) else {
+            return Ok(());
+        };
+        let span = usize::try_from(last_key - first_key + 1).unwrap_or(usize::MAX);
+        let mut slot_of_key: Vec<u32> = vec![u32::MAX; span.min(sessions.len().saturating_mul(64))];
+        if slot_of_key.len() < span {
+            // Keys too sparse for a table: fall back to SQLite's own grouping per session.
+            return self.look_up_first_event_values(sessions, params, source);
+        }
+        for (slot, (key, value)) in sessions.iter().enumerate() {
+            if *value == SqlValue::Null {
+                slot_of_key[(key - first_key) as usize] = slot as u32;
+            }
+        }
+        let mut best: Vec<Option<EventPosition>> = vec![None; sessions.len()];
+        let sql = format!(
+            "SELECT e.session_pk, e.time_ms, e.kind <> 'view', e.event_pk, {v} FROM events AS e NOT INDEXED WHERE {v} IS NOT NULL"
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let bound = bound(&statement, params).to_vec();
+        let mut rows = statement.query(params_from_iter(bound))?;
+        while let Some(row) = rows.next()? {
+            let key: i64 = row.get(0)?;
+            let Some(&slot) = key.checked_sub(first_key).and_then(|i| usize::try_from(i).ok()).and_then(|i| slot_of_key.get(i))
+            else {
+                continue;
+            };
+            if slot == u32::MAX {
+                continue;
+            }
+            let position = EventPosition { time_ms: row.get(1)?, not_a_view: row.get(2)?, event_pk: row.get(3)? };
+            let slot = slot as usize;
+            if best[slot].is_none_or(|b| position < b) {
+                best[slot] = Some(position);
+                sessions[slot].1 = row.get(4)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// As [`Self::fill_first_event_values`], each session's events looked up on their own.
+    fn look_up_first_event_values(
+        &self,
+        sessions: &mut [(i64, SqlValue)],
+        params: &[SqlValue],
+        source: &FirstValueSource,
+    ) -> StoreResult<()> {
+        let v = &source.event_value_sql;
+        let key_param = params.len() + 1;
+        let sql = format!(
+            "SELECT {v} FROM events e WHERE e.session_pk = ?{key_param} AND {v} IS NOT NULL ORDER BY {} LIMIT 1",
+            crate::query::FIRST_EVENT_ORDER
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut with_key = params.to_vec();
+        with_key.push(SqlValue::Null);
+        for (key, value) in sessions.iter_mut().filter(|(_, value)| *value == SqlValue::Null) {
+            with_key[key_param - 1] = SqlValue::Integer(*key);
+            let mut rows = statement.query(params_from_iter(&with_key))?;
+            if let Some(row) = rows.next()? {
+                *value = row.get(0)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::Connection;
+
+    /// The order sorted here is the order SQLite's `ORDER BY` gives the same values.
+    #[test]
+    fn values_sort_as_sqlite_orders_them() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.execute_batch("CREATE TABLE t(k INTEGER PRIMARY KEY, v)").expect("table");
+        let values = [
+            SqlValue::Text("b".into()),
+            SqlValue::Integer(10),
+            SqlValue::Null,
+            SqlValue::Real(2.5),
+            SqlValue::Text("B".into()),
+            SqlValue::Integer(-3),
+            SqlValue::Text("".into()),
+            SqlValue::Real(10.0),
+            SqlValue::Text("é".into()),
+            SqlValue::Blob(vec![0, 1]),
+            SqlValue::Integer(2),
+            SqlValue::Text("10".into()),
+            SqlValue::Null,
+            SqlValue::Integer(i64::MAX),
+            SqlValue::Real(-0.5),
+        ];
+        for (k, v) in values.iter().enumerate() {
+            conn.execute("INSERT INTO t VALUES (?1, ?2)", rusqlite::params![k as i64, v]).expect("insert");
+        }
+        for direction in ["ASC", "DESC"] {
+            let sql = format!("SELECT k FROM t ORDER BY v {direction}, k {direction}");
+            let by_sqlite: Vec<i64> =
+                conn.prepare(&sql).expect("prepare").query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows");
+            let mut ours: Vec<(i64, SqlValue)> = values.iter().cloned().enumerate().map(|(k, v)| (k as i64, v)).collect();
+            ours.sort_by(|(a_key, a), (b_key, b)| compare_sql_values(a, b).then(a_key.cmp(b_key)));
+            let mut ours: Vec<i64> = ours.into_iter().map(|(k, _)| k).collect();
+            if direction == "DESC" {
+                ours.reverse();
+            }
+            assert_eq!(ours, by_sqlite, "{direction}");
+        }
+    }
+}
