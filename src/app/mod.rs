@@ -166,6 +166,8 @@ pub struct TableData {
     pub total: Option<u64>,
     pub pages: HashMap<usize, Vec<SessionRow>>,
     pub requested: HashSet<usize>,
+    /// When the query was sent (for a pending query: the table says it is working on it).
+    pub asked_at: Option<Instant>,
 }
 
 impl TableData {
@@ -366,7 +368,8 @@ impl ExplorerApp {
         self.aggregate_worker.interrupt();
         let query = self.session_query();
         let generation = self.generation;
-        self.pending = Some(TableData { generation, requested: [0].into_iter().collect(), ..Default::default() });
+        self.pending =
+            Some(TableData { generation, requested: [0].into_iter().collect(), asked_at: Some(Instant::now()), ..Default::default() });
         // The first page before the count: on a big database a filter on an event column
         // finds a page in milliseconds but takes seconds to count, and the rows should not wait.
         self.list_worker.send(Request::Page { generation, query: query.clone(), page: 0 });
@@ -824,6 +827,11 @@ impl ExplorerApp {
         for command in std::mem::take(&mut self.commands) {
             self.apply(command);
         }
+    }
+
+    /// Since when the rows on screen have been waiting for a newer query's first page.
+    pub fn waiting_for_rows_since(&self) -> Option<Instant> {
+        self.pending.as_ref().and_then(|p| p.asked_at)
     }
 
     /// True when the table shows the answer to the current query (no newer one is pending).

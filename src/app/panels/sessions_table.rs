@@ -6,6 +6,9 @@ use egui_extras::{Column, TableBuilder};
 
 const ROW_HEIGHT: f32 = 22.0;
 
+/// How long a new query may take before the table says it is waiting for it.
+const SHOW_WAIT_AFTER: std::time::Duration = std::time::Duration::from_millis(200);
+
 fn is_numeric(column: &str) -> bool {
     column.ends_with("_count")
 }
@@ -19,7 +22,23 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             None => format!("{}+ of {all} sessions", format::grouped(total)),
         };
         ui.label(egui::RichText::new(shown).strong());
-        if app.table.total.is_none() {
+        if let Some(asked_at) = app.waiting_for_rows_since() {
+            // Said only once the wait shows (most answers take milliseconds): the rows on
+            // screen are the previous query's until the new first page arrives.
+            let elapsed = asked_at.elapsed();
+            if elapsed >= SHOW_WAIT_AFTER {
+                ui.spinner();
+                let column = &app.settings.sort_column;
+                let doing = if crate::store::SESSION_LIST_COLUMNS.contains(&column.as_str()) {
+                    "updating…".to_string()
+                } else {
+                    format!("sorting by {column} (not indexed: every session's value is read)…")
+                };
+                ui.label(egui::RichText::new(doing).weak());
+            } else {
+                ui.ctx().request_repaint_after(SHOW_WAIT_AFTER - elapsed);
+            }
+        } else if app.table.total.is_none() {
             ui.spinner();
             ui.label(egui::RichText::new("counting…").weak());
         }
