@@ -577,6 +577,22 @@ impl Expr {
                         ),
                     }
                 }
+                // One seek in the value's index (by value, then session) per session tested.
+                KeyTarget::Event(column)
+                    if mode == EventMatch::PerSession && EVENT_COLUMNS_INDEXED_BY_VALUE_AND_SESSION.contains(&column.column) =>
+                {
+                    let c = column.column;
+                    match matcher {
+                        // A text column compares a number as its text: the text alone is asked.
+                        Matcher::Equals(value) => {
+                            let p = push(params, SqlValue::Text(value.clone()));
+                            format!(
+                                "EXISTS (SELECT 1 FROM events e INDEXED BY events_by_{c} WHERE e.{c} = {p} AND e.session_pk = s.session_pk)"
+                            )
+                        }
+                        other => session_has_event(&predicate(&format!("e.{c}"), other, false, params), mode),
+                    }
+                }
                 KeyTarget::Event(column) => {
                     let pred = predicate(&format!("e.{}", column.column), matcher, false, params);
                     session_has_event(&pred, mode)
@@ -611,6 +627,10 @@ fn session_has_event(predicate: &str, mode: EventMatch) -> String {
         ),
     }
 }
+
+/// Event columns whose index `events_by_{column}` is keyed by the value and then the session
+/// (schema 7 and 9).
+const EVENT_COLUMNS_INDEXED_BY_VALUE_AND_SESSION: &[&str] = &["action_name", "error_message", "error_type"];
 
 /// Event columns with an index that finds the rows holding a value (schema 7 for the action
 /// name and error message; a page is looked up in `session_pages`).

@@ -195,6 +195,8 @@ fn first_pages_of_filtered_lists_are_exact_whatever_the_search_window() {
         "view_path:/checkout/payment",
         "-view_path:/cart* browser:Chrome",
         "-error_type:TypeError",
+        "error_type:TypeError",
+        "error_type:TypeError browser:Chrome -action_name:\"click on Save\"",
         "browser:Chrome resource_status_group:5xx",
         "network_type:wifi OR resource_status:>=500",
         "action_name:\"click on Copy\"",
@@ -239,9 +241,13 @@ fn first_pages_ask_event_terms_per_session_not_over_every_event() {
     // of either table reads every row (seconds at a million sessions).
     let cases = [
         ("view_path:/checkout/payment", "session_pages_by_session"),
-        ("-error_type:TypeError browser:Chrome", "events_by_session_key"),
+        ("-error_type:TypeError browser:Chrome", "COVERING INDEX events_by_error_type (error_type=? AND session_pk=?)"),
         ("resource_status_group:5xx", "events_by_session_key"),
         ("view_path:/cart*", "session_pages_by_session"),
+        // An exact action name, error message or type: one seek per session in its index.
+        ("error_type:TypeError browser:Chrome", "COVERING INDEX events_by_error_type (error_type=? AND session_pk=?)"),
+        ("action_name:\"click on Pay\"", "COVERING INDEX events_by_action_name (action_name=? AND session_pk=?)"),
+        ("error_message:\"checkoutState is not defined\"", "COVERING INDEX events_by_error_message (error_message=? AND session_pk=?)"),
     ];
     for (filter, index) in cases {
         let q = SessionQuery { filter: query::parse(filter).expect("parse"), limit: 50, descending: true, ..Default::default() };

@@ -6,7 +6,7 @@ use crate::model::{EVENT_COLUMNS, SESSION_ATTRIBUTES};
 use rusqlite::Connection;
 use std::path::Path;
 
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// Session columns a user can sort by and that are indexed for it.
 pub const SESSION_LIST_COLUMNS: &[&str] = &[
@@ -172,9 +172,20 @@ fn migration_8() -> String {
     "DROP INDEX events_by_session_time;".to_string()
 }
 
+/// Version 9: the error type's index holds the session too, like the action name's and the
+/// error message's (version 7), so that asking whether one session has an error of a type is
+/// one seek in it, not a read of the session's events (the first page of
+/// `error_type:TypeError` at 1,000,000 sessions tests hundreds of sessions), and collecting
+/// the sessions with a type reads the index alone. Rebuilding it reads the events table once.
+fn migration_9() -> String {
+    "DROP INDEX events_by_error_type;
+     CREATE INDEX events_by_error_type ON events(error_type, session_pk) WHERE error_type IS NOT NULL;"
+        .to_string()
+}
+
 /// Migrations in order: entry i takes the schema from version i to i+1.
 fn migrations() -> Vec<String> {
-    vec![migration_1(), migration_2(), migration_3(), migration_4(), migration_5(), migration_6(), migration_7(), migration_8()]
+    vec![migration_1(), migration_2(), migration_3(), migration_4(), migration_5(), migration_6(), migration_7(), migration_8(), migration_9()]
 }
 
 pub fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
@@ -289,5 +300,9 @@ mod tests {
             .query_row("EXPLAIN QUERY PLAN SELECT event_pk FROM events WHERE session_pk = 1 ORDER BY time_ms", [], |r| r.get(3))
             .expect("plan");
         assert!(plan.contains("events_by_session_key"), "version 8: a session's events come from the key index: {plan}");
+        let plan: String = conn
+            .query_row("EXPLAIN QUERY PLAN SELECT session_pk FROM events WHERE error_type = 'TypeError'", [], |r| r.get(3))
+            .expect("plan");
+        assert!(plan.contains("COVERING INDEX events_by_error_type"), "version 9: {plan}");
     }
 }
