@@ -198,7 +198,11 @@ fn keyboard_navigation(app: &mut ExplorerApp, ui: &egui::Ui, total: usize) {
 fn empty_state_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     ui.add_space(60.0);
     ui.vertical_centered(|ui| {
-        if app.import.is_some() {
+        if app.waiting_for_rows_since().is_some() && app.table.pages.is_empty() {
+            // Nothing to keep on screen yet (the first query after start): not "no match".
+            ui.spinner();
+            ui.heading("Loading sessions…");
+        } else if app.import.is_some() {
             ui.heading("Importing…");
             ui.label("Sessions appear here as each file finishes.");
         } else if app.total_sessions_in_db().unwrap_or(0) == 0 {
