@@ -394,17 +394,27 @@ pub struct FirstValueSource {
 pub const FIRST_EVENT_ORDER: &str = "e.time_ms, e.kind <> 'view', e.event_pk";
 
 impl FirstValueSource {
+    /// The first value the events of the session `session_pk` (an SQL expression: a column,
+    /// a placeholder) carry, as a subquery.
+    pub fn first_event_value_sql(&self, session_pk: &str) -> String {
+        let v = &self.event_value_sql;
+        format!("(SELECT {v} FROM events e WHERE e.session_pk = {session_pk} AND {v} IS NOT NULL ORDER BY {FIRST_EVENT_ORDER} LIMIT 1)")
+    }
+
     /// The column's value for a session row `s`, as a SELECT expression.
     pub fn column_sql(&self) -> String {
-        let v = &self.event_value_sql;
-        let first_event_value = format!(
-            "(SELECT {v} FROM events e WHERE e.session_pk = s.session_pk AND {v} IS NOT NULL ORDER BY {FIRST_EVENT_ORDER} LIMIT 1)"
-        );
+        let first_event_value = self.first_event_value_sql("s.session_pk");
         match &self.session_value_sql {
             Some(own) => format!("coalesce({own}, {first_event_value})"),
             None => first_event_value,
         }
     }
+}
+
+/// Whether sorting by `key` has no index of its own (any key but a session list column's):
+/// the list is then sorted by [`FirstValueSource`] values read for every selected session.
+pub fn sorts_without_index(key: &str) -> bool {
+    !matches!(resolve(key), KeyTarget::Session { .. })
 }
 
 /// The [`FirstValueSource`] of `key`; `None` for session list columns, which are selected

@@ -88,11 +88,11 @@ pub struct Store {
     pub defer_indexes_from_bytes: u64,
     /// Threads that parse NDJSON; None: the cores but one (tests set it to compare).
     pub parser_threads: Option<usize>,
-    /// The last list sorted by a column without an index, all its keys in order: its pages
-    /// are slices of it until the data changes (see `Store::sorted_keys`).
     /// Selected sessions up to which a sort without an index looks each one's value up on its
     /// own rather than reading every event (see [`value_sort::FEW_SESSIONS`]; tests move it).
     pub value_lookup_sessions: usize,
+    /// The last list sorted by a column without an index, all its keys in order: its pages
+    /// are slices of it until the data changes (see `value_sort`).
     pub(crate) sorted_keys_cache: RefCell<Option<value_sort::SortedKeys>>,
 }
 

@@ -11,9 +11,10 @@ use std::cmp::Ordering;
 
 /// Selected sessions (still needing a value from their events) up to which each one's first
 /// value is looked up on its own, from the events index; above, one pass over every event
-/// collects them all. At 100,000 sessions (3.9 million events) the pass took about 1 s and a
-/// lookup about 30 µs, so they cost the same near 30,000 (session 22); lookups stop well
-/// below that, where their cost is still small against a keystroke.
+/// collects them all. At 100,000 sessions (3.9 million events) the pass took 0.8-0.9 s and a
+/// lookup about 50 µs (1,513 sessions added 0.08 s), so they cost the same near 17,000
+/// (session 22); lookups stop well below that, where their cost is still small against a
+/// keystroke.
 pub const FEW_SESSIONS: usize = 5_000;
 
 /// A sort's whole order, kept for the pages after the first.
@@ -55,7 +56,8 @@ fn bound<'a>(statement: &Statement, params: &'a [SqlValue]) -> &'a [SqlValue] {
     &params[..statement.parameter_count().min(params.len())]
 }
 
-/// Where a session stands in timeline order among its events carrying the value.
+/// Where an event stands in its session's timeline order: the terms of
+/// [`crate::query::FIRST_EVENT_ORDER`], in its order, which the lookups sort by in SQL.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct EventPosition {
     time_ms: i64,
@@ -145,7 +147,7 @@ impl Store {
         let span = usize::try_from(last_key - first_key + 1).unwrap_or(usize::MAX);
         let mut slot_of_key: Vec<u32> = vec![u32::MAX; span.min(sessions.len().saturating_mul(64))];
         if slot_of_key.len() < span {
-            // Keys too sparse for a table: fall back to SQLite's own grouping per session.
+            // Keys too sparse for a table: each session's value is looked up instead.
             return self.look_up_first_event_values(sessions, params, source);
         }
         for (slot, (key, value)) in sessions.iter().enumerate() {
@@ -158,7 +160,7 @@ impl Store {
             "SELECT e.session_pk, e.time_ms, e.kind <> 'view', e.event_pk, {v} FROM events AS e NOT INDEXED WHERE {v} IS NOT NULL"
         );
         let mut statement = self.conn.prepare_cached(&sql)?;
-        let bound = bound(&statement, params).to_vec();
+        let bound = bound(&statement, params);
         let mut rows = statement.query(params_from_iter(bound))?;
         while let Some(row) = rows.next()? {
             let key: i64 = row.get(0)?;
@@ -186,12 +188,8 @@ impl Store {
         params: &[SqlValue],
         source: &FirstValueSource,
     ) -> StoreResult<()> {
-        let v = &source.event_value_sql;
         let key_param = params.len() + 1;
-        let sql = format!(
-            "SELECT {v} FROM events e WHERE e.session_pk = ?{key_param} AND {v} IS NOT NULL ORDER BY {} LIMIT 1",
-            crate::query::FIRST_EVENT_ORDER
-        );
+        let sql = format!("SELECT {}", source.first_event_value_sql(&format!("?{key_param}")));
         let mut statement = self.conn.prepare_cached(&sql)?;
         let mut with_key = params.to_vec();
         with_key.push(SqlValue::Null);

@@ -29,10 +29,10 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             if elapsed >= SHOW_WAIT_AFTER {
                 ui.spinner();
                 let column = &app.settings.sort_column;
-                let doing = if crate::store::SESSION_LIST_COLUMNS.contains(&column.as_str()) {
-                    "updating…".to_string()
-                } else {
+                let doing = if crate::query::sorts_without_index(column) {
                     format!("sorting by {column} (not indexed: every session's value is read)…")
+                } else {
+                    "updating…".to_string()
                 };
                 ui.label(egui::RichText::new(doing).weak());
             } else {
