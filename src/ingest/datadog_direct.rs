@@ -8,6 +8,7 @@
 //! that should be a number, no session, the API shapes) and words the messages.
 
 use super::datadog::{event_time_ms, renames_on, KEY_MAP};
+use super::json_token::{self, Number};
 use crate::model::{key_info, KeyInfo, ValueRef};
 use crate::store::writer::{kind_name, prepare_fields_with, recycle_vec, DirectField, FieldScratch, PreparedEvent};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -173,120 +174,29 @@ impl<'a> Reader<'a> {
 
     /// Where the string starting at `self.at` (after its quote) ends, and whether it has escapes;
     /// None on a control character or no end.
+    #[inline]
     fn string_end(&self) -> Option<(usize, bool)> {
-        let bytes = self.text.as_bytes();
-        let mut at = self.at;
-        // Sixteen bytes at a time up to the first quote, backslash or control character
-        // (URLs and messages are long).
-        let mut found = false;
-        #[cfg(target_arch = "x86_64")]
-        while let Some(chunk) = bytes.get(at..at + 16) {
-            let special = special_bytes_16(chunk);
-            if special != 0 {
-                at += special.trailing_zeros() as usize;
-                found = true;
-                break;
-            }
-            at += 16;
-        }
-        // Then eight bytes at a time while none is a quote, a backslash or a control character.
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGHS: u64 = 0x8080_8080_8080_8080;
-        while let Some(chunk) = bytes.get(at..at + 8).filter(|_| !found) {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(chunk);
-            let word = u64::from_le_bytes(word);
-            let quote = word ^ (ONES * u64::from(b'"'));
-            let backslash = word ^ (ONES * u64::from(b'\\'));
-            let special = (quote.wrapping_sub(ONES) & !quote)
-                | (backslash.wrapping_sub(ONES) & !backslash)
-                | (word.wrapping_sub(ONES * 0x20) & !word);
-            if special & HIGHS != 0 {
-                break;
-            }
-            at += 8;
-        }
-        let mut escaped = false;
-        loop {
-            match *bytes.get(at)? {
-                b'"' => return Some((at, escaped)),
-                b'\\' => {
-                    escaped = true;
-                    at += 2;
-                }
-                0..=0x1f => return None,
-                _ => at += 1,
-            }
-        }
+        json_token::string_end(self.text.as_bytes(), self.at)
     }
 
     /// A string value, after its opening quote: borrowed unless it has escapes.
+    #[inline]
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        let (end, escaped) = self.string_end()?;
-        let text: &'a str = self.text;
-        let value = if escaped {
-            Cow::Owned(serde_json::from_str::<String>(text.get(self.at - 1..=end)?).ok()?)
-        } else {
-            Cow::Borrowed(text.get(self.at..end)?)
-        };
-        self.at = end + 1;
+        let (value, next) = json_token::string(self.text, self.at)?;
+        self.at = next;
         Some(value)
     }
 
     /// A number, as serde_json gives it: an integer when it has neither fraction nor exponent
     /// and fits, else a float.
+    #[inline]
     fn number(&mut self) -> Option<Leaf<'a>> {
-        let bytes = self.text.as_bytes();
-        let start = self.at;
-        let mut at = start;
-        let negative = bytes.get(at) == Some(&b'-');
-        if negative {
-            at += 1;
-        }
-        let digits_start = at;
-        match bytes.get(at)? {
-            b'0' => at += 1,
-            b'1'..=b'9' => at = digits_end(bytes, at),
-            _ => return None,
-        }
-        let integer_end = at;
-        if bytes.get(at) == Some(&b'.') {
-            at += 1;
-            let end = digits_end(bytes, at);
-            if end == at {
-                return None;
-            }
-            at = end;
-        }
-        if matches!(bytes.get(at), Some(b'e' | b'E')) {
-            at += 1;
-            if matches!(bytes.get(at), Some(b'+' | b'-')) {
-                at += 1;
-            }
-            let end = digits_end(bytes, at);
-            if end == at {
-                return None;
-            }
-            at = end;
-        }
-        self.at = at;
-        if at == integer_end {
-            // As serde_json: a u64 (an i64 when it fits), a negative i64, and `-0` or a
-            // negative past i64 as a float. Past u64 the general path decides.
-            let magnitude = decimal_u64(bytes.get(digits_start..integer_end)?)?;
-            return Some(if !negative {
-                i64::try_from(magnitude).map_or(Leaf::Float(magnitude as f64), Leaf::Int)
-            } else {
-                let negated = (magnitude as i64).wrapping_neg();
-                if negated >= 0 {
-                    Leaf::Float(-(magnitude as f64))
-                } else {
-                    Leaf::Int(negated)
-                }
-            });
-        }
-        // Fractions and exponents with serde_json's own rounding.
-        Some(Leaf::Float(serde_json::from_str::<f64>(self.text.get(start..at)?).ok()?))
+        let (number, next) = json_token::number(self.text, self.at)?;
+        self.at = next;
+        Some(match number {
+            Number::Int(value) => Leaf::Int(value),
+            Number::Float(value) => Leaf::Float(value),
+        })
     }
 
     /// Skips a value, here only the inside of an array: its text is handed to serde_json whole,
@@ -518,25 +428,6 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A bit per byte of `chunk` (its first 16) that is a quote, a backslash or a control character.
-#[cfg(target_arch = "x86_64")]
-fn special_bytes_16(chunk: &[u8]) -> u32 {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, __m128i,
-    };
-    assert!(chunk.len() >= 16);
-    // SAFETY: SSE2 is part of x86_64; the load reads 16 bytes, which `chunk` has (checked
-    // above), and needs no alignment.
-    unsafe {
-        let bytes = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
-        let quotes = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'"' as i8));
-        let backslashes = _mm_cmpeq_epi8(bytes, _mm_set1_epi8(b'\\' as i8));
-        // Unsigned `byte <= 0x1f`: the larger of the two is 0x1f only then.
-        let controls = _mm_cmpeq_epi8(_mm_max_epu8(bytes, _mm_set1_epi8(0x1f)), _mm_set1_epi8(0x1f));
-        _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quotes, backslashes), controls)) as u32
-    }
-}
-
 /// `a == b` for slices of one length, without a call to `memcmp`: keys are a few bytes, and
 /// the call cost more than the comparison (callgrind).
 fn same_short_bytes(a: &[u8], b: &[u8]) -> bool {
@@ -549,24 +440,6 @@ fn same_short_bytes(a: &[u8], b: &[u8]) -> bool {
         }
     }
     a.len() == b.len() && a_words.remainder().iter().zip(b_words.remainder()).all(|(a, b)| a == b)
-}
-
-/// The value of a run of ASCII digits; None past u64. By hand: `str::parse` checked each
-/// digit and the overflow per step (320 instructions for a 13-digit date, callgrind).
-fn decimal_u64(digits: &[u8]) -> Option<u64> {
-    // Nineteen digits cannot overflow a u64; longer runs (rare) are checked per step.
-    if digits.len() <= 19 {
-        return Some(digits.iter().fold(0u64, |value, digit| value * 10 + u64::from(digit - b'0')));
-    }
-    digits.iter().try_fold(0u64, |value, digit| value.checked_mul(10)?.checked_add(u64::from(digit - b'0')))
-}
-
-/// Where the run of digits starting at `at` ends.
-fn digits_end(bytes: &[u8], mut at: usize) -> usize {
-    while bytes.get(at).is_some_and(u8::is_ascii_digit) {
-        at += 1;
-    }
-    at
 }
 
 /// The event time from `date`, as the general path reads it.
@@ -699,18 +572,6 @@ mod tests {
     use super::*;
     use crate::ingest::datadog::{convert, fast_convert};
     use crate::store::writer::prepare;
-
-    /// Digits summed by hand give what `str::parse` gives, up to u64's end and past it.
-    #[test]
-    fn digits_read_as_str_parse_reads_them() {
-        let runs = [
-            "0", "7", "000123", "1700000000001", "9999999999999999999", "10000000000000000000", "18446744073709551615",
-            "18446744073709551616", "99999999999999999999", "123456789012345678901234",
-        ];
-        for digits in runs {
-            assert_eq!(decimal_u64(digits.as_bytes()), digits.parse::<u64>().ok(), "{digits}");
-        }
-    }
 
     /// The general path's row for a record.
     fn general_row(text: &str) -> Option<PreparedEvent> {

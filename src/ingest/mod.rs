@@ -6,6 +6,7 @@ pub mod datadog_direct;
 pub mod guance_csv;
 pub mod guance_json;
 pub mod json_scan;
+mod json_token;
 pub mod line_protocol;
 mod line_protocol_direct;
 mod lines;
