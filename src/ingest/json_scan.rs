@@ -83,6 +83,11 @@ impl JsonScanner {
         JsonScanner { mode: Mode::Array, depth: 1, line, ..JsonScanner::new() }
     }
 
+    /// A line read past by a direct reader (see [`JsonArrayLines::direct`]), between elements.
+    pub fn skip_line(&mut self) {
+        self.line += 1;
+    }
+
     pub fn is_between_elements(&self) -> bool {
         self.mode == Mode::Array && self.depth == 1 && !self.in_string && !self.recording && !self.stopped
     }
@@ -363,6 +368,23 @@ pub fn shape(start: &[u8]) -> JsonShape {
 #[derive(Clone, Copy)]
 pub struct JsonArrayLines {
     pub record: RecordReader,
+    /// The format's reader of a record straight to its row, when it has one: a line that holds
+    /// one whole element (`{...},`) goes to it without the scanner's pass over its bytes (a
+    /// sixth of a Guance JSON import's instructions), when the sink stores rows and the reader
+    /// takes the element. Anything else the scanner reads as before.
+    pub direct: Option<DirectReader>,
+}
+
+/// A format's reader of one record's text straight to its row; None leaves it to the format's
+/// [`RecordReader`].
+pub type DirectReader = fn(&[u8]) -> Option<crate::store::writer::PreparedEvent>;
+
+/// The element a line holds, when it is one whole element as JSON arrays of lines write them:
+/// `{`, then `},` at the end of the line (white space around either). Only a guess: the
+/// element is one object only when a direct reader takes all of it.
+fn whole_element_line(bytes: &[u8]) -> Option<&[u8]> {
+    let element = bytes.trim_ascii().strip_suffix(b",")?.trim_ascii_end();
+    (element.first() == Some(&b'{') && element.last() == Some(&b'}')).then_some(element)
 }
 
 impl ChunkFormat for JsonArrayLines {
@@ -383,6 +405,15 @@ impl ChunkFormat for JsonArrayLines {
             match line {
                 LineRead::Text(line_no, bytes) => {
                     let scanner = scanner.get_or_insert_with(|| JsonScanner::between_elements(line_no));
+                    // A direct reader that takes the whole line's element read one object, which
+                    // the scanner would have handed over whole: the same record, at the same line.
+                    if let Some(direct) = self.direct.filter(|_| scanner.is_between_elements() && sink.takes_prepared()) {
+                        if let Some(prepared) = whole_element_line(bytes).and_then(direct) {
+                            scanner.skip_line();
+                            sink.prepared_event(line_no, prepared)?;
+                            continue;
+                        }
+                    }
                     scanner.feed(bytes, sink, &mut on_record)?;
                     scanner.feed(b"\n", sink, &mut on_record)?;
                 }
@@ -553,7 +584,7 @@ mod tests {
     fn in_chunks(text: &str, workers: usize) -> Vec<(u64, String)> {
         let mut reader = std::io::Cursor::new(text.as_bytes().to_vec());
         std::thread::scope(|scope| {
-            let (mut batches, outcome, handles) = super::super::parallel::spawn(scope, &mut reader, workers, JsonArrayLines { record: echo });
+            let (mut batches, outcome, handles) = super::super::parallel::spawn(scope, &mut reader, workers, JsonArrayLines { record: echo, direct: None });
             let mut seen = Vec::new();
             while let Some(batch) = batches.next_batch() {
                 for record in batch {
@@ -694,5 +725,84 @@ mod tests {
         assert_eq!(problems.len(), 1);
         assert_eq!(problems[0].line, 3);
         assert!(problems[0].reason.contains("before its JSON array closes"), "{}", problems[0].reason);
+    }
+
+    /// Times the direct reader below was called with a line's element.
+    static DIRECT_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    fn counted_guance_direct(bytes: &[u8]) -> Option<crate::store::writer::PreparedEvent> {
+        DIRECT_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        crate::ingest::guance_json_direct::prepare_point(bytes)
+    }
+
+    /// The records of an array of lines read as one chunk, as (line, row or problem).
+    fn array_records(text: &str, direct: Option<DirectReader>) -> Vec<(u64, Result<crate::store::writer::PreparedEvent, String>)> {
+        let format = JsonArrayLines { record: crate::ingest::guance_json::record, direct };
+        let mut sink = crate::ingest::BatchSink::with_capacity(64);
+        let lines = text.split('\n').enumerate().map(|(i, line)| LineRead::Text(i as u64 + 1, line.as_bytes()));
+        let carry = format.parse_lines(format.start(), lines, &mut sink).expect("parse");
+        if let Some(carry) = carry {
+            format.end(carry, &mut sink).expect("end");
+        }
+        sink.batch
+            .into_iter()
+            .map(|record| match record {
+                crate::ingest::Record::Event(line, event) => (line, Ok(*event)),
+                crate::ingest::Record::Skipped(line, reason) => (line, Err(reason)),
+            })
+            .collect()
+    }
+
+    /// Lines that hold one whole element go to the direct reader; the others, and the elements
+    /// it leaves, through the scanner: the records, their lines and the problems are the ones
+    /// the scanner alone gives.
+    #[test]
+    fn whole_element_lines_read_directly_give_the_scanners_records() {
+        let mut rng = crate::generate::Rng::new(3);
+        let points: Vec<String> =
+            crate::generate::session_events(&mut rng).iter().take(6).map(|e| crate::generate::to_guance_json(e).to_string()).collect();
+        let point = |i: usize| points[i % points.len()].clone();
+        // After the point's first member: where a line may break inside an element.
+        let split_at = |point: &str| point.find(",\"").map_or(1, |at| at + 1);
+        let lines = [
+            "[".to_string(),
+            format!("{},", point(0)),
+            format!("  {} ,  ", point(1)),
+            // An element over two lines: its first line is no whole element.
+            format!("{}\n{},", &point(2)[..split_at(&point(2))], &point(2)[split_at(&point(2))..]),
+            // Two elements on a line: the direct reader refuses what is more than one object.
+            format!("{},{},", point(3), point(4)),
+            // A point the direct reader leaves to the general path (a key twice), a bad one.
+            r#"{"measurement":"view","tags":{"session_id":"s1","os":"a"},"fields":{"os":"b"},"time":1636524705288},"#.to_string(),
+            r#"{"measurement":"view","tags":{"session_id":"s1"},"time":},"#.to_string(),
+            // A scalar element, a blank line, then the last element without its comma.
+            "42,".to_string(),
+            String::new(),
+            format!("{},", point(5)),
+            point(0),
+            "]".to_string(),
+        ];
+        let text = lines.join("\n");
+        let scanned = array_records(&text, None);
+        DIRECT_CALLS.store(0, std::sync::atomic::Ordering::Relaxed);
+        let direct = array_records(&text, Some(counted_guance_direct));
+        let calls = DIRECT_CALLS.load(std::sync::atomic::Ordering::Relaxed);
+        // The three lines `{...},` of one point each, the two-element line and the two odd points;
+        // not the element over two lines, the scalar, the blank line or the last element.
+        assert_eq!(calls, 6, "the direct reader is asked for each line that looks like a whole element");
+        let lines_of = |records: &[(u64, Result<crate::store::writer::PreparedEvent, String>)]| {
+            records.iter().map(|(line, r)| (*line, r.as_ref().err().cloned())).collect::<Vec<_>>()
+        };
+        assert_eq!(lines_of(&scanned), lines_of(&direct));
+        // Lines 2, 3, 4 (over two lines), 6 (two), 7, 11 and 12; 8 and 9 are problems.
+        assert_eq!(scanned.iter().filter(|(_, r)| r.is_ok()).count(), 8, "{:?}", lines_of(&scanned));
+        for ((line_a, a), (line_b, b)) in scanned.iter().zip(&direct) {
+            assert_eq!(line_a, line_b);
+            match (a, b) {
+                (Ok(a), Ok(b)) => assert!(a.same_row_as(b), "line {line_a}: {a:?} {b:?}"),
+                (Err(a), Err(b)) => assert_eq!(a, b),
+                _ => panic!("line {line_a}: {a:?} against {b:?}"),
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@ pub mod datadog;
 pub mod datadog_direct;
 pub mod guance_csv;
 pub mod guance_json;
+mod guance_json_direct;
 pub mod json_scan;
 mod json_token;
 pub mod line_protocol;
@@ -299,7 +300,7 @@ fn unknown_format(path: &Path, peek: &[u8]) -> ImportError {
 /// The store sink: events go through the file's writer; problems are collected.
 /// Records handed from the parser thread to the writer, in batches (one channel message per
 /// record would cost more than parsing it).
-enum Record {
+pub(crate) enum Record {
     /// Prepared on the parser thread: all the per-event work that needs no database.
     Event(u64, Box<crate::store::writer::PreparedEvent>),
     Skipped(u64, String),
@@ -309,7 +310,7 @@ const PIPELINE_BATCH_RECORDS: usize = 512;
 const PIPELINE_BATCHES: usize = 8;
 
 /// Collects a batch of prepared records.
-struct BatchSink {
+pub(crate) struct BatchSink {
     batch: Vec<Record>,
 }
 
@@ -580,7 +581,12 @@ fn import_file_inner(
                 (Box::new(move || batches.next_batch()), handles)
             }
             (_, Some(record), Some(json_scan::JsonShape::ArrayOfLines)) => {
-                let format = json_scan::JsonArrayLines { record };
+                let direct: Option<json_scan::DirectReader> = match format {
+                    Format::DatadogJson => Some(datadog_direct::prepare_record),
+                    Format::GuanceJson => Some(guance_json_direct::prepare_point),
+                    Format::GuanceLineProtocol | Format::GuanceCsv => None,
+                };
+                let format = json_scan::JsonArrayLines { record, direct };
                 let (mut batches, outcome, handles) = parallel::spawn(scope, &mut **reader, workers, format);
                 parse_outcome = Some(outcome);
                 (Box::new(move || batches.next_batch()), handles)
