@@ -65,6 +65,24 @@ impl RecordSink for PrepareSink {
     }
 }
 
+/// The same rows by the general path: each record read into an event, then `prepare`d, as
+/// the import did for Guance JSON and CSV before their direct readers (session 23). The peer
+/// of `and-prepare` in the same run.
+#[derive(Default)]
+struct GeneralPrepareSink {
+    events: u64,
+}
+
+impl RecordSink for GeneralPrepareSink {
+    fn event(&mut self, _line: u64, event: Event) -> Result<(), ImportError> {
+        let prepared = rum_explorer::store::writer::prepare(event);
+        std::hint::black_box(&prepared);
+        self.events += 1;
+        Ok(())
+    }
+    fn skipped(&mut self, _line: u64, _reason: String) {}
+}
+
 /// Reads every file's bytes into the sink.
 fn parse_all<S: RecordSink>(format: Format, contents: &[Vec<u8>], mut sink: S) -> S {
     for bytes in contents {
@@ -88,6 +106,9 @@ fn parse(c: &mut Criterion) {
         // The parser threads' whole job: records to rows ready to insert.
         group.bench_with_input(BenchmarkId::new("and-prepare", name), &contents, |b, contents| {
             b.iter(|| parse_all(format, contents, PrepareSink::default()).events)
+        });
+        group.bench_with_input(BenchmarkId::new("and-prepare-general", name), &contents, |b, contents| {
+            b.iter(|| parse_all(format, contents, GeneralPrepareSink::default()).events)
         });
     }
     group.finish();

@@ -12,8 +12,10 @@ pub fn looks_like(start: &str) -> bool {
     start.contains("\"measurement\"") && (start.contains("\"fields\"") || start.contains("\"tags\""))
 }
 
+/// On one thread (a pretty-printed or one-line document; arrays of lines and NDJSON are read on
+/// several, see `ingest::import_file`): each record as `record` reads it.
 pub fn parse(reader: &mut dyn BufRead, sink: &mut dyn RecordSink) -> Result<(), ImportError> {
-    json_scan::json_values(reader, sink, &mut point_values)
+    json_scan::json_records(reader, sink, &mut record)
 }
 
 /// One record's text (a point, or an array of them), starting at `line`: records are
