@@ -39,11 +39,14 @@ fn formats() -> Vec<(&'static str, GenerateFormat, Format)> {
     ]
 }
 
-/// Also prepares each event's row, as the import's parser threads do before the writer: it
-/// takes rows prepared by the parser, as the import's sinks do, so Datadog records go the
-/// direct path (`ingest::datadog_direct`), with no event on the way.
+/// Also prepares each event's row, as the import's parser threads do before the writer. With
+/// `direct` it takes rows prepared by the parser, as the import's sinks do, so records go
+/// their format's direct reader (`ingest::datadog_direct`, ...), with no event on the way;
+/// without, each record is read into an event and then `prepare`d: the general path, as the
+/// import took it for Guance JSON and CSV before session 23, and the direct one's peer.
 #[derive(Default)]
 struct PrepareSink {
+    direct: bool,
     events: u64,
 }
 
@@ -56,31 +59,13 @@ impl RecordSink for PrepareSink {
     }
     fn skipped(&mut self, _line: u64, _reason: String) {}
     fn takes_prepared(&self) -> bool {
-        true
+        self.direct
     }
     fn prepared_event(&mut self, _line: u64, event: rum_explorer::store::writer::PreparedEvent) -> Result<(), ImportError> {
         std::hint::black_box(&event);
         self.events += 1;
         Ok(())
     }
-}
-
-/// The same rows by the general path: each record read into an event, then `prepare`d, as
-/// the import did for Guance JSON and CSV before their direct readers (session 23). The peer
-/// of `and-prepare` in the same run.
-#[derive(Default)]
-struct GeneralPrepareSink {
-    events: u64,
-}
-
-impl RecordSink for GeneralPrepareSink {
-    fn event(&mut self, _line: u64, event: Event) -> Result<(), ImportError> {
-        let prepared = rum_explorer::store::writer::prepare(event);
-        std::hint::black_box(&prepared);
-        self.events += 1;
-        Ok(())
-    }
-    fn skipped(&mut self, _line: u64, _reason: String) {}
 }
 
 /// Reads every file's bytes into the sink.
@@ -105,10 +90,10 @@ fn parse(c: &mut Criterion) {
         });
         // The parser threads' whole job: records to rows ready to insert.
         group.bench_with_input(BenchmarkId::new("and-prepare", name), &contents, |b, contents| {
-            b.iter(|| parse_all(format, contents, PrepareSink::default()).events)
+            b.iter(|| parse_all(format, contents, PrepareSink { direct: true, events: 0 }).events)
         });
         group.bench_with_input(BenchmarkId::new("and-prepare-general", name), &contents, |b, contents| {
-            b.iter(|| parse_all(format, contents, GeneralPrepareSink::default()).events)
+            b.iter(|| parse_all(format, contents, PrepareSink { direct: false, events: 0 }).events)
         });
     }
     group.finish();
