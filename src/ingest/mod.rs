@@ -14,7 +14,7 @@ mod lines;
 mod parallel;
 
 use crate::model::Event;
-use crate::store::{BulkLoad, DeferredIndexes, FileWriter, Store, StoreError, WriteSummary};
+use crate::store::{DeferredIndexes, FileWriter, Store, StoreError, WriteSummary};
 use crate::store::writer::WriteOutcome;
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Cursor, Read};
@@ -497,7 +497,7 @@ pub fn import_file(store: &mut Store, path: &Path, progress: &Arc<ImportProgress
         }
         Err(source) => Err(ImportError::Store { path: display.clone(), source }),
     };
-    if bulk != BulkLoad::No {
+    if bulk {
         store.end_bulk_load();
     }
     if let Err(error) = result {
@@ -512,7 +512,7 @@ fn import_file_inner(
     path: &Path,
     progress: &Arc<ImportProgress>,
     report: &mut FileReport,
-    bulk: BulkLoad,
+    bulk: bool,
 ) -> Result<(), ImportError> {
     let mut opened = open_file(path, progress)?;
     report.gzip = opened.gzip;
@@ -527,9 +527,9 @@ fn import_file_inner(
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(store.defer_indexes_from_bytes);
-    // Written to the database file directly, the pages are handed to the disk as they come,
-    // so the commit's fsync finds little left to write (see `store::writeback`).
-    let writeback = if bulk != BulkLoad::No { crate::store::writeback::EarlyWriteback::start(&store.path) } else { None };
+    // Into an empty database the pages written are handed to the disk as they come, so the
+    // commit's fsync finds little left to write (see `store::writeback`).
+    let writeback = if bulk { crate::store::writeback::EarlyWriteback::start(&store.path) } else { None };
     let tx = store.conn.transaction().map_err(|e| store_error(e.into()))?;
     // Into an empty database the secondary indexes are built after the rows, from sorted
     // keys, instead of taking each row at a random place (see `store::defer_secondary_indexes`).
@@ -538,7 +538,7 @@ fn import_file_inner(
     // saves. The session list's 28 are always built afterwards: sessions are written at the
     // end, when nothing else runs beside the writer.
     let input_bytes_estimate = opened.size_bytes.saturating_mul(if opened.gzip { 5 } else { 1 });
-    let deferred_indexes = if bulk == (BulkLoad::Journal { empty: true }) {
+    let deferred_indexes = if bulk {
         let scope = if input_bytes_estimate >= defer_indexes_from_bytes { DeferredIndexes::SessionListAndRandomEventKeys } else { DeferredIndexes::SessionList };
         crate::store::defer_secondary_indexes(&tx, scope).map_err(store_error)?
     } else {

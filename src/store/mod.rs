@@ -106,16 +106,6 @@ pub struct Store {
 /// 2 GiB, a scan of the table each (4.3-4.7 s at 4 GB).
 pub const DEFER_INDEXES_FROM_BYTES: u64 = 8 << 30;
 
-/// How an import writes the database file (see [`Store::begin_bulk_load`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BulkLoad {
-    /// Through the WAL, as always: another connection has the database open.
-    No,
-    /// With a rollback journal, the database to itself. `empty`: it holds no events yet, so
-    /// the import also builds the secondary indexes after its rows.
-    Journal { empty: bool },
-}
-
 /// Which indexes [`defer_secondary_indexes`] drops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DeferredIndexes {
@@ -330,36 +320,38 @@ impl Store {
         Some(conn)
     }
 
-    /// Readies an import into a database that no other connection has open: its transaction
-    /// then writes the database file directly, with a rollback journal, instead of writing
-    /// every page to the WAL and copying it into the database afterwards (measured on a 405 MB
-    /// import into an empty database: commit and checkpoint 0.44–0.52 s to 0.09–0.12 s). The
-    /// journal holds the pages that existed before and that the import changes (none in an
-    /// empty database; in a database with events, the pages of its indexes that new keys
-    /// land in), and a crash rolls back as in WAL mode. [`Store::end_bulk_load`] switches
-    /// back. A database another connection has open (the window's own readers, another
-    /// process) keeps WAL, which lets readers read during the import.
-    pub fn begin_bulk_load(&self) -> BulkLoad {
+    /// Readies a first import into an empty database that no other connection has open: its
+    /// transaction then writes the database file directly, with a rollback journal, instead of
+    /// writing every page to the WAL and copying it into the database afterwards (measured on
+    /// a 405 MB import: commit and checkpoint 0.44–0.52 s to 0.09–0.12 s). The journal holds only the few
+    /// pages that existed before, and a crash rolls back as in WAL mode. Returns whether it
+    /// switched; [`Store::end_bulk_load`] switches back. A database with events, or one another
+    /// connection has open (the window's own readers, another process), keeps WAL, which lets
+    /// readers read during the import.
+    pub fn begin_bulk_load(&self) -> bool {
         if self.read_only || self.path == Path::new(":memory:") {
-            return BulkLoad::No;
+            return false;
         }
         let empty = self.conn.query_row("SELECT NOT EXISTS (SELECT 1 FROM events)", [], |r| r.get::<_, bool>(0)).unwrap_or(false);
+        if !empty {
+            return false;
+        }
         // Leaving WAL needs the database to ourselves: asked without waiting, it fails at once
         // when another connection has it open.
         if self.conn.busy_timeout(Duration::ZERO).is_err() {
-            return BulkLoad::No;
+            return false;
         }
         let mode: String = self.conn.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0)).unwrap_or_default();
         let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
         if mode != "delete" {
-            return BulkLoad::No;
+            return false;
         }
         // With a rollback journal, a commit survives a power cut only with FULL.
         if self.conn.execute_batch("PRAGMA synchronous=FULL").is_err() {
             self.end_bulk_load();
-            return BulkLoad::No;
+            return false;
         }
-        BulkLoad::Journal { empty }
+        true
     }
 
     /// Back to WAL after [`Store::begin_bulk_load`]. If that fails (another connection opened
