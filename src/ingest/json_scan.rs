@@ -470,18 +470,6 @@ pub fn array_of_lines(start: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(element).is_ok_and(|v| v.is_object())
 }
 
-/// Receives each parsed JSON value with the line it starts on.
-pub type OnValue<'a> = dyn FnMut(u64, serde_json::Value, &mut dyn RecordSink) -> Result<(), ImportError> + 'a;
-
-/// Reads the JSON values of a file: line by line when it is NDJSON (its first line is a whole
-/// object), else by splitting the document into records. Bad values are reported by line.
-pub fn json_values(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_value: &mut OnValue) -> Result<(), ImportError> {
-    json_records(reader, sink, &mut |line, bytes, sink| match parse_value(line, bytes, sink) {
-        Some(value) => on_value(line, value, sink),
-        None => Ok(()),
-    })
-}
-
 /// Hands over the text of each JSON record of a file with the line it starts on: each line of
 /// NDJSON, else the records [`scan`] splits a document into. The text is not yet validated.
 pub fn json_records(reader: &mut dyn BufRead, sink: &mut dyn RecordSink, on_record: &mut OnRecord) -> Result<(), ImportError> {

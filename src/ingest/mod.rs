@@ -300,7 +300,7 @@ fn unknown_format(path: &Path, peek: &[u8]) -> ImportError {
 /// The store sink: events go through the file's writer; problems are collected.
 /// Records handed from the parser thread to the writer, in batches (one channel message per
 /// record would cost more than parsing it).
-pub(crate) enum Record {
+enum Record {
     /// Prepared on the parser thread: all the per-event work that needs no database.
     Event(u64, Box<crate::store::writer::PreparedEvent>),
     Skipped(u64, String),
@@ -310,7 +310,7 @@ const PIPELINE_BATCH_RECORDS: usize = 512;
 const PIPELINE_BATCHES: usize = 8;
 
 /// Collects a batch of prepared records.
-pub(crate) struct BatchSink {
+struct BatchSink {
     batch: Vec<Record>,
 }
 
@@ -553,12 +553,14 @@ fn import_file_inner(
     // files (NDJSON, line protocol, JSON arrays with an element a line) are read in chunks of
     // lines and parsed by several workers; other shapes by one parser thread.
     let reader = &mut opened.reader;
-    let json_record: Option<json_scan::RecordReader> = match format {
-        Format::DatadogJson => Some(datadog::record),
-        Format::GuanceJson => Some(guance_json::record),
+    // A JSON format's reader of a record, and its reader straight to a row (which the first
+    // tries itself; arrays of lines also ask it for whole-element lines, see `JsonArrayLines`).
+    let json_readers: Option<(json_scan::RecordReader, json_scan::DirectReader)> = match format {
+        Format::DatadogJson => Some((datadog::record, datadog_direct::prepare_record)),
+        Format::GuanceJson => Some((guance_json::record, guance_json_direct::prepare_point)),
         Format::GuanceLineProtocol | Format::GuanceCsv => None,
     };
-    let json_shape = json_record.map(|_| json_scan::shape(&opened.peek));
+    let json_shape = json_readers.map(|_| json_scan::shape(&opened.peek));
     let line_based = format == Format::GuanceLineProtocol
         || matches!(json_shape, Some(json_scan::JsonShape::Lines | json_scan::JsonShape::ArrayOfLines));
     // RUM_PARSER_THREADS overrides the count, for measuring.
@@ -573,20 +575,15 @@ fn import_file_inner(
     let mut writer_parsing = parallel::Outcome::default();
     std::thread::scope(|scope| -> Result<(), ImportError> {
         let mut parse_outcome = None;
-        let (mut next_batch, parsers): (Box<dyn FnMut() -> Option<Vec<Record>>>, _) = match (format, json_record, json_shape) {
-            (_, Some(record), Some(json_scan::JsonShape::Lines)) => {
+        let (mut next_batch, parsers): (Box<dyn FnMut() -> Option<Vec<Record>>>, _) = match (format, json_readers, json_shape) {
+            (_, Some((record, _)), Some(json_scan::JsonShape::Lines)) => {
                 let format = json_scan::JsonRecordLines { record };
                 let (mut batches, outcome, handles) = parallel::spawn(scope, &mut **reader, workers, format);
                 parse_outcome = Some(outcome);
                 (Box::new(move || batches.next_batch()), handles)
             }
-            (_, Some(record), Some(json_scan::JsonShape::ArrayOfLines)) => {
-                let direct: Option<json_scan::DirectReader> = match format {
-                    Format::DatadogJson => Some(datadog_direct::prepare_record),
-                    Format::GuanceJson => Some(guance_json_direct::prepare_point),
-                    Format::GuanceLineProtocol | Format::GuanceCsv => None,
-                };
-                let format = json_scan::JsonArrayLines { record, direct };
+            (_, Some((record, direct)), Some(json_scan::JsonShape::ArrayOfLines)) => {
+                let format = json_scan::JsonArrayLines { record, direct: Some(direct) };
                 let (mut batches, outcome, handles) = parallel::spawn(scope, &mut **reader, workers, format);
                 parse_outcome = Some(outcome);
                 (Box::new(move || batches.next_batch()), handles)
