@@ -878,6 +878,10 @@ pub struct FileWriter<'c> {
     /// The queued rows' keys and their batch's groups: a copy of a queued view must find it in
     /// the table, and a copy in another batch must not be inserted before it.
     batched_keys: FxHashMap<(i64, i64), ColumnGroups>,
+    /// Events inserted of each of [`USUAL_KINDS`], and whether any was counted: moved into
+    /// `summary.inserted_by_kind` at the end (looking the kind's text up in it cost some 165
+    /// instructions a row).
+    usual_kind_counts: [(u64, bool); USUAL_KINDS.len()],
     /// The key the next queued row gets: rows are numbered as they arrive, as SQLite would.
     next_event_pk: i64,
     find_view: Statement<'c>,
@@ -914,6 +918,14 @@ fn write_fields_json<'o>(out: &'o mut Vec<u8>, fields: &mut [(&str, ValueRef<'_>
     out.clear();
     write_json_object_of_sorted(out, fields);
     String::from_utf8_lossy(out)
+}
+
+/// The kinds nearly every event has, counted apart from the others (see
+/// `FileWriter::usual_kind_counts`).
+const USUAL_KINDS: [&str; 5] = ["view", "action", "error", "resource", "long_task"];
+
+fn usual_kind_slot(kind: &str) -> Option<usize> {
+    USUAL_KINDS.iter().position(|usual| *usual == kind)
 }
 
 /// Session pages inserted by one statement.
@@ -995,6 +1007,7 @@ impl<'c> FileWriter<'c> {
             batched_rows: 0,
             batch_slot,
             batched_keys: FxHashMap::default(),
+            usual_kind_counts: Default::default(),
             next_event_pk,
             find_view,
             update_view,
@@ -1047,6 +1060,12 @@ impl<'c> FileWriter<'c> {
     }
 
     fn count_inserted(&mut self, kind: Cow<'static, str>) {
+        if let Some(slot) = usual_kind_slot(&kind) {
+            let (count, counted) = &mut self.usual_kind_counts[slot];
+            *count += 1;
+            *counted = true;
+            return;
+        }
         match self.summary.inserted_by_kind.get_mut(kind.as_ref()) {
             Some(n) => *n += 1,
             None => {
@@ -1152,7 +1171,10 @@ impl<'c> FileWriter<'c> {
             };
             if !was_inserted {
                 if row.counted_when_queued {
-                    if let Some(n) = self.summary.inserted_by_kind.get_mut(row.kind.as_ref()) {
+                    if let Some(slot) = usual_kind_slot(&row.kind) {
+                        let count = &mut self.usual_kind_counts[slot].0;
+                        *count = count.saturating_sub(1);
+                    } else if let Some(n) = self.summary.inserted_by_kind.get_mut(row.kind.as_ref()) {
                         *n = n.saturating_sub(1);
                     }
                 }
@@ -1619,6 +1641,11 @@ impl<'c> FileWriter<'c> {
             )?;
         }
         self.summary.sessions_touched = self.touched_sessions.len() as u64;
+        for (kind, (count, counted)) in USUAL_KINDS.iter().zip(self.usual_kind_counts) {
+            if counted {
+                *self.summary.inserted_by_kind.entry(kind.to_string()).or_insert(0) += count;
+            }
+        }
         self.conn.execute(
             "UPDATE files SET events_imported = ?2, records_skipped = ?3 WHERE file_pk = ?1",
             params![self.file_pk, self.summary.inserted_total() as i64, records_skipped as i64],
@@ -1776,11 +1803,27 @@ impl SessionAggregate {
         let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
         let first_key = (!is_view, time_ms, event_pk);
         let last_key = (!is_view, std::cmp::Reverse(time_ms), std::cmp::Reverse(event_pk));
+        // Events mostly come in time order, so nearly each one is the new last page: its
+        // texts are copied into the ones held, without allocating them anew.
+        fn set<K>(held: &mut Option<(K, String, Option<String>)>, key: K, path: &[u8], url: Option<&[u8]>) {
+            let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+            match held {
+                Some((held_key, held_path, held_url)) => {
+                    *held_key = key;
+                    set_text(held_path, path);
+                    match (held_url.as_mut(), url) {
+                        (Some(held_url), Some(url)) => set_text(held_url, url),
+                        (_, url) => *held_url = url.map(text),
+                    }
+                }
+                None => *held = Some((key, text(path), url.map(text))),
+            }
+        }
         if self.first.as_ref().is_none_or(|(key, _, _)| first_key < *key) {
-            self.first = Some((first_key, text(path), url.map(text)));
+            set(&mut self.first, first_key, path, url);
         }
         if self.last.as_ref().is_none_or(|(key, _, _)| last_key < *key) {
-            self.last = Some((last_key, text(path), url.map(text)));
+            set(&mut self.last, last_key, path, url);
         }
         if !self.pages.iter().any(|page| page.as_bytes() == path) {
             self.pages.push(text(path));
@@ -1801,6 +1844,12 @@ impl SessionAggregate {
         };
         self.counts[slot] += 1;
     }
+}
+
+/// `held` made `bytes` as text, in its own room.
+fn set_text(held: &mut String, bytes: &[u8]) {
+    held.clear();
+    held.push_str(&String::from_utf8_lossy(bytes));
 }
 
 /// The fields as the text of a JSON object with sorted keys, the last of a repeated key
