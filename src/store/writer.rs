@@ -57,6 +57,11 @@ fn column_group(column: &str) -> ColumnGroups {
 /// How many groups [`column_group`] makes.
 const COLUMN_GROUP_COUNT: usize = 7;
 
+/// The bit after the column groups: the row's version rank is not 0, the column's default.
+/// Only views have one (a document version or time spent), so the other rows, most of them,
+/// leave it out of their insert: one column fewer to hand to SQLite per row.
+const VERSION_RANK_GROUP: ColumnGroups = 1 << COLUMN_GROUP_COUNT;
+
 /// Per group (by its bit's position), the columns in it, a bit per column.
 fn columns_by_group() -> &'static [u64; COLUMN_GROUP_COUNT] {
     static COLUMNS: std::sync::OnceLock<[u64; COLUMN_GROUP_COUNT]> = std::sync::OnceLock::new();
@@ -905,7 +910,10 @@ struct ColumnBatch<'c> {
 fn insert_batch_sql(groups: ColumnGroups) -> String {
     let columns: Vec<&str> = event_batch_columns()
         .into_iter()
-        .filter(|name| EVENT_COLUMNS.iter().find(|c| c.column == *name).is_none_or(|c| column_group(c.column) & groups != 0))
+        .filter(|name| match EVENT_COLUMNS.iter().find(|c| c.column == *name) {
+            Some(column) => column_group(column.column) & groups != 0,
+            None => *name != "version_rank" || groups & VERSION_RANK_GROUP != 0,
+        })
         .collect();
     let columns = columns.join(", ");
     format!("INSERT OR IGNORE INTO events ({columns}, file_pk) SELECT {columns}, ?1 FROM {EVENT_BATCH_TABLE}")
@@ -1087,7 +1095,7 @@ impl<'c> FileWriter<'c> {
         row: EventRow,
         counted_when_queued: bool,
     ) -> StoreResult<()> {
-        let groups = column_groups_of(&row);
+        let groups = column_groups_of(&row) | if version_rank != 0 { VERSION_RANK_GROUP } else { 0 };
         let key = (session_pk, event_key);
         // A copy queued in another batch: inserted first, so that the first copy still wins.
         if self.batched_keys.get(&key).is_some_and(|&queued| queued != groups) {
@@ -2333,6 +2341,40 @@ mod cache_tests {
             .collect::<rusqlite::Result<_>>()
             .expect("copies");
         assert_eq!(copies, vec![Some("first".to_string())]);
+    }
+
+    /// A row whose version rank is 0 leaves the column out of its insert (the column's
+    /// default); the others name it. Both kinds of row in one batch keep their own rank, views
+    /// and the other kinds alike.
+    #[test]
+    fn version_ranks_are_stored_whether_named_or_left_to_the_default() {
+        let conn = Connection::open_in_memory().expect("open");
+        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
+        conn.execute_batch("BEGIN").expect("begin");
+        let mut writer = FileWriter::new(&conn, "test", "test", 0).expect("writer");
+        let ranked = |kind: &str, id: &str, rank: Option<i64>| {
+            let mut event = event(kind, "s1", id, 1_000, "/p");
+            if let Some(rank) = rank {
+                event.set("_dd.document_version", FieldValue::Int(rank));
+            }
+            event
+        };
+        for (line, (kind, id, rank)) in
+            [("action", "a0", None), ("action", "a7", Some(7)), ("view", "v0", Some(0)), ("view", "v3", Some(3)), ("action", "a-2", Some(-2))]
+                .into_iter()
+                .enumerate()
+        {
+            writer.write(line as u64, ranked(kind, id, rank)).expect("write");
+        }
+        writer.finish(0).expect("finish");
+        let rank_of = |id: &str| -> i64 {
+            conn.query_row("SELECT version_rank FROM events WHERE action_id = ?1 OR view_id = ?1", [id], |r| r.get(0))
+                .unwrap_or_else(|e| panic!("{id}: {e}"))
+        };
+        assert_eq!([rank_of("a0"), rank_of("a7"), rank_of("v0"), rank_of("v3"), rank_of("a-2")], [0, 7, 0, 3, -2]);
+        let insert = insert_batch_sql(column_groups_of(&EventRow::with_capacity(0)));
+        assert!(!insert.contains("version_rank"), "{insert}");
+        assert!(insert_batch_sql(VERSION_RANK_GROUP).contains("version_rank"));
     }
 
     /// Sessions leave the cache with their aggregates, so the writer holds aggregates for the
