@@ -91,18 +91,32 @@ fn queries(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new("count", name), |b| b.iter(|| store.count_sessions(&q).expect("count")));
         group.bench_function(BenchmarkId::new("top_browsers", name), |b| b.iter(|| store.top_values(&q, "browser", 8).expect("facet")));
     }
-    // Sorts by a column without an index: the first page reads every session's value
-    // (directions alternate so no order is kept between iterations); the next pages are
-    // slices of the kept order. The peer is the SQL this replaced (session 22): a subquery per
-    // session in ORDER BY, run for every page.
+    // Sorts by a column without an index: the first page reads every session's value (the
+    // kept orders are dropped before each iteration); the next pages are slices of the kept
+    // order, and so are the other direction and, from the order of every session, later
+    // selections (two alternate, so neither is kept as the last selection). The peer is the
+    // SQL this replaced (session 22): a subquery per session in ORDER BY, run for every page.
+    let chrome = rum_explorer::query::parse("browser:Chrome").expect("parse");
+    let safari = rum_explorer::query::parse("browser:Safari").expect("parse");
     for sort in ["loading_time_ns", "view_referrer"] {
         let ascending = SessionQuery { sort_column: Some(sort.into()), limit: 200, ..Default::default() };
         let descending = SessionQuery { descending: true, ..ascending.clone() };
-        let mut flip = false;
         group.bench_function(BenchmarkId::new("unindexed_sort_first_page", sort), |b| {
             b.iter(|| {
+                store.forget_kept_orders();
+                store.sessions(&ascending).expect("page")
+            })
+        });
+        store.sessions(&ascending).expect("the order of every session, kept");
+        group.bench_function(BenchmarkId::new("unindexed_sort_other_direction", sort), |b| {
+            b.iter(|| store.sessions(&descending).expect("page"))
+        });
+        let selections = [SessionQuery { filter: chrome.clone(), ..ascending.clone() }, SessionQuery { filter: safari.clone(), ..ascending.clone() }];
+        let mut flip = false;
+        group.bench_function(BenchmarkId::new("unindexed_sort_selection_from_kept_order", sort), |b| {
+            b.iter(|| {
                 flip = !flip;
-                store.sessions(if flip { &ascending } else { &descending }).expect("page")
+                store.sessions(&selections[usize::from(flip)]).expect("page")
             })
         });
         let mut page = 0;

@@ -379,6 +379,46 @@ fn pages_of_a_sort_without_an_index_are_slices_of_the_independent_order() {
     }
 }
 
+/// The order of every session by a column without an index, once read, gives the other
+/// direction and the order of any later selection by the same column without reading the
+/// values again (seconds at a million sessions); what it gives is the selection's own order.
+#[test]
+fn a_kept_order_of_every_session_serves_the_other_direction_and_later_selections() {
+    let f = fixture();
+    let ids = |filter: &str, sort: &str, descending: bool| -> Vec<String> {
+        let q = SessionQuery {
+            filter: query::parse(filter).expect("parse"),
+            sort_column: Some(sort.into()),
+            descending,
+            limit: 100_000,
+            ..Default::default()
+        };
+        f.store.sessions(&q).expect("page").into_iter().map(|r| r.session_id).collect()
+    };
+    for sort in ["loading_time", "screen_size"] {
+        let ascending = ids("", sort, false);
+        assert_eq!(ascending.len(), f.sessions.len());
+        let reads = f.store.sort_value_reads();
+        let mut descending = ids("", sort, true);
+        descending.reverse();
+        assert_eq!(descending, ascending, "{sort}: descending is the same order read from its end");
+        for filter in ["browser:Chrome", "error_count:>0", "view_path:/cart*", "-os:iOS"] {
+            let matching = ids_for(&f, filter);
+            let expected: Vec<String> = ascending.iter().filter(|id| matching.contains(*id)).cloned().collect();
+            assert!(!expected.is_empty() && expected.len() < ascending.len(), "{filter}: a selection");
+            assert_eq!(ids(filter, sort, false), expected, "{sort} [{filter}]");
+            let mut backwards = ids(filter, sort, true);
+            backwards.reverse();
+            assert_eq!(backwards, expected, "{sort} [{filter}] descending");
+        }
+        assert_eq!(f.store.sort_value_reads(), reads, "{sort}: the values were read once");
+    }
+    // Another column, or a selection first, reads values as before.
+    let reads = f.store.sort_value_reads();
+    ids("browser:Safari", "error_type", false);
+    assert_eq!(f.store.sort_value_reads(), reads + 1);
+}
+
 /// The kept order of a sort without an index is read again once the data changes, whether
 /// this connection wrote (an import in the window) or another one did (the command line).
 #[test]

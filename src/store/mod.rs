@@ -93,7 +93,7 @@ pub struct Store {
     pub value_lookup_sessions: usize,
     /// The last list sorted by a column without an index, all its keys in order: its pages
     /// are slices of it until the data changes (see `value_sort`).
-    pub(crate) sorted_keys_cache: RefCell<Option<value_sort::SortedKeys>>,
+    pub(crate) sorted_keys_cache: RefCell<value_sort::SortCache>,
 }
 
 /// The default [`Store::defer_indexes_from_bytes`]: the input size from which the view
@@ -239,7 +239,7 @@ impl Store {
             defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES,
             parser_threads: None,
             value_lookup_sessions: value_sort::FEW_SESSIONS,
-            sorted_keys_cache: RefCell::new(None),
+            sorted_keys_cache: RefCell::new(value_sort::SortCache::default()),
         }
     }
 

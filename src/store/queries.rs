@@ -253,7 +253,7 @@ impl Store {
         let (where_sql, mut params) = session_where(q);
         if let Some(source) = query::first_value_source(sort_column, &mut params) {
             // A column without an index: see `value_sort`.
-            return self.value_sorted_page(&where_sql, &params, &source, q.descending, offset as usize, limit as usize);
+            return self.value_sorted_page(&where_sql, &params, sort_column, &source, q.descending, offset as usize, limit as usize);
         }
         // An indexed list column: SQLite walks its index (or sorts the matches) per page.
         params.push(SqlValue::Integer(limit));

@@ -1,7 +1,9 @@
 //! The session list sorted by a column without an index: an event key (`loading_time`), an
 //! event's extra field or a session's extended field. Every selected session's value is read
-//! and sorted once; the whole order is kept, and the pages after the first are slices of it
-//! until the data changes.
+//! and sorted once; the whole order is kept until the data changes, and serves the pages
+//! after the first, the other direction, and (the order of every session) later selections
+//! sorted by the same column: at 1,000,000 sessions reading the values takes seconds, keeping
+//! the selected keys of the kept order milliseconds.
 
 use super::{Store, StoreResult};
 use crate::query::FirstValueSource;
@@ -20,14 +22,55 @@ pub const FEW_SESSIONS: usize = 5_000;
 /// A sort's whole order, kept for the pages after the first.
 #[derive(Debug)]
 pub struct SortedKeys {
-    /// What was sorted: the WHERE clause, the value's source, the direction.
+    /// What was sorted: the WHERE clause and the value's source, or (the order of every
+    /// session) the sort column.
     what: String,
     params: Vec<SqlValue>,
     /// `PRAGMA data_version` when read: changes when another connection commits.
     data_version: i64,
     /// The connection's own `total_changes()` when read: changes when it writes.
     changes: u64,
+    /// Ascending: (value, key); descending pages read it from the end.
     keys: Vec<i64>,
+}
+
+/// The orders a connection keeps (see the module comment).
+#[derive(Debug, Default)]
+pub struct SortCache {
+    /// The last sort of a selection (a filter or a time range).
+    selection: Option<SortedKeys>,
+    /// The last sort of every session.
+    all: Option<SortedKeys>,
+    /// Whether the last page came from `all`.
+    last_was_all: bool,
+    /// Times the values were read (for tests).
+    value_reads: u64,
+}
+
+/// The page `offset..offset + limit` of an ascending order, read from its end if descending.
+fn page_of(ascending: &[i64], descending: bool, offset: usize, limit: usize) -> Vec<i64> {
+    if descending {
+        ascending.iter().rev().skip(offset).take(limit).copied().collect()
+    } else {
+        let start = offset.min(ascending.len());
+        ascending[start..start.saturating_add(limit).min(ascending.len())].to_vec()
+    }
+}
+
+/// The keys of `ordered` that are in `selected` (ascending), in `ordered`'s order.
+fn keep_selected(ordered: &[i64], selected: &[i64]) -> Vec<i64> {
+    let (Some(&first), Some(&last)) = (selected.first(), selected.last()) else { return Vec::new() };
+    let span = usize::try_from(last - first + 1).unwrap_or(usize::MAX);
+    if span <= selected.len().saturating_mul(64).saturating_add(1024) {
+        // Keys are dense (rows are numbered as sessions arrive): a table of flags.
+        let mut is_selected = vec![false; span];
+        for key in selected {
+            is_selected[(key - first) as usize] = true;
+        }
+        ordered.iter().copied().filter(|key| key.checked_sub(first).and_then(|i| is_selected.get(i as usize)).copied().unwrap_or(false)).collect()
+    } else {
+        ordered.iter().copied().filter(|key| selected.binary_search(key).is_ok()).collect()
+    }
 }
 
 /// SQLite's order of values (NULL, numbers, text, blobs; text by bytes), which `ORDER BY`
@@ -67,45 +110,90 @@ struct EventPosition {
 
 impl Store {
     /// The page `offset..offset + limit` of the sessions `where_sql` selects, sorted by
-    /// `source`'s value (then by key, in the same direction), from the kept order when the
-    /// same sort ran last and nothing has been written since, by this connection or another.
+    /// `source`'s value (then by key, in the same direction). From a kept order when nothing
+    /// has been written since, by this connection or another: the same selection's, or for a
+    /// selection the order of every session by `sort_column`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn value_sorted_page(
         &self,
         where_sql: &str,
         params: &[SqlValue],
+        sort_column: &str,
         source: &FirstValueSource,
         descending: bool,
         offset: usize,
         limit: usize,
     ) -> StoreResult<Vec<i64>> {
-        let slice = |keys: &[i64]| {
-            let start = offset.min(keys.len());
-            keys[start..start.saturating_add(limit).min(keys.len())].to_vec()
-        };
-        let what = format!("{where_sql}\n{source:?}\n{descending}\n{}", self.value_lookup_sessions);
+        // `where_sql` is "1" exactly when nothing is selected (see `session_where`).
+        let every_session = where_sql == "1";
+        let what = format!("{where_sql}\n{source:?}\n{}", self.value_lookup_sessions);
+        let all_what = format!("{sort_column}\n{}", self.value_lookup_sessions);
         let data_version: i64 = self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         let changes = self.conn.total_changes();
-        if let Some(kept) = self.sorted_keys_cache.borrow().as_ref() {
-            if kept.what == what && kept.params == params && kept.data_version == data_version && kept.changes == changes {
-                return Ok(slice(&kept.keys));
+        let fresh = |kept: &SortedKeys| kept.data_version == data_version && kept.changes == changes;
+        let all_kept = {
+            let mut cache = self.sorted_keys_cache.borrow_mut();
+            let all_kept = cache.all.as_ref().is_some_and(|all| fresh(all) && all.what == all_what);
+            if every_session && all_kept {
+                cache.last_was_all = true;
+                return Ok(cache.all.as_ref().map(|all| page_of(&all.keys, descending, offset, limit)).unwrap_or_default());
             }
+            if let Some(kept) = cache.selection.as_ref().filter(|kept| fresh(kept) && kept.what == what && kept.params == params) {
+                let page = page_of(&kept.keys, descending, offset, limit);
+                cache.last_was_all = false;
+                return Ok(page);
+            }
+            all_kept
+        };
+        let keys = if all_kept {
+            let selected = self.selected_session_keys(where_sql, params)?;
+            let cache = self.sorted_keys_cache.borrow();
+            cache.all.as_ref().map(|all| keep_selected(&all.keys, &selected)).unwrap_or_default()
+        } else {
+            self.sorted_keys_cache.borrow_mut().value_reads += 1;
+            let mut sessions = self.selected_sessions_with_own_value(where_sql, params, source)?;
+            self.fill_first_event_values(&mut sessions, params, source)?;
+            sessions.sort_unstable_by(|(a_key, a), (b_key, b)| compare_sql_values(a, b).then(a_key.cmp(b_key)));
+            sessions.into_iter().map(|(key, _)| key).collect()
+        };
+        let page = page_of(&keys, descending, offset, limit);
+        let mut cache = self.sorted_keys_cache.borrow_mut();
+        cache.last_was_all = every_session;
+        if every_session {
+            cache.all = Some(SortedKeys { what: all_what, params: Vec::new(), data_version, changes, keys });
+        } else {
+            cache.selection = Some(SortedKeys { what, params: params.to_vec(), data_version, changes, keys });
         }
-        let mut sessions = self.selected_sessions_with_own_value(where_sql, params, source)?;
-        self.fill_first_event_values(&mut sessions, params, source)?;
-        sessions.sort_unstable_by(|(a_key, a), (b_key, b)| compare_sql_values(a, b).then(a_key.cmp(b_key)));
-        let mut keys: Vec<i64> = sessions.into_iter().map(|(key, _)| key).collect();
-        if descending {
-            keys.reverse();
-        }
-        let page = slice(&keys);
-        *self.sorted_keys_cache.borrow_mut() =
-            Some(SortedKeys { what, params: params.to_vec(), data_version, changes, keys });
         Ok(page)
     }
 
-    /// How many sessions the kept order holds, if one is kept (for tests).
+    /// How many sessions the order that gave the last page holds, if one is kept (for tests).
     pub fn sorted_keys_cached(&self) -> Option<usize> {
-        self.sorted_keys_cache.borrow().as_ref().map(|kept| kept.keys.len())
+        let cache = self.sorted_keys_cache.borrow();
+        let kept = if cache.last_was_all { cache.all.as_ref() } else { cache.selection.as_ref() };
+        kept.map(|kept| kept.keys.len())
+    }
+
+    /// How many times a sort without an index has read its values (for tests).
+    pub fn sort_value_reads(&self) -> u64 {
+        self.sorted_keys_cache.borrow().value_reads
+    }
+
+    /// Drops the kept orders: the next sort without an index reads its values again (for
+    /// benchmarks of a first page).
+    pub fn forget_kept_orders(&self) {
+        let mut cache = self.sorted_keys_cache.borrow_mut();
+        cache.selection = None;
+        cache.all = None;
+    }
+
+    /// The keys of the sessions `where_sql` selects, ascending.
+    fn selected_session_keys(&self, where_sql: &str, params: &[SqlValue]) -> StoreResult<Vec<i64>> {
+        let sql = format!("SELECT s.session_pk FROM sessions s WHERE {where_sql} ORDER BY s.session_pk");
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let bound = bound(&statement, params);
+        let keys = statement.query_map(params_from_iter(bound), |r| r.get(0))?;
+        Ok(keys.collect::<Result<_, _>>()?)
     }
 
     /// The selected sessions' keys in key order, each with its own value of the field (NULL
