@@ -840,11 +840,17 @@ pub struct FileWriter<'c> {
     /// By the session id's bytes: an event's id is looked up as it sits in its row, without
     /// checking it is UTF-8 again (it was, when the parser put it there).
     sessions: FxHashMap<Box<[u8]>, CachedSession>,
-    touched_sessions: FxHashSet<i64>,
-    /// Sessions this file created.
-    new_sessions: FxHashSet<i64>,
+    /// Sessions stored before this file that it touched. Those it created are counted from
+    /// their keys, which run from `first_new_session_pk` to `next_session_pk`: a set of them
+    /// held some 18 MB at 1,000,000 sessions, and two of them twice that.
+    touched_stored_sessions: FxHashSet<i64>,
+    /// The session_pk of the first session this file creates: those from it on are new.
+    first_new_session_pk: i64,
     /// The session_pk the next session this file creates gets.
     next_session_pk: i64,
+    /// Sessions this file created that left the cache and came back: any of their views may
+    /// be in the table already, so their views are merged there, not held back.
+    resumed_sessions: FxHashSet<i64>,
     /// Sessions cached at most (see [`SESSION_CACHE_LIMIT`]; tests lower it).
     pub session_cache_limit: usize,
     /// Views held back at most (see [`PENDING_VIEW_LIMIT`]; tests lower it).
@@ -852,7 +858,8 @@ pub struct FileWriter<'c> {
     pending_views: FxHashMap<(i64, i64), PendingView>,
     /// The held-back views' keys in the order they arrived, the order they are written in.
     pending_order: std::collections::VecDeque<(i64, i64)>,
-    /// Held-back views written early to stay under the limit: later copies merge in the table.
+    /// Held-back views of cached sessions written early to stay under the limit: later copies
+    /// merge in the table. Emptied with the cache; a session that comes back is resumed.
     pending_written_early: FxHashSet<(i64, i64)>,
     /// The aggregates of the sessions this file created, counted as their events are written.
     aggregates: FxHashMap<i64, SessionAggregate>,
@@ -870,9 +877,6 @@ pub struct FileWriter<'c> {
     pages_from_delta: FxHashSet<i64>,
     /// The event_pk of this file's first row: what is below was stored before it.
     first_event_pk: i64,
-    /// Sessions this file created that left the cache with their aggregates: what counting
-    /// goes on from should another of their events come (see [`FileWriter::evict_cached_sessions`]).
-    written_aggregates: FxHashMap<i64, WrittenAggregate>,
     aggregate_columns: AggregateColumns,
     /// Per set of column groups met, the statement that inserts such rows in one run (see
     /// [`super::event_batch`]), and the rows queued for it, in the order they came.
@@ -996,9 +1000,10 @@ impl<'c> FileWriter<'c> {
             conn,
             file_pk,
             sessions: FxHashMap::default(),
-            touched_sessions: FxHashSet::default(),
-            new_sessions: FxHashSet::default(),
+            touched_stored_sessions: FxHashSet::default(),
+            first_new_session_pk: next_session_pk,
             next_session_pk,
+            resumed_sessions: FxHashSet::default(),
             session_cache_limit: SESSION_CACHE_LIMIT,
             pending_view_limit: PENDING_VIEW_LIMIT,
             pending_views: FxHashMap::default(),
@@ -1009,7 +1014,6 @@ impl<'c> FileWriter<'c> {
             deltas: FxHashMap::default(),
             pages_from_delta: FxHashSet::default(),
             first_event_pk: next_event_pk,
-            written_aggregates: FxHashMap::default(),
             aggregate_columns,
             batches: Vec::new(),
             batched_rows: 0,
@@ -1037,11 +1041,15 @@ impl<'c> FileWriter<'c> {
             self.summary.warnings.push((line, warning));
         }
         let (session_pk, differing) = self.session_for(row.bytes_of(session_id), row.bytes_of(session_fields))?;
-        self.touched_sessions.insert(session_pk);
+        let new_session = self.is_new_session(session_pk);
+        if !new_session {
+            self.touched_stored_sessions.insert(session_pk);
+        }
         // Session-scoped values that differ from the session's stay on the event.
         if kind == "view" {
             let key = (session_pk, event_key);
-            if self.new_sessions.contains(&session_pk) && !self.pending_written_early.contains(&key) {
+            let maybe_stored = self.resumed_sessions.contains(&session_pk) || self.pending_written_early.contains(&key);
+            if new_session && (!maybe_stored || self.pending_views.contains_key(&key)) {
                 // Held as its row; copies merge row by row (`merge_rows`).
                 if !differing.is_empty() {
                     let extra = extra_with(&row, differing);
@@ -1191,7 +1199,7 @@ impl<'c> FileWriter<'c> {
             }
             let event_pk = first_pk + next_stored as i64;
             next_stored += 1;
-            let counted_into = if self.new_sessions.contains(&row.session_pk) {
+            let counted_into = if self.is_new_session(row.session_pk) {
                 Some(&mut self.aggregates)
             } else if !self.recount.contains(&row.session_pk) {
                 Some(&mut self.deltas)
@@ -1349,10 +1357,60 @@ impl<'c> FileWriter<'c> {
         Ok((session.session_pk, differing))
     }
 
+    /// Whether this file created the session: keys are handed out in order from the first.
+    fn is_new_session(&self, session_pk: i64) -> bool {
+        session_pk >= self.first_new_session_pk
+    }
+
+    fn new_session_count(&self) -> usize {
+        (self.next_session_pk - self.first_new_session_pk) as usize
+    }
+
+    /// The aggregates of a session this file created, as they were when it left the cache:
+    /// counts and times from its row, and the sort keys of its first and last page from its
+    /// events (all in the table, and all counted: it is not in `recount`, whose sessions keep
+    /// their aggregates in memory). Rare: a session's events mostly come before the cache
+    /// next fills.
+    fn written_aggregate(
+        &self,
+        session_pk: i64,
+        start_ms: Option<i64>,
+        end_ms: Option<i64>,
+        counts: [i64; 6],
+        has_page: bool,
+    ) -> StoreResult<WrittenAggregate> {
+        let (mut first_key, mut last_key) = (None, None);
+        if has_page {
+            let mut first = self.conn.prepare_cached(
+                "SELECT kind <> 'view', time_ms, event_pk FROM events WHERE session_pk = ?1 AND view_path IS NOT NULL
+                 ORDER BY kind <> 'view', time_ms, event_pk LIMIT 1",
+            )?;
+            first_key = first.query_row(params![session_pk], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional()?;
+            let mut last = self.conn.prepare_cached(
+                "SELECT kind <> 'view', time_ms, event_pk FROM events WHERE session_pk = ?1 AND view_path IS NOT NULL
+                 ORDER BY kind <> 'view', time_ms DESC, event_pk DESC LIMIT 1",
+            )?;
+            last_key = last
+                .query_row(params![session_pk], |r| {
+                    Ok((r.get(0)?, std::cmp::Reverse(r.get(1)?), std::cmp::Reverse(r.get(2)?)))
+                })
+                .optional()?;
+        }
+        let default = SessionAggregate::default();
+        Ok(WrittenAggregate {
+            start_ms: start_ms.unwrap_or(default.start_ms),
+            end_ms: end_ms.unwrap_or(default.end_ms),
+            counts,
+            first_key,
+            last_key,
+        })
+    }
+
     fn load_or_create_session(&mut self, session_id: &str) -> StoreResult<CachedSession> {
         let attribute_columns = SESSION_ATTRIBUTES.iter().map(|a| a.column).collect::<Vec<_>>().join(", ");
         let mut select = self.conn.prepare_cached(&format!(
             "SELECT session_pk, session_fields_json, first_view_path, first_view_url, last_view_path, last_view_url,
+                 start_ms, end_ms, view_count, action_count, error_count, resource_count, long_task_count, other_event_count,
                  {attribute_columns} FROM sessions WHERE session_id = ?1"
         ))?;
         let found = select
@@ -1360,19 +1418,28 @@ impl<'c> FileWriter<'c> {
                 let session_pk: i64 = r.get(0)?;
                 let fields_json: String = r.get(1)?;
                 let pages: (PageTexts, PageTexts) = ((r.get(2)?, r.get(3)?), (r.get(4)?, r.get(5)?));
+                let times: (Option<i64>, Option<i64>) = (r.get(6)?, r.get(7)?);
+                let mut counts = [0; 6];
+                for (i, count) in counts.iter_mut().enumerate() {
+                    *count = r.get(8 + i)?;
+                }
                 let mut attributes = FxHashMap::default();
                 for (i, attribute) in SESSION_ATTRIBUTES.iter().enumerate() {
-                    if let Some(value) = r.get::<_, Option<String>>(i + 6)? {
+                    if let Some(value) = r.get::<_, Option<String>>(i + 14)? {
                         attributes.insert(attribute.key.to_string(), FieldValue::Str(value));
                     }
                 }
-                Ok((session_pk, fields_json, pages, attributes))
+                Ok((session_pk, fields_json, pages, times, counts, attributes))
             })
             .optional()?;
-        if let Some((session_pk, fields_json, (first_page, last_page), mut attributes)) = found {
-            if let Some(written) = self.written_aggregates.remove(&session_pk) {
-                // It left the cache earlier in this file: its aggregates count on from there.
-                self.aggregates.insert(session_pk, written.resume(first_page, last_page));
+        if let Some((session_pk, fields_json, (first_page, last_page), (start_ms, end_ms), counts, mut attributes)) = found {
+            if self.is_new_session(session_pk) {
+                // It left the cache earlier in this file, its aggregates written in its row.
+                self.resumed_sessions.insert(session_pk);
+                if !self.aggregates.contains_key(&session_pk) {
+                    let written = self.written_aggregate(session_pk, start_ms, end_ms, counts, first_page.0.is_some())?;
+                    self.aggregates.insert(session_pk, written.resume(first_page, last_page));
+                }
             }
             if let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(&fields_json) {
                 for (key, value) in map {
@@ -1393,7 +1460,6 @@ impl<'c> FileWriter<'c> {
         // Its events refer to it before the row exists: `finish` checks that it came.
         let session_pk = self.next_session_pk;
         self.next_session_pk += 1;
-        self.new_sessions.insert(session_pk);
         Ok(CachedSession {
             session_pk,
             attributes: FxHashMap::default(),
@@ -1409,8 +1475,10 @@ impl<'c> FileWriter<'c> {
     /// (pages' texts, a map entry) took some 700 bytes a session, and the peak at 100,000
     /// sessions went from 240-254 MiB to 210-214 MiB without them (two runs each). Their views held back and
     /// the queued rows are written first, so the aggregates count every event so far; should
-    /// another event of one come later, counting goes on from the numbers kept for it
-    /// ([`WrittenAggregate`], 112 bytes) and the pages' texts read back from its row.
+    /// another event of one come later, counting goes on from its row and events
+    /// ([`FileWriter::written_aggregate`]). Nothing of a session that left stays in memory:
+    /// keeping its counts (112 bytes) and its views written early took 435 MB at 1,000,000
+    /// sessions (peak 664 MB).
     fn evict_cached_sessions(&mut self) -> StoreResult<()> {
         let leaving: FxHashSet<i64> = self
             .sessions
@@ -1431,14 +1499,17 @@ impl<'c> FileWriter<'c> {
             self.insert_batch()?;
             for session_pk in &leaving {
                 if let Some(aggregate) = self.aggregates.remove(session_pk) {
-                    self.written_aggregates.insert(*session_pk, aggregate.written());
                     leaving_aggregates.insert(*session_pk, aggregate);
                 }
             }
             self.insert_pages(&leaving_aggregates)?;
         }
         self.add_deltas()?;
-        self.write_cached_sessions(&mut leaving_aggregates)
+        self.write_cached_sessions(&mut leaving_aggregates)?;
+        // Every cached session has left: one that comes back is resumed, its views merged in
+        // the table (`write_prepared`).
+        self.pending_written_early.clear();
+        Ok(())
     }
 
     /// Adds [`FileWriter::deltas`] to the rows of their sessions and empties it. Sums, minima
@@ -1648,7 +1719,7 @@ impl<'c> FileWriter<'c> {
              DELETE FROM temp.touched_sessions;",
             )?;
         }
-        self.summary.sessions_touched = self.touched_sessions.len() as u64;
+        self.summary.sessions_touched = (self.new_session_count() + self.touched_stored_sessions.len()) as u64;
         for (kind, (count, counted)) in USUAL_KINDS.iter().zip(self.usual_kind_counts) {
             if counted {
                 *self.summary.inserted_by_kind.entry(kind.to_string()).or_insert(0) += count;
@@ -1665,13 +1736,16 @@ impl<'c> FileWriter<'c> {
     /// event's session is one read from the table or one this file created, numbered on from
     /// the largest stored, so the rows from there must be exactly the sessions created.
     fn check_new_sessions_stored(&self) -> StoreResult<()> {
-        let first_new_pk = self.next_session_pk - self.new_sessions.len() as i64;
-        let stored: i64 =
-            self.conn.query_row("SELECT count(*) FROM sessions WHERE session_pk >= ?1", params![first_new_pk], |r| r.get(0))?;
-        if stored != self.new_sessions.len() as i64 {
+        let created = self.new_session_count();
+        let stored: i64 = self.conn.query_row(
+            "SELECT count(*) FROM sessions WHERE session_pk >= ?1",
+            params![self.first_new_session_pk],
+            |r| r.get(0),
+        )?;
+        if stored != created as i64 {
             return Err(StoreError::Sqlite(rusqlite::Error::ModuleError(format!(
                 "{} sessions created, {stored} stored: their events would have no session",
-                self.new_sessions.len()
+                created
             ))));
         }
         Ok(())
@@ -1734,7 +1808,7 @@ struct SessionAggregate {
 
 /// What a session's aggregates need to go on counting once its row has been written with
 /// them: the counts and times, and the sort keys of its first and last page (the pages' texts
-/// are in the row).
+/// are in the row); read back when it comes again ([`FileWriter::written_aggregate`]).
 struct WrittenAggregate {
     start_ms: i64,
     end_ms: i64,
@@ -1776,16 +1850,6 @@ impl Default for SessionAggregate {
 }
 
 impl SessionAggregate {
-    fn written(&self) -> WrittenAggregate {
-        WrittenAggregate {
-            start_ms: self.start_ms,
-            end_ms: self.end_ms,
-            counts: self.counts,
-            first_key: self.first.as_ref().map(|(key, _, _)| *key),
-            last_key: self.last.as_ref().map(|(key, _, _)| *key),
-        }
-    }
-
     /// start_ms, end_ms, duration_ms, the six counts, first and last page path and URL; a
     /// session without events has no times and counts of 0.
     fn columns(self) -> Vec<SqlValue> {
@@ -2377,9 +2441,10 @@ mod cache_tests {
         assert!(insert_batch_sql(VERSION_RANK_GROUP).contains("version_rank"));
     }
 
-    /// Sessions leave the cache with their aggregates, so the writer holds aggregates for the
-    /// cached sessions only, however many sessions the file has; a session that comes back
-    /// after it left counts on from what it had, first and last page included.
+    /// Sessions leave the cache with their aggregates, so the writer holds aggregates and views
+    /// for the cached sessions only, however many sessions the file has; a session that comes
+    /// back after it left counts on from what its row and events say, first and last page
+    /// included, and a new copy of a view it had merges into the stored one.
     #[test]
     fn aggregates_held_stay_within_the_session_cache() {
         let conn = Connection::open_in_memory().expect("open");
@@ -2395,11 +2460,22 @@ mod cache_tests {
             most_held = most_held.max(writer.aggregates.len() + writer.pending_views.len());
         }
         assert!(most_held <= 10, "aggregates and held views for 4 cached sessions and the one arriving, not 50: {most_held}");
-        assert!(writer.written_aggregates.len() >= 40);
+        assert!(writer.pending_written_early.len() <= 10, "{}", writer.pending_written_early.len());
+        assert!(writer.resumed_sessions.is_empty());
         // s0 again, long after it left: a later view (its last page now) and an action.
         writer.write(3, event("view", "s0", "v0-late", 9_000, "/last")).expect("late view");
         writer.write(4, event("action", "s0", "a0-late", 9_500, "/last")).expect("late action");
+        assert_eq!(writer.resumed_sessions.len(), 1, "read back from its row, not kept");
+        // And a copy of its first view with a loading time: merged, not a second view.
+        let mut copy = event("view", "s0", "v0", 1_000, "/first/0");
+        copy.set("loading_time", FieldValue::Int(1_500_000_000));
+        let outcome = writer.write(5, copy).expect("copy");
+        assert_eq!(outcome, WriteOutcome::Merged);
         writer.finish(0).expect("finish");
+        let loading_ns: i64 = conn
+            .query_row("SELECT loading_time_ns FROM events WHERE view_id = 'v0'", [], |r| r.get(0))
+            .expect("merged view");
+        assert_eq!(loading_ns, 1_500_000_000);
         let (views, actions, start, end, first, last): (i64, i64, i64, i64, String, String) = conn
             .query_row(
                 "SELECT view_count, action_count, start_ms, end_ms, first_view_path, last_view_path FROM sessions WHERE session_id = 's0'",
