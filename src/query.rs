@@ -386,6 +386,8 @@ pub struct FirstValueSource {
     pub event_value_sql: String,
     /// The session's own value, for extended fields (`json_extract(s.session_fields_json, ?3)`).
     pub session_value_sql: Option<String>,
+    /// The events' column the value is, for event keys.
+    pub event_column: Option<&'static str>,
 }
 
 /// The order in which a session's events are searched for a column's first value: the
@@ -423,13 +425,18 @@ pub fn first_value_source(key: &str, params: &mut Vec<SqlValue>) -> Option<First
     match resolve(key) {
         KeyTarget::Session { .. } => None,
         KeyTarget::Event(column) => {
-            Some(FirstValueSource { event_value_sql: format!("e.{}", column.column), session_value_sql: None })
+            Some(FirstValueSource {
+                event_value_sql: format!("e.{}", column.column),
+                session_value_sql: None,
+                event_column: Some(column.column),
+            })
         }
         KeyTarget::Extended(key) => {
             let path = push(params, SqlValue::Text(json_path(&key)));
             Some(FirstValueSource {
                 event_value_sql: format!("json_extract(e.extra_json, {path})"),
                 session_value_sql: Some(format!("json_extract(s.session_fields_json, {path})")),
+                event_column: None,
             })
         }
     }

@@ -460,3 +460,51 @@ fn a_kept_sort_order_follows_new_data_from_this_connection_and_from_another() {
         .collect();
     assert_eq!(pages, reference, "pages are slices of one order");
 }
+
+/// A sort by a view timing reads the views' covering index while the store knows that no
+/// other kind of event carries that timing, and the events table once one does; either way
+/// each session's first value in time order decides, an action's included.
+#[test]
+fn a_view_timing_sort_reads_the_views_index_while_only_views_carry_it() {
+    let mut f = fixture();
+    f.store.value_lookup_sessions = 0;
+    let order = |store: &Store| -> Vec<(String, Option<serde_json::Value>)> {
+        let q = SessionQuery {
+            sort_column: Some("loading_time".into()),
+            limit: 100_000,
+            extra_columns: vec!["loading_time".into()],
+            ..Default::default()
+        };
+        store.sessions(&q).expect("page").into_iter().map(|r| (r.session_id, r.extended_fields.get("loading_time").cloned())).collect()
+    };
+    assert!(f.store.sort_reads_views_index("loading_time").expect("check"));
+    assert!(f.store.sort_reads_views_index("largest_contentful_paint").expect("check"));
+    assert!(!f.store.sort_reads_views_index("view_path").expect("check"), "every kind names its page");
+    assert!(!f.store.sort_reads_views_index("error_type").expect("check"), "not in the views' index");
+    let before = order(&f.store);
+    assert_eq!(before.len(), f.sessions.len());
+    // Read from the views' index, the order is the one read from every event.
+    f.store.forget_kept_orders();
+    f.store.conn.execute_batch("UPDATE store_facts SET value = 'loading_time_ns'").expect("pretend");
+    assert!(!f.store.sort_reads_views_index("loading_time").expect("check"));
+    assert_eq!(order(&f.store), before, "the same order from the events table");
+    f.store.conn.execute_batch("UPDATE store_facts SET value = ''").expect("back");
+    // An action with a loading time smaller than any, before the views of the session that
+    // sorts last: its value is now that session's first.
+    let (last_id, _) = before.last().cloned().expect("sessions");
+    let last = f.sessions.iter().find(|s| s.session_id == last_id).expect("row");
+    let file = f._dir.path().join("action.lp");
+    std::fs::write(
+        &file,
+        format!("action,session_id={last_id},action_id=early-action,action_type=click loading_time=1i {}\n", last.start_ms.expect("start") - 1),
+    )
+    .expect("write");
+    import(&mut f.store, &[file]);
+    assert!(!f.store.sort_reads_views_index("loading_time").expect("check"), "an action carries it now");
+    assert!(f.store.sort_reads_views_index("first_contentful_paint").expect("check"), "still views only");
+    let mut expected: Vec<_> = before.iter().filter(|(id, _)| *id != last_id).cloned().collect();
+    let without_value = expected.iter().take_while(|(_, v)| v.is_none()).count();
+    assert!(without_value < expected.len(), "sessions with a loading time");
+    expected.insert(without_value, (last_id.clone(), Some(serde_json::json!(1))));
+    assert_eq!(order(&f.store), expected);
+}

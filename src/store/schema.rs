@@ -6,7 +6,7 @@ use crate::model::{EVENT_COLUMNS, SESSION_ATTRIBUTES};
 use rusqlite::Connection;
 use std::path::Path;
 
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 /// Session columns a user can sort by and that are indexed for it.
 pub const SESSION_LIST_COLUMNS: &[&str] = &[
@@ -183,9 +183,36 @@ fn migration_9() -> String {
         .to_string()
 }
 
+/// The key in `store_facts` naming the event columns that some event other than a view has a
+/// value in (comma-separated, sorted). Absent: not known.
+pub const COLUMNS_ON_OTHER_KINDS: &str = "columns_on_other_kinds";
+
+/// Version 10: facts about the stored events that the writer keeps as it writes, which
+/// queries would otherwise learn by reading every event. The first: which columns carry a
+/// value on events other than views. A sort by a view timing (`loading_time`) then reads the
+/// views' covering index instead of the whole events table when only views carry it. Known
+/// from the start for a database without events; one that has events keeps reading them.
+fn migration_10() -> String {
+    format!(
+        "CREATE TABLE store_facts (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+         INSERT INTO store_facts (name, value) SELECT '{COLUMNS_ON_OTHER_KINDS}', '' WHERE NOT EXISTS (SELECT 1 FROM events);"
+    )
+}
+
 /// Migrations in order: entry i takes the schema from version i to i+1.
 fn migrations() -> Vec<String> {
-    vec![migration_1(), migration_2(), migration_3(), migration_4(), migration_5(), migration_6(), migration_7(), migration_8(), migration_9()]
+    vec![
+        migration_1(),
+        migration_2(),
+        migration_3(),
+        migration_4(),
+        migration_5(),
+        migration_6(),
+        migration_7(),
+        migration_8(),
+        migration_9(),
+        migration_10(),
+    ]
 }
 
 pub fn migrate(conn: &Connection, path: &Path) -> StoreResult<()> {
@@ -304,5 +331,17 @@ mod tests {
             .query_row("EXPLAIN QUERY PLAN SELECT session_pk FROM events WHERE error_type = 'TypeError'", [], |r| r.get(3))
             .expect("plan");
         assert!(plan.contains("COVERING INDEX events_by_error_type"), "version 9: {plan}");
+        let facts: i64 = conn.query_row("SELECT count(*) FROM store_facts", [], |r| r.get(0)).expect("facts");
+        assert_eq!(facts, 0, "version 10: a database with events does not know which kinds carry which columns");
+    }
+
+    #[test]
+    fn a_new_database_knows_that_no_other_kind_carries_a_column() {
+        let conn = Connection::open_in_memory().expect("open");
+        migrate(&conn, Path::new(":memory:")).expect("migrate");
+        let value: String = conn
+            .query_row("SELECT value FROM store_facts WHERE name = ?1", [COLUMNS_ON_OTHER_KINDS], |r| r.get(0))
+            .expect("known");
+        assert_eq!(value, "");
     }
 }

@@ -7,6 +7,7 @@ use crate::model::{
 };
 use super::event_batch::{event_batch_columns, register_event_batch, BatchRow, BatchSlot, EVENT_BATCH_TABLE};
 use super::event_row::{EventRow, Slot, TextRange};
+use super::schema::COLUMNS_ON_OTHER_KINDS;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -74,9 +75,8 @@ fn columns_by_group() -> &'static [u64; COLUMN_GROUP_COUNT] {
     })
 }
 
-/// The groups `row` has values in.
-fn column_groups_of(row: &EventRow) -> ColumnGroups {
-    let non_null = row.non_null_columns();
+/// The groups of the columns `non_null` names, a bit per column of [`EVENT_COLUMNS`].
+fn groups_of_columns(non_null: u64) -> ColumnGroups {
     columns_by_group().iter().enumerate().fold(0, |groups, (group, &columns)| groups | (ColumnGroups::from(non_null & columns != 0) << group))
 }
 
@@ -895,6 +895,9 @@ pub struct FileWriter<'c> {
     next_event_pk: i64,
     find_view: Statement<'c>,
     update_view: Statement<'c>,
+    /// The columns (a bit each, as [`EventRow::non_null_columns`]) that rows of kinds other
+    /// than views had values in: added to the store's fact at the end (`finish`).
+    columns_on_other_kinds: u64,
     pub summary: WriteSummary,
 }
 
@@ -1023,6 +1026,7 @@ impl<'c> FileWriter<'c> {
             next_event_pk,
             find_view,
             update_view,
+            columns_on_other_kinds: 0,
             summary: WriteSummary::default(),
         })
     }
@@ -1103,7 +1107,11 @@ impl<'c> FileWriter<'c> {
         row: EventRow,
         counted_when_queued: bool,
     ) -> StoreResult<()> {
-        let groups = column_groups_of(&row) | if version_rank != 0 { VERSION_RANK_GROUP } else { 0 };
+        let non_null = row.non_null_columns();
+        if kind != "view" {
+            self.columns_on_other_kinds |= non_null;
+        }
+        let groups = groups_of_columns(non_null) | if version_rank != 0 { VERSION_RANK_GROUP } else { 0 };
         let key = (session_pk, event_key);
         // A copy queued in another batch: inserted first, so that the first copy still wins.
         if self.batched_keys.get(&key).is_some_and(|&queued| queued != groups) {
@@ -1720,6 +1728,7 @@ impl<'c> FileWriter<'c> {
             )?;
         }
         self.summary.sessions_touched = (self.new_session_count() + self.touched_stored_sessions.len()) as u64;
+        self.add_columns_on_other_kinds()?;
         for (kind, (count, counted)) in USUAL_KINDS.iter().zip(self.usual_kind_counts) {
             if counted {
                 *self.summary.inserted_by_kind.entry(kind.to_string()).or_insert(0) += count;
@@ -1730,6 +1739,27 @@ impl<'c> FileWriter<'c> {
             params![self.file_pk, self.summary.inserted_total() as i64, records_skipped as i64],
         )?;
         Ok(std::mem::take(&mut self.summary))
+    }
+
+    /// Adds this file's columns on events other than views to the store's fact, where it is
+    /// known (see `schema::migration_10`); the queued rows are all written by now.
+    fn add_columns_on_other_kinds(&self) -> StoreResult<()> {
+        let known: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM store_facts WHERE name = ?1", params![COLUMNS_ON_OTHER_KINDS], |r| r.get(0))
+            .optional()?;
+        let Some(known) = known else { return Ok(()) };
+        let mut columns: std::collections::BTreeSet<&str> = known.split(',').filter(|c| !c.is_empty()).collect();
+        for (i, column) in EVENT_COLUMNS.iter().enumerate() {
+            if self.columns_on_other_kinds & (1 << i) != 0 {
+                columns.insert(column.column);
+            }
+        }
+        let value = columns.into_iter().collect::<Vec<_>>().join(",");
+        if value != known {
+            self.conn.execute("UPDATE store_facts SET value = ?2 WHERE name = ?1", params![COLUMNS_ON_OTHER_KINDS, value])?;
+        }
+        Ok(())
     }
 
     /// Imports run without SQLite's foreign key checks (see `Store::pause_foreign_keys`): an
@@ -2436,7 +2466,7 @@ mod cache_tests {
                 .unwrap_or_else(|e| panic!("{id}: {e}"))
         };
         assert_eq!([rank_of("a0"), rank_of("a7"), rank_of("v0"), rank_of("v3"), rank_of("a-2")], [0, 7, 0, 3, -2]);
-        let insert = insert_batch_sql(column_groups_of(&EventRow::with_capacity(0)));
+        let insert = insert_batch_sql(groups_of_columns(EventRow::with_capacity(0).non_null_columns()));
         assert!(!insert.contains("version_rank"), "{insert}");
         assert!(insert_batch_sql(VERSION_RANK_GROUP).contains("version_rank"));
     }
