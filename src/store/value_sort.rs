@@ -340,6 +340,21 @@ mod tests {
     use super::*;
     use rusqlite::Connection;
 
+    /// The columns read from the views' covering index are in it: its definition lives in a
+    /// migration, which stays as it was written.
+    #[test]
+    fn the_view_timing_columns_are_in_the_views_index() {
+        let conn = Connection::open_in_memory().expect("open");
+        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
+        let sql: String = conn
+            .query_row("SELECT sql FROM sqlite_master WHERE name = ?1", [VIEW_TIMINGS_INDEX], |r| r.get(0))
+            .expect("index");
+        for column in VIEW_TIMING_COLUMNS.iter().chain(&["time_ms", "session_pk"]) {
+            assert!(sql.contains(column), "{column} in {sql}");
+        }
+        assert!(sql.contains("WHERE kind = 'view'"), "{sql}");
+    }
+
     /// The order sorted here is the order SQLite's `ORDER BY` gives the same values.
     #[test]
     fn values_sort_as_sqlite_orders_them() {

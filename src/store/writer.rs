@@ -1488,10 +1488,11 @@ impl<'c> FileWriter<'c> {
     /// keeping its counts (112 bytes) and its views written early took 435 MB at 1,000,000
     /// sessions (peak 664 MB).
     fn evict_cached_sessions(&mut self) -> StoreResult<()> {
+        // Those this file created, the ones that came back (stored by then) included.
         let leaving: FxHashSet<i64> = self
             .sessions
             .values()
-            .filter(|s| !s.stored && !self.recount.contains(&s.session_pk))
+            .filter(|s| self.is_new_session(s.session_pk) && !self.recount.contains(&s.session_pk))
             .map(|s| s.session_pk)
             .collect();
         let mut leaving_aggregates: FxHashMap<i64, SessionAggregate> = FxHashMap::default();
@@ -1514,6 +1515,8 @@ impl<'c> FileWriter<'c> {
         }
         self.add_deltas()?;
         self.write_cached_sessions(&mut leaving_aggregates)?;
+        // What is left are the sessions that came back: their rows exist.
+        self.update_aggregates(leaving_aggregates)?;
         // Every cached session has left: one that comes back is resumed, its views merged in
         // the table (`write_prepared`).
         self.pending_written_early.clear();
@@ -2469,6 +2472,42 @@ mod cache_tests {
         let insert = insert_batch_sql(groups_of_columns(EventRow::with_capacity(0).non_null_columns()));
         assert!(!insert.contains("version_rank"), "{insert}");
         assert!(insert_batch_sql(VERSION_RANK_GROUP).contains("version_rank"));
+    }
+
+    /// A session that came back leaves the cache again with its aggregates (its row updated),
+    /// and comes back once more counting on from them: however often sessions return, the
+    /// writer holds the cached ones' only.
+    #[test]
+    fn sessions_that_came_back_leave_again_with_their_aggregates() {
+        let conn = Connection::open_in_memory().expect("open");
+        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
+        conn.execute_batch("BEGIN").expect("begin");
+        let mut writer = FileWriter::new(&conn, "test", "test", 0).expect("writer");
+        writer.session_cache_limit = 2;
+        let mut line = 0;
+        let mut others = |writer: &mut FileWriter, from: i64| {
+            for i in from..from + 4 {
+                line += 1;
+                writer.write(line, event("action", &format!("o{i}"), &format!("o{i}-a"), 5_000 + i, "/other")).expect("other");
+            }
+        };
+        writer.write(1, event("view", "s0", "v1", 1_000, "/one")).expect("view");
+        others(&mut writer, 0);
+        writer.write(2, event("view", "s0", "v2", 2_000, "/two")).expect("view again");
+        others(&mut writer, 10);
+        let s0: i64 = conn.query_row("SELECT session_pk FROM sessions WHERE session_id = 's0'", [], |r| r.get(0)).expect("row");
+        assert!(!writer.aggregates.contains_key(&s0), "s0 left again with its aggregates");
+        assert!(writer.aggregates.len() <= 2, "{}", writer.aggregates.len());
+        writer.write(3, event("action", "s0", "a3", 3_000, "/two")).expect("action");
+        writer.finish(0).expect("finish");
+        let row: (i64, i64, i64, i64, String, String) = conn
+            .query_row(
+                "SELECT view_count, action_count, start_ms, end_ms, first_view_path, last_view_path FROM sessions WHERE session_id = 's0'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )
+            .expect("s0");
+        assert_eq!(row, (2, 1, 1_000, 3_000, "/one".to_string(), "/two".to_string()));
     }
 
     /// Sessions leave the cache with their aggregates, so the writer holds aggregates and views
