@@ -90,6 +90,14 @@ pub enum Command {
         /// Compress the output with gzip.
         #[arg(long)]
         gzip: bool,
+        /// The order of the events: session by session, or by time across sessions as an
+        /// explorer's export is.
+        #[arg(long, value_enum, default_value_t = crate::generate::GenerateOrder::Session)]
+        order: crate::generate::GenerateOrder,
+        /// Sessions start within this many hours, instead of over a week with more by day
+        /// (a short span makes many sessions overlap in time).
+        #[arg(long)]
+        span_hours: Option<u64>,
     },
 }
 
@@ -199,8 +207,9 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             }
             Ok(0)
         }
-        Command::Generate { sessions, format, out, seed, gzip } => {
-            let written = crate::generate::write(&out, format, sessions, seed, gzip).map_err(|e| e.to_string())?;
+        Command::Generate { sessions, format, out, seed, gzip, order, span_hours } => {
+            let options = crate::generate::GenerateOptions { order, span_hours };
+            let written = crate::generate::write_with(&out, format, sessions, seed, gzip, options).map_err(|e| e.to_string())?;
             for (path, events) in written {
                 eprintln!("wrote {} ({events} events)", path.display());
             }

@@ -172,6 +172,11 @@ fn ns(ms: f64) -> i64 {
 
 /// Generates the events of one session, views first in each view's group, in time order per view.
 pub fn session_events(rng: &mut Rng) -> Vec<Event> {
+    session_events_within(rng, None)
+}
+
+/// [`session_events`], the session starting within `span_ms` of the base time when given.
+fn session_events_within(rng: &mut Rng, span_ms: Option<u64>) -> Vec<Event> {
     let app = rng.weighted(APPS);
     let (browser, versions) = *rng.weighted(BROWSERS);
     let browser_version = *rng.pick(versions);
@@ -189,9 +194,14 @@ pub fn session_events(rng: &mut Rng) -> Vec<Event> {
         _ => *rng.pick(&["390*844", "412*915"]),
     };
     // Day-time heavy: pick a day, then an hour weighted towards 9..22 local-ish.
-    let day = rng.below(7) as i64;
-    let hour = if rng.chance(0.8) { 8 + rng.below(14) } else { rng.below(24) } as i64;
-    let mut t = BASE_TIME_MS + day * 86_400_000 + hour * 3_600_000 + rng.below(3_600_000) as i64;
+    let mut t = match span_ms {
+        Some(span_ms) => BASE_TIME_MS + rng.below(span_ms) as i64,
+        None => {
+            let day = rng.below(7) as i64;
+            let hour = if rng.chance(0.8) { 8 + rng.below(14) } else { rng.below(24) } as i64;
+            BASE_TIME_MS + day * 86_400_000 + hour * 3_600_000 + rng.below(3_600_000) as i64
+        }
+    };
 
     let mut common: Vec<(FieldKey, FieldValue)> = vec![
         ("sdk_name".into(), FieldValue::Str("df_web_rum_sdk".into())),
@@ -521,80 +531,263 @@ fn with_gz(path: &Path, gzip: bool) -> PathBuf {
     }
 }
 
-/// Writes `sessions` sessions; returns the files written and their event counts.
+/// In which order the events of a generated file come.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GenerateOrder {
+    /// One session after another, each view followed by what happened in it.
+    #[default]
+    Session,
+    /// By time across sessions, as an explorer's export is: the events of sessions that
+    /// overlap in time interleave.
+    Time,
+}
+
+/// What `generate` may change beyond the format and the number of sessions.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GenerateOptions {
+    pub order: GenerateOrder,
+    /// Sessions start within this many hours (uniformly) instead of over a week with more by
+    /// day: a short span makes many sessions overlap, as an hour of a busy site does.
+    pub span_hours: Option<u64>,
+}
+
+/// Writes `sessions` sessions in session order; returns the files written and their event counts.
 pub fn write(out: &Path, format: GenerateFormat, sessions: u64, seed: u64, gzip: bool) -> std::io::Result<Vec<(PathBuf, u64)>> {
+    write_with(out, format, sessions, seed, gzip, GenerateOptions::default())
+}
+
+/// Writes `sessions` sessions as `options` say; returns the files written and their event counts.
+pub fn write_with(
+    out: &Path,
+    format: GenerateFormat,
+    sessions: u64,
+    seed: u64,
+    gzip: bool,
+    options: GenerateOptions,
+) -> std::io::Result<Vec<(PathBuf, u64)>> {
+    let mut writer = EventWriter::create(out, format, gzip)?;
+    for_each_event(sessions, seed, options, &mut |event| writer.write(event))?;
+    writer.finish()
+}
+
+/// Calls `emit` with every event of `sessions` sessions, in the order `options` asks for.
+fn for_each_event(
+    sessions: u64,
+    seed: u64,
+    options: GenerateOptions,
+    emit: &mut dyn FnMut(&Event) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let span_ms = options.span_hours.map(|hours| hours.max(1) * 3_600_000);
     let mut rng = Rng::new(seed);
-    match format {
-        GenerateFormat::Lp | GenerateFormat::Ndjson | GenerateFormat::GuanceJson => {
-            let path = with_gz(out, gzip);
-            let mut w = create(&path, gzip)?;
-            let mut count = 0u64;
-            if format == GenerateFormat::GuanceJson {
-                w.write_all(b"[\n")?;
-            }
+    match options.order {
+        GenerateOrder::Session => {
             for _ in 0..sessions {
-                for event in session_events(&mut rng) {
-                    match format {
-                        GenerateFormat::Lp => writeln!(w, "{}", to_line_protocol(&event))?,
-                        GenerateFormat::GuanceJson => {
-                            if count > 0 {
-                                w.write_all(b",\n")?;
-                            }
-                            serde_json::to_writer(&mut w, &to_guance_json(&event))?;
+                for event in session_events_within(&mut rng, span_ms) {
+                    emit(&event)?;
+                }
+            }
+        }
+        GenerateOrder::Time => {
+            // The generator's state before each session, and the session's first time: each
+            // session is made again when its turn comes, so memory holds only the sessions
+            // under way (a heap of their events), not the file.
+            let mut starts: Vec<(i64, u64, u64)> = Vec::with_capacity(sessions as usize);
+            for index in 0..sessions {
+                let state = rng.0;
+                let first_ms = session_events_within(&mut rng, span_ms).iter().map(|e| e.time_ms).min().unwrap_or(0);
+                starts.push((first_ms, index, state));
+            }
+            starts.sort_unstable();
+            // Min-heap on (time, sequence): ties keep the order they were made in.
+            let mut under_way: std::collections::BinaryHeap<std::cmp::Reverse<TimedEvent>> = std::collections::BinaryHeap::new();
+            let mut sequence = 0u64;
+            for (first_ms, _, state) in starts {
+                while under_way.peek().is_some_and(|next| next.0.time_ms < first_ms) {
+                    if let Some(std::cmp::Reverse(next)) = under_way.pop() {
+                        emit(&next.event)?;
+                    }
+                }
+                for event in session_events_within(&mut Rng(state), span_ms) {
+                    under_way.push(std::cmp::Reverse(TimedEvent { time_ms: event.time_ms, sequence, event }));
+                    sequence += 1;
+                }
+            }
+            while let Some(std::cmp::Reverse(next)) = under_way.pop() {
+                emit(&next.event)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An event waiting for its turn in a time-ordered file.
+struct TimedEvent {
+    time_ms: i64,
+    sequence: u64,
+    event: Event,
+}
+
+impl PartialEq for TimedEvent {
+    fn eq(&self, other: &Self) -> bool {
+        (self.time_ms, self.sequence) == (other.time_ms, other.sequence)
+    }
+}
+impl Eq for TimedEvent {}
+impl PartialOrd for TimedEvent {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for TimedEvent {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.time_ms, self.sequence).cmp(&(other.time_ms, other.sequence))
+    }
+}
+
+/// Writes events in one format, to one file or (CSV) one file per kind.
+enum EventWriter {
+    Lines { format: GenerateFormat, path: PathBuf, out: Box<dyn Write>, count: u64 },
+    Csv { writers: Vec<(&'static str, csv::Writer<Box<dyn Write>>, PathBuf, u64)> },
+}
+
+/// The kinds CSV writes, a file each.
+const CSV_KINDS: [&str; 5] = ["view", "action", "error", "resource", "long_task"];
+
+impl EventWriter {
+    fn create(out: &Path, format: GenerateFormat, gzip: bool) -> std::io::Result<Self> {
+        match format {
+            GenerateFormat::Lp | GenerateFormat::Ndjson | GenerateFormat::GuanceJson => {
+                let path = with_gz(out, gzip);
+                let mut w = create(&path, gzip)?;
+                if format == GenerateFormat::GuanceJson {
+                    w.write_all(b"[\n")?;
+                }
+                Ok(EventWriter::Lines { format, path, out: w, count: 0 })
+            }
+            GenerateFormat::Csv => {
+                let stem = out.with_extension("");
+                let mut writers = Vec::new();
+                for kind in CSV_KINDS {
+                    let path = with_gz(&PathBuf::from(format!("{}-{kind}.csv", stem.display())), gzip);
+                    let mut writer = csv::Writer::from_writer(create(&path, gzip)?);
+                    let mut header = vec!["time"];
+                    header.extend(csv_keys(kind));
+                    writer.write_record(&header).map_err(std::io::Error::other)?;
+                    writers.push((kind, writer, path, 0u64));
+                }
+                Ok(EventWriter::Csv { writers })
+            }
+        }
+    }
+
+    fn write(&mut self, event: &Event) -> std::io::Result<()> {
+        match self {
+            EventWriter::Lines { format, out: w, count, .. } => {
+                match format {
+                    GenerateFormat::Lp => writeln!(w, "{}", to_line_protocol(event))?,
+                    GenerateFormat::GuanceJson => {
+                        if *count > 0 {
+                            w.write_all(b",\n")?;
                         }
-                        _ => {
-                            if event.kind == "view" {
-                                // Datadog re-sends a view as it updates: an early copy first.
-                                let mut early = event.clone();
-                                early.fields.retain(|(k, _)| !matches!(k.as_ref(), "largest_contentful_paint" | "interaction_to_next_paint" | "view_action_count" | "view_error_count"));
-                                early.set("time_spent", FieldValue::Int(1_000_000));
-                                serde_json::to_writer(&mut w, &to_datadog_json(&early, Some(1)))?;
-                                w.write_all(b"\n")?;
-                            }
-                            let version = (event.kind == "view").then_some(5);
-                            serde_json::to_writer(&mut w, &to_datadog_json(&event, version))?;
+                        serde_json::to_writer(&mut *w, &to_guance_json(event))?;
+                    }
+                    _ => {
+                        if event.kind == "view" {
+                            // Datadog re-sends a view as it updates: an early copy first.
+                            let mut early = event.clone();
+                            early.fields.retain(|(k, _)| !matches!(k.as_ref(), "largest_contentful_paint" | "interaction_to_next_paint" | "view_action_count" | "view_error_count"));
+                            early.set("time_spent", FieldValue::Int(1_000_000));
+                            serde_json::to_writer(&mut *w, &to_datadog_json(&early, Some(1)))?;
                             w.write_all(b"\n")?;
                         }
+                        let version = (event.kind == "view").then_some(5);
+                        serde_json::to_writer(&mut *w, &to_datadog_json(event, version))?;
+                        w.write_all(b"\n")?;
                     }
-                    count += 1;
                 }
+                *count += 1;
             }
-            if format == GenerateFormat::GuanceJson {
-                w.write_all(b"\n]\n")?;
-            }
-            w.flush()?;
-            Ok(vec![(path, count)])
-        }
-        GenerateFormat::Csv => {
-            let stem = out.with_extension("");
-            let kinds = ["view", "action", "error", "resource", "long_task"];
-            let mut writers = Vec::new();
-            let mut written = Vec::new();
-            for kind in kinds {
-                let path = with_gz(&PathBuf::from(format!("{}-{kind}.csv", stem.display())), gzip);
-                let mut writer = csv::Writer::from_writer(create(&path, gzip)?);
-                let mut header = vec!["time"];
-                header.extend(csv_keys(kind));
-                writer.write_record(&header).map_err(std::io::Error::other)?;
-                writers.push((kind, writer));
-                written.push((path, 0u64));
-            }
-            for _ in 0..sessions {
-                for event in session_events(&mut rng) {
-                    let Some(index) = kinds.iter().position(|k| *k == event.kind) else { continue };
-                    let (kind, writer) = &mut writers[index];
-                    let mut row = vec![crate::timeparse::format_utc_ms(event.time_ms)];
-                    for key in csv_keys(kind) {
-                        row.push(event.get(key).map(|v| v.to_string()).unwrap_or_default());
-                    }
-                    writer.write_record(&row).map_err(std::io::Error::other)?;
-                    written[index].1 += 1;
+            EventWriter::Csv { writers } => {
+                let Some((kind, writer, _, count)) = writers.iter_mut().find(|(kind, ..)| *kind == event.kind) else {
+                    return Ok(());
+                };
+                let mut row = vec![crate::timeparse::format_utc_ms(event.time_ms)];
+                for key in csv_keys(kind) {
+                    row.push(event.get(key).map(|v| v.to_string()).unwrap_or_default());
                 }
+                writer.write_record(&row).map_err(std::io::Error::other)?;
+                *count += 1;
             }
-            for (_, mut writer) in writers {
-                writer.flush()?;
-            }
-            Ok(written)
         }
+        Ok(())
+    }
+
+    fn finish(self) -> std::io::Result<Vec<(PathBuf, u64)>> {
+        match self {
+            EventWriter::Lines { format, path, mut out, count } => {
+                if format == GenerateFormat::GuanceJson {
+                    out.write_all(b"\n]\n")?;
+                }
+                out.flush()?;
+                Ok(vec![(path, count)])
+            }
+            EventWriter::Csv { writers } => {
+                let mut written = Vec::new();
+                for (_, mut writer, path, count) in writers {
+                    writer.flush()?;
+                    written.push((path, count));
+                }
+                Ok(written)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(path: &Path) -> Vec<String> {
+        std::fs::read_to_string(path).expect("read").lines().map(str::to_string).collect()
+    }
+
+    /// A time-ordered file holds the same lines as the session-ordered one, by time across
+    /// sessions; the default order is unchanged by the option's existence.
+    #[test]
+    fn time_order_interleaves_the_same_events() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let by_session = dir.path().join("s.ndjson");
+        let by_time = dir.path().join("t.ndjson");
+        let options = |order| GenerateOptions { order, span_hours: Some(1) };
+        write_with(&by_session, GenerateFormat::Ndjson, 200, 3, false, options(GenerateOrder::Session)).expect("generate");
+        write_with(&by_time, GenerateFormat::Ndjson, 200, 3, false, options(GenerateOrder::Time)).expect("generate");
+        let (mut session_lines, time_lines) = (lines(&by_session), lines(&by_time));
+        assert_ne!(session_lines, time_lines, "200 sessions within an hour overlap");
+        let dates: Vec<i64> = time_lines
+            .iter()
+            .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("json")["date"].as_i64().expect("date"))
+            .collect();
+        assert!(dates.windows(2).all(|pair| pair[0] <= pair[1]), "in time order");
+        assert!(dates.iter().all(|date| *date >= BASE_TIME_MS && *date < BASE_TIME_MS + 2 * 3_600_000), "sessions start within the hour");
+        let mut sorted_time_lines = time_lines.clone();
+        sorted_time_lines.sort();
+        session_lines.sort();
+        assert_eq!(session_lines, sorted_time_lines);
+    }
+
+    /// Without options, `write` gives what it gave before the options existed: sessions one
+    /// after another over a week (benchmarks compare files generated on different days).
+    #[test]
+    fn session_order_is_the_default() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plain = dir.path().join("p.lp");
+        let with_default = dir.path().join("d.lp");
+        write(&plain, GenerateFormat::Lp, 50, 9, false).expect("generate");
+        write_with(&with_default, GenerateFormat::Lp, 50, 9, false, GenerateOptions::default()).expect("generate");
+        let text = |path: &Path| std::fs::read_to_string(path).expect("read");
+        assert!(text(&plain) == text(&with_default), "the same file");
+        let mut rng = Rng::new(9);
+        let expected: String = (0..50).flat_map(|_| session_events(&mut rng)).map(|e| to_line_protocol(&e) + "\n").collect();
+        assert!(text(&plain) == expected, "sessions one after another, as generated");
     }
 }
