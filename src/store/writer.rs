@@ -1071,6 +1071,14 @@ impl<'c> FileWriter<'c> {
                 return Ok(outcome);
             }
             row.set_extra_json(&serde_json::Value::Object(extra).to_string()).ok_or_else(too_large)?;
+            if new_session {
+                // Not stored: held back like any new view, so that its later copies merge in
+                // memory rather than in the table, which would recount the session from its
+                // events. In an export in time order, sessions under way leave the cache and
+                // come back, and each view's copies follow it there (100,000 sessions within
+                // an hour: 20.5 s of recounting at the end).
+                return self.hold_view(key, time_ms, version_rank, row);
+            }
         } else if !differing.is_empty() {
             let extra = extra_with(&row, differing);
             row.set_extra_json(&serde_json::Value::Object(extra).to_string()).ok_or_else(too_large)?;
@@ -2508,6 +2516,49 @@ mod cache_tests {
             )
             .expect("s0");
         assert_eq!(row, (2, 1, 1_000, 3_000, "/one".to_string(), "/two".to_string()));
+    }
+
+    /// A view first seen after its session came back is held like any new view: its later
+    /// copy merges in memory, and the session is not recounted from its events at the end. A
+    /// copy of a view stored before the session left still merges in the table.
+    #[test]
+    fn new_views_of_a_session_that_came_back_are_held() {
+        let conn = Connection::open_in_memory().expect("open");
+        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
+        conn.execute_batch("BEGIN").expect("begin");
+        let mut writer = FileWriter::new(&conn, "test", "test", 0).expect("writer");
+        writer.session_cache_limit = 2;
+        writer.write(1, event("view", "s0", "v1", 1_000, "/one")).expect("view");
+        for i in 0..4 {
+            writer.write(2, event("action", &format!("o{i}"), &format!("o{i}-a"), 5_000 + i, "/other")).expect("other");
+        }
+        writer.write(3, event("view", "s0", "v2", 2_000, "/two")).expect("new view after coming back");
+        let s0: i64 = conn.query_row("SELECT session_pk FROM sessions WHERE session_id = 's0'", [], |r| r.get(0)).expect("row");
+        assert!(writer.resumed_sessions.contains(&s0));
+        assert!(writer.pending_views.keys().any(|(session_pk, _)| *session_pk == s0), "held, not queued");
+        let mut copy = event("view", "s0", "v2", 2_000, "/two");
+        copy.set("loading_time", FieldValue::Int(900_000_000));
+        assert_eq!(writer.write(4, copy).expect("copy"), WriteOutcome::Merged);
+        assert!(writer.recount.is_empty(), "merged in memory");
+        let mut stored_copy = event("view", "s0", "v1", 1_000, "/one");
+        stored_copy.set("loading_time", FieldValue::Int(700_000_000));
+        assert_eq!(writer.write(5, stored_copy).expect("stored copy"), WriteOutcome::Merged);
+        assert!(writer.recount.contains(&s0), "merged in the table: recounted");
+        writer.finish(0).expect("finish");
+        let loading: Vec<(String, i64)> = conn
+            .prepare("SELECT view_id, loading_time_ns FROM events WHERE kind = 'view' AND session_pk = ?1 ORDER BY time_ms")
+            .expect("views")
+            .query_map([s0], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("rows")
+            .collect::<rusqlite::Result<_>>()
+            .expect("views");
+        assert_eq!(loading, vec![("v1".to_string(), 700_000_000), ("v2".to_string(), 900_000_000)]);
+        let counts: (i64, i64, String, String) = conn
+            .query_row("SELECT view_count, action_count, first_view_path, last_view_path FROM sessions WHERE session_pk = ?1", [s0], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .expect("s0");
+        assert_eq!(counts, (2, 0, "/one".to_string(), "/two".to_string()));
     }
 
     /// Sessions leave the cache with their aggregates, so the writer holds aggregates and views
