@@ -647,7 +647,15 @@ impl Ord for TimedEvent {
 /// Writes events in one format, to one file or (CSV) one file per kind.
 enum EventWriter {
     Lines { format: GenerateFormat, path: PathBuf, out: Box<dyn Write>, count: u64 },
-    Csv { writers: Vec<(&'static str, csv::Writer<Box<dyn Write>>, PathBuf, u64)> },
+    Csv { files: Vec<CsvKindFile> },
+}
+
+/// One kind's CSV file and the events written to it.
+struct CsvKindFile {
+    kind: &'static str,
+    writer: csv::Writer<Box<dyn Write>>,
+    path: PathBuf,
+    count: u64,
 }
 
 /// The kinds CSV writes, a file each.
@@ -666,16 +674,16 @@ impl EventWriter {
             }
             GenerateFormat::Csv => {
                 let stem = out.with_extension("");
-                let mut writers = Vec::new();
+                let mut files = Vec::new();
                 for kind in CSV_KINDS {
                     let path = with_gz(&PathBuf::from(format!("{}-{kind}.csv", stem.display())), gzip);
                     let mut writer = csv::Writer::from_writer(create(&path, gzip)?);
                     let mut header = vec!["time"];
                     header.extend(csv_keys(kind));
                     writer.write_record(&header).map_err(std::io::Error::other)?;
-                    writers.push((kind, writer, path, 0u64));
+                    files.push(CsvKindFile { kind, writer, path, count: 0 });
                 }
-                Ok(EventWriter::Csv { writers })
+                Ok(EventWriter::Csv { files })
             }
         }
     }
@@ -707,16 +715,16 @@ impl EventWriter {
                 }
                 *count += 1;
             }
-            EventWriter::Csv { writers } => {
-                let Some((kind, writer, _, count)) = writers.iter_mut().find(|(kind, ..)| *kind == event.kind) else {
+            EventWriter::Csv { files } => {
+                let Some(file) = files.iter_mut().find(|file| file.kind == event.kind) else {
                     return Ok(());
                 };
                 let mut row = vec![crate::timeparse::format_utc_ms(event.time_ms)];
-                for key in csv_keys(kind) {
+                for key in csv_keys(file.kind) {
                     row.push(event.get(key).map(|v| v.to_string()).unwrap_or_default());
                 }
-                writer.write_record(&row).map_err(std::io::Error::other)?;
-                *count += 1;
+                file.writer.write_record(&row).map_err(std::io::Error::other)?;
+                file.count += 1;
             }
         }
         Ok(())
@@ -731,11 +739,11 @@ impl EventWriter {
                 out.flush()?;
                 Ok(vec![(path, count)])
             }
-            EventWriter::Csv { writers } => {
+            EventWriter::Csv { files } => {
                 let mut written = Vec::new();
-                for (_, mut writer, path, count) in writers {
-                    writer.flush()?;
-                    written.push((path, count));
+                for mut file in files {
+                    file.writer.flush()?;
+                    written.push((file.path, file.count));
                 }
                 Ok(written)
             }
