@@ -12,6 +12,11 @@
 # Each side runs RUNS times (default 3), alternating, and the medians are compared: this
 # machine's timings swing by a third from one run to the next.
 #
+# FORMATS (default "ndjson lp guance-json csv") picks the formats; ORDER=time generates the
+# events in time order across sessions, as an explorer's export comes, and SPAN_HOURS=N starts
+# the sessions within N hours (many overlap), e.g.
+#   ORDER=time SPAN_HOURS=1 FORMATS=ndjson bench/compare.sh 100000
+#
 # Needs python3 with duckdb (`pip install duckdb`; installed here if missing) and GNU time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,23 +45,31 @@ measure() {
 }
 
 runs=${RUNS:-3}
+order=${ORDER:-session}
+span=${SPAN_HOURS:-}
+generate_options=(--seed 7 --order "$order")
+[ -n "$span" ] && generate_options+=(--span-hours "$span")
+# Files of another order or span get names of their own, so kept files are not mixed up.
+tag=""
+[ "$order" != session ] && tag="$tag-$order"
+[ -n "$span" ] && tag="$tag-${span}h"
 
 # Median of the numbers on stdin.
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 printf '\n%-9s %-11s %9s %9s %8s | %9s %8s | %7s | %6s %8s %10s\n' sessions format MB lines events "ours s" "ours MB" "duck s" ratio "MB/s" "events/s"
 for n in "${sizes[@]}"; do
-  for format in ndjson lp guance-json csv; do
+  for format in ${FORMATS:-ndjson lp guance-json csv}; do
     case $format in
-      guance-json) file="$work/rum-$n.json" ;;
-      *) file="$work/rum-$n.$format" ;;
+      guance-json) file="$work/rum-$n$tag.json" ;;
+      *) file="$work/rum-$n$tag.$format" ;;
     esac
     if [ "$format" = csv ]; then
       # One file per event kind: rum-N-view.csv, rum-N-action.csv, ...
-      [ -s "$work/rum-$n-view.csv" ] || $bin generate --sessions "$n" --format csv --out "$file" --seed 7 2>/dev/null
-      files=("$work/rum-$n"-*.csv)
+      [ -s "$work/rum-$n$tag-view.csv" ] || $bin generate --sessions "$n" --format csv --out "$file" "${generate_options[@]}" 2>/dev/null
+      files=("$work/rum-$n$tag"-*.csv)
     else
-      [ -s "$file" ] || $bin generate --sessions "$n" --format "$format" --out "$file" --seed 7 2>/dev/null
+      [ -s "$file" ] || $bin generate --sessions "$n" --format "$format" --out "$file" "${generate_options[@]}" 2>/dev/null
       files=("$file")
     fi
     cat "${files[@]}" >/dev/null # into the page cache
