@@ -2526,6 +2526,14 @@ mod tests {
 mod cache_tests {
     use super::*;
 
+    /// An empty store in memory, inside the transaction a writer needs.
+    fn store_in_a_transaction() -> Connection {
+        let conn = Connection::open_in_memory().expect("open");
+        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
+        conn.execute_batch("BEGIN").expect("begin");
+        conn
+    }
+
     fn event(kind: &str, session: &str, id: &str, time_ms: i64, path: &str) -> Event {
         let mut event = Event::new(kind, time_ms);
         event.set("session_id", FieldValue::Str(session.into()));
@@ -2541,9 +2549,7 @@ mod cache_tests {
     #[test]
     fn every_column_is_stored_whatever_the_rows_column_set() {
         assert!(EVENT_COLUMNS.iter().all(|c| (column_group(c.column).trailing_zeros() as usize) < COLUMN_GROUP_COUNT));
-        let conn = Connection::open_in_memory().expect("open");
-        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
-        conn.execute_batch("BEGIN").expect("begin");
+        let conn = store_in_a_transaction();
         let mut writer = FileWriter::new(&conn, "test", "test", 0).expect("writer");
         let value_of = |i: usize, column: &crate::model::EventColumn| match column.column_type {
             ColumnType::Text => FieldValue::Str(format!("text {i}")),
@@ -2605,9 +2611,7 @@ mod cache_tests {
     /// and the other kinds alike.
     #[test]
     fn version_ranks_are_stored_whether_named_or_left_to_the_default() {
-        let conn = Connection::open_in_memory().expect("open");
-        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
-        conn.execute_batch("BEGIN").expect("begin");
+        let conn = store_in_a_transaction();
         let mut writer = FileWriter::new(&conn, "test", "test", 0).expect("writer");
         let ranked = |kind: &str, id: &str, rank: Option<i64>| {
             let mut event = event(kind, "s1", id, 1_000, "/p");
@@ -2639,9 +2643,7 @@ mod cache_tests {
     /// writer holds the cached ones' only.
     #[test]
     fn sessions_that_came_back_leave_again_with_their_aggregates() {
-        let conn = Connection::open_in_memory().expect("open");
-        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
-        conn.execute_batch("BEGIN").expect("begin");
+        let conn = store_in_a_transaction();
         let mut writer = FileWriter::new(&conn, "test", "test", 0).expect("writer");
         writer.session_cache_limit = 2;
         let mut line = 0;
@@ -2675,9 +2677,7 @@ mod cache_tests {
     /// comes back through its row.
     #[test]
     fn a_full_cache_writes_out_the_least_recently_used_sessions() {
-        let conn = Connection::open_in_memory().expect("open");
-        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
-        conn.execute_batch("BEGIN").expect("begin");
+        let conn = store_in_a_transaction();
         let mut writer = FileWriter::new(&conn, "test", "test", 0).expect("writer");
         writer.session_cache_limit = 4;
         let mut line = 0;
@@ -2714,9 +2714,7 @@ mod cache_tests {
     #[test]
     fn the_cache_grows_when_many_sessions_come_back() {
         let run = |max: usize| {
-            let conn = Connection::open_in_memory().expect("open");
-            crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
-            conn.execute_batch("BEGIN").expect("begin");
+            let conn = store_in_a_transaction();
             let mut writer = FileWriter::new(&conn, "test", "test", 0).expect("writer");
             writer.session_cache_limit = 200;
             writer.session_cache_max = max;
@@ -2759,9 +2757,7 @@ mod cache_tests {
     /// out right against pages before and after them. The note goes with the import.
     #[test]
     fn sessions_that_come_back_again_read_their_page_keys_from_the_note() {
-        let conn = Connection::open_in_memory().expect("open");
-        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
-        conn.execute_batch("BEGIN").expect("begin");
+        let conn = store_in_a_transaction();
         let mut writer = FileWriter::new(&conn, "test", "test", 0).expect("writer");
         writer.session_cache_limit = 2;
         let mut line = 0;
@@ -2802,9 +2798,7 @@ mod cache_tests {
     /// copy of a view stored before the session left still merges in the table.
     #[test]
     fn new_views_of_a_session_that_came_back_are_held() {
-        let conn = Connection::open_in_memory().expect("open");
-        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
-        conn.execute_batch("BEGIN").expect("begin");
+        let conn = store_in_a_transaction();
         let mut writer = FileWriter::new(&conn, "test", "test", 0).expect("writer");
         writer.session_cache_limit = 2;
         writer.write(1, event("view", "s0", "v1", 1_000, "/one")).expect("view");
@@ -2846,9 +2840,7 @@ mod cache_tests {
     /// included, and a new copy of a view it had merges into the stored one.
     #[test]
     fn aggregates_held_stay_within_the_session_cache() {
-        let conn = Connection::open_in_memory().expect("open");
-        crate::store::schema::migrate(&conn, std::path::Path::new(":memory:")).expect("schema");
-        conn.execute_batch("BEGIN").expect("begin");
+        let conn = store_in_a_transaction();
         let mut writer = FileWriter::new(&conn, "test", "test", 0).expect("writer");
         writer.session_cache_limit = 4;
         let mut most_held = 0;
