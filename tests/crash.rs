@@ -161,3 +161,61 @@ fn killing_the_first_import_into_an_empty_database_leaves_it_empty_and_usable() 
     }
     assert!(killed_mid_import >= 1, "a kill landed during the import (full run {full_run:?})");
 }
+
+/// A later import into a database with events, alone with it, also writes the file directly
+/// with a rollback journal (`Store::begin_bulk_load`): the journal then holds the originals of
+/// pages the first import wrote. Killed in the middle, it must leave exactly the first
+/// import's data: the same events and sessions, an intact file, WAL mode, and a rerun that
+/// lands.
+#[test]
+fn killing_a_later_import_leaves_the_earlier_data_as_it_was() {
+    let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = dir.path().join("first.lp");
+    rum_explorer::generate::write(&first, rum_explorer::generate::GenerateFormat::Lp, 200, 5, false).expect("generate");
+    let second = dir.path().join("second.lp");
+    rum_explorer::generate::write(&second, rum_explorer::generate::GenerateFormat::Lp, 800, 43, false).expect("generate");
+    let state = |db: &std::path::Path| -> (i64, i64, String) {
+        let store = Store::open(db).expect("open");
+        let check: String = store.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("check");
+        (count(&store, "SELECT count(*) FROM events"), count(&store, "SELECT count(*) FROM sessions"), check)
+    };
+
+    // How long the second import takes on its own, and what both leave.
+    let reference_db = dir.path().join("reference.sqlite");
+    assert!(cli_import(&reference_db, std::slice::from_ref(&first)).status().expect("run").success());
+    let after_first = state(&reference_db);
+    let started = Instant::now();
+    assert!(cli_import(&reference_db, std::slice::from_ref(&second)).status().expect("run").success());
+    let second_run = started.elapsed();
+    let after_both = state(&reference_db);
+    assert!(after_both.0 > after_first.0, "the second file adds events");
+
+    let mut killed_mid_import = 0;
+    for (round, fraction) in [0.3, 0.6].iter().enumerate() {
+        let db = dir.path().join(format!("killed-{round}.sqlite"));
+        assert!(cli_import(&db, std::slice::from_ref(&first)).status().expect("run").success());
+        assert_eq!(state(&db), after_first, "round {round}");
+        let mut child = cli_import(&db, std::slice::from_ref(&second)).spawn().expect("spawn");
+        std::thread::sleep(second_run.mul_f64(*fraction));
+        let finished_already = child.try_wait().expect("wait").is_some();
+        child.kill().ok(); // SIGKILL
+        child.wait().expect("reap");
+        if finished_already {
+            continue;
+        }
+        killed_mid_import += 1;
+        let journal = dir.path().join(format!("killed-{round}.sqlite-journal"));
+        assert!(journal.exists(), "round {round}: the import was writing with a rollback journal");
+
+        assert_eq!(state(&db), after_first, "round {round}: the first import's data, and nothing of the cut-off one");
+        let store = Store::open(&db).expect("open");
+        let mode: String = store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
+        assert_eq!(mode, "wal", "round {round}: back in WAL mode");
+        drop(store);
+
+        assert!(cli_import(&db, std::slice::from_ref(&second)).status().expect("rerun").success(), "round {round}: rerun");
+        assert_eq!(state(&db), after_both, "round {round}");
+    }
+    assert!(killed_mid_import >= 1, "a kill landed during the import (second run {second_run:?})");
+}

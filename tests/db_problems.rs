@@ -173,12 +173,13 @@ fn readers_open_while_another_process_holds_the_write_lock() {
     holder.execute_batch("ROLLBACK").expect("unlock");
 }
 
-/// The first import into an empty database may leave WAL to write the file directly
-/// (`Store::begin_bulk_load`), but only with the database to itself: with another connection
-/// open (the window's readers, another process) it keeps WAL, without waiting out the busy
-/// timeout; a database with events always keeps WAL; and WAL is back after the import.
+/// An import may leave WAL to write the file directly (`Store::begin_bulk_load`), but only with
+/// the database to itself: with another connection open (the window's readers, another
+/// process) it keeps WAL, without waiting out the busy timeout. Into an empty database that is
+/// a bulk load; into one with events too, without deferring indexes. WAL is back after it.
 #[test]
-fn only_a_first_import_with_the_database_to_itself_leaves_wal() {
+fn only_an_import_with_the_database_to_itself_leaves_wal() {
+    use rum_explorer::store::WriteMode;
     let dir = tempfile::tempdir().expect("tmp");
     let mode = |store: &rum_explorer::store::Store| -> String { store.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode") };
 
@@ -186,11 +187,11 @@ fn only_a_first_import_with_the_database_to_itself_leaves_wal() {
     let store = rum_explorer::store::Store::open(&empty).expect("open");
     let reader = rum_explorer::store::Store::open(&empty).expect("a second connection");
     let started = Instant::now();
-    assert!(!store.begin_bulk_load(), "another connection is open");
+    assert_eq!(store.begin_bulk_load(), WriteMode::Wal, "another connection is open");
     assert!(started.elapsed() < Duration::from_secs(2), "no wait for the busy timeout: {:?}", started.elapsed());
     assert_eq!(mode(&store), "wal");
     drop(reader);
-    assert!(store.begin_bulk_load(), "alone with an empty database");
+    assert_eq!(store.begin_bulk_load(), WriteMode::DirectIntoEmpty, "alone with an empty database");
     assert_eq!(mode(&store), "delete");
     store.end_bulk_load();
     assert_eq!(mode(&store), "wal");
@@ -205,6 +206,23 @@ fn only_a_first_import_with_the_database_to_itself_leaves_wal() {
     drop(plain);
     let store = rum_explorer::store::Store::open(&empty).expect("open");
     assert!(count(&store, "SELECT count(*) FROM events") > 0);
-    assert!(!store.begin_bulk_load(), "the database has events");
+    let reader = rum_explorer::store::Store::open(&empty).expect("a second connection");
+    assert_eq!(store.begin_bulk_load(), WriteMode::Wal, "another connection is open");
+    drop(reader);
+    assert_eq!(store.begin_bulk_load(), WriteMode::Direct, "alone with a database that has events");
+    assert_eq!(mode(&store), "delete");
+    store.end_bulk_load();
     assert_eq!(mode(&store), "wal");
+    drop(store);
+
+    // A second file through the command line lands beside the first, and WAL is back.
+    let before = count(&rum_explorer::store::Store::open(&empty).expect("open"), "SELECT count(*) FROM events");
+    let (code, _, err) = rum(&["import", "--db", path_str(&empty), path_str(&own_fixture("views.ndjson"))]);
+    assert_eq!(code, 0, "{err}");
+    let plain = rusqlite::Connection::open(&empty).expect("open");
+    assert_eq!(plain.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0)).expect("mode"), "wal");
+    let after: i64 = plain.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).expect("count");
+    assert!(after > before, "the second file's events landed: {before} then {after}");
+    let check: String = plain.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("check");
+    assert_eq!(check, "ok");
 }

@@ -14,7 +14,7 @@ mod lines;
 mod parallel;
 
 use crate::model::Event;
-use crate::store::{DeferredIndexes, FileWriter, Store, StoreError, WriteSummary};
+use crate::store::{DeferredIndexes, FileWriter, Store, StoreError, WriteMode, WriteSummary};
 use crate::store::writer::WriteOutcome;
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Cursor, Read};
@@ -488,16 +488,16 @@ pub fn import_file(store: &mut Store, path: &Path, progress: &Arc<ImportProgress
     if let Ok(mut current) = progress.current_file.lock() {
         *current = display.clone();
     }
-    let bulk = store.begin_bulk_load();
+    let write_mode = store.begin_bulk_load();
     let result = match store.pause_foreign_keys() {
         Ok(()) => {
-            let result = import_file_inner(store, path, progress, &mut report, bulk);
+            let result = import_file_inner(store, path, progress, &mut report, write_mode);
             store.resume_foreign_keys();
             result
         }
         Err(source) => Err(ImportError::Store { path: display.clone(), source }),
     };
-    if bulk {
+    if write_mode != WriteMode::Wal {
         store.end_bulk_load();
     }
     if let Err(error) = result {
@@ -512,8 +512,9 @@ fn import_file_inner(
     path: &Path,
     progress: &Arc<ImportProgress>,
     report: &mut FileReport,
-    bulk: bool,
+    write_mode: WriteMode,
 ) -> Result<(), ImportError> {
+    let bulk = write_mode == WriteMode::DirectIntoEmpty;
     let mut opened = open_file(path, progress)?;
     report.gzip = opened.gzip;
     report.bytes = opened.size_bytes;
@@ -527,9 +528,14 @@ fn import_file_inner(
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(store.defer_indexes_from_bytes);
-    // Into an empty database the pages written are handed to the disk as they come, so the
-    // commit's fsync finds little left to write (see `store::writeback`).
-    let writeback = if bulk { crate::store::writeback::EarlyWriteback::start(&store.path) } else { None };
+    // The pages written are handed to the disk as they come, so the commit's fsync finds
+    // little left to write (see `store::writeback`): into an empty database they go to the
+    // database file, into one with data to its write-ahead log.
+    let writeback = if write_mode != WriteMode::Wal {
+        crate::store::writeback::EarlyWriteback::start(&store.path)
+    } else {
+        crate::store::writeback::EarlyWriteback::start(&crate::store::wal_path(&store.path))
+    };
     let tx = store.conn.transaction().map_err(|e| store_error(e.into()))?;
     // Into an empty database the secondary indexes are built after the rows, from sorted
     // keys, instead of taking each row at a random place (see `store::defer_secondary_indexes`).
