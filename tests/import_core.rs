@@ -930,6 +930,92 @@ fn a_bulk_load_that_builds_indexes_afterwards_gives_the_same_database() {
     }
 }
 
+/// An import into a database that has sessions rebuilds the session list's indexes after its
+/// rows when the file brings, by its size, at least as many sessions as the database holds
+/// (the window's first import into the sample data), and takes each session into them
+/// otherwise. Both ways give the same database, with every index back and in use, whether the
+/// import writes through the WAL (another connection open, as the window's readers are) or
+/// the file itself; a cancel restores the indexes with the rows.
+#[test]
+fn a_later_import_that_brings_more_sessions_builds_the_session_list_afterwards() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let first = own_fixture("tricky.lp");
+    let later = dir.path().join("later.ndjson");
+    rum_explorer::generate::write(&later, rum_explorer::generate::GenerateFormat::Ndjson, 80, 5, false).expect("generate");
+    let later_bytes = std::fs::metadata(&later).expect("size").len();
+
+    // The reference takes each session into the indexes: its estimate puts the file at no
+    // sessions at all.
+    let (_r, reference_db) = temp_db();
+    let mut reference = Store::open(&reference_db).expect("open");
+    reference.input_bytes_per_session_estimate = u64::MAX;
+    let fresh_schema = schema(&reference);
+    import(&mut reference, std::slice::from_ref(&first));
+    let existing = count(&reference, "SELECT count(*) FROM sessions");
+    assert!(existing > 0 && (existing as u64) < 80, "{existing} sessions before the later import");
+    let reports = import(&mut reference, std::slice::from_ref(&later));
+    assert_eq!(reports[0].error, None);
+    assert_eq!(reports[0].indexes_built_after_rows, 0, "a file that brings fewer sessions than the database has keeps them live");
+
+    // The decision itself: the generated file is about 80 sessions by its size.
+    let estimate = rum_explorer::store::INPUT_BYTES_PER_SESSION_ESTIMATE;
+    assert!(later_bytes / estimate >= existing as u64, "{later_bytes} bytes: the default estimate defers here");
+    let decides = |sessions_in_db: i64, bytes: u64| -> bool {
+        let store = Store::open_in_memory().expect("open");
+        if sessions_in_db > 0 {
+            store
+                .conn
+                .execute("INSERT INTO sessions (session_pk, session_id) VALUES (?1, 'last')", [sessions_in_db])
+                .expect("a session");
+        }
+        rum_explorer::store::later_import_defers_session_list(&store.conn, bytes, estimate).expect("decide")
+    };
+    assert!(decides(280, 400_000_000), "10,000 sessions' worth into the sample data");
+    assert!(!decides(100_000, 400_000_000), "10,000 sessions' worth into 100,000");
+    assert!(decides(10_000, 400_000_000), "as many as the database has");
+    assert!(!decides(10_001, 400_000_000));
+
+    for keep_wal in [false, true] {
+        let (_d, db) = temp_db();
+        let mut store = Store::open(&db).expect("open");
+        import(&mut store, std::slice::from_ref(&first));
+        let reader = keep_wal.then(|| Store::open(&db).expect("a second connection keeps WAL"));
+        if keep_wal {
+            assert_eq!(store.begin_bulk_load(), rum_explorer::store::WriteMode::Wal);
+        }
+        let reports = import(&mut store, std::slice::from_ref(&later));
+        drop(reader);
+        assert_eq!(reports[0].error, None);
+        let on_sessions = count(&store, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND tbl_name = 'sessions' AND sql IS NOT NULL");
+        assert!(on_sessions >= 20, "{on_sessions} session list indexes");
+        assert_eq!(reports[0].indexes_built_after_rows as i64, on_sessions, "the session list's indexes were built after the rows (WAL: {keep_wal})");
+        assert_eq!(schema(&store), fresh_schema, "every index is back (WAL: {keep_wal})");
+        assert_eq!(store.conn.query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0)).expect("check"), "ok");
+        assert_eq!(events_content(&store), events_content(&reference), "WAL: {keep_wal}");
+        assert_same_sessions(&sessions_json(&store), &sessions_json(&reference), "rebuilt against live indexes");
+        let plan: String = store
+            .conn
+            .query_row("EXPLAIN QUERY PLAN SELECT * FROM sessions ORDER BY browser LIMIT 10", [], |r| r.get(3))
+            .expect("plan");
+        assert!(plan.contains("sessions_by_browser"), "{plan}");
+    }
+
+    // Cancelled while it writes: the database is as it was, indexes included.
+    let big = dir.path().join("big.ndjson");
+    rum_explorer::generate::write(&big, rum_explorer::generate::GenerateFormat::Ndjson, 400, 9, false).expect("generate");
+    let (_c, cancel_db) = temp_db();
+    let mut store = Store::open(&cancel_db).expect("open");
+    import(&mut store, std::slice::from_ref(&first));
+    let sessions_before = sessions_json(&store);
+    let progress = ImportProgress::new();
+    let watcher = cancel_after_events(&progress, 2000);
+    let reports = ingest::import_paths(&mut store, std::slice::from_ref(&big), &progress, |_| {});
+    watcher.join().expect("watcher");
+    assert_eq!(reports[0].error.as_deref(), Some("import cancelled"));
+    assert_eq!(schema(&store), fresh_schema, "the dropped indexes are restored by the rollback");
+    assert_same_sessions(&sessions_json(&store), &sessions_before, "after the cancel");
+}
+
 /// Building the deferred indexes of a large import takes seconds: a cancel stops it, whether it
 /// comes before the build, while SQLite sorts, or too late to interrupt (the caller's rollback
 /// then removes what was built).

@@ -83,6 +83,9 @@ pub struct FileReport {
     pub problems: Vec<Problem>,
     /// Set when the whole file was rejected or rolled back.
     pub error: Option<String>,
+    /// Indexes dropped for the import and built again after its rows (see
+    /// `store::defer_secondary_indexes`).
+    pub indexes_built_after_rows: usize,
 }
 
 /// How many skipped records a report lists by line; the rest are counted.
@@ -484,6 +487,7 @@ pub fn import_file(store: &mut Store, path: &Path, progress: &Arc<ImportProgress
         records_skipped: 0,
         problems: Vec::new(),
         error: None,
+        indexes_built_after_rows: 0,
     };
     if let Ok(mut current) = progress.current_file.lock() {
         *current = display.clone();
@@ -523,6 +527,7 @@ fn import_file_inner(
     let store_error = |source: StoreError| ImportError::Store { path: report.path.clone(), source };
     let started = std::time::Instant::now();
     let session_cache_limit = store.session_cache_limit.max(1);
+    let input_bytes_per_session_estimate = store.input_bytes_per_session_estimate.max(1);
     // RUM_DEFER_INDEXES_FROM_BYTES overrides the threshold, for measuring.
     let defer_indexes_from_bytes = std::env::var("RUM_DEFER_INDEXES_FROM_BYTES")
         .ok()
@@ -542,11 +547,15 @@ fn import_file_inner(
     // The events' view timings only for large inputs: below the size where it outgrows
     // SQLite's page cache, building it afterwards (a scan of the table) costs as much as it
     // saves. The session list's 28 are always built afterwards: sessions are written at the
-    // end, when nothing else runs beside the writer.
+    // end, when nothing else runs beside the writer. Into a database with sessions, the
+    // session list's when the input brings about as many again (see
+    // `store::later_import_defers_session_list`).
     let input_bytes_estimate = opened.size_bytes.saturating_mul(if opened.gzip { 5 } else { 1 });
     let deferred_indexes = if bulk {
         let scope = if input_bytes_estimate >= defer_indexes_from_bytes { DeferredIndexes::SessionListAndRandomEventKeys } else { DeferredIndexes::SessionList };
         crate::store::defer_secondary_indexes(&tx, scope).map_err(store_error)?
+    } else if later_import_defers(&tx, input_bytes_estimate, input_bytes_per_session_estimate).map_err(store_error)? {
+        crate::store::defer_secondary_indexes(&tx, DeferredIndexes::SessionList).map_err(store_error)?
     } else {
         Vec::new()
     };
@@ -685,6 +694,7 @@ fn import_file_inner(
         other => store_error(other),
     })?;
     let finished_at = started.elapsed();
+    report.indexes_built_after_rows = deferred_indexes.len();
     if progress.is_cancelled() {
         return Err(ImportError::Cancelled); // dropping tx rolls back
     }
@@ -693,7 +703,7 @@ fn import_file_inner(
     if std::env::var_os("RUM_IMPORT_TIMINGS").is_some() {
         // For profiling imports (bench/compare.sh reports whole processes).
         eprintln!(
-            "{}: parse and write {:.2} s (the writer waited {:.2} s for {workers} parser threads, and parsed {} chunks itself in {:.2} s of that, {} of them again as the chunk before ended inside a record), session aggregates {:.2} s, index build {:.2} s, commit {:.2} s",
+            "{}: parse and write {:.2} s (the writer waited {:.2} s for {workers} parser threads, and parsed {} chunks itself in {:.2} s of that, {} of them again as the chunk before ended inside a record), session aggregates {:.2} s, index build {:.2} s ({} indexes), commit {:.2} s",
             report.path,
             written_at.as_secs_f64(),
             writer_waited.as_secs_f64(),
@@ -702,6 +712,7 @@ fn import_file_inner(
             writer_parsing.chunks_parsed_again,
             (indexed_at - written_at).as_secs_f64(),
             (finished_at - indexed_at).as_secs_f64(),
+            deferred_indexes.len(),
             (started.elapsed() - finished_at).as_secs_f64()
         );
     }
@@ -709,6 +720,15 @@ fn import_file_inner(
     report.records_skipped = skipped;
     report.problems = problems;
     Ok(())
+}
+
+/// [`crate::store::later_import_defers_session_list`], or what RUM_LATER_IMPORT_DEFERS (0 or
+/// 1) says, for measuring.
+fn later_import_defers(tx: &rusqlite::Connection, input_bytes: u64, bytes_per_session: u64) -> Result<bool, StoreError> {
+    if let Some(forced) = std::env::var("RUM_LATER_IMPORT_DEFERS").ok().and_then(|v| v.parse::<u8>().ok()) {
+        return Ok(forced == 1);
+    }
+    crate::store::later_import_defers_session_list(tx, input_bytes, bytes_per_session)
 }
 
 /// Imports files and directories one file at a time; `on_file` hears of each as it ends.

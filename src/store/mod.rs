@@ -86,6 +86,9 @@ pub struct Store {
     /// Input size from which a bulk load builds its secondary indexes after the rows (see
     /// [`defer_secondary_indexes`]; tests lower it).
     pub defer_indexes_from_bytes: u64,
+    /// About how many bytes of input a session takes, to guess how many sessions a file
+    /// brings (see [`later_import_defers_session_list`]; tests move it).
+    pub input_bytes_per_session_estimate: u64,
     /// Threads that parse NDJSON; None: the cores but one (tests set it to compare).
     pub parser_threads: Option<usize>,
     /// Selected sessions up to which a sort without an index looks each one's value up on its
@@ -165,6 +168,27 @@ pub fn defer_secondary_indexes(conn: &Connection, scope: DeferredIndexes) -> Sto
         deferred.push(sql);
     }
     Ok(deferred)
+}
+
+/// The default [`Store::input_bytes_per_session_estimate`]: 10,000 generated sessions are
+/// 405 MB of Datadog NDJSON and 304 MB of line protocol; CSV takes less, real exports with
+/// many resources more.
+pub const INPUT_BYTES_PER_SESSION_ESTIMATE: u64 = 40_000;
+
+/// Whether an import into a database that has sessions builds the session list's indexes
+/// after its rows, as the first import does ([`DeferredIndexes::SessionList`]), instead of
+/// adding each new session to its 28 indexes as it goes. The rebuild costs about 1 s per
+/// 100,000 sessions in the database; taking them one by one about 0.2 s per 10,000 new
+/// sessions and more as the indexes outgrow the cache (3 s for 100,000 into the sample
+/// data), so the rebuild pays once the new sessions are a good part of the whole. It is
+/// chosen when the input holds, by its size, at least as many sessions as the database
+/// already has (a margin for the guess): the window's first import into the sample data, say.
+/// Readers of a database in WAL mode meanwhile see it as it was, indexes and all, and a
+/// cancel rolls the drop back.
+pub fn later_import_defers_session_list(conn: &Connection, input_bytes: u64, bytes_per_session: u64) -> StoreResult<bool> {
+    // Session keys are given in order, so the largest is about the count, without a scan.
+    let sessions: i64 = conn.query_row("SELECT coalesce(max(session_pk), 0) FROM sessions", [], |r| r.get(0))?;
+    Ok(u64::try_from(sessions).unwrap_or(0) <= input_bytes / bytes_per_session.max(1))
 }
 
 /// Runs the statements [`defer_secondary_indexes`] returned. A large index takes seconds, so
@@ -262,6 +286,7 @@ impl Store {
             session_cache_limit: writer::SESSION_CACHE_LIMIT,
             pending_view_limit: writer::PENDING_VIEW_LIMIT,
             defer_indexes_from_bytes: DEFER_INDEXES_FROM_BYTES,
+            input_bytes_per_session_estimate: INPUT_BYTES_PER_SESSION_ESTIMATE,
             parser_threads: None,
             value_lookup_sessions: value_sort::FEW_SESSIONS,
             sorted_keys_cache: RefCell::new(value_sort::SortCache::default()),
