@@ -234,6 +234,9 @@ fn import(db: &Path, paths: &[PathBuf], json: bool) -> Result<i32, String> {
         }
     });
     reporter.stop();
+    // What went through the WAL (another program had the database open) into the file; a
+    // failure leaves it in the WAL, where readers find it, so it is no error of the import.
+    let _ = store.checkpoint();
     if json {
         println!("{}", serde_json::to_string_pretty(&json_reports).map_err(|e| e.to_string())?);
     }

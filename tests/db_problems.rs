@@ -173,6 +173,59 @@ fn readers_open_while_another_process_holds_the_write_lock() {
     holder.execute_batch("ROLLBACK").expect("unlock");
 }
 
+/// An import through the WAL (the window's, whose readers have the database open) commits
+/// without copying the WAL into the database file: readers see the new sessions at once, and
+/// the copy comes after, from `Store::checkpoint`, which then empties the WAL file (SQLite's
+/// own checkpoint at the commit left it at the import's size on disk).
+#[test]
+fn an_import_through_the_wal_leaves_the_checkpoint_for_after() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("wal.sqlite");
+    let big = dir.path().join("big.ndjson");
+    // Enough pages that SQLite's automatic checkpoint (from 1,000 pages in the WAL) would run.
+    rum_explorer::generate::write(&big, rum_explorer::generate::GenerateFormat::Ndjson, 1200, 4, false).expect("generate");
+    let mut store = rum_explorer::store::Store::open(&db).expect("open");
+    import(&mut store, &[own_fixture("tricky.lp")]);
+    assert!(store.checkpoint().expect("checkpoint"), "nothing holds the WAL");
+    let reader = rum_explorer::store::Store::open(&db).expect("a second connection");
+    let sessions_before = count(&reader, "SELECT count(*) FROM sessions");
+    let file_size = || std::fs::metadata(&db).expect("size").len();
+    let wal_size = || std::fs::metadata(rum_explorer::store::wal_path(&db)).map_or(0, |m| m.len());
+    let size_before = file_size();
+
+    let reports = import(&mut store, &[big]);
+    assert_eq!(reports[0].error, None);
+    assert_eq!(count(&reader, "SELECT count(*) FROM sessions"), sessions_before + 1200, "the reader sees the new sessions");
+    assert_eq!(file_size(), size_before, "the database file is as it was: the new pages are in the WAL");
+    let page_size = count(&store, "PRAGMA page_size") as u64;
+    assert!(wal_size() > 1000 * page_size, "{} bytes in the WAL", wal_size());
+
+    assert!(store.checkpoint().expect("checkpoint"), "the reader is between queries: all is copied");
+    assert!(file_size() > size_before, "the pages are in the database file");
+    assert_eq!(wal_size(), 0, "and the WAL is emptied");
+    assert_eq!(count(&reader, "SELECT count(*) FROM sessions"), sessions_before + 1200);
+    let check: String = reader.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("check");
+    assert_eq!(check, "ok");
+
+    // A reader in a read transaction from before the import holds the copy back: the
+    // checkpoint says so at once, and nothing is lost.
+    let again = dir.path().join("again.ndjson");
+    rum_explorer::generate::write(&again, rum_explorer::generate::GenerateFormat::Ndjson, 30, 8, false).expect("generate");
+    reader.conn.execute_batch("BEGIN; SELECT count(*) FROM sessions;").expect("read transaction");
+    import(&mut store, &[again]);
+    let started = Instant::now();
+    assert!(!store.checkpoint().expect("checkpoint"), "a reader needs the database file as it was");
+    assert!(started.elapsed() < Duration::from_secs(2), "no wait for the reader: {:?}", started.elapsed());
+    assert!(wal_size() > 0);
+    reader.conn.execute_batch("COMMIT").expect("end");
+    assert!(store.checkpoint().expect("checkpoint"), "once it is done, all is copied");
+    assert_eq!(wal_size(), 0);
+    drop(reader);
+    drop(store);
+    let store = rum_explorer::store::Store::open(&db).expect("open");
+    assert_eq!(count(&store, "SELECT count(*) FROM sessions"), sessions_before + 1230);
+}
+
 /// An import may leave WAL to write the file directly (`Store::begin_bulk_load`), but only with
 /// the database to itself: with another connection open (the window's readers, another
 /// process) it keeps WAL, without waiting out the busy timeout. Into an empty database that is

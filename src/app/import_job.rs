@@ -31,16 +31,29 @@ impl ImportJob {
                         let _ = tx.send(ImportEvent::FileDone(Box::new(report.clone())));
                         notify();
                     });
+                    Some(store)
                 }
                 Err(e) => {
                     let _ = tx.send(ImportEvent::Failed(e.to_string()));
+                    None
                 }
             }));
-            if outcome.is_err() {
-                let _ = tx.send(ImportEvent::Failed("the import stopped on an internal error; files finished before it were kept".into()));
-            }
+            let store = match outcome {
+                Ok(store) => store,
+                Err(_) => {
+                    let _ = tx.send(ImportEvent::Failed("the import stopped on an internal error; files finished before it were kept".into()));
+                    None
+                }
+            };
             let _ = tx.send(ImportEvent::Finished);
             notify();
+            // The window imports through the WAL (its readers have the database open): the new
+            // sessions show from there, and the copy into the database file comes after, here,
+            // while the window goes on (see `Store::pause_checkpoints`). A failure leaves them
+            // in the WAL, where readers find them.
+            if let Some(store) = store {
+                let _ = store.checkpoint();
+            }
         });
         let (events, progress) = match spawned {
             Ok(_) => (rx, progress),
@@ -73,4 +86,40 @@ pub fn write_sample_data() -> std::io::Result<PathBuf> {
         std::fs::write(dir.join(name), bytes)?;
     }
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// The window's import goes through the WAL (the window has the database open): its
+    /// sessions show when it says it has finished, and the WAL is copied into the database
+    /// file and emptied after that, on the import's thread.
+    #[test]
+    fn a_window_import_finishes_then_empties_the_wal() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("db.sqlite");
+        let window = Store::open(&db).expect("the window's connection");
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/views.ndjson");
+        let job = ImportJob::start(db.clone(), vec![fixture], || {});
+        loop {
+            match job.events.recv_timeout(Duration::from_secs(60)) {
+                Ok(ImportEvent::Finished) => break,
+                Ok(ImportEvent::Failed(message)) => panic!("{message}"),
+                Ok(ImportEvent::FileDone(report)) => assert_eq!(report.error, None),
+                Err(e) => panic!("no end of the import: {e}"),
+            }
+        }
+        let sessions: i64 = window.conn.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0)).expect("count");
+        assert!(sessions > 0, "the window sees the import's sessions");
+        let wal = crate::store::wal_path(&db);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::fs::metadata(&wal).map_or(0, |m| m.len()) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(std::fs::metadata(&wal).map_or(0, |m| m.len()), 0, "the WAL is copied and emptied after the import");
+        let sessions_after: i64 = window.conn.query_row("SELECT count(*) FROM sessions", [], |r| r.get(0)).expect("count");
+        assert_eq!(sessions_after, sessions);
+    }
 }

@@ -493,6 +493,11 @@ pub fn import_file(store: &mut Store, path: &Path, progress: &Arc<ImportProgress
         *current = display.clone();
     }
     let write_mode = store.begin_bulk_load();
+    // Through the WAL the commit leaves the checkpoint to the caller, once the new sessions can
+    // be shown (see `Store::pause_checkpoints`).
+    if write_mode == WriteMode::Wal {
+        store.pause_checkpoints();
+    }
     let result = match store.pause_foreign_keys() {
         Ok(()) => {
             let result = import_file_inner(store, path, progress, &mut report, write_mode);
@@ -501,7 +506,9 @@ pub fn import_file(store: &mut Store, path: &Path, progress: &Arc<ImportProgress
         }
         Err(source) => Err(ImportError::Store { path: display.clone(), source }),
     };
-    if write_mode != WriteMode::Wal {
+    if write_mode == WriteMode::Wal {
+        store.resume_checkpoints();
+    } else {
         store.end_bulk_load();
     }
     if let Err(error) = result {
@@ -732,6 +739,8 @@ fn later_import_defers(tx: &rusqlite::Connection, input_bytes: u64, bytes_per_se
 }
 
 /// Imports files and directories one file at a time; `on_file` hears of each as it ends.
+/// Files imported through the WAL stay in it: the caller calls [`Store::checkpoint`] after,
+/// when it has shown what came in.
 pub fn import_paths(
     store: &mut Store,
     paths: &[PathBuf],
