@@ -411,7 +411,7 @@ impl Store {
     }
 
     /// Leaves the WAL as it is at an import's commit, instead of copying it into the database
-    /// file there and then (SQLite's automatic checkpoint, which took 2.6-3.1 s of a 100,000
+    /// file there and then (SQLite's automatic checkpoint, which took 2.6-7.7 s of a 100,000
     /// session import through the WAL, and kept the window from showing the new sessions
     /// until it ended). Readers read the new pages from the WAL meanwhile; the importer then
     /// calls [`Store::checkpoint`] once its files are in.
@@ -428,9 +428,9 @@ impl Store {
     /// writer (PASSIVE), then, if that copied it all, empties the WAL file, which otherwise
     /// keeps the size of the largest import on disk (TRUNCATE waits for readers up to the busy
     /// timeout, and finds nothing left to copy). Returns whether the WAL was emptied; a
-    /// database in another journal mode has nothing to do. Only `main`, the database with a WAL:
-    /// asked of every database, it failed as locked after an import (the `temp` database's
-    /// b-tree was found in a transaction; tests/db_problems.rs).
+    /// database in another journal mode has nothing to do. Only `main`, the database with a
+    /// WAL: asked of every database after an import, SQLite answered that a table was locked
+    /// (tests/db_problems.rs).
     pub fn checkpoint(&self) -> StoreResult<bool> {
         let (busy, log_frames, checkpointed): (i64, i64, i64) =
             self.conn.query_row("PRAGMA main.wal_checkpoint(PASSIVE)", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
