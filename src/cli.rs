@@ -316,15 +316,18 @@ fn spawn_progress_reporter(progress: Arc<ImportProgress>) -> ProgressReporter {
             let total = progress.bytes_total.load(Ordering::Relaxed).max(1);
             let events = progress.events.load(Ordering::Relaxed);
             let file = progress.current_file.lock().map(|f| f.clone()).unwrap_or_default();
-            let line = format!(
-                "importing {}: {:.0}% ({} of {}), {} events, {:.0} s",
-                file,
-                100.0 * read as f64 / total as f64,
-                crate::ingest::human_bytes(read),
-                crate::ingest::human_bytes(total),
-                events,
-                elapsed.as_secs_f64()
-            );
+            let line = match progress.stage_text() {
+                None => format!(
+                    "importing {}: {:.0}% ({} of {}), {} events, {:.0} s",
+                    file,
+                    100.0 * read as f64 / total as f64,
+                    crate::ingest::human_bytes(read),
+                    crate::ingest::human_bytes(total),
+                    events,
+                    elapsed.as_secs_f64()
+                ),
+                Some(stage) => format!("importing {file}: {events} events read, {stage}, {:.0} s", elapsed.as_secs_f64()),
+            };
             if tty {
                 eprint!("\r\x1b[2K{line}");
             } else {

@@ -1016,6 +1016,28 @@ fn a_later_import_that_brings_more_sessions_builds_the_session_list_afterwards()
     assert_same_sessions(&sessions_json(&store), &sessions_before, "after the cancel");
 }
 
+/// An import's progress follows it past the last byte: the indexes built after the rows are
+/// counted one by one, and the last stage is the commit.
+#[test]
+fn the_progress_counts_the_indexes_built_after_the_rows() {
+    use rum_explorer::ingest::ImportStage;
+    let (_d, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let progress = ImportProgress::new();
+    let reports = ingest::import_paths(&mut store, &[own_fixture("tricky.lp")], &progress, |_| {});
+    assert_eq!(reports[0].error, None);
+    assert!(reports[0].indexes_built_after_rows >= 20, "a first import builds the session list after its rows");
+    assert_eq!(progress.indexes_total.load(Ordering::Relaxed), reports[0].indexes_built_after_rows as u64);
+    assert_eq!(progress.indexes_built.load(Ordering::Relaxed), reports[0].indexes_built_after_rows as u64);
+    assert_eq!(progress.stage(), ImportStage::Committing);
+
+    // The build reports each index as it is done, in order.
+    let statements: Vec<String> = (0..5).map(|i| format!("CREATE TABLE built_{i} (x)")).collect();
+    let seen = std::cell::RefCell::new(Vec::new());
+    rum_explorer::store::build_indexes_reporting(&store.conn, &statements, &|| false, &|built| seen.borrow_mut().push(built)).expect("build");
+    assert_eq!(seen.into_inner(), vec![1, 2, 3, 4, 5]);
+}
+
 /// Building the deferred indexes of a large import takes seconds: a cancel stops it, whether it
 /// comes before the build, while SQLite sorts, or too late to interrupt (the caller's rollback
 /// then removes what was built).

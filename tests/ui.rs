@@ -114,6 +114,40 @@ fn importing_through_the_drop_command_fills_the_table() {
     assert!(harness.query_by_label_contains("Imported 2 file(s)").is_some());
 }
 
+/// Past the last byte of a large file, the status line says what the import is doing (the
+/// session list's indexes take 20 s at 1,000,000 sessions) instead of standing at 100%.
+#[test]
+fn the_status_line_names_the_stage_after_the_last_byte() {
+    use rum_explorer::ingest::{ImportProgress, ImportStage};
+    use std::sync::atomic::Ordering;
+    let (_dir, db) = temp_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "empty database", |a| a.data_span.is_some() && a.table.total.is_some());
+    let progress = ImportProgress::new();
+    progress.bytes_total.store(4 << 30, Ordering::Relaxed);
+    progress.bytes_read.store(1 << 30, Ordering::Relaxed);
+    progress.events.store(1_234_567, Ordering::Relaxed);
+    progress.files_total.store(1, Ordering::Relaxed);
+    // The job's channel stays open: the import is under way.
+    let (_events_sender, events) = std::sync::mpsc::channel();
+    harness.state_mut().import = Some(rum_explorer::app::import_job::ImportJob { progress: progress.clone(), events, started: Instant::now() });
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("Importing: 1.0 GiB of 4.0 GiB, 1,234,567 events, file 1/1").is_some(), "reading: the bytes");
+
+    progress.bytes_read.store(4 << 30, Ordering::Relaxed);
+    progress.set_stage(ImportStage::BuildingIndexes);
+    progress.indexes_total.store(28, Ordering::Relaxed);
+    progress.indexes_built.store(12, Ordering::Relaxed);
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("building indexes, 12 of 28").is_some(), "the index build, counted");
+    assert!(harness.query_by_label_contains("GiB of").is_none(), "no more bytes to count");
+
+    progress.set_stage(ImportStage::Committing);
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("saving to disk").is_some());
+    assert!(harness.query_by_label("Cancel").is_some(), "cancel stays offered");
+}
+
 #[test]
 fn detail_panel_and_the_four_field_actions() {
     let (_dir, db) = fixture_db();

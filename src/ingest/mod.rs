@@ -19,7 +19,7 @@ use crate::store::writer::WriteOutcome;
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Cursor, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub use lines::{human_bytes, MAX_RECORD_BYTES};
@@ -101,6 +101,26 @@ pub struct ImportProgress {
     pub files_total: AtomicU64,
     pub cancel: AtomicBool,
     pub current_file: Mutex<String>,
+    /// What the file in progress is at, as an [`ImportStage`]'s number: once its bytes are
+    /// read, the end of a large file takes a while (40 s at 1,000,000 sessions) with no byte
+    /// to count.
+    pub stage: AtomicU8,
+    /// Of the indexes built after the rows of the file in progress: how many are done.
+    pub indexes_built: AtomicU64,
+    pub indexes_total: AtomicU64,
+}
+
+/// The steps of one file's import, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImportStage {
+    /// Reading, parsing and writing the records: the bytes read tell how far.
+    Reading = 0,
+    /// Writing the sessions still in the writer's cache and their counts.
+    FinishingSessions = 1,
+    /// Building the indexes dropped for the import (`indexes_built` of `indexes_total`).
+    BuildingIndexes = 2,
+    /// Writing the transaction to the disk.
+    Committing = 3,
 }
 
 impl ImportProgress {
@@ -109,6 +129,33 @@ impl ImportProgress {
     }
     pub fn is_cancelled(&self) -> bool {
         self.cancel.load(Ordering::Relaxed)
+    }
+
+    pub fn stage(&self) -> ImportStage {
+        match self.stage.load(Ordering::Relaxed) {
+            1 => ImportStage::FinishingSessions,
+            2 => ImportStage::BuildingIndexes,
+            3 => ImportStage::Committing,
+            _ => ImportStage::Reading,
+        }
+    }
+
+    pub fn set_stage(&self, stage: ImportStage) {
+        self.stage.store(stage as u8, Ordering::Relaxed);
+    }
+
+    /// The stage in words, for a progress line; None while reading (the bytes say it).
+    pub fn stage_text(&self) -> Option<String> {
+        match self.stage() {
+            ImportStage::Reading => None,
+            ImportStage::FinishingSessions => Some("writing the sessions".to_string()),
+            ImportStage::BuildingIndexes => Some(format!(
+                "building indexes, {} of {}",
+                self.indexes_built.load(Ordering::Relaxed),
+                self.indexes_total.load(Ordering::Relaxed)
+            )),
+            ImportStage::Committing => Some("saving to disk".to_string()),
+        }
     }
 }
 
@@ -492,6 +539,7 @@ pub fn import_file(store: &mut Store, path: &Path, progress: &Arc<ImportProgress
     if let Ok(mut current) = progress.current_file.lock() {
         *current = display.clone();
     }
+    progress.set_stage(ImportStage::Reading);
     let write_mode = store.begin_bulk_load();
     // Through the WAL the commit leaves the checkpoint to the caller, once the new sessions can
     // be shown (see `Store::pause_checkpoints`).
@@ -694,9 +742,16 @@ fn import_file_inner(
     })?;
     let (problems, skipped) = (sink.problems, sink.skipped);
     let written_at = started.elapsed();
+    progress.set_stage(ImportStage::FinishingSessions);
     let summary = writer.finish(skipped).map_err(store_error)?;
     let indexed_at = started.elapsed();
-    crate::store::build_indexes(&tx, &deferred_indexes, &|| progress.is_cancelled()).map_err(|e| match e {
+    progress.indexes_built.store(0, Ordering::Relaxed);
+    progress.indexes_total.store(deferred_indexes.len() as u64, Ordering::Relaxed);
+    if !deferred_indexes.is_empty() {
+        progress.set_stage(ImportStage::BuildingIndexes);
+    }
+    let index_built = |built: usize| progress.indexes_built.store(built as u64, Ordering::Relaxed);
+    crate::store::build_indexes_reporting(&tx, &deferred_indexes, &|| progress.is_cancelled(), &index_built).map_err(|e| match e {
         StoreError::Cancelled => ImportError::Cancelled,
         other => store_error(other),
     })?;
@@ -706,6 +761,7 @@ fn import_file_inner(
         return Err(ImportError::Cancelled); // dropping tx rolls back
     }
     drop(writeback);
+    progress.set_stage(ImportStage::Committing);
     tx.commit().map_err(|e| store_error(e.into()))?;
     if std::env::var_os("RUM_IMPORT_TIMINGS").is_some() {
         // For profiling imports (bench/compare.sh reports whole processes).

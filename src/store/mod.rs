@@ -194,6 +194,16 @@ pub fn later_import_defers_session_list(conn: &Connection, input_bytes: u64, byt
 /// Runs the statements [`defer_secondary_indexes`] returned. A large index takes seconds, so
 /// `cancelled` is watched meanwhile, and interrupts SQLite with [`StoreError::Cancelled`].
 pub fn build_indexes(conn: &Connection, statements: &[String], cancelled: &(dyn Fn() -> bool + Sync)) -> StoreResult<()> {
+    build_indexes_reporting(conn, statements, cancelled, &|_| {})
+}
+
+/// [`build_indexes`], telling `built` how many are done after each.
+pub fn build_indexes_reporting(
+    conn: &Connection,
+    statements: &[String],
+    cancelled: &(dyn Fn() -> bool + Sync),
+    built: &dyn Fn(usize),
+) -> StoreResult<()> {
     use std::sync::atomic::{AtomicBool, Ordering};
     if statements.is_empty() {
         return Ok(());
@@ -226,11 +236,13 @@ pub fn build_indexes(conn: &Connection, statements: &[String], cancelled: &(dyn 
         let helper_threads = std::thread::available_parallelism().map_or(0, |n| n.get().saturating_sub(1)).min(4);
         let sort_settings = format!("PRAGMA cache_size=-16384; PRAGMA threads={helper_threads}");
         let result = conn.execute_batch(&sort_settings).map_err(StoreError::from).and_then(|()| {
-            statements.iter().try_for_each(|sql| {
+            statements.iter().enumerate().try_for_each(|(done, sql)| {
                 if cancelled() {
                     return Err(StoreError::Cancelled);
                 }
-                conn.execute_batch(sql).map_err(StoreError::from)
+                conn.execute_batch(sql).map_err(StoreError::from)?;
+                built(done + 1);
+                Ok(())
             })
         });
         drop(done);

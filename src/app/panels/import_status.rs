@@ -11,16 +11,32 @@ pub fn status_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             let events = job.progress.events.load(Ordering::Relaxed);
             let files_done = job.progress.files_done.load(Ordering::Relaxed);
             let files_total = job.progress.files_total.load(Ordering::Relaxed);
-            let fraction = (read as f32 / total as f32).clamp(0.0, 1.0);
-            ui.add(egui::ProgressBar::new(fraction).desired_width(220.0).show_percentage());
-            ui.label(format!(
-                "Importing: {} of {}, {} events, file {}/{}",
-                crate::ingest::human_bytes(read),
-                crate::ingest::human_bytes(total),
-                format::grouped(events),
-                (files_done + 1).min(files_total.max(1)),
-                files_total
-            ));
+            let file_number = (files_done + 1).min(files_total.max(1));
+            match job.progress.stage_text() {
+                None => {
+                    let fraction = (read as f32 / total as f32).clamp(0.0, 1.0);
+                    ui.add(egui::ProgressBar::new(fraction).desired_width(220.0).show_percentage());
+                    ui.label(format!(
+                        "Importing: {} of {}, {} events, file {file_number}/{files_total}",
+                        crate::ingest::human_bytes(read),
+                        crate::ingest::human_bytes(total),
+                        format::grouped(events),
+                    ));
+                }
+                // Past the last byte the bar follows the indexes, the slow part of a large
+                // file's end, or goes on as a spinner.
+                Some(stage) => {
+                    let built = job.progress.indexes_built.load(Ordering::Relaxed);
+                    let indexes = job.progress.indexes_total.load(Ordering::Relaxed);
+                    if job.progress.stage() == crate::ingest::ImportStage::BuildingIndexes && indexes > 0 {
+                        let fraction = built as f32 / indexes as f32;
+                        ui.add(egui::ProgressBar::new(fraction).desired_width(220.0).show_percentage());
+                    } else {
+                        ui.spinner();
+                    }
+                    ui.label(format!("Importing: {} events read, {stage}, file {file_number}/{files_total}", format::grouped(events)));
+                }
+            }
             if ui.button("Cancel").clicked() {
                 app.commands.push(Command::CancelImport);
             }
