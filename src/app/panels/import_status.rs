@@ -37,7 +37,12 @@ pub fn status_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                     ui.label(format!("Importing: {} events read, {stage}, file {file_number}/{files_total}", format::grouped(events)));
                 }
             }
-            if ui.button("Cancel").clicked() {
+            // Once the commit runs the file is landing: a cancel could no longer roll it back.
+            let cancellable = job.progress.stage() != crate::ingest::ImportStage::Committing;
+            let cancel = ui
+                .add_enabled(cancellable, egui::Button::new("Cancel"))
+                .on_disabled_hover_text("The file is being saved and can no longer be cancelled");
+            if cancel.clicked() {
                 app.commands.push(Command::CancelImport);
             }
         } else if let Some((text, level)) = &app.status {
