@@ -78,6 +78,9 @@ fn queries(c: &mut Criterion) {
         })
     });
     group.sample_size(10);
+    // The Bound view's line: an app's p75 loading time over all its views (once per app, on
+    // the detail's worker).
+    group.bench_function("loading_time_p75_of_an_app", |b| b.iter(|| store.loading_time_p75(Some("appid_shop_web")).expect("p75")));
     // Filters on events: a page (read from each session's list of pages) and an error type
     // (from the events themselves); the first page asks them per session, the count and the
     // facets over every session. An action name no session has is collected from its index

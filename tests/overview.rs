@@ -274,3 +274,25 @@ fn a_cancelled_overview_gives_up() {
         assert_eq!(store.overview_cancellable(&q, &AtomicBool::new(false)).expect("not cancelled"), store.overview(&q).expect("overview"));
     }
 }
+
+/// The line the Bound view compares a session's views with: per app, the p75 of its views'
+/// loading times, as each session's own events give them; an app no session has gets none.
+#[test]
+fn each_apps_p75_loading_time_is_that_of_its_views() {
+    let (_dir, store) = generated(120, 21);
+    let mut by_app: BTreeMap<Option<String>, Vec<f64>> = BTreeMap::new();
+    for detail in details(&store, &SessionQuery::default()) {
+        let values = by_app.entry(detail.session.app_id.clone()).or_default();
+        for event in detail.events.iter().filter(|e| e.kind == "view") {
+            if let Some(ns) = event.get("loading_time").and_then(|v| v.as_i64()).filter(|ns| *ns >= 0) {
+                values.push(ns as f64 / 1e6);
+            }
+        }
+    }
+    assert!(by_app.len() >= 2, "the generated sessions have several apps: {:?}", by_app.keys());
+    for (app_id, values) in by_app {
+        assert!(!values.is_empty(), "{app_id:?}");
+        assert_eq!(store.loading_time_p75(app_id.as_deref()).expect("p75"), p75_by_hand(values), "{app_id:?}");
+    }
+    assert_eq!(store.loading_time_p75(Some("no-such-app")).expect("p75"), None);
+}

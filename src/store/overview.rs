@@ -1150,11 +1150,14 @@ impl Store {
     }
 
     /// The p75 loading time (ms) of an app's views: the line a session's "Bound view" compares
-    /// its views with.
+    /// its views with. Read from the views' covering index, the app's sessions collected once
+    /// from theirs: joining the events table to the sessions read every view's row (1.26-1.58 s
+    /// at 100,000 sessions, 0.24-0.42 s this way).
     pub fn loading_time_p75(&self, app_id: Option<&str>) -> StoreResult<Option<f64>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT e.loading_time_ns FROM events e JOIN sessions s ON s.session_pk = e.session_pk
-             WHERE e.kind = 'view' AND e.loading_time_ns IS NOT NULL AND s.app_id IS ?1",
+            "SELECT v.loading_time_ns FROM events v INDEXED BY events_view_timings
+             WHERE v.kind = 'view' AND v.loading_time_ns IS NOT NULL
+               AND v.session_pk IN (SELECT session_pk FROM sessions WHERE app_id IS ?1)",
         )?;
         let mut values: Vec<f64> = stmt
             .query_map([app_id], |r| r.get::<_, i64>(0))?
