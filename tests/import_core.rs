@@ -240,6 +240,76 @@ fn a_view_sent_twice_to_a_stored_session_in_one_file_is_merged() {
     assert_eq!(views[0].get("time_spent").and_then(|v| v.as_i64()), Some(4_000_000_000));
 }
 
+/// A later file that adds events to stored sessions widens a session's span at the start, at
+/// the end, or not at all, and adds to the counts of the kinds it brings, each as importing
+/// everything in one file would; so does a file that brings one kind only.
+#[test]
+fn later_files_widen_spans_and_add_counts_as_one_file_would() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let base_ms: i64 = 1_700_000_000_000;
+    let view = |session: &str| {
+        format!(
+            r#"{{"type":"view","date":{},"session":{{"id":"{session}"}},"view":{{"id":"{session}-v","url":"https://shop.example.com/{session}","time_spent":20000000000}}}}"#,
+            base_ms + 10_000
+        )
+    };
+    let event = |kind: &str, session: &str, id: &str, offset_ms: i64| {
+        let body = match kind {
+            "action" => format!(r#""action":{{"id":"{id}","type":"click"}}"#),
+            "error" => format!(r#""error":{{"id":"{id}","message":"boom {id}","source":"source"}}"#),
+            _ => format!(r#""long_task":{{"id":"{id}","duration":50000000}}"#),
+        };
+        format!(
+            r#"{{"type":"{kind}","date":{},"session":{{"id":"{session}"}},"view":{{"id":"{session}-v","url":"https://shop.example.com/{session}"}},{body}}}"#,
+            base_ms + offset_ms
+        )
+    };
+    // Each session: a view from 10 s to 30 s and an action at 15 s, stored first.
+    let sessions = ["early", "late", "inside", "untouched"];
+    let first: Vec<String> = sessions.iter().flat_map(|s| [view(s), event("action", s, &format!("{s}-a0"), 15_000)]).collect();
+    // Then events before the start, after the end and within, of several kinds.
+    let mixed = [
+        event("action", "early", "early-a1", 2_000),
+        event("error", "early", "early-e1", 12_000),
+        event("long_task", "late", "late-l1", 45_000),
+        event("action", "late", "late-a1", 20_000),
+        event("error", "inside", "inside-e1", 25_000),
+    ];
+    // Then errors only: one before a start, one within a span.
+    let errors_only = [event("error", "inside", "inside-e2", 1_000), event("error", "late", "late-e2", 16_000)];
+    let files = [("first.ndjson", first.clone()), ("mixed.ndjson", mixed.to_vec()), ("errors.ndjson", errors_only.to_vec())];
+    let mut paths = Vec::new();
+    for (name, lines) in &files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+        paths.push(path);
+    }
+    let whole = dir.path().join("whole.ndjson");
+    std::fs::write(&whole, files.iter().flat_map(|(_, lines)| lines.iter().cloned()).collect::<Vec<_>>().join("\n") + "\n").expect("write");
+
+    let (_t1, db1) = temp_db();
+    let mut one = Store::open(&db1).expect("open");
+    import(&mut one, &[whole]);
+    let (_t2, db2) = temp_db();
+    let mut later = Store::open(&db2).expect("open");
+    for path in &paths {
+        import(&mut later, std::slice::from_ref(path));
+    }
+    let expected = sessions_json(&one);
+    assert_eq!(expected.len(), sessions.len());
+    assert_same_sessions(&sessions_json(&later), &expected, "three files");
+    assert_pages_match_events(&later, "three files");
+    // What the files were meant to do, on the sessions themselves.
+    let span = |id: &str| {
+        let s = session(&later, id);
+        (s.start_ms.map(|t| t - base_ms), s.end_ms.map(|t| t - base_ms), s.duration_ms, s.action_count, s.error_count, s.long_task_count)
+    };
+    assert_eq!(span("early"), (Some(2_000), Some(30_000), Some(28_000), 2, 1, 0));
+    assert_eq!(span("late"), (Some(10_000), Some(45_050), Some(35_050), 2, 1, 1));
+    assert_eq!(span("inside"), (Some(1_000), Some(30_000), Some(29_000), 1, 2, 0));
+    assert_eq!(span("untouched"), (Some(10_000), Some(30_000), Some(20_000), 1, 0, 0));
+}
+
 #[test]
 fn a_view_that_changes_page_in_a_later_file_leaves_no_stale_page() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -957,6 +957,22 @@ fn insert_batch_sql(groups: ColumnGroups) -> String {
     format!("INSERT OR IGNORE INTO events ({columns}, file_pk) SELECT {columns}, ?1 FROM {EVENT_BATCH_TABLE}")
 }
 
+/// The session columns that count events of each kind, in the order of `SessionAggregate::counts`.
+const COUNT_COLUMNS: [&str; 6] = ["view_count", "action_count", "error_count", "resource_count", "long_task_count", "other_event_count"];
+
+/// An UPDATE that adds to the counts whose bit `added` has (bit i: `COUNT_COLUMNS[i]`), from
+/// parameters 2 onwards in that order, for the session in parameter 1.
+fn add_counts_sql(added: u8) -> String {
+    let assignments: Vec<String> = COUNT_COLUMNS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| added & 1 << i != 0)
+        .enumerate()
+        .map(|(parameter, (_, column))| format!("{column} = {column} + ?{}", parameter + 2))
+        .collect();
+    format!("UPDATE sessions SET {} WHERE session_pk = ?1", assignments.join(", "))
+}
+
 /// Recounts the sessions in `temp.touched_sessions` from all their events: aggregates, first
 /// and last page, pages. Each reads only those sessions' events: `CROSS JOIN` keeps the
 /// touched sessions outside, where a plain JOIN let SQLite read every event and look each
@@ -1677,14 +1693,17 @@ impl<'c> FileWriter<'c> {
             return Ok(());
         }
         deltas.sort_unstable_by_key(|(session_pk, _)| *session_pk);
-        let mut add = self.conn.prepare_cached(
+        // A column an UPDATE sets moves the row in that column's index even when its value
+        // stays, so the times are set only where the delta widens the session's span, and the
+        // counts only where it adds to them: a Guance CSV export of one kind adds one count to
+        // every session, and within the span (10,000 sessions: 0.19-0.25 s of updates to
+        // 0.10 s, measured with Python's sqlite3).
+        let mut widen_span = self.conn.prepare_cached(
             "UPDATE sessions SET start_ms = min(coalesce(start_ms, ?2), ?2), end_ms = max(coalesce(end_ms, ?3), ?3),
-                duration_ms = max(coalesce(end_ms, ?3), ?3) - min(coalesce(start_ms, ?2), ?2),
-                view_count = view_count + ?4, action_count = action_count + ?5, error_count = error_count + ?6,
-                resource_count = resource_count + ?7, long_task_count = long_task_count + ?8,
-                other_event_count = other_event_count + ?9
-             WHERE session_pk = ?1",
+                duration_ms = max(coalesce(end_ms, ?3), ?3) - min(coalesce(start_ms, ?2), ?2)
+             WHERE session_pk = ?1 AND (start_ms IS NULL OR start_ms > ?2 OR end_ms IS NULL OR end_ms < ?3)",
         )?;
+        let mut add_counts: FxHashMap<u8, Statement<'_>> = FxHashMap::default();
         let mut set_pages = self.conn.prepare_cached(
             "UPDATE sessions SET first_view_path = ?2, first_view_url = ?3, last_view_path = ?4, last_view_url = ?5
              WHERE session_pk = ?1",
@@ -1721,8 +1740,21 @@ impl<'c> FileWriter<'c> {
                 self.recount.insert(session_pk);
                 continue;
             }
-            let [views, actions, errors, resources, long_tasks, others] = delta.counts;
-            add.execute(params![session_pk, delta.start_ms, delta.end_ms, views, actions, errors, resources, long_tasks, others])?;
+            widen_span.execute(params![session_pk, delta.start_ms, delta.end_ms])?;
+            let added: u8 = delta.counts.iter().enumerate().filter(|(_, count)| **count != 0).fold(0, |mask, (i, _)| mask | 1 << i);
+            if added != 0 {
+                let add = match add_counts.entry(added) {
+                    std::collections::hash_map::Entry::Occupied(entry) => entry.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(entry) => entry.insert(self.conn.prepare(&add_counts_sql(added))?),
+                };
+                let mut parameter = 1;
+                add.raw_bind_parameter(parameter, session_pk)?;
+                for count in delta.counts.iter().filter(|count| **count != 0) {
+                    parameter += 1;
+                    add.raw_bind_parameter(parameter, count)?;
+                }
+                add.raw_execute()?;
+            }
             if matches!(pages, Pages::FromDelta) {
                 let page = |page: Option<(&String, &Option<String>)>| page.map_or((None, None), |(path, url)| (Some(path.clone()), url.clone()));
                 let (first_path, first_url) = page(delta.first.as_ref().map(|(_, path, url)| (path, url)));
