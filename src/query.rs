@@ -355,9 +355,23 @@ enum KeyTarget {
     Extended(String),
 }
 
-/// The canonical session column for a key typed in a query or a sort (`userid` is `user_id`).
+/// The field a key typed in a query, a sort or a column means. Datadog's names work as they
+/// do in its explorer, with or without its facet `@` (`@usr.id`, `browser.name`,
+/// `geo.country`, `view.url_path`): the import stored those fields under the explorer's names
+/// (`userid`, `browser`, `country`, `view_path`), and a user coming from Datadog otherwise got
+/// no session and no word why. A key the import kept as it came (`usr.plan`) stays itself.
+pub fn field_key(key: &str) -> &str {
+    let bare = key.strip_prefix('@').filter(|rest| !rest.is_empty()).unwrap_or(key);
+    match bare {
+        "view.url_path" => "view_path",
+        _ => crate::ingest::datadog::canonical_key_on_every_kind(bare).unwrap_or(bare),
+    }
+}
+
+/// The canonical session column for a key typed in a query or a sort (`userid` is `user_id`,
+/// and Datadog's `@usr.id` too: see [`field_key`]).
 pub fn session_column_alias(key: &str) -> &str {
-    match key {
+    match field_key(key) {
         "userid" => "user_id",
         "version" => "app_version",
         "duration" => "duration_ms",
@@ -367,6 +381,7 @@ pub fn session_column_alias(key: &str) -> &str {
 }
 
 fn resolve(key: &str) -> KeyTarget {
+    let key = field_key(key);
     let alias = session_column_alias(key);
     if let Some(column) = SESSION_LIST_COLUMNS.iter().copied().find(|c| *c == alias) {
         return KeyTarget::Session { column };

@@ -152,6 +152,57 @@ fn parse_tree_and_round_trip() {
     assert_eq!(query::term_text("view_path", "/a b", true), "-view_path:\"/a b\"");
 }
 
+/// Datadog's names for the fields the import renames work in a query and a sort, with or
+/// without its facet `@`, whatever format the data came in: the same sessions, in the same
+/// order, as the explorer's names.
+#[test]
+fn datadog_field_names_mean_the_fields_the_import_renamed() {
+    let f = fixture();
+    let some = |value: Option<&String>, what: &str| value.unwrap_or_else(|| panic!("a session with {what}")).clone();
+    let first_with = |pick: fn(&SessionRow) -> Option<&String>| f.sessions.iter().find_map(pick).cloned();
+    let user = some(first_with(|s| s.user_id.as_ref()).as_ref(), "a user");
+    let country = some(first_with(|s| s.country.as_ref()).as_ref(), "a country");
+    let page = some(first_with(|s| s.first_view_path.as_ref()).as_ref(), "a page");
+    let error_type = f
+        .details
+        .iter()
+        .flat_map(|d| d.events.iter())
+        .find_map(|e| e.get_str("error_type").map(str::to_string))
+        .expect("an error with a type");
+    let pairs = [
+        (format!("@usr.id:{user}"), format!("user_id:{user}")),
+        (format!("usr.id:{user}"), format!("user_id:{user}")),
+        ("@browser.name:Chrome".to_string(), "browser:Chrome".to_string()),
+        ("-browser.name:Chrome os.name:iOS".to_string(), "-browser:Chrome os:iOS".to_string()),
+        (format!("@geo.country:\"{country}\""), format!("country:\"{country}\"")),
+        (format!("@view.url_path:{page}"), format!("view_path:{page}")),
+        (format!("@error.type:\"{error_type}\""), format!("error_type:\"{error_type}\"")),
+        ("@application.id:*".to_string(), "app_id:*".to_string()),
+    ];
+    for (datadog, ours) in &pairs {
+        let expected = ids_for(&f, ours);
+        assert!(!expected.is_empty(), "{ours} selects sessions");
+        assert_eq!(ids_for(&f, datadog), expected, "{datadog} against {ours}");
+    }
+    // A sort by a Datadog name is the sort by the field it names.
+    let sorted = |column: &str| -> Vec<String> {
+        let q = SessionQuery { limit: 100_000, sort_column: Some(column.into()), ..Default::default() };
+        f.store.sessions(&q).expect("sorted").into_iter().map(|r| r.session_id).collect()
+    };
+    assert_eq!(sorted("@browser.name"), sorted("browser"));
+    assert_eq!(sorted("geo.country"), sorted("country"));
+    // And as a column: the value of the field it names.
+    for row in &f.sessions {
+        assert_eq!(row.value_text("@geo.country"), row.country.clone(), "{}", row.session_id);
+        assert_eq!(row.value_text("usr.id"), row.user_id.clone(), "{}", row.session_id);
+    }
+    // A key the import keeps as it comes is itself, `@` or not; a lone `@` is a key of its own.
+    assert_eq!(query::field_key("@usr.plan"), "usr.plan");
+    assert_eq!(query::field_key("usr.plan"), "usr.plan");
+    assert_eq!(query::field_key("@"), "@");
+    assert_eq!(query::field_key("resource.duration"), "resource.duration", "renamed on resources only");
+}
+
 #[test]
 fn any_event_key_or_extended_field_can_be_a_column_and_a_sort() {
     let f = fixture();

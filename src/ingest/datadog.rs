@@ -171,6 +171,12 @@ pub fn canonical_key(kind: &str, key: &str) -> Option<&'static str> {
     canonical_entry(kind, key).map(|entry| KEY_MAP[entry].1)
 }
 
+/// The Guance name of a flattened Datadog key that is renamed on every kind of event (a
+/// query names no kind: `resource.duration`, renamed on resources only, is not one).
+pub fn canonical_key_on_every_kind(key: &str) -> Option<&'static str> {
+    forward_index().get(key).map(|entry| KEY_MAP[*entry]).filter(|(_, _, only)| only.is_none()).map(|(_, canonical, _)| canonical)
+}
+
 /// The [`KEY_MAP`] entry that renames a flattened key on an event of `kind`.
 fn canonical_entry(kind: &str, key: &str) -> Option<usize> {
     forward_index().get(key).copied().filter(|entry| renames_on(*entry, kind))

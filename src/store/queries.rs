@@ -116,7 +116,8 @@ impl SessionRow {
     pub fn value_text(&self, column: &str) -> Option<String> {
         let text = |v: &Option<String>| v.clone();
         let int = |v: Option<i64>| v.map(|n| n.to_string());
-        match column {
+        // Datadog's name of a session column (`geo.country`) shows that column.
+        match crate::query::field_key(column) {
             "session_id" => Some(self.session_id.clone()),
             "start_ms" => int(self.start_ms),
             "end_ms" => int(self.end_ms),
@@ -145,7 +146,7 @@ impl SessionRow {
             "device" => text(&self.device),
             "country" => text(&self.country),
             "city" => text(&self.city),
-            other => self.extended_fields.get(other).map(|v| match v {
+            field => self.extended_fields.get(column).or_else(|| self.extended_fields.get(field)).map(|v| match v {
                 serde_json::Value::String(s) => s.clone(),
                 v => v.to_string(),
             }),
