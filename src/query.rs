@@ -646,6 +646,92 @@ impl Expr {
             other => vec![other],
         }
     }
+
+    /// The keys of its terms, nested ones too, each once, in the order they come.
+    pub fn term_keys(&self) -> Vec<&str> {
+        let mut keys = Vec::new();
+        let mut stack = vec![self];
+        while let Some(expr) = stack.pop() {
+            match expr {
+                Expr::And(terms) | Expr::Or(terms) => stack.extend(terms.iter().rev()),
+                Expr::Not(inner) => stack.push(inner),
+                Expr::Term { key, .. } => {
+                    if !keys.contains(&key.as_str()) {
+                        keys.push(key.as_str());
+                    }
+                }
+                Expr::FreeText(_) => {}
+            }
+        }
+        keys
+    }
+}
+
+/// Whether `key`, under any of its names (see [`field_key`], [`session_column_alias`]), is
+/// among `known`, the fields the data has (as `Store::session_keys` lists them).
+pub fn is_known_key(key: &str, known: &[String]) -> bool {
+    let field = field_key(key);
+    [key, field, session_column_alias(field)].iter().any(|name| known.iter().any(|k| k == name))
+}
+
+/// The known key spelled most like `key`, when one is close enough to be what was meant: at
+/// most a third of its letters apart (a typo, a letter swapped), ignoring case.
+pub fn closest_key<'k>(key: &str, known: &'k [String]) -> Option<&'k str> {
+    let wanted: Vec<char> = field_key(key).to_lowercase().chars().collect();
+    let most = (wanted.len() / 3).max(1);
+    known
+        .iter()
+        .map(|k| (edit_distance(&wanted, &k.to_lowercase().chars().collect::<Vec<_>>()), k))
+        .filter(|(distance, _)| *distance <= most)
+        .min_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)))
+        .map(|(_, k)| k.as_str())
+}
+
+/// `text` with every term keyed `key` keyed `replacement` instead (`brwoser:Chrome` to
+/// `browser:Chrome`); values, free text and other keys stay as typed.
+pub fn replace_key(text: &str, key: &str, replacement: &str) -> String {
+    let pattern = format!("{key}:");
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut previous: Option<char> = None;
+    while let Some(c) = rest.chars().next() {
+        let starts_term = previous.is_none_or(|p| p.is_whitespace() || p == '(' || p == '-');
+        if starts_term && rest.starts_with(&pattern) {
+            out.push_str(replacement);
+            out.push(':');
+            rest = &rest[pattern.len()..];
+            previous = Some(':');
+        } else if c == '"' {
+            // A quoted value is copied whole: a key-like text inside it stays.
+            let end = rest[1..].find('"').map_or(rest.len(), |i| i + 2);
+            out.push_str(&rest[..end]);
+            rest = &rest[end..];
+            previous = Some('"');
+        } else {
+            out.push(c);
+            previous = Some(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out
+}
+
+/// Edits (a letter added, removed, replaced, or two neighbours swapped) from `a` to `b`.
+fn edit_distance(a: &[char], b: &[char]) -> usize {
+    let mut before_previous: Vec<usize> = Vec::new();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let replace = previous[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            row[j] = replace.min(previous[j] + 1).min(row[j - 1] + 1);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(before_previous[j - 2] + 1);
+            }
+        }
+        before_previous = std::mem::replace(&mut previous, row);
+    }
+    previous[b.len()]
 }
 
 /// Whether the session `s` has an event `e` for which `predicate` holds.

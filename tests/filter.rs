@@ -559,3 +559,27 @@ fn a_view_timing_sort_reads_the_views_index_while_only_views_carry_it() {
     expected.insert(without_value, (last_id.clone(), Some(serde_json::json!(1))));
     assert_eq!(order(&f.store), expected);
 }
+
+/// A key no field of the data has is found, under any of its names, and the field spelled
+/// most like it is offered; replacing it touches only term keys.
+#[test]
+fn unknown_keys_are_found_and_the_closest_field_offered() {
+    let known: Vec<String> = ["browser", "user_id", "view_path", "error_type", "usr.plan", "screen_size"].iter().map(|k| k.to_string()).collect();
+    let filter = query::parse("brwoser:Chrome (usr.id:7 OR -@geo.country:Japan) -scren_size:* view_path:/a nothing:x brwoser:Safari")
+        .expect("parse")
+        .expect("some");
+    let keys = filter.expr.term_keys();
+    assert_eq!(keys, ["brwoser", "usr.id", "@geo.country", "scren_size", "view_path", "nothing"]);
+    let unknown: Vec<&str> = keys.iter().copied().filter(|k| !query::is_known_key(k, &known)).collect();
+    // usr.id is user_id under Datadog's name; @geo.country is country, which this data lacks.
+    assert_eq!(unknown, ["brwoser", "@geo.country", "scren_size", "nothing"]);
+    assert_eq!(query::closest_key("brwoser", &known), Some("browser"), "two letters swapped");
+    assert_eq!(query::closest_key("scren_size", &known), Some("screen_size"));
+    assert_eq!(query::closest_key("Browser", &known), Some("browser"), "case aside");
+    assert_eq!(query::closest_key("nothing", &known), None, "nothing close");
+    assert_eq!(query::closest_key("@geo.country", &known), None);
+    assert_eq!(
+        query::replace_key(r#"brwoser:Chrome -brwoser:Safari (xbrwoser:1 OR view_path:"brwoser:x") brwoser"#, "brwoser", "browser"),
+        r#"browser:Chrome -browser:Safari (xbrwoser:1 OR view_path:"brwoser:x") brwoser"#
+    );
+}

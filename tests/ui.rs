@@ -439,3 +439,23 @@ fn the_bound_view_compares_loading_times_with_the_app_p75() {
     assert!(harness.query_by_label("The line is the app's p75 over all sessions: 1200 ms").is_some());
     assert!(harness.query_by_label("Errors by type").is_some() && harness.query_by_label("TypeError").is_some());
 }
+
+/// A key no field of the data has says so under the query bar, with the field spelled most
+/// like it as a button that puts it in its place; the hint goes once the key is right.
+#[test]
+fn a_mistyped_key_is_named_and_the_closest_field_offered() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    wait_until(&mut harness, "the data's keys", |a| !a.known_keys.is_empty());
+    harness.state_mut().commands.push(Command::SetQuery("brwoser:Chrome".into()));
+    wait_until(&mut harness, "the query", |a| a.query_settled() && a.table.total == Some(0));
+    harness.get_by_label("No field named \"brwoser\" in this data.");
+    harness.get_by_label("browser").click();
+    wait_until(&mut harness, "the corrected query", |a| a.query_text == "browser:Chrome" && a.query_settled() && a.table.total.is_some_and(|n| n > 0));
+    assert!(harness.query_by_label_contains("No field named").is_none(), "the hint is gone");
+    // A field this data has under Datadog's name gives no hint.
+    harness.state_mut().commands.push(Command::SetQuery("@browser.name:Chrome".into()));
+    wait_until(&mut harness, "Datadog's name", |a| a.query_text == "@browser.name:Chrome" && a.query_settled() && a.table.total.is_some_and(|n| n > 0));
+    assert!(harness.query_by_label_contains("No field named").is_none());
+}

@@ -213,6 +213,9 @@ pub struct ExplorerApp {
     pub facets: Vec<Facet>,
     pub histogram: Option<Histogram>,
     pub known_keys: Vec<String>,
+    /// Keys of the applied filter that no field of the data has (a typo, another product's
+    /// name), with the known key spelled most like each: shown under the query bar.
+    pub unknown_keys: Vec<(String, Option<String>)>,
     pub import: Option<ImportJob>,
     pub import_reports: Vec<FileReport>,
     pub show_import_report: bool,
@@ -299,6 +302,7 @@ impl ExplorerApp {
             facets: Vec::new(),
             histogram: None,
             known_keys: Vec::new(),
+            unknown_keys: Vec::new(),
             import: None,
             import_reports: Vec::new(),
             show_import_report: false,
@@ -422,10 +426,26 @@ impl ExplorerApp {
                 self.query_error = None;
                 if filter != self.applied_filter {
                     self.applied_filter = filter;
+                    self.find_unknown_keys();
                     self.rerun_query();
                 }
             }
             Err(e) => self.query_error = Some(e),
+        }
+    }
+
+    /// Notes the filter's keys that no field of the data has (known once the keys arrive).
+    fn find_unknown_keys(&mut self) {
+        self.unknown_keys.clear();
+        let Some(filter) = &self.applied_filter else { return };
+        if self.known_keys.is_empty() {
+            return;
+        }
+        for key in filter.expr.term_keys() {
+            if !query::is_known_key(key, &self.known_keys) {
+                let closest = query::closest_key(key, &self.known_keys).map(str::to_string);
+                self.unknown_keys.push((key.to_string(), closest));
+            }
         }
     }
 
@@ -775,7 +795,10 @@ impl ExplorerApp {
                 self.offer_sample_data = false;
                 self.rerun_query();
             }
-            Response::Keys(keys) => self.known_keys = keys,
+            Response::Keys(keys) => {
+                self.known_keys = keys;
+                self.find_unknown_keys();
+            }
             Response::Detail { session_id, detail } => {
                 if Some(&session_id) == self.selected_session.as_ref() {
                     self.detail_loading = false;

@@ -35,6 +35,7 @@ pub fn query_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             });
         });
     }
+    unknown_keys_ui(app, ui);
     if let Some(filter) = &app.applied_filter {
         let terms: Vec<String> = filter.expr.top_level_terms().iter().map(|t| t.to_string()).collect();
         ui.horizontal_wrapped(|ui| {
@@ -48,6 +49,26 @@ pub fn query_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         });
     }
     ui.add_space(2.0);
+}
+
+/// A key of the filter that no field of the data has matches nothing (or, negated,
+/// everything): said plainly, with the field spelled most like it as a button that puts it
+/// in the key's place.
+fn unknown_keys_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    for (key, closest) in &app.unknown_keys {
+        ui.horizontal(|ui| {
+            ui.add_space(44.0);
+            let warn = ui.visuals().warn_fg_color;
+            ui.label(egui::RichText::new(format!("No field named \"{key}\" in this data.")).color(warn));
+            if let Some(closest) = closest {
+                ui.label(egui::RichText::new("Did you mean").color(warn));
+                let replaced = crate::query::replace_key(&app.query_text, key, closest);
+                if ui.button(closest.as_str()).on_hover_text(format!("Query: {replaced}")).clicked() {
+                    app.commands.push(Command::SetQuery(replaced));
+                }
+            }
+        });
+    }
 }
 
 fn time_range_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
