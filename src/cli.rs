@@ -136,6 +136,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
         Command::Sessions { selection, sort, desc, limit, offset, columns, format } => {
             let store = Store::open(db).map_err(|e| e.describe(db))?;
             let (filter, from_ms, to_ms) = selection_query(selection)?;
+            note_unknown_keys(&store, filter.as_ref());
             let q = SessionQuery {
                 filter,
                 from_ms,
@@ -176,6 +177,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
         Command::Overview { selection, format } => {
             let store = Store::open(db).map_err(|e| e.describe(db))?;
             let (filter, from_ms, to_ms) = selection_query(selection)?;
+            note_unknown_keys(&store, filter.as_ref());
             let q = SessionQuery { filter, from_ms, to_ms, ..Default::default() };
             let overview = store.overview(&q).map_err(|e| e.describe(db))?;
             match format {
@@ -366,6 +368,22 @@ fn truncate(text: &str, width: usize) -> String {
 }
 
 type Selection = (Option<crate::query::Filter>, Option<i64>, Option<i64>);
+
+/// Says on stderr which keys of the filter no field of the data has, and the field spelled
+/// most like each, as the window does under its query bar: such a term matches no session.
+fn note_unknown_keys(store: &Store, filter: Option<&crate::query::Filter>) {
+    let Some(filter) = filter else { return };
+    let Ok(known) = store.session_keys() else { return };
+    for key in filter.expr.term_keys() {
+        if crate::query::is_known_key(key, &known) {
+            continue;
+        }
+        match crate::query::closest_key(key, &known) {
+            Some(closest) => eprintln!("note: no field named {key:?} in this data; did you mean {closest:?}?"),
+            None => eprintln!("note: no field named {key:?} in this data"),
+        }
+    }
+}
 
 /// The filter and time range of `sessions` and `overview`, with messages that point at the error.
 fn selection_query(SelectionArgs { filter, from, to }: SelectionArgs) -> Result<Selection, String> {

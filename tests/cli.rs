@@ -86,6 +86,23 @@ fn unknown_session_and_bad_filter_are_clear_errors() {
     assert!(err.contains("column 16"), "points at the '(': {err}");
 }
 
+/// A filter key no field of the data has is named on stderr, with the field spelled most
+/// like it; a Datadog name of a field, and a field the data has, are not.
+#[test]
+fn a_mistyped_filter_key_is_named_with_the_closest_field() {
+    let (_tmp, db) = temp_db();
+    let db = db.to_str().expect("utf-8 path");
+    let tricky = own_fixture("tricky.lp");
+    assert_eq!(rum(&["import", "--db", db, tricky.to_str().expect("path")]).0, 0);
+    let (code, _, err) = rum(&["sessions", "--db", db, "--filter", "brwoser:Chrome -@browser.name:Safari app_id:* nosuchthing:1"]);
+    assert_eq!(code, 0);
+    assert!(err.contains(r#"no field named "brwoser" in this data; did you mean "browser"?"#), "{err}");
+    assert!(err.contains(r#"no field named "nosuchthing" in this data"#), "{err}");
+    assert!(!err.contains("browser.name") && !err.contains(r#""app_id""#), "known fields are not named: {err}");
+    let (_, _, err) = rum(&["overview", "--db", db, "--filter", "coutnry:Japan"]);
+    assert!(err.contains(r#"did you mean "country"?"#), "{err}");
+}
+
 #[test]
 fn overview_prints_the_aggregates_as_json_for_a_filter() {
     let (tmp, db) = temp_db();
