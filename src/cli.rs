@@ -374,11 +374,8 @@ type Selection = (Option<crate::query::Filter>, Option<i64>, Option<i64>);
 fn note_unknown_keys(store: &Store, filter: Option<&crate::query::Filter>) {
     let Some(filter) = filter else { return };
     let Ok(known) = store.session_keys() else { return };
-    for key in filter.expr.term_keys() {
-        if crate::query::is_known_key(key, &known) {
-            continue;
-        }
-        match crate::query::closest_key(key, &known) {
+    for (key, closest) in crate::query::unknown_keys(filter, &known) {
+        match closest {
             Some(closest) => eprintln!("note: no field named {key:?} in this data; did you mean {closest:?}?"),
             None => eprintln!("note: no field named {key:?} in this data"),
         }

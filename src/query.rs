@@ -674,6 +674,18 @@ pub fn is_known_key(key: &str, known: &[String]) -> bool {
     [key, field, session_column_alias(field)].iter().any(|name| known.iter().any(|k| k == name))
 }
 
+/// The keys of `filter` that no field in `known` has, each with the known key spelled most
+/// like it: what the window shows under its query bar and the command line says on stderr.
+pub fn unknown_keys(filter: &Filter, known: &[String]) -> Vec<(String, Option<String>)> {
+    filter
+        .expr
+        .term_keys()
+        .into_iter()
+        .filter(|key| !is_known_key(key, known))
+        .map(|key| (key.to_string(), closest_key(key, known).map(str::to_string)))
+        .collect()
+}
+
 /// The known key spelled most like `key`, when one is close enough to be what was meant: at
 /// most a third of its letters apart (a typo, a letter swapped), ignoring case.
 pub fn closest_key<'k>(key: &str, known: &'k [String]) -> Option<&'k str> {

@@ -441,12 +441,7 @@ impl ExplorerApp {
         if self.known_keys.is_empty() {
             return;
         }
-        for key in filter.expr.term_keys() {
-            if !query::is_known_key(key, &self.known_keys) {
-                let closest = query::closest_key(key, &self.known_keys).map(str::to_string);
-                self.unknown_keys.push((key.to_string(), closest));
-            }
-        }
+        self.unknown_keys = query::unknown_keys(filter, &self.known_keys);
     }
 
     fn select_row(&mut self, index: usize) {
