@@ -1,6 +1,7 @@
 //! The window: one `ExplorerApp` owns all state; panels draw from it and send [`Command`]s,
 //! which the app applies between frames. Database work runs on worker threads.
 
+pub mod chart_axes;
 pub mod format;
 pub mod import_job;
 mod panels;
