@@ -172,7 +172,7 @@ pub fn trimmed(value: f64) -> String {
 
 /// Multiples of `step` shifted by `origin` within `bounds`.
 fn multiples(step: f64, origin: f64, (min, max): (f64, f64)) -> Vec<GridMark> {
-    if !(step > 0.0) || !min.is_finite() || !max.is_finite() || min > max || (max - min) / step > 10_000.0 {
+    if !step.is_finite() || step <= 0.0 || !min.is_finite() || !max.is_finite() || min > max || (max - min) / step > 10_000.0 {
         return Vec::new();
     }
     let first = ((min - origin) / step).ceil() as i64;
