@@ -426,6 +426,39 @@ fn the_overview_follows_the_query_and_a_distribution_click_filters() {
 }
 
 #[test]
+fn the_overviews_top_pages_show_their_whole_paths_and_filter_on_click() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    harness.get_by_label("Overview").click();
+    wait_until(&mut harness, "overview", |a| a.overview.is_some() && !a.overview_loading());
+    harness.run_steps(2);
+    let slowest: Vec<String> = harness
+        .state()
+        .overview
+        .as_ref()
+        .map(|o| o.top_pages_by_loading_time.iter().map(|p| p.view_path.clone()).collect())
+        .unwrap_or_default();
+    let longest = slowest.iter().max_by_key(|p| p.len()).cloned().expect("pages with a loading time");
+    assert!(longest.len() >= 8, "a path long enough to tell truncation: {longest}");
+    // Each list's path once as a button: the longest, in a third of a 1400-point window, is
+    // not cut to its first letters (a grid of buttons that truncate gave it some 40 points).
+    let buttons = harness.get_all_by_role_and_label(egui::accesskit::Role::Button, &longest).collect::<Vec<_>>();
+    assert!(!buttons.is_empty());
+    for button in &buttons {
+        let width = button.rect().width();
+        assert!(width >= 5.0 * longest.chars().count() as f32, "{longest} is {width} points wide");
+    }
+    // The average loading time reads in seconds or ms, as the vitals do.
+    let page = harness.state().overview.as_ref().and_then(|o| o.top_pages_by_loading_time.first().cloned()).expect("slowest page");
+    let ms = page.avg_loading_time_ms.expect("its loading time");
+    let text = rum_explorer::vitals::metric("loading_time").map(|m| m.format(ms)).expect("loading time metric");
+    assert!(harness.query_by_label(&text).is_some(), "{text} shown");
+    buttons.last().expect("a button").click_accesskit();
+    wait_until(&mut harness, "filtered to the page", |a| a.query_text == format!("view_path:{longest}"));
+}
+
+#[test]
 fn the_bound_view_compares_loading_times_with_the_app_p75() {
     let (_dir, db) = fixture_db();
     let mut harness = harness_on(db);

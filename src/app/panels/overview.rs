@@ -72,11 +72,12 @@ pub fn overview_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         }
         ui.add_space(8.0);
         ui.columns(3, |columns| {
-            pages_ui(&mut app.commands, &mut columns[0], "Top pages by views", &overview.top_pages_by_views, |p| format::grouped(p.views));
+            pages_ui(&mut app.commands, &mut columns[0], "Top pages by views", &overview.top_pages_by_views, |p| (format::grouped(p.views), p.views as f64));
             pages_ui(&mut app.commands, &mut columns[1], "Slowest pages (avg loading)", &overview.top_pages_by_loading_time, |p| {
-                p.avg_loading_time_ms.map(|ms| format!("{ms:.0} ms")).unwrap_or_default()
+                let ms = p.avg_loading_time_ms.unwrap_or(0.0);
+                (crate::vitals::metric("loading_time").map(|m| m.format(ms)).unwrap_or_else(|| format!("{ms:.0} ms")), ms)
             });
-            pages_ui(&mut app.commands, &mut columns[2], "Top pages by errors", &overview.top_pages_by_errors, |p| format::grouped(p.errors));
+            pages_ui(&mut app.commands, &mut columns[2], "Top pages by errors", &overview.top_pages_by_errors, |p| (format::grouped(p.errors), p.errors as f64));
         });
         ui.add_space(8.0);
         ui.columns(overview.distributions.len().max(1), |columns| {
@@ -273,20 +274,38 @@ fn vital_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, o: &Overview, vital:
     });
 }
 
-fn pages_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, title: &str, pages: &[PageStat], value: impl Fn(&PageStat) -> String) {
+/// A top-pages list: each page's path as wide as the column leaves (a click filters the
+/// explorer to it; hover shows the whole path), its value right-aligned, and behind both a bar
+/// of the value against the list's largest.
+fn pages_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, title: &str, pages: &[PageStat], value: impl Fn(&PageStat) -> (String, f64)) {
+    const ROW_HEIGHT: f32 = 20.0;
+    const VALUE_WIDTH: f32 = 72.0;
     ui.strong(title);
     if pages.is_empty() {
         ui.label(egui::RichText::new("none").weak());
     }
-    egui::Grid::new(title).num_columns(2).striped(true).show(ui, |ui| {
-        for page in pages {
-            if ui.add(egui::Button::new(&page.view_path).frame(false).truncate()).on_hover_text(format!("Filter view_path:{}", page.view_path)).clicked() {
-                commands.push(Command::AddQueryTerm { key: "view_path".into(), value: page.view_path.clone(), negate: false });
-            }
-            ui.label(value(page));
-            ui.end_row();
+    let values: Vec<(String, f64)> = pages.iter().map(&value).collect();
+    let largest = values.iter().map(|v| v.1).fold(0.0_f64, f64::max);
+    for (page, (text, magnitude)) in pages.iter().zip(values) {
+        // Clear of the vertical scroll bar at the right edge.
+        let row_width = (ui.available_width() - 8.0).max(60.0);
+        let (row, _) = ui.allocate_exact_size(egui::vec2(row_width, ROW_HEIGHT), egui::Sense::hover());
+        if largest > 0.0 {
+            let bar = egui::Rect::from_min_size(row.min, egui::vec2(row_width * (magnitude / largest) as f32, ROW_HEIGHT - 2.0));
+            ui.painter().rect_filled(bar, 2.0, ui.visuals().selection.bg_fill.gamma_multiply(0.45));
         }
-    });
+        let path_rect = egui::Rect::from_min_size(row.min, egui::vec2((row_width - VALUE_WIDTH).max(40.0), ROW_HEIGHT));
+        let value_rect = egui::Rect::from_min_max(egui::pos2(row.max.x - VALUE_WIDTH, row.min.y), row.max);
+        let path = ui.scope_builder(egui::UiBuilder::new().max_rect(path_rect).layout(egui::Layout::left_to_right(egui::Align::Center)), |ui| {
+            ui.add(egui::Button::new(&page.view_path).frame(false).truncate())
+        });
+        if path.inner.on_hover_text(format!("{}\nClick to filter view_path:{}", page.view_path, page.view_path)).clicked() {
+            commands.push(Command::AddQueryTerm { key: "view_path".into(), value: page.view_path.clone(), negate: false });
+        }
+        ui.scope_builder(egui::UiBuilder::new().max_rect(value_rect).layout(egui::Layout::right_to_left(egui::Align::Center)), |ui| {
+            ui.label(text);
+        });
+    }
 }
 
 /// A distribution as horizontal bars; a click on a value filters the explorer to it.
