@@ -73,8 +73,44 @@ pub fn cell_text(row: &crate::store::SessionRow, column: &str, utc: bool) -> Str
     }
 }
 
+/// A resource's URL as the waterfall lists it: without the scheme, and without the host where
+/// it is the view's own (`/api/cart?id=1`), since every such row began alike and was cut before
+/// the part that tells them apart; another host stays (`cdn.example.com/app.js`).
+pub fn short_resource_url<'a>(url: &'a str, view_url: Option<&str>) -> &'a str {
+    let (rest, host) = after_scheme(url);
+    if host.is_some() && host == view_url.and_then(|v| after_scheme(v).1) && rest.len() > host.map_or(0, str::len) {
+        return &rest[host.map_or(0, str::len)..];
+    }
+    rest
+}
+
+/// A URL without its scheme, and its host (None without a scheme: a relative URL, `data:`).
+fn after_scheme(url: &str) -> (&str, Option<&str>) {
+    match url.split_once("://") {
+        Some((scheme, rest)) if !scheme.is_empty() && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b)) => {
+            let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            (rest, Some(&rest[..host_end]))
+        }
+        _ => (url, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn resource_urls_drop_the_scheme_and_the_views_own_host() {
+        use super::short_resource_url as short;
+        let view = Some("https://shop.example.com/cart?step=2");
+        assert_eq!(short("https://shop.example.com/api/cart?id=1", view), "/api/cart?id=1");
+        assert_eq!(short("https://cdn.example.com/app.js", view), "cdn.example.com/app.js");
+        assert_eq!(short("https://shop.example.com", view), "shop.example.com");
+        assert_eq!(short("https://shop.example.com.evil.io/x", view), "shop.example.com.evil.io/x");
+        assert_eq!(short("/relative/path", view), "/relative/path");
+        assert_eq!(short("data:image/png;base64,AAA", view), "data:image/png;base64,AAA");
+        assert_eq!(short("https://shop.example.com/a", None), "shop.example.com/a");
+        assert_eq!(short("", view), "");
+    }
+
     #[test]
     fn grouping_and_durations() {
         assert_eq!(super::grouped(1_234_567), "1,234,567");

@@ -175,6 +175,7 @@ fn waterfall_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail
         .max()
         .unwrap_or(1)
         .max(1) as f32;
+    let view_url = view.get_str("view_url");
     let commands = &mut app.commands;
     TableBuilder::new(ui)
         .id_salt("waterfall")
@@ -203,7 +204,8 @@ fn waterfall_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail
                 let duration_ms = resource.duration_ns().unwrap_or(0) / 1_000_000;
                 row.col(|ui| {
                     let url = resource.get_str("resource_url").unwrap_or("");
-                    let response = ui.add(egui::Label::new(url).truncate().sense(egui::Sense::click())).on_hover_text(url);
+                    let shown = crate::app::format::short_resource_url(url, view_url);
+                    let response = ui.add(egui::Label::new(shown).truncate().sense(egui::Sense::click())).on_hover_text(url);
                     field_actions_ui(commands, &response, "resource_url", url);
                 });
                 row.col(|ui| {
