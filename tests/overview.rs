@@ -296,3 +296,39 @@ fn each_apps_p75_loading_time_is_that_of_its_views() {
     }
     assert_eq!(store.loading_time_p75(Some("no-such-app")).expect("p75"), None);
 }
+
+#[test]
+fn an_errors_spread_counts_its_sessions_events_and_times_as_the_details_do() {
+    let (_dir, store) = generated(150, 5);
+    // Every error of every session, by type and message, read from the sessions' details.
+    // (type, message) to its (session id, time) occurrences.
+    type ErrorKey = (Option<String>, Option<String>);
+    let mut by_error: BTreeMap<ErrorKey, Vec<(String, i64)>> = BTreeMap::new();
+    for detail in details(&store, &SessionQuery::default()) {
+        for event in detail.events.iter().filter(|e| e.kind == "error") {
+            let key = (event.get_str("error_type").map(str::to_string), event.get_str("error_message").map(str::to_string));
+            by_error.entry(key).or_default().push((detail.session.session_id.clone(), event.time_ms));
+        }
+    }
+    assert!(by_error.len() >= 3, "the generated sessions have several errors: {}", by_error.len());
+    let stats = store.stats().expect("stats");
+    let span_ms = (stats.first_ms.expect("first"), stats.last_ms.expect("last"));
+    for ((error_type, error_message), occurrences) in &by_error {
+        let spread = store.error_occurrences(error_type.as_deref(), error_message.as_deref(), Some(span_ms), 24).expect("spread");
+        let sessions: BTreeSet<&String> = occurrences.iter().map(|(s, _)| s).collect();
+        assert_eq!((spread.sessions, spread.events), (sessions.len() as u64, occurrences.len() as u64), "{error_type:?} {error_message:?}");
+        assert_eq!(spread.first_ms, occurrences.iter().map(|o| o.1).min());
+        assert_eq!(spread.last_ms, occurrences.iter().map(|o| o.1).max());
+        assert_eq!(spread.counts.len(), 24);
+        assert_eq!(spread.counts.iter().sum::<u64>(), spread.events);
+        // Each occurrence is in the bucket that holds its time.
+        let mut by_hand = vec![0u64; 24];
+        for (_, time_ms) in occurrences {
+            assert!(*time_ms >= spread.from_ms && *time_ms < spread.from_ms + 24 * spread.bucket_ms, "{time_ms} outside the buckets");
+            by_hand[((time_ms - spread.from_ms) / spread.bucket_ms) as usize] += 1;
+        }
+        assert_eq!(spread.counts, by_hand, "{error_type:?} {error_message:?}");
+    }
+    let none = store.error_occurrences(Some("NoSuchError"), Some("never"), Some(span_ms), 24).expect("spread");
+    assert_eq!((none.sessions, none.events, none.first_ms, none.counts.iter().sum::<u64>()), (0, 0, None, 0));
+}

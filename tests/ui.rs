@@ -392,9 +392,14 @@ fn an_error_shows_its_stack_context_and_same_errors() {
     assert!(matches!(harness.state().detail_history.current(), rum_explorer::app::DetailPage::Error(_)));
     let stack = "TypeError: Cannot read \"price\"\n    at render (https://shop.example.com/app.js:1:200)\n    at main (https://shop.example.com/app.js:1:50)";
     assert!(harness.query_by_value(stack).is_some(), "the whole stack, newlines kept");
-    wait_until(&mut harness, "same-error count", |a| a.error_occurrences.as_ref().is_some_and(|o| o.counts.is_some()));
-    assert_eq!(harness.state().error_occurrences.as_ref().and_then(|o| o.counts), Some((1, 1)));
+    wait_until(&mut harness, "same-error count", |a| a.error_occurrences.as_ref().is_some_and(|o| o.spread.is_some()));
+    let spread = harness.state().error_occurrences.as_ref().and_then(|o| o.spread.clone()).expect("spread");
+    assert_eq!((spread.sessions, spread.events), (1, 1));
+    harness.run_steps(1);
     assert!(harness.query_by_label("Same error (type and message) in 0 other sessions (1 time in all)").is_some());
+    let error_time = spread.first_ms.expect("its time");
+    let seen = format!("First seen {0} · last seen {0}", rum_explorer::app::format::time_text(error_time, harness.state().settings.show_utc));
+    assert!(harness.query_by_label(&seen).is_some(), "{seen}");
     // Its view is a link; the stack can be copied.
     assert!(harness.query_by_role_and_label(egui::accesskit::Role::Link, "/cart").is_some(), "a link to its view");
     harness.get_by_label("Copy stack").click();

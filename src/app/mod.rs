@@ -141,7 +141,7 @@ pub struct ErrorOccurrences {
     pub error_type: Option<String>,
     pub error_message: Option<String>,
     /// `None` while counting.
-    pub counts: Option<(u64, u64)>,
+    pub spread: Option<crate::store::ErrorSpread>,
 }
 
 /// How the session timeline is shown.
@@ -477,8 +477,9 @@ impl ExplorerApp {
             .as_ref()
             .is_some_and(|o| o.error_type == error_type && o.error_message == error_message);
         if !known {
-            self.error_occurrences = Some(ErrorOccurrences { error_type: error_type.clone(), error_message: error_message.clone(), counts: None });
-            self.detail_worker.send(Request::ErrorOccurrences { error_type, error_message });
+            self.error_occurrences = Some(ErrorOccurrences { error_type: error_type.clone(), error_message: error_message.clone(), spread: None });
+            let span_ms = self.data_span.and_then(|(_, first, last)| first.zip(last));
+            self.detail_worker.send(Request::ErrorOccurrences { error_type, error_message, span_ms });
         }
     }
 
@@ -816,10 +817,10 @@ impl ExplorerApp {
             Response::LoadingP75 { app_id, p75_ms } => {
                 self.loading_p75_by_app.insert(app_id, p75_ms);
             }
-            Response::ErrorOccurrences { error_type, error_message, sessions, events } => {
+            Response::ErrorOccurrences { error_type, error_message, spread } => {
                 if let Some(o) = self.error_occurrences.as_mut() {
                     if o.error_type == error_type && o.error_message == error_message {
-                        o.counts = Some((sessions, events));
+                        o.spread = Some(spread);
                     }
                 }
             }

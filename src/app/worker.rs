@@ -48,8 +48,9 @@ pub enum Request {
     Overview { generation: u64, query: SessionQuery },
     /// An app's p75 loading time, for a session's bound view.
     LoadingP75 { app_id: Option<String> },
-    /// Sessions and events with the same error type and message.
-    ErrorOccurrences { error_type: Option<String>, error_message: Option<String> },
+    /// Sessions and events with the same error type and message, and when they happened
+    /// over the data's span (its first and last session start), when known.
+    ErrorOccurrences { error_type: Option<String>, error_message: Option<String>, span_ms: Option<(i64, i64)> },
 }
 
 impl Request {
@@ -79,11 +80,14 @@ pub enum Response {
     DataSpan { sessions: u64, first_ms: Option<i64>, last_ms: Option<i64> },
     Keys(Vec<String>),
     Detail { session_id: String, detail: Option<Box<SessionDetail>> },
-    ErrorOccurrences { error_type: Option<String>, error_message: Option<String>, sessions: u64, events: u64 },
+    ErrorOccurrences { error_type: Option<String>, error_message: Option<String>, spread: crate::store::ErrorSpread },
     Overview { generation: u64, overview: Box<crate::store::Overview> },
     LoadingP75 { app_id: Option<String>, p75_ms: Option<f64> },
     Failed { what: &'static str, message: String },
 }
+
+/// Buckets of the error drill-down's chart of one error over the data's span.
+pub const ERROR_SPREAD_BUCKETS: usize = 60;
 
 pub struct Worker {
     requests: Sender<Request>,
@@ -276,9 +280,9 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
             Ok(p75_ms) => Some(Response::LoadingP75 { app_id, p75_ms }),
             Err(e) => failed("loading time p75", e),
         },
-        Request::ErrorOccurrences { error_type, error_message } => {
-            match store.error_occurrences(error_type.as_deref(), error_message.as_deref()) {
-                Ok((sessions, events)) => Some(Response::ErrorOccurrences { error_type, error_message, sessions, events }),
+        Request::ErrorOccurrences { error_type, error_message, span_ms } => {
+            match store.error_occurrences(error_type.as_deref(), error_message.as_deref(), span_ms, ERROR_SPREAD_BUCKETS) {
+                Ok(spread) => Some(Response::ErrorOccurrences { error_type, error_message, spread }),
                 Err(e) => failed("same errors", e),
             }
         }

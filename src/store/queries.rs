@@ -391,14 +391,30 @@ impl Store {
         Ok(Some(SessionDetail { session, events }))
     }
 
-    /// How many sessions and error events have an error of this type and message (the error
-    /// drill-down's "same error elsewhere"). A missing type or message matches a missing one.
-    pub fn error_occurrences(&self, error_type: Option<&str>, error_message: Option<&str>) -> StoreResult<(u64, u64)> {
-        let sql = "SELECT count(DISTINCT session_pk), count(*) FROM events
+    /// Where one error (type and message) happened across the database, for the error
+    /// drill-down: how many sessions and events have it, when first and last, and how many per
+    /// time bucket over `span_ms` (the data's span; widened to the error's own), in `buckets`
+    /// buckets. A missing type or message matches a missing one. Reads the errors' covering
+    /// index only.
+    pub fn error_occurrences(
+        &self,
+        error_type: Option<&str>,
+        error_message: Option<&str>,
+        span_ms: Option<(i64, i64)>,
+        buckets: usize,
+    ) -> StoreResult<ErrorSpread> {
+        let sql = "SELECT session_pk, time_ms FROM events
                    WHERE kind = 'error' AND error_type IS ?1 AND error_message IS ?2";
-        let (sessions, events): (i64, i64) =
-            self.conn.prepare_cached(sql)?.query_row(params![error_type, error_message], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        Ok((sessions as u64, events as u64))
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let mut rows = statement.query(params![error_type, error_message])?;
+        let (mut session_pks, mut times_ms) = (Vec::new(), Vec::new());
+        while let Some(row) = rows.next()? {
+            session_pks.push(row.get::<_, i64>(0)?);
+            times_ms.push(row.get::<_, i64>(1)?);
+        }
+        session_pks.sort_unstable();
+        session_pks.dedup();
+        Ok(ErrorSpread::of(session_pks.len() as u64, &times_ms, span_ms, buckets))
     }
 
     /// The most common values of a session column among the sessions a query selects.
@@ -521,6 +537,44 @@ impl Store {
         keys.sort();
         keys.dedup();
         Ok(keys)
+    }
+}
+
+/// Where one error (type and message) happened across the database (see
+/// [`Store::error_occurrences`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorSpread {
+    pub sessions: u64,
+    pub events: u64,
+    pub first_ms: Option<i64>,
+    pub last_ms: Option<i64>,
+    /// Occurrences per bucket of `bucket_ms`, the first starting at `from_ms`.
+    pub from_ms: i64,
+    pub bucket_ms: i64,
+    pub counts: Vec<u64>,
+}
+
+impl ErrorSpread {
+    /// Counts `times_ms` into `buckets` equal buckets over `span_ms` widened to the times' own
+    /// span (an error can come after the last session's start).
+    pub fn of(sessions: u64, times_ms: &[i64], span_ms: Option<(i64, i64)>, buckets: usize) -> ErrorSpread {
+        let first_ms = times_ms.iter().min().copied();
+        let last_ms = times_ms.iter().max().copied();
+        let (from_ms, to_ms) = match (span_ms, first_ms, last_ms) {
+            (Some((from, to)), Some(first), Some(last)) => (from.min(first), to.max(last)),
+            (Some(span), _, _) => span,
+            (None, Some(first), Some(last)) => (first, last),
+            (None, _, _) => (0, 0),
+        };
+        let buckets = buckets.max(1);
+        // The last time falls in the last bucket, not past it.
+        let bucket_ms = ((to_ms.saturating_sub(from_ms)) / buckets as i64 + 1).max(1);
+        let mut counts = vec![0u64; buckets];
+        for time_ms in times_ms {
+            let index = (time_ms.saturating_sub(from_ms) / bucket_ms).clamp(0, buckets as i64 - 1) as usize;
+            counts[index] += 1;
+        }
+        ErrorSpread { sessions, events: times_ms.len() as u64, first_ms, last_ms, from_ms, bucket_ms, counts }
     }
 }
 
@@ -663,4 +717,25 @@ pub(crate) fn top_values_on(conn: &Connection, q: &SessionQuery, column: &str, l
         Ok((text, r.get::<_, i64>(1)? as u64))
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorSpread;
+
+    #[test]
+    fn an_error_spread_widens_the_span_to_its_own_times_and_keeps_the_last_in_range() {
+        // Span 1,000-2,000 ms; an error after the last session start widens it to 2,500:
+        // buckets of 501 ms from 1,000.
+        let spread = ErrorSpread::of(2, &[1_000, 1_600, 2_500], Some((1_000, 2_000)), 3);
+        assert_eq!((spread.from_ms, spread.first_ms, spread.last_ms), (1_000, Some(1_000), Some(2_500)));
+        assert_eq!(spread.counts.len(), 3);
+        assert!(spread.from_ms + 3 * spread.bucket_ms > 2_500, "the last time is inside the last bucket");
+        assert_eq!(spread.counts, vec![1, 1, 1]);
+        assert_eq!((spread.sessions, spread.events), (2, 3));
+        // Without a span, the errors' own; without errors, empty buckets over the span.
+        assert_eq!(ErrorSpread::of(1, &[5, 5], None, 4).counts.iter().sum::<u64>(), 2);
+        let none = ErrorSpread::of(0, &[], Some((0, 100)), 4);
+        assert_eq!((none.counts, none.first_ms), (vec![0; 4], None));
+    }
 }

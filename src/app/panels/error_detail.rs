@@ -3,9 +3,10 @@
 
 use super::detail::{event_fields_ui, field_ui, link_ui};
 use super::kind_color;
-use crate::app::{format, Command, DetailPage, ExplorerApp};
+use crate::app::{chart_axes, format, Command, DetailPage, ExplorerApp};
 use crate::query::term_text;
-use crate::store::SessionDetail;
+use crate::store::{ErrorSpread, SessionDetail};
+use egui_plot::{Bar, BarChart, Plot, VLine};
 
 pub fn error_page_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail, error_pk: i64) {
     let Some(index) = detail.event_index(error_pk) else {
@@ -82,33 +83,42 @@ pub fn error_page_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionD
         });
 
         ui.add_space(6.0);
-        same_error_ui(app, ui);
+        same_error_ui(app, ui, error.time_ms);
 
         ui.add_space(6.0);
         egui::CollapsingHeader::new("Error fields").default_open(false).show(ui, |ui| event_fields_ui(&mut app.commands, ui, &error.fields));
     });
 }
 
-fn same_error_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+/// How often this error (type and message) happened across the data, when first and last,
+/// and a chart of its occurrences over the data's span with this one marked.
+fn same_error_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, this_time_ms: i64) {
     let Some(occurrences) = app.error_occurrences.clone() else { return };
-    ui.horizontal_wrapped(|ui| {
-        match occurrences.counts {
-            None => {
-                ui.spinner();
-                ui.label("Counting this error in other sessions…");
-            }
-            Some((sessions, events)) => {
-                let others = sessions.saturating_sub(1);
-                ui.label(format!(
-                    "Same error (type and message) in {} other session{} ({} time{} in all)",
-                    format::grouped(others),
-                    if others == 1 { "" } else { "s" },
-                    format::grouped(events),
-                    if events == 1 { "" } else { "s" }
-                ));
-            }
+    let utc = app.settings.show_utc;
+    ui.horizontal_wrapped(|ui| match &occurrences.spread {
+        None => {
+            ui.spinner();
+            ui.label("Counting this error in other sessions…");
+        }
+        Some(spread) => {
+            let others = spread.sessions.saturating_sub(1);
+            ui.label(format!(
+                "Same error (type and message) in {} other session{} ({} time{} in all)",
+                format::grouped(others),
+                if others == 1 { "" } else { "s" },
+                format::grouped(spread.events),
+                if spread.events == 1 { "" } else { "s" }
+            ));
         }
     });
+    if let Some(spread) = &occurrences.spread {
+        if let (Some(first_ms), Some(last_ms)) = (spread.first_ms, spread.last_ms) {
+            ui.label(egui::RichText::new(format!("First seen {} · last seen {}", format::time_text(first_ms, utc), format::time_text(last_ms, utc))).weak());
+        }
+        if spread.events > 0 {
+            error_spread_chart_ui(ui, spread, this_time_ms, utc);
+        }
+    }
     let mut terms = Vec::new();
     if let Some(t) = &occurrences.error_type {
         terms.push(term_text("error_type", t, false));
@@ -122,3 +132,40 @@ fn same_error_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         app.commands.push(Command::SetQuery(terms.join(" ")));
     }
 }
+
+/// Occurrences of the error per time bucket over the data's span; a line marks this one.
+fn error_spread_chart_ui(ui: &mut egui::Ui, spread: &ErrorSpread, this_time_ms: i64, utc: bool) {
+    let bucket_ms = spread.bucket_ms as f64;
+    let bars: Vec<Bar> = spread
+        .counts
+        .iter()
+        .enumerate()
+        .map(|(i, &count)| {
+            let start_ms = spread.from_ms + i as i64 * spread.bucket_ms;
+            Bar::new(start_ms as f64 + bucket_ms / 2.0, count as f64).width(bucket_ms * 0.9).name(format::time_text(start_ms, utc))
+        })
+        .collect();
+    Plot::new("error_spread")
+        .height(90.0)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .allow_double_click_reset(false)
+        .include_y(0.0)
+        .x_grid_spacer(move |input| chart_axes::time_marks(input, utc))
+        .x_axis_formatter(move |mark, _| chart_axes::time_mark_text(mark, utc))
+        .y_grid_spacer(|input| chart_axes::value_marks(input, chart_axes::VALUE_LABEL_Y_PT))
+        .y_axis_formatter(|mark, _| chart_axes::count_mark_text(mark.value))
+        .show(ui, |plot_ui| {
+            plot_ui.bar_chart(
+                BarChart::new("Occurrences", bars)
+                    .color(kind_color("error"))
+                    .element_formatter(Box::new(|bar, _| format!("from {}\n{} times", bar.name, bar.value))),
+            );
+            plot_ui.vline(VLine::new("This error", this_time_ms as f64).color(THIS_ERROR_MARK_COLOR).width(1.5));
+        });
+}
+
+/// The line marking this error on the chart: amber, apart from the red bars in both themes.
+const THIS_ERROR_MARK_COLOR: egui::Color32 = egui::Color32::from_rgb(230, 170, 30);
