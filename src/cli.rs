@@ -442,6 +442,21 @@ fn print_overview(o: &crate::store::Overview) {
             truncate(e.error_message.as_deref().unwrap_or("-").lines().next().unwrap_or(""), 70)
         );
     }
+    // Only worth a section when some pattern groups several messages.
+    if o.top_error_patterns.iter().any(|p| p.messages > 1) {
+        println!("\ntop error patterns (numbers and ids as *)");
+        for p in &o.top_error_patterns {
+            println!(
+                "  {:>5}x in {:>4} sessions  {}: {}  ({} message{})",
+                p.count,
+                p.sessions,
+                p.error_type.as_deref().unwrap_or("-"),
+                truncate(p.pattern.as_deref().unwrap_or("-").lines().next().unwrap_or(""), 60),
+                p.messages,
+                if p.messages == 1 { "" } else { "s" }
+            );
+        }
+    }
 }
 
 fn print_sessions(rows: &[SessionRow], extra_columns: &[String], format: OutputFormat) -> std::io::Result<()> {

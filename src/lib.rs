@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod error_pattern;
 pub mod generate;
 pub mod ingest;
 pub mod model;

@@ -887,3 +887,9 @@ impl fmt::Display for Expr {
 pub fn term_text(key: &str, value: &str, negate: bool) -> String {
     format!("{}{key}:{}", if negate { "-" } else { "" }, quote_if_needed(value))
 }
+
+/// The filter term for a value whose `*` stand for any text (an error message pattern):
+/// `error_message:Request\ failed\ *`, its other special characters escaped.
+pub fn wildcard_term_text(key: &str, pattern: &str) -> String {
+    format!("{key}:{}", escape_wildcard(pattern))
+}

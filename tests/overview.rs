@@ -115,6 +115,31 @@ fn check_query_against_events(store: &Store, q: &SessionQuery) -> Overview {
         assert_eq!((group.count, group.sessions), (*count, in_sessions.len() as u64));
     }
     assert_eq!(overview.top_errors.first().map(|g| g.count), errors.values().map(|e| e.0).max());
+    // By pattern: (type, pattern) -> (count, sessions, messages), from the same errors.
+    type PatternTally<'a> = (u64, BTreeSet<&'a str>, BTreeSet<Option<&'a str>>);
+    let mut patterns: BTreeMap<(Option<&str>, Option<String>), PatternTally> = BTreeMap::new();
+    for d in &sessions {
+        for e in d.events.iter().filter(|e| e.kind == "error") {
+            let pattern = e.get_str("error_message").map(|m| rum_explorer::error_pattern::message_pattern(m).into_owned());
+            let entry = patterns.entry((e.get_str("error_type"), pattern)).or_default();
+            entry.0 += 1;
+            entry.1.insert(&d.session.session_id);
+            entry.2.insert(e.get_str("error_message"));
+        }
+    }
+    // (count, type, pattern, sessions, messages)
+    type PatternRow<'a> = (u64, Option<&'a str>, Option<String>, u64, u64);
+    let mut expected: Vec<PatternRow> =
+        patterns.into_iter().map(|((t, p), (count, s, m))| (count, t, p, s.len() as u64, m.len() as u64)).collect();
+    // Most errors first; ties by type, then pattern.
+    expected.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)).then_with(|| a.2.cmp(&b.2)));
+    expected.truncate(10);
+    let got: Vec<PatternRow> = overview
+        .top_error_patterns
+        .iter()
+        .map(|p| (p.count, p.error_type.as_deref(), p.pattern.clone(), p.sessions, p.messages))
+        .collect();
+    assert_eq!(got, expected);
 
     // Distributions: browser counts from the sessions.
     let browser = overview.distributions.iter().find(|d| d.key == "browser").expect("browser");
@@ -331,4 +356,27 @@ fn an_errors_spread_counts_its_sessions_events_and_times_as_the_details_do() {
     }
     let none = store.error_occurrences(Some("NoSuchError"), Some("never"), Some(span_ms), 24).expect("spread");
     assert_eq!((none.sessions, none.events, none.first_ms, none.counts.iter().sum::<u64>()), (0, 0, None, 0));
+}
+
+#[test]
+fn errors_group_by_message_pattern_across_types_sessions_and_messages() {
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    import(&mut store, &[own_fixture("error-patterns.ndjson")]);
+    let o = check_against_events(&store, None);
+    let tally = |error_type: &str, pattern: &str| {
+        o.top_error_patterns
+            .iter()
+            .find(|p| p.error_type.as_deref() == Some(error_type) && p.pattern.as_deref() == Some(pattern))
+            .map(|p| (p.count, p.sessions, p.messages))
+    };
+    // 500 twice (sessions 1 and 3), 502 in session 1, 404 in session 2: one session counted once.
+    assert_eq!(tally("Error", "Request failed with status code *"), Some((4, 3, 3)));
+    // The same message under another type is another pattern.
+    assert_eq!(tally("TypeError", "Request failed with status code *"), Some((1, 1, 1)));
+    assert_eq!(tally("Error", "Product * not found"), Some((2, 2, 2)));
+    assert_eq!(tally("ReferenceError", "checkoutState is not defined"), Some((1, 1, 1)));
+    assert_eq!(o.top_error_patterns.first().map(|p| p.count), Some(4));
+    // By exact message, the status codes stay apart.
+    assert_eq!(o.top_errors.iter().filter(|g| g.error_type.as_deref() == Some("Error")).count(), 5);
 }

@@ -474,6 +474,31 @@ fn the_overviews_top_pages_show_their_whole_paths_and_filter_on_click() {
 }
 
 #[test]
+fn top_errors_group_by_pattern_and_a_pattern_filters_its_sessions() {
+    let (_dir, db) = temp_db();
+    let mut store = rum_explorer::store::Store::open(&db).expect("open");
+    import(&mut store, &[own_fixture("error-patterns.ndjson")]);
+    drop(store);
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    harness.get_by_label("Overview").click();
+    wait_until(&mut harness, "overview", |a| a.overview.is_some() && !a.overview_loading());
+    harness.run_steps(2);
+    // By message, each status code is a row of its own; by pattern, one row for three messages.
+    assert!(harness.query_by_label("Error: Request failed with status code 502").is_some());
+    assert!(harness.query_by_label("Error: Request failed with status code *").is_none());
+    harness.get_by_label("By pattern").click();
+    harness.run_steps(2);
+    assert!(harness.query_by_label("Error: Request failed with status code 502").is_none());
+    assert!(harness.query_by_label("Error: Request failed with status code *").is_some());
+    // Product 7389 (session 1) and Product 12 (session 2): two of the three sessions.
+    harness.get_by_label("Error: Product * not found").click_accesskit();
+    wait_until(&mut harness, "filtered to the pattern", |a| {
+        a.query_text == r"error_type:Error error_message:Product\ *\ not\ found" && loaded(a) && a.table.total == Some(2)
+    });
+}
+
+#[test]
 fn the_bound_view_compares_loading_times_with_the_app_p75() {
     let (_dir, db) = fixture_db();
     let mut harness = harness_on(db);

@@ -49,6 +49,8 @@ pub struct Overview {
     pub top_pages_by_errors: Vec<PageStat>,
     pub distributions: Vec<Distribution>,
     pub top_errors: Vec<ErrorGroup>,
+    /// The most common errors by type and message pattern (see [`crate::error_pattern`]).
+    pub top_error_patterns: Vec<ErrorPattern>,
 }
 
 /// One time bucket. Sessions count where they start; views and errors where they happen.
@@ -116,6 +118,18 @@ pub struct ErrorGroup {
     pub error_message: Option<String>,
     pub count: u64,
     pub sessions: u64,
+}
+
+/// Errors of one type whose messages share a pattern: `Request failed with status code *`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ErrorPattern {
+    pub error_type: Option<String>,
+    /// The message with its varying parts as `*`; the message itself when nothing varies.
+    pub pattern: Option<String>,
+    pub count: u64,
+    pub sessions: u64,
+    /// How many different messages it groups.
+    pub messages: u64,
 }
 
 pub const DISTRIBUTION_COLUMNS: &[(&str, &str)] = &[("browser", "Browser"), ("os", "OS"), ("device", "Device"), ("country", "Country")];
@@ -781,6 +795,21 @@ struct ErrorScan {
     page_errors: FxHashMap<Vec<u8>, u64>,
     /// The most common groups by type and message.
     groups: Vec<ErrorGroup>,
+    /// The most common groups by type and message pattern.
+    patterns: Vec<ErrorPattern>,
+}
+
+/// A pattern's tally in the scan over the errors.
+#[derive(Default)]
+struct PatternCount {
+    count: u64,
+    messages: u64,
+    /// Distinct sessions of its one message (the group's count), while it has one.
+    single_message_sessions: u64,
+    /// Every error's session, where the pattern varies: its messages' groups lie apart in the
+    /// index, so its distinct sessions are counted at the end. A pattern without a varying
+    /// part has one message (no other message masks to it), and its group counts them.
+    session_pks: Vec<i64>,
 }
 
 impl ScanContext<'_> {
@@ -794,11 +823,15 @@ impl ScanContext<'_> {
              WHERE e.kind = 'error' ORDER BY e.error_type, e.error_message, e.session_pk",
         )?;
         let mut rows = stmt.query([])?;
-        let mut scan = ErrorScan { errors_by_bucket: vec![0; self.buckets], page_errors: FxHashMap::default(), groups: Vec::new() };
-        // Per group: type and message as bytes, errors, sessions.
-        type GroupCount = (Option<Vec<u8>>, Option<Vec<u8>>, u64, u64);
+        let mut scan = ErrorScan { errors_by_bucket: vec![0; self.buckets], page_errors: FxHashMap::default(), groups: Vec::new(), patterns: Vec::new() };
+        // Per group: type and message as bytes, errors, sessions, and its pattern's index.
+        type GroupCount = (Option<Vec<u8>>, Option<Vec<u8>>, u64, u64, usize);
         let mut groups: Vec<GroupCount> = Vec::new();
         let mut last_session: Option<i64> = None;
+        // Per pattern (type and pattern): its index in `pattern_counts`.
+        let mut pattern_index: FxHashMap<(Option<Vec<u8>>, Option<String>), usize> = FxHashMap::default();
+        let mut pattern_counts: Vec<(Option<Vec<u8>>, Option<String>, PatternCount)> = Vec::new();
+        let mut pattern_varies = false;
         let mut read: u64 = 0;
         while let Some(r) = rows.next()? {
             read += 1;
@@ -817,24 +850,56 @@ impl ScanContext<'_> {
             let error_message = text_bytes(r.get_ref(1)?);
             let same_group = groups.last().is_some_and(|g| g.0.as_deref() == error_type.as_deref() && g.1.as_deref() == error_message.as_deref());
             if !same_group {
-                groups.push((error_type.map(|t| t.into_owned()), error_message.map(|m| m.into_owned()), 0, 0));
+                let error_type = error_type.map(|t| t.into_owned());
+                let pattern = error_message.as_deref().map(|m| crate::error_pattern::message_pattern(&String::from_utf8_lossy(m)).into_owned());
+                pattern_varies = pattern.as_deref().is_some_and(|p| p.contains(crate::error_pattern::VARYING));
+                let index = *pattern_index.entry((error_type.clone(), pattern.clone())).or_insert_with(|| {
+                    pattern_counts.push((error_type.clone(), pattern, PatternCount::default()));
+                    pattern_counts.len() - 1
+                });
+                pattern_counts[index].2.messages += 1;
+                groups.push((error_type, error_message.map(|m| m.into_owned()), 0, 0, index));
                 last_session = None;
             }
             if let Some(group) = groups.last_mut() {
                 group.2 += 1;
-                if last_session != Some(session_pk) {
+                let new_session = last_session != Some(session_pk);
+                if new_session {
                     group.3 += 1;
                     last_session = Some(session_pk);
                 }
+                let pattern = &mut pattern_counts[group.4].2;
+                pattern.count += 1;
+                if pattern_varies {
+                    pattern.session_pks.push(session_pk);
+                } else if new_session {
+                    pattern.single_message_sessions += 1;
+                }
             }
         }
+        let mut patterns: Vec<ErrorPattern> = pattern_counts
+            .into_iter()
+            .map(|(error_type, pattern, mut counted)| {
+                let sessions = if counted.session_pks.is_empty() {
+                    counted.single_message_sessions
+                } else {
+                    counted.session_pks.sort_unstable();
+                    counted.session_pks.dedup();
+                    counted.session_pks.len() as u64
+                };
+                ErrorPattern { error_type: error_type.as_deref().map(bytes_text), pattern, count: counted.count, sessions, messages: counted.messages }
+            })
+            .collect();
+        patterns.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.error_type.cmp(&b.error_type)).then_with(|| a.pattern.cmp(&b.pattern)));
+        patterns.truncate(TOP_N);
+        scan.patterns = patterns;
         // As SQLite orders them: most events first, then type and message, missing ones first
         // (UTF-8 bytes order as the text does).
         groups.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)).then_with(|| a.1.cmp(&b.1)));
         scan.groups = groups
             .into_iter()
             .take(TOP_N)
-            .map(|(error_type, error_message, count, sessions)| ErrorGroup {
+            .map(|(error_type, error_message, count, sessions, _)| ErrorGroup {
                 error_type: error_type.as_deref().map(bytes_text),
                 error_message: error_message.as_deref().map(bytes_text),
                 count,
@@ -1036,12 +1101,13 @@ impl Store {
             vitals
         });
 
-        let ErrorScan { errors_by_bucket, mut page_errors, groups } = errors;
+        let ErrorScan { errors_by_bucket, mut page_errors, groups, patterns } = errors;
         for (bucket, errors) in overview.buckets.iter_mut().zip(errors_by_bucket) {
             bucket.errors = errors;
             overview.errors += errors;
         }
         overview.top_errors = groups;
+        overview.top_error_patterns = patterns;
 
         let mut page_stats: Vec<PageStat> = pages
             .into_iter()

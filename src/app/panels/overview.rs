@@ -332,39 +332,102 @@ fn distribution_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, distribution:
     }
 }
 
+/// The most common errors, by exact type and message or by message pattern (numbers and ids
+/// as `*`); a click filters the explorer to the sessions with such an error.
 fn top_errors_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, o: &Overview) {
-    ui.strong("Top errors");
+    let by_pattern_id = ui.scope_id().with("top_errors_by_pattern");
+    let mut by_pattern: bool = ui.data(|d| d.get_temp(by_pattern_id)).unwrap_or(false);
+    ui.horizontal(|ui| {
+        ui.strong("Top errors");
+        ui.add_space(8.0);
+        ui.selectable_value(&mut by_pattern, false, "By message");
+        ui.selectable_value(&mut by_pattern, true, "By pattern")
+            .on_hover_text("Numbers and ids in the messages as *: \"status code 500\" and \"status code 404\" are one row");
+    });
+    ui.data_mut(|d| d.insert_temp(by_pattern_id, by_pattern));
     if o.top_errors.is_empty() {
         ui.label(egui::RichText::new("No errors.").weak());
         return;
     }
-    egui::Grid::new("top_errors").num_columns(3).striped(true).spacing([16.0, 4.0]).show(ui, |ui| {
+    let rows: Vec<TopErrorRow> = if by_pattern {
+        o.top_error_patterns
+            .iter()
+            .map(|p| {
+                let message_term = p.pattern.as_deref().map(|pattern| {
+                    if pattern.contains(crate::error_pattern::VARYING) {
+                        crate::query::wildcard_term_text("error_message", pattern)
+                    } else {
+                        crate::query::term_text("error_message", pattern, false)
+                    }
+                });
+                TopErrorRow {
+                    count: p.count,
+                    sessions: p.sessions,
+                    messages: Some(p.messages),
+                    text: error_text(p.error_type.as_deref(), p.pattern.as_deref()),
+                    filter: error_filter(p.error_type.as_deref(), message_term),
+                }
+            })
+            .collect()
+    } else {
+        o.top_errors
+            .iter()
+            .map(|g| {
+                let message_term = g.error_message.as_deref().map(|m| crate::query::term_text("error_message", m, false));
+                TopErrorRow {
+                    count: g.count,
+                    sessions: g.sessions,
+                    messages: None,
+                    text: error_text(g.error_type.as_deref(), g.error_message.as_deref()),
+                    filter: error_filter(g.error_type.as_deref(), message_term),
+                }
+            })
+            .collect()
+    };
+    let columns = if by_pattern { 4 } else { 3 };
+    egui::Grid::new("top_errors").num_columns(columns).striped(true).spacing([16.0, 4.0]).show(ui, |ui| {
         ui.label(egui::RichText::new("count").weak());
         ui.label(egui::RichText::new("sessions").weak());
-        ui.label(egui::RichText::new("type: message (click to filter)").weak());
+        if by_pattern {
+            ui.label(egui::RichText::new("messages").weak());
+        }
+        ui.label(egui::RichText::new(if by_pattern { "type: pattern (click to filter)" } else { "type: message (click to filter)" }).weak());
         ui.end_row();
-        for group in &o.top_errors {
-            ui.label(format::grouped(group.count));
-            ui.label(format::grouped(group.sessions));
-            let text = format!(
-                "{}: {}",
-                group.error_type.as_deref().unwrap_or("-"),
-                group.error_message.as_deref().unwrap_or("-").lines().next().unwrap_or("")
-            );
-            let response = ui.add(egui::Button::new(egui::RichText::new(text).color(kind_color("error"))).frame(false).truncate());
-            if response.clicked() {
-                let mut terms = Vec::new();
-                if let Some(t) = &group.error_type {
-                    terms.push(crate::query::term_text("error_type", t, false));
-                }
-                if let Some(m) = &group.error_message {
-                    terms.push(crate::query::term_text("error_message", m, false));
-                }
-                commands.push(Command::SetQuery(terms.join(" ")));
+        for row in rows {
+            ui.label(format::grouped(row.count));
+            ui.label(format::grouped(row.sessions));
+            if let Some(messages) = row.messages {
+                ui.label(format::grouped(messages));
+            }
+            let response = ui.add(egui::Button::new(egui::RichText::new(row.text).color(kind_color("error"))).frame(false).truncate());
+            if response.on_hover_text(format!("Filter {}", row.filter)).clicked() {
+                commands.push(Command::SetQuery(row.filter));
             }
             ui.end_row();
         }
     });
+}
+
+/// A row of the top errors.
+struct TopErrorRow {
+    count: u64,
+    sessions: u64,
+    /// How many messages a pattern groups (by pattern only).
+    messages: Option<u64>,
+    /// `type: message`, its first line.
+    text: String,
+    /// The filter a click sets.
+    filter: String,
+}
+
+fn error_text(error_type: Option<&str>, message: Option<&str>) -> String {
+    format!("{}: {}", error_type.unwrap_or("-"), message.unwrap_or("-").lines().next().unwrap_or(""))
+}
+
+/// The filter for an error's type and message term.
+fn error_filter(error_type: Option<&str>, message_term: Option<String>) -> String {
+    let type_term = error_type.map(|t| crate::query::term_text("error_type", t, false));
+    type_term.into_iter().chain(message_term).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
