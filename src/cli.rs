@@ -467,12 +467,10 @@ fn print_sessions(rows: &[SessionRow], extra_columns: &[String], format: OutputF
         }
         OutputFormat::Csv => {
             let mut writer = csv::Writer::from_writer(out);
-            let mut columns: Vec<&str> = crate::store::SESSION_LIST_COLUMNS.to_vec();
-            columns.extend(extra_columns.iter().map(String::as_str).filter(|c| !crate::store::SESSION_LIST_COLUMNS.contains(c)));
+            let columns = crate::session_export::csv_columns(extra_columns);
             writer.write_record(&columns).map_err(std::io::Error::other)?;
             for row in rows {
-                let cells: Vec<String> = columns.iter().map(|c| row.value_text(c).unwrap_or_default()).collect();
-                writer.write_record(&cells).map_err(std::io::Error::other)?;
+                writer.write_record(crate::session_export::csv_cells(row, &columns)).map_err(std::io::Error::other)?;
             }
             writer.flush()?;
         }

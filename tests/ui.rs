@@ -499,6 +499,44 @@ fn top_errors_group_by_pattern_and_a_pattern_filters_its_sessions() {
 }
 
 #[test]
+fn the_file_menu_exports_the_selected_sessions_as_csv() {
+    let (dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    harness.get_by_role(egui::accesskit::Role::TextInput).focus();
+    harness.get_by_role(egui::accesskit::Role::TextInput).type_text("browser:Chrome");
+    wait_until(&mut harness, "filtered", |a| a.applied_filter.is_some() && loaded(a) && a.table.total != Some(61));
+    let selected = harness.state().table.total.expect("count");
+    assert!(selected > 0 && selected < 61);
+    harness.get_by_label("File").click();
+    harness.run_steps(3);
+    harness.get_by_label("Export sessions as CSV…").click();
+    harness.run_steps(2);
+    harness.run_steps(3);
+    let summary = format!("{selected} sessions the query and time range select, in the table's order, as CSV.");
+    assert!(harness.query_by_label_contains(&summary).is_some(), "{summary}");
+    // The suggested file is replaced by one in the test's folder, typed as a user would.
+    let path = dir.path().join("chrome.csv");
+    let suggested = harness.state().export.as_ref().map(|w| w.path_text.clone()).expect("window open");
+    let path_field = |harness: &Harness<'static, ExplorerApp>, value: &str| {
+        harness.get_all_by_role(egui::accesskit::Role::TextInput).find(|n| n.accesskit_node().value().as_deref() == Some(value)).is_some()
+    };
+    assert!(path_field(&harness, &suggested), "the suggested file is shown: {suggested}");
+    let field = harness.get_all_by_role(egui::accesskit::Role::TextInput).last().expect("the export window's field");
+    field.focus();
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.get_all_by_role(egui::accesskit::Role::TextInput).last().expect("field").type_text(&path.display().to_string());
+    harness.run_steps(2);
+    harness.get_by_label("Export").click();
+    wait_until(&mut harness, "exported", |a| a.export.is_none() && a.status.as_ref().is_some_and(|s| s.0.starts_with("Exported")));
+    let status = harness.state().status.clone().map(|s| s.0).unwrap_or_default();
+    assert_eq!(status, format!("Exported {selected} sessions to {}", path.display()));
+    let text = std::fs::read_to_string(&path).expect("the file");
+    assert_eq!(text.lines().count() as u64, selected + 1, "a header and a line per session");
+    assert!(text.lines().skip(1).all(|line| line.contains(",Chrome,")), "only the selected sessions");
+}
+
+#[test]
 fn the_bound_view_compares_loading_times_with_the_app_p75() {
     let (_dir, db) = fixture_db();
     let mut harness = harness_on(db);

@@ -2,6 +2,7 @@
 //! which the app applies between frames. Database work runs on worker threads.
 
 pub mod chart_axes;
+pub mod export_job;
 pub mod format;
 pub mod import_job;
 mod panels;
@@ -66,6 +67,14 @@ pub enum Command {
     SetResourceFilter(ResourceFilter),
     ShowTab(MainTab),
     ShowDetailTab(DetailTab),
+    /// Open (true) or close the *Export sessions* window; closing cancels a running export.
+    ShowExportWindow(bool),
+    SetExportPath(String),
+    /// Pick the export's file in the system's save dialog.
+    BrowseExportPath,
+    /// Write the sessions the table selects to the export window's file.
+    StartExport,
+    CancelExport,
 }
 
 /// The central area: the sessions table or the Overview charts.
@@ -221,6 +230,8 @@ pub struct ExplorerApp {
     pub import_reports: Vec<FileReport>,
     pub show_import_report: bool,
     pub show_column_chooser: bool,
+    /// The *Export sessions* window, while open.
+    pub export: Option<export_job::ExportWindow>,
     pub status: Option<(String, StatusLevel)>,
     pub commands: Vec<Command>,
     /// The last text sent to the clipboard (tests read it; the status line says what happened).
@@ -316,6 +327,7 @@ impl ExplorerApp {
             detail_worker,
             responses: rx,
             file_dialog: None,
+            export: None,
             offer_sample_data,
             ctx,
             scroll_to_selected: false,
@@ -334,6 +346,59 @@ impl ExplorerApp {
         };
         app.refresh_data();
         app
+    }
+
+    /// Starts writing the sessions the table selects to the export window's file: a folder
+    /// gets `rum-sessions.csv` in it; an empty path is refused with a word why.
+    fn start_export(&mut self) {
+        let query = self.session_query();
+        let Some(window) = self.export.as_mut() else { return };
+        if window.job.is_some() {
+            return;
+        }
+        let typed = window.path_text.trim();
+        if typed.is_empty() {
+            self.set_status("Export: type the file to write, or pick it with Browse…", StatusLevel::Error);
+            return;
+        }
+        let mut path = PathBuf::from(typed);
+        if path.is_dir() {
+            path = path.join("rum-sessions.csv");
+            window.path_text = path.display().to_string();
+        }
+        let repaint = self.ctx.clone();
+        window.job = Some(export_job::ExportJob::start(self.db_path.clone(), query, path, move || repaint.request_repaint()));
+    }
+
+    /// The export's outcome in the status line; the window closes when the file is whole and
+    /// stays, with the path, when it failed. The save dialog's answer fills the path.
+    fn process_export(&mut self) {
+        let Some(window) = self.export.as_mut() else { return };
+        if let Some(rx) = &window.dialog {
+            if let Ok(picked) = rx.try_recv() {
+                window.dialog = None;
+                if let Some(path) = picked {
+                    window.path_text = path.display().to_string();
+                }
+            }
+        }
+        let Some(job) = &window.job else { return };
+        match job.done.try_recv() {
+            Ok(Ok(rows)) => {
+                let text = format!("Exported {} sessions to {}", format::grouped(rows), job.path.display());
+                self.export = None;
+                self.set_status(text, StatusLevel::Info);
+            }
+            Ok(Err(message)) => {
+                window.job = None;
+                self.set_status(format!("Export: {message}"), StatusLevel::Error);
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => self.ctx.request_repaint_after(Duration::from_millis(100)),
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                window.job = None;
+                self.set_status("Export: the export thread ended without a word", StatusLevel::Error);
+            }
+        }
     }
 
     /// The query the table shows: filter, time range, sort.
@@ -599,6 +664,49 @@ impl ExplorerApp {
                 });
                 self.file_dialog = Some(rx);
             }
+            Command::ShowExportWindow(true) => {
+                if self.export.is_none() {
+                    let path_text = crate::session_export::default_export_path(&self.db_path).display().to_string();
+                    self.export = Some(export_job::ExportWindow { path_text, job: None, dialog: None });
+                }
+            }
+            Command::ShowExportWindow(false) => {
+                if let Some(job) = self.export.take().and_then(|w| w.job) {
+                    job.cancel();
+                    self.set_status("Export cancelled: no file was written", StatusLevel::Info);
+                }
+            }
+            Command::SetExportPath(text) => {
+                if let Some(window) = self.export.as_mut() {
+                    window.path_text = text;
+                }
+            }
+            Command::BrowseExportPath => {
+                if let Some(window) = self.export.as_mut() {
+                    let (tx, rx) = channel();
+                    let repaint = self.ctx.clone();
+                    let current = PathBuf::from(window.path_text.trim());
+                    // The dialog runs on its own thread so the window keeps drawing.
+                    let _ = std::thread::Builder::new().name("file-dialog".into()).spawn(move || {
+                        let mut dialog = rfd::FileDialog::new().set_title("Export sessions as CSV").add_filter("CSV", &["csv"]);
+                        if let Some(folder) = current.parent().filter(|f| f.is_dir()) {
+                            dialog = dialog.set_directory(folder);
+                        }
+                        if let Some(name) = current.file_name() {
+                            dialog = dialog.set_file_name(name.to_string_lossy());
+                        }
+                        let _ = tx.send(dialog.save_file());
+                        repaint.request_repaint();
+                    });
+                    window.dialog = Some(rx);
+                }
+            }
+            Command::StartExport => self.start_export(),
+            Command::CancelExport => {
+                if let Some(job) = self.export.as_ref().and_then(|w| w.job.as_ref()) {
+                    job.cancel();
+                }
+            }
             Command::CancelImport => {
                 if let Some(job) = &self.import {
                     job.progress.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -728,6 +836,7 @@ impl ExplorerApp {
             );
             self.show_import_report = rejected > 0 || skipped > 0;
         }
+        self.process_export();
         if let Some(rx) = &self.file_dialog {
             if let Ok(picked) = rx.try_recv() {
                 self.file_dialog = None;

@@ -470,6 +470,17 @@ impl Store {
         let _ = self.conn.execute_batch("PRAGMA foreign_keys = ON");
     }
 
+    /// Runs `read` in one read transaction: every query in it sees the database as it was at
+    /// the first, whatever an import commits meanwhile (the WAL keeps that snapshot).
+    pub fn in_read_transaction<T>(&self, read: impl FnOnce(&Store) -> StoreResult<T>) -> StoreResult<T> {
+        self.conn.execute_batch("BEGIN")?;
+        let result = read(self);
+        // Nothing was written: ending it cannot lose anything, and a failure to end it is
+        // only a snapshot held until the connection closes.
+        let _ = self.conn.execute_batch("COMMIT");
+        result
+    }
+
     /// An interrupt handle: cancels the query running on this connection from another thread.
     pub fn interrupt_handle(&self) -> rusqlite::InterruptHandle {
         self.conn.get_interrupt_handle()

@@ -3,6 +3,7 @@
 mod bound_view;
 mod detail;
 mod error_detail;
+mod export_window;
 mod facets;
 mod histogram;
 mod import_status;
@@ -39,6 +40,7 @@ pub fn root_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     });
     sessions_table::column_chooser_window(app, ui.ctx());
     import_status::import_report_window(app, ui.ctx());
+    export_window::export_window_ui(app, ui.ctx());
     let hovering_files = ui.ctx().input(|i| !i.raw.hovered_files.is_empty());
     if hovering_files {
         let rect = ui.ctx().content_rect();
@@ -56,6 +58,10 @@ fn menu_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             }
             if ui.button("Last import report").clicked() {
                 app.commands.push(Command::ShowImportReport(true));
+            }
+            ui.separator();
+            if ui.button("Export sessions as CSV…").clicked() {
+                app.commands.push(Command::ShowExportWindow(true));
             }
         });
         ui.menu_button("View", |ui| {
