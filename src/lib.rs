@@ -11,6 +11,7 @@ pub mod generate;
 pub mod ingest;
 pub mod model;
 pub mod query;
+pub mod query_complete;
 pub mod session_export;
 pub mod session_view;
 pub mod store;

@@ -537,6 +537,41 @@ fn the_file_menu_exports_the_selected_sessions_as_csv() {
 }
 
 #[test]
+fn the_query_bar_suggests_fields_then_their_values() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    wait_until(&mut harness, "known keys", |a| a.known_keys.iter().any(|k| k == "browser"));
+    let input = harness.get_by_role(egui::accesskit::Role::TextInput);
+    input.focus();
+    input.type_text("os:Linux bro");
+    // The list is laid out unseen on its first frame, as egui does with new areas.
+    step_until(&mut harness, "the field is offered", |h| h.query_by_label("browser:").is_some());
+    assert!(harness.query_by_label("os:").is_none(), "only fields like the word");
+    // Tab inserts the first; its values are asked for and offered with their session counts.
+    harness.key_press(egui::Key::Tab);
+    harness.run_steps(1);
+    assert_eq!(harness.state().query_text, "os:Linux browser:");
+    harness.get_by_role(egui::accesskit::Role::TextInput).type_text("saf");
+    wait_until(&mut harness, "browser values", |a| a.key_values.get("browser").is_some_and(Option::is_some));
+    // The list's entry, under the query field (the quick filters name Safari too, lower down).
+    let field_bottom = harness.get_by_role(egui::accesskit::Role::TextInput).rect().bottom();
+    let under_field = move |node: &egui_kittest::Node<'_>| (node.rect().top() - field_bottom).abs() < 30.0;
+    step_until(&mut harness, "values offered", |h| h.query_all_by_label("Safari").any(|n| under_field(&n)));
+    let safari = harness.state().key_values.get("browser").cloned().flatten().and_then(|v| v.into_iter().find(|(b, _)| b == "Safari")).expect("Safari");
+    assert!(harness.query_by_label(&format!("{} sessions", safari.1)).is_some(), "its count beside it");
+    harness.get_all_by_label("Safari").find(|n| under_field(n)).expect("entry").click();
+    wait_until(&mut harness, "filtered", |a| a.query_text == "os:Linux browser:Safari " && a.applied_filter.is_some() && loaded(a));
+    // Esc hides the list; the text stays.
+    harness.get_by_role(egui::accesskit::Role::TextInput).type_text("bro");
+    step_until(&mut harness, "fields offered again", |h| h.query_by_label("browser_version:").is_some());
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(2);
+    assert!(harness.query_by_label("browser_version:").is_none());
+    assert_eq!(harness.state().query_text, "os:Linux browser:Safari bro");
+}
+
+#[test]
 fn the_bound_view_compares_loading_times_with_the_app_p75() {
     let (_dir, db) = fixture_db();
     let mut harness = harness_on(db);

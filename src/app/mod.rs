@@ -75,6 +75,8 @@ pub enum Command {
     /// Write the sessions the table selects to the export window's file.
     StartExport,
     CancelExport,
+    /// Ask for a field's common values (the query bar suggests them), once until the data changes.
+    FetchKeyValues(String),
 }
 
 /// The central area: the sessions table or the Overview charts.
@@ -226,6 +228,9 @@ pub struct ExplorerApp {
     /// Keys of the applied filter that no field of the data has (a typo, another product's
     /// name), with the known key spelled most like each: shown under the query bar.
     pub unknown_keys: Vec<(String, Option<String>)>,
+    /// Per field, its most common values with their session counts, for the query bar's
+    /// suggestions (`None` while asked). Cleared when the data changes.
+    pub key_values: HashMap<String, Option<Vec<(String, u64)>>>,
     pub import: Option<ImportJob>,
     pub import_reports: Vec<FileReport>,
     pub show_import_report: bool,
@@ -315,6 +320,7 @@ impl ExplorerApp {
             histogram: None,
             known_keys: Vec::new(),
             unknown_keys: Vec::new(),
+            key_values: HashMap::new(),
             import: None,
             import_reports: Vec::new(),
             show_import_report: false,
@@ -427,6 +433,7 @@ impl ExplorerApp {
     /// data's span arrives, since "Last" presets and the histogram depend on it.
     fn refresh_data(&mut self) {
         self.loading_p75_by_app.clear();
+        self.key_values.clear();
         self.aggregate_worker.send(Request::DataSpan);
         self.detail_worker.send(Request::Keys); // never interrupted by a new query
     }
@@ -702,6 +709,12 @@ impl ExplorerApp {
                 }
             }
             Command::StartExport => self.start_export(),
+            Command::FetchKeyValues(key) => {
+                if !self.key_values.contains_key(&key) {
+                    self.key_values.insert(key.clone(), None);
+                    self.detail_worker.send(Request::KeyValues { key });
+                }
+            }
             Command::CancelExport => {
                 if let Some(job) = self.export.as_ref().and_then(|w| w.job.as_ref()) {
                     job.cancel();
@@ -922,6 +935,9 @@ impl ExplorerApp {
                     self.overview = Some(*overview);
                     self.overview_generation = Some(generation);
                 }
+            }
+            Response::KeyValues { key, values } => {
+                self.key_values.insert(key, Some(values));
             }
             Response::LoadingP75 { app_id, p75_ms } => {
                 self.loading_p75_by_app.insert(app_id, p75_ms);

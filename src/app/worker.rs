@@ -51,6 +51,8 @@ pub enum Request {
     /// Sessions and events with the same error type and message, and when they happened
     /// over the data's span (its first and last session start), when known.
     ErrorOccurrences { error_type: Option<String>, error_message: Option<String>, span_ms: Option<(i64, i64)> },
+    /// A field's most common values, for the query bar's suggestions.
+    KeyValues { key: String },
 }
 
 impl Request {
@@ -66,6 +68,7 @@ impl Request {
             Request::ErrorOccurrences { .. } => Some(6),
             Request::Overview { .. } => Some(7),
             Request::LoadingP75 { .. } => Some(8),
+            Request::KeyValues { .. } => Some(9),
             Request::Page { .. } => None,
         }
     }
@@ -83,8 +86,12 @@ pub enum Response {
     ErrorOccurrences { error_type: Option<String>, error_message: Option<String>, spread: crate::store::ErrorSpread },
     Overview { generation: u64, overview: Box<crate::store::Overview> },
     LoadingP75 { app_id: Option<String>, p75_ms: Option<f64> },
+    KeyValues { key: String, values: Vec<(String, u64)> },
     Failed { what: &'static str, message: String },
 }
+
+/// Values of a field the query bar's suggestions choose from.
+pub const KEY_VALUES_LIMIT: usize = 50;
 
 /// Buckets of the error drill-down's chart of one error over the data's span.
 pub const ERROR_SPREAD_BUCKETS: usize = 60;
@@ -279,6 +286,10 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
         Request::LoadingP75 { app_id } => match store.loading_time_p75(app_id.as_deref()) {
             Ok(p75_ms) => Some(Response::LoadingP75 { app_id, p75_ms }),
             Err(e) => failed("loading time p75", e),
+        },
+        Request::KeyValues { key } => match store.key_values(&key, KEY_VALUES_LIMIT) {
+            Ok(values) => Some(Response::KeyValues { key, values }),
+            Err(e) => failed("values of a field", e),
         },
         Request::ErrorOccurrences { error_type, error_message, span_ms } => {
             match store.error_occurrences(error_type.as_deref(), error_message.as_deref(), span_ms, ERROR_SPREAD_BUCKETS) {

@@ -417,6 +417,40 @@ impl Store {
         Ok(ErrorSpread::of(session_pks.len() as u64, &times_ms, span_ms, buckets))
     }
 
+    /// The most common values of a field across all sessions, with how many sessions have
+    /// each, for the query bar's suggestions: the session list's text columns, the page
+    /// (`view_path`, from the sessions' pages) and the error type (from its index). Other
+    /// fields give none: their values would take a read of every event.
+    pub fn key_values(&self, key: &str, limit: usize) -> StoreResult<Vec<(String, u64)>> {
+        let key = query::field_key(key);
+        let sql = match key {
+            "view_path" => "SELECT view_path, count(*) AS n FROM session_pages GROUP BY view_path ORDER BY n DESC, view_path LIMIT ?1",
+            "error_type" => {
+                "SELECT error_type, count(DISTINCT session_pk) AS n FROM events INDEXED BY events_by_error_type
+                 WHERE error_type IS NOT NULL GROUP BY error_type ORDER BY n DESC, error_type LIMIT ?1"
+            }
+            _ => {
+                let column = query::session_column_alias(key);
+                let numeric = ["start_ms", "end_ms", "duration_ms", "view_count", "action_count", "error_count", "resource_count", "long_task_count"];
+                if !SESSION_LIST_COLUMNS.contains(&column) || numeric.contains(&column) {
+                    return Ok(Vec::new());
+                }
+                return top_values_on(&self.conn, &SessionQuery::default(), column, limit);
+            }
+        };
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let rows = statement.query_map(params![limit as i64], |r| {
+            let text = match r.get::<_, SqlValue>(0)? {
+                SqlValue::Text(t) => t,
+                SqlValue::Integer(i) => i.to_string(),
+                SqlValue::Real(f) => f.to_string(),
+                _ => String::new(),
+            };
+            Ok((text, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     /// The most common values of a session column among the sessions a query selects.
     pub fn top_values(&self, q: &SessionQuery, column: &str, limit: usize) -> StoreResult<Vec<(String, u64)>> {
         top_values_on(&self.conn, q, column, limit)

@@ -2,22 +2,36 @@
 
 use crate::app::settings::{TimeRange, PRESETS};
 use crate::app::{format, Command, ExplorerApp};
+use crate::query_complete::{key_suggestions, value_suggestions, values_key, word_at, Suggestion, Word};
 
 pub fn query_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     ui.add_space(4.0);
     ui.horizontal(|ui| {
         ui.label("Query");
+        let edit_id = ui.make_persistent_id("query_edit");
+        // Suggestions for the word at the cursor; their keys are taken before the field sees them.
+        let suggestions = suggestions_for(app, ui.ctx(), edit_id);
+        let accepted = suggestion_keys(ui, edit_id, &suggestions, &app.query_text);
         let mut text = app.query_text.clone();
         let edit = egui::TextEdit::singleline(&mut text)
+            .id(edit_id)
             .hint_text("browser:Chrome error_count:>0 -env:staging   (free text searches every session field)")
             .desired_width(ui.available_width() - 330.0)
             .font(egui::TextStyle::Monospace);
         let response = ui.add(edit).on_hover_text("key:value, -key:value, key:*wild*, key:>5, key:[1 TO 5], key:*, OR, ( )");
-        if response.changed() {
-            app.commands.push(Command::EditQuery(text.clone()));
-        }
-        if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-            app.commands.push(Command::SetQuery(text));
+        let clicked = suggestions_popup_ui(ui, edit_id, &response, &suggestions);
+        if let Some(suggestion) = accepted.or(clicked) {
+            let (new_text, cursor) = suggestion.apply(&app.query_text);
+            set_cursor(ui.ctx(), edit_id, cursor);
+            response.request_focus();
+            app.commands.push(Command::EditQuery(new_text));
+        } else {
+            if response.changed() {
+                app.commands.push(Command::EditQuery(text.clone()));
+            }
+            if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                app.commands.push(Command::SetQuery(text));
+            }
         }
         if !app.query_text.is_empty() && ui.button("✖").on_hover_text("Clear the query").clicked() {
             app.commands.push(Command::SetQuery(String::new()));
@@ -135,4 +149,117 @@ fn parse_in_zone(text: &str, utc: bool) -> Option<i64> {
     use chrono::{Local, Offset, TimeZone};
     let offset_ms = Local.timestamp_millis_opt(ms).single()?.offset().fix().local_minus_utc() as i64 * 1000;
     Some(ms - offset_ms)
+}
+
+/// The suggestions for the word at the query field's cursor while it has focus: fields of the
+/// data for a key, a field's common values after its `key:` (asked for once, shown when they
+/// arrive). None after Esc until the text changes.
+fn suggestions_for(app: &mut ExplorerApp, ctx: &egui::Context, edit_id: egui::Id) -> Vec<Suggestion> {
+    if !ctx.memory(|m| m.has_focus(edit_id)) {
+        return Vec::new();
+    }
+    let dismissed_for: Option<String> = ctx.data(|d| d.get_temp(edit_id.with("dismissed")));
+    if dismissed_for.as_deref() == Some(app.query_text.as_str()) {
+        return Vec::new();
+    }
+    let Some(cursor_chars) = egui::TextEdit::load_state(ctx, edit_id).and_then(|s| s.cursor.char_range()).map(|r| r.primary.index.0) else {
+        return Vec::new();
+    };
+    let query = app.query_text.as_str();
+    let cursor = query.char_indices().nth(cursor_chars).map_or(query.len(), |(i, _)| i);
+    match word_at(query, cursor) {
+        Some(Word::Key { typed, range }) => key_suggestions(typed, range, &app.known_keys),
+        Some(Word::Value { key, typed, range }) => {
+            let field = values_key(key);
+            match app.key_values.get(&field) {
+                Some(Some(values)) => value_suggestions(key, typed, range, values),
+                Some(None) => Vec::new(),
+                None => {
+                    app.commands.push(Command::FetchKeyValues(field));
+                    Vec::new()
+                }
+            }
+        }
+        None => Vec::new(),
+    }
+}
+
+/// Keys for the suggestion list while it shows: Down / Up move the highlight, Tab accepts
+/// the highlighted one (the first if none), Enter accepts a highlighted one (else it applies
+/// the query as always), Esc hides the list until the text changes.
+fn suggestion_keys(ui: &egui::Ui, edit_id: egui::Id, suggestions: &[Suggestion], query: &str) -> Option<Suggestion> {
+    let highlight_id = edit_id.with("highlight");
+    if suggestions.is_empty() {
+        ui.data_mut(|d| d.remove::<usize>(highlight_id));
+        return None;
+    }
+    let mut highlight: Option<usize> = ui.data(|d| d.get_temp(highlight_id)).filter(|h| *h < suggestions.len());
+    let (down, up, tab, enter, escape) = ui.input_mut(|i| {
+        let none = egui::Modifiers::NONE;
+        (
+            i.consume_key(none, egui::Key::ArrowDown),
+            i.consume_key(none, egui::Key::ArrowUp),
+            i.consume_key(none, egui::Key::Tab),
+            highlight.is_some() && i.consume_key(none, egui::Key::Enter),
+            i.consume_key(none, egui::Key::Escape),
+        )
+    });
+    if down {
+        highlight = Some(highlight.map_or(0, |h| (h + 1) % suggestions.len()));
+    }
+    if up {
+        highlight = Some(highlight.map_or(suggestions.len() - 1, |h| (h + suggestions.len() - 1) % suggestions.len()));
+    }
+    if escape {
+        ui.data_mut(|d| d.insert_temp(edit_id.with("dismissed"), query.to_string()));
+        return None;
+    }
+    match highlight {
+        Some(h) => ui.data_mut(|d| {
+            d.insert_temp(highlight_id, h);
+        }),
+        None => ui.data_mut(|d| d.remove::<usize>(highlight_id)),
+    }
+    if tab || enter {
+        ui.data_mut(|d| d.remove::<usize>(highlight_id));
+        return suggestions.get(highlight.unwrap_or(0)).cloned();
+    }
+    None
+}
+
+/// The list under the query field; a click accepts a suggestion.
+fn suggestions_popup_ui(ui: &egui::Ui, edit_id: egui::Id, field: &egui::Response, suggestions: &[Suggestion]) -> Option<Suggestion> {
+    if suggestions.is_empty() {
+        return None;
+    }
+    let highlight: Option<usize> = ui.data(|d| d.get_temp(edit_id.with("highlight")));
+    let mut clicked = None;
+    egui::Area::new(edit_id.with("suggestions"))
+        .order(egui::Order::Foreground)
+        .fixed_pos(field.rect.left_bottom() + egui::vec2(0.0, 2.0))
+        .show(ui.ctx(), |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                ui.set_min_width(260.0);
+                for (i, suggestion) in suggestions.iter().enumerate() {
+                    ui.horizontal(|ui| {
+                        let label = egui::RichText::new(&suggestion.label).monospace();
+                        if ui.selectable_label(highlight == Some(i), label).clicked() {
+                            clicked = Some(suggestion.clone());
+                        }
+                        if let Some(detail) = &suggestion.detail {
+                            ui.label(egui::RichText::new(detail).weak().small());
+                        }
+                    });
+                }
+                ui.label(egui::RichText::new("Tab or click: insert · Up, Down: choose · Esc: hide").weak().small());
+            });
+        });
+    clicked
+}
+
+/// Puts the query field's cursor at a char index (after an inserted suggestion).
+fn set_cursor(ctx: &egui::Context, edit_id: egui::Id, chars: usize) {
+    let mut state = egui::TextEdit::load_state(ctx, edit_id).unwrap_or_default();
+    state.cursor.set_char_range(Some(egui::text::CCursorRange::one(egui::text::CCursor::new(chars))));
+    state.store(ctx, edit_id);
 }
