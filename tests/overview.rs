@@ -380,3 +380,33 @@ fn errors_group_by_message_pattern_across_types_sessions_and_messages() {
     // By exact message, the status codes stay apart.
     assert_eq!(o.top_errors.iter().filter(|g| g.error_type.as_deref() == Some("Error")).count(), 5);
 }
+
+#[test]
+fn a_fields_suggested_values_count_the_sessions_that_have_them() {
+    let (_dir, store) = generated(80, 13);
+    let all = details(&store, &SessionQuery::default());
+    let sessions_with = |has: &dyn Fn(&SessionDetail) -> bool| all.iter().filter(|d| has(d)).count() as u64;
+    let browsers = store.key_values("browser", 50).expect("browsers");
+    assert!(browsers.len() >= 3, "{browsers:?}");
+    for (browser, n) in &browsers {
+        assert_eq!(*n, sessions_with(&|d| d.session.browser.as_deref() == Some(browser.as_str())), "{browser}");
+    }
+    // Most sessions first; Datadog's name of the field gives the same.
+    assert!(browsers.windows(2).all(|w| w[0].1 >= w[1].1));
+    assert_eq!(store.key_values("@browser.name", 50).expect("by Datadog's name"), browsers);
+    let pages = store.key_values("view_path", 50).expect("pages");
+    assert!(!pages.is_empty());
+    for (page, n) in &pages {
+        assert_eq!(*n, sessions_with(&|d| d.events.iter().any(|e| e.get_str("view_path") == Some(page.as_str()))), "{page}");
+    }
+    let types = store.key_values("error_type", 50).expect("error types");
+    assert!(!types.is_empty());
+    for (error_type, n) in &types {
+        let has = |d: &SessionDetail| d.events.iter().any(|e| e.kind == "error" && e.get_str("error_type") == Some(error_type.as_str()));
+        assert_eq!(*n, sessions_with(&has), "{error_type}");
+    }
+    // Counts and times are not values to pick from; a field without an index gives none.
+    assert!(store.key_values("error_count", 50).expect("count").is_empty());
+    assert!(store.key_values("resource_url", 50).expect("event field").is_empty());
+    assert_eq!(store.key_values("browser", 2).expect("limited").len(), 2);
+}
