@@ -410,3 +410,20 @@ fn a_fields_suggested_values_count_the_sessions_that_have_them() {
     assert!(store.key_values("resource_url", 50).expect("event field").is_empty());
     assert_eq!(store.key_values("browser", 2).expect("limited").len(), 2);
 }
+
+#[test]
+fn an_errors_pattern_counts_the_errors_of_its_type_whose_messages_mask_alike() {
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    import(&mut store, &[own_fixture("error-patterns.ndjson")]);
+    let tally = |t: &str, m: &str| store.error_pattern_tally(Some(t), Some(m)).expect("tally").map(|p| (p.pattern, p.count, p.sessions, p.messages));
+    // 500 (sessions 1 and 3), 502 (session 1), 404 (session 2); the TypeError 404 is another type.
+    assert_eq!(tally("Error", "Request failed with status code 502"), Some((Some("Request failed with status code *".into()), 4, 3, 3)));
+    assert_eq!(tally("TypeError", "Request failed with status code 404"), Some((Some("Request failed with status code *".into()), 1, 1, 1)));
+    // Nothing varies: no pattern to tell.
+    assert_eq!(tally("ReferenceError", "checkoutState is not defined"), None);
+    // The drill-down's spread carries it.
+    let spread = store.error_occurrences(Some("Error"), Some("Product 12 not found"), None, 10).expect("spread");
+    assert_eq!((spread.sessions, spread.events), (1, 1));
+    assert_eq!(spread.pattern.map(|p| (p.count, p.sessions, p.messages)), Some((2, 2, 2)));
+}

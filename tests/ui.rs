@@ -477,7 +477,8 @@ fn the_overviews_top_pages_show_their_whole_paths_and_filter_on_click() {
 fn top_errors_group_by_pattern_and_a_pattern_filters_its_sessions() {
     let (_dir, db) = temp_db();
     let mut store = rum_explorer::store::Store::open(&db).expect("open");
-    import(&mut store, &[own_fixture("error-patterns.ndjson")]);
+    // Three sessions with the errors, and one without them.
+    import(&mut store, &[own_fixture("error-patterns.ndjson"), own_fixture("tricky.lp")]);
     drop(store);
     let mut harness = harness_on(db);
     wait_until(&mut harness, "first page", loaded);
@@ -487,7 +488,8 @@ fn top_errors_group_by_pattern_and_a_pattern_filters_its_sessions() {
     // By message, each status code is a row of its own; by pattern, one row for three messages.
     assert!(harness.query_by_label("Error: Request failed with status code 502").is_some());
     assert!(harness.query_by_label("Error: Request failed with status code *").is_none());
-    harness.get_by_label("By pattern").click();
+    // Below the fold of the Overview: clicked as assistive technology does.
+    harness.get_by_label("By pattern").click_accesskit();
     harness.run_steps(2);
     assert!(harness.query_by_label("Error: Request failed with status code 502").is_none());
     assert!(harness.query_by_label("Error: Request failed with status code *").is_some());
@@ -569,6 +571,26 @@ fn the_query_bar_suggests_fields_then_their_values() {
     harness.run_steps(2);
     assert!(harness.query_by_label("browser_version:").is_none());
     assert_eq!(harness.state().query_text, "os:Linux browser:Safari bro");
+}
+
+#[test]
+fn an_errors_page_names_its_pattern_and_filters_by_it() {
+    let (_dir, db) = temp_db();
+    let mut store = rum_explorer::store::Store::open(&db).expect("open");
+    // Three sessions with the errors, and one without them.
+    import(&mut store, &[own_fixture("error-patterns.ndjson"), own_fixture("tricky.lp")]);
+    drop(store);
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    open_session(&mut harness, "sess-ep-1");
+    harness.get_by_label("Request failed with status code 502").click();
+    wait_until(&mut harness, "same errors", |a| a.error_occurrences.as_ref().is_some_and(|o| o.spread.is_some()));
+    step_until(&mut harness, "the pattern", |h| h.query_by_label("Request failed with status code *").is_some());
+    assert!(harness.query_by_label("(numbers and ids as *): 4 times in 3 sessions, 3 different messages").is_some());
+    harness.get_by_label("Show sessions with this pattern").click();
+    wait_until(&mut harness, "filtered to the pattern", |a| {
+        a.query_text == r"error_type:Error error_message:Request\ failed\ with\ status\ code\ *" && loaded(a) && a.table.total == Some(3)
+    });
 }
 
 #[test]

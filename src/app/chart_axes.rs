@@ -53,11 +53,15 @@ const TIME_STEPS_MS: &[f64] = &[
     DAY_MS,
     2.0 * DAY_MS,
     7.0 * DAY_MS,
-    14.0 * DAY_MS,
-    30.0 * DAY_MS,
-    91.0 * DAY_MS,
-    365.0 * DAY_MS,
 ];
+
+/// Weeks start on Monday; the epoch was a Thursday.
+const FIRST_MONDAY_MS: f64 = 4.0 * DAY_MS;
+
+/// Steps past a week, in calendar months: marks at the first of a month.
+const MONTH_STEPS: &[i64] = &[1, 2, 3, 6, 12, 24, 60, 120];
+/// A month's length as a mark's step size (egui_plot only compares step sizes).
+const MONTH_MS: f64 = 30.44 * DAY_MS;
 
 /// Points per plot unit of the axis `input` describes.
 fn points_per_unit(input: &GridInput) -> Option<f64> {
@@ -87,36 +91,100 @@ fn value_step_below(step: f64) -> f64 {
 /// Marks of a value axis: labelled at the smallest 1-2-5 step whose marks lie `label_pt` points
 /// apart ([`VALUE_LABEL_X_PT`] or [`VALUE_LABEL_Y_PT`]), with a step below as thinner lines.
 pub fn value_marks(input: GridInput, label_pt: f64) -> Vec<GridMark> {
+    value_marks_from(input, label_pt, 0.0)
+}
+
+/// [`value_marks`] for counts: no step below 1 (a count axis labelled 0.5 reads as half an error).
+pub fn count_marks(input: GridInput, label_pt: f64) -> Vec<GridMark> {
+    value_marks_from(input, label_pt, 1.0)
+}
+
+fn value_marks_from(input: GridInput, label_pt: f64, smallest_step: f64) -> Vec<GridMark> {
     let Some(per_unit) = points_per_unit(&input) else { return Vec::new() };
-    let label_step = value_step_at_least(label_pt / per_unit);
+    let label_step = value_step_at_least((label_pt / per_unit).max(smallest_step));
     let unlabelled_pt = if label_pt >= VALUE_LABEL_X_PT { UNLABELLED_X_PT } else { UNLABELLED_Y_PT };
     let mut minor_step = value_step_below(label_step);
     while minor_step * per_unit > unlabelled_pt {
         minor_step = value_step_below(minor_step);
     }
-    let mut marks = multiples(minor_step, 0.0, input.bounds);
+    let mut marks = if minor_step >= smallest_step { multiples(minor_step, 0.0, input.bounds) } else { Vec::new() };
     marks.extend(multiples(label_step, 0.0, input.bounds));
     keep_largest_step_per_value(marks)
 }
 
 /// Marks of a time axis (values in ms since the epoch): labelled at the smallest whole step
-/// ([`TIME_STEPS_MS`]) that leaves room for its label, aligned to the shown zone's midnight,
-/// with the step below as thinner lines.
+/// that leaves room for its label ([`TIME_STEPS_MS`], then calendar months and years), aligned
+/// to the shown zone's midnight and months, with a step below as thinner lines.
 pub fn time_marks(input: GridInput, utc: bool) -> Vec<GridMark> {
     let Some(per_unit) = points_per_unit(&input) else { return Vec::new() };
     let fits = |step: f64| step * per_unit >= if step >= DAY_MS { DATE_LABEL_PT } else { DATE_TIME_LABEL_PT };
-    let label_index = TIME_STEPS_MS.iter().position(|step| fits(*step)).unwrap_or(TIME_STEPS_MS.len() - 1);
-    let label_step = TIME_STEPS_MS[label_index];
+    let thin = |step: f64| step * per_unit <= UNLABELLED_X_PT;
     // Hours and days start at the zone's midnight, not at UTC's.
     let middle_ms = (input.bounds.0 + input.bounds.1) / 2.0;
     let zone_offset_ms = if utc { 0.0 } else { local_offset_ms(middle_ms as i64) };
+    let fixed = |step: f64| {
+        let origin = if step == 7.0 * DAY_MS { FIRST_MONDAY_MS } else { 0.0 };
+        multiples(step, origin - zone_offset_ms, input.bounds)
+    };
     let mut marks = Vec::new();
-    let minor_index = TIME_STEPS_MS[..label_index].iter().rposition(|step| step * per_unit <= UNLABELLED_X_PT);
-    if let Some(minor_index) = minor_index {
-        marks.extend(multiples(TIME_STEPS_MS[minor_index], -zone_offset_ms, input.bounds));
+    match TIME_STEPS_MS.iter().position(|step| fits(*step)) {
+        Some(label_index) => {
+            if let Some(minor) = TIME_STEPS_MS[..label_index].iter().rev().find(|step| thin(**step)) {
+                marks.extend(fixed(*minor));
+            }
+            marks.extend(fixed(TIME_STEPS_MS[label_index]));
+        }
+        None => {
+            let label_index = MONTH_STEPS.iter().position(|months| fits(*months as f64 * MONTH_MS)).unwrap_or(MONTH_STEPS.len() - 1);
+            match MONTH_STEPS[..label_index].iter().rev().find(|months| thin(**months as f64 * MONTH_MS)) {
+                Some(minor) => marks.extend(month_marks(*minor, input.bounds, utc)),
+                None => {
+                    if let Some(minor) = TIME_STEPS_MS.iter().rev().find(|step| thin(**step)) {
+                        marks.extend(fixed(*minor));
+                    }
+                }
+            }
+            marks.extend(month_marks(MONTH_STEPS[label_index], input.bounds, utc));
+        }
     }
-    marks.extend(multiples(label_step, -zone_offset_ms, input.bounds));
     keep_largest_step_per_value(marks)
+}
+
+/// The first of every `step_months`-th month (counted from year 0) within `bounds`, at the
+/// zone's midnight.
+fn month_marks(step_months: i64, (min, max): (f64, f64), utc: bool) -> Vec<GridMark> {
+    let step_size = step_months as f64 * MONTH_MS;
+    if !min.is_finite() || !max.is_finite() || min > max || (max - min) / step_size > 10_000.0 {
+        return Vec::new();
+    }
+    let Some(first) = Utc.timestamp_millis_opt(min as i64).single() else { return Vec::new() };
+    use chrono::Datelike;
+    // A month before the range's start, rounded down to the step: the zone may be behind UTC.
+    let mut index = (i64::from(first.year()) * 12 + i64::from(first.month0()) - 1).div_euclid(step_months) * step_months;
+    let mut marks = Vec::new();
+    loop {
+        let (year, month0) = (index.div_euclid(12), index.rem_euclid(12));
+        let Some(ms) = month_start_ms(year, month0 as u32 + 1, utc) else { break };
+        if ms > max {
+            break;
+        }
+        if ms >= min {
+            marks.push(GridMark { value: ms, step_size });
+        }
+        index += step_months;
+    }
+    marks
+}
+
+/// Midnight of the first of a month in the shown zone, in ms since the epoch.
+fn month_start_ms(year: i64, month: u32, utc: bool) -> Option<f64> {
+    let year = i32::try_from(year).ok()?;
+    let ms = if utc {
+        Utc.with_ymd_and_hms(year, month, 1, 0, 0, 0).earliest()?.timestamp_millis()
+    } else {
+        Local.with_ymd_and_hms(year, month, 1, 0, 0, 0).earliest()?.timestamp_millis()
+    };
+    Some(ms as f64)
 }
 
 /// The local zone's offset from UTC at `ms`, in ms.
@@ -124,10 +192,15 @@ fn local_offset_ms(ms: i64) -> f64 {
     Local.timestamp_millis_opt(ms).single().map_or(0.0, |t| t.offset().fix().local_minus_utc() as f64 * SECOND_MS)
 }
 
-/// The label of a time axis mark: the date for steps of a day or more, the date and time of
-/// day for shorter ones, the time with seconds under a minute.
+/// The label of a time axis mark: the year or the month for calendar steps, the date for steps
+/// of a day or more, the date and time of day for shorter ones, the time with seconds under a
+/// minute.
 pub fn time_mark_text(mark: GridMark, utc: bool) -> String {
-    let pattern = if mark.step_size >= DAY_MS {
+    let pattern = if mark.step_size >= 12.0 * MONTH_MS {
+        "%Y"
+    } else if mark.step_size >= MONTH_MS {
+        "%Y-%m"
+    } else if mark.step_size >= DAY_MS {
         "%m-%d"
     } else if mark.step_size >= MINUTE_MS {
         "%m-%d %H:%M"
@@ -263,6 +336,32 @@ mod tests {
         assert_eq!(step, 30.0 * MINUTE_MS);
         let mark = short.iter().find(|m| m.step_size == step && m.value > from_ms).copied();
         assert_eq!(mark.map(|m| time_mark_text(m, true)).as_deref(), Some("11-10 00:30"));
+    }
+
+    #[test]
+    fn long_spans_are_marked_at_months_and_years() {
+        // 2023-11-14 to 2025-11-16: over 400 points half a year is 100 points; over 200, 50.
+        let from_ms = 1_699_999_000_000.0;
+        let to_ms = 1_763_300_000_000.0;
+        let labels = |points: f64| {
+            let marks = time_marks(axis((from_ms, to_ms), points), true);
+            let largest = marks.iter().map(|m| m.step_size).fold(0.0, f64::max);
+            marks.iter().filter(|m| m.step_size == largest).map(|m| time_mark_text(*m, true)).collect::<Vec<_>>()
+        };
+        assert_eq!(labels(400.0), ["2024-01", "2024-07", "2025-01", "2025-07"]);
+        assert_eq!(labels(200.0), ["2024", "2025"]);
+        // Two months over 600 points: the first of each month, with its year.
+        let months = time_marks(axis((1_700_000_000_000.0, 1_705_300_000_000.0), 600.0), true);
+        let largest = months.iter().map(|m| m.step_size).fold(0.0, f64::max);
+        let texts: Vec<String> = months.iter().filter(|m| m.step_size == largest).map(|m| time_mark_text(*m, true)).collect();
+        assert_eq!(texts, ["2023-12", "2024-01"]);
+    }
+
+    #[test]
+    fn count_axes_step_by_whole_numbers() {
+        let marks = count_marks(axis((0.0, 1.2), 70.0), VALUE_LABEL_Y_PT);
+        assert_eq!(labelled(&marks), vec![0.0, 1.0]);
+        assert!(marks.iter().all(|m| m.value.fract() == 0.0), "{marks:?}");
     }
 
     #[test]

@@ -121,7 +121,7 @@ pub struct ErrorGroup {
 }
 
 /// Errors of one type whose messages share a pattern: `Request failed with status code *`.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ErrorPattern {
     pub error_type: Option<String>,
     /// The message with its varying parts as `*`; the message itself when nothing varies.

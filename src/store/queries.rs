@@ -1,5 +1,6 @@
 //! Read queries: a page of the session list, a session's detail and timeline, stats.
 
+use super::overview::ErrorPattern;
 use super::{Store, StoreResult, SESSION_LIST_COLUMNS};
 use crate::model::{FieldValue, EVENT_COLUMNS, SESSION_ATTRIBUTES};
 use crate::query::{self, EventMatch, Filter};
@@ -414,7 +415,52 @@ impl Store {
         }
         session_pks.sort_unstable();
         session_pks.dedup();
-        Ok(ErrorSpread::of(session_pks.len() as u64, &times_ms, span_ms, buckets))
+        let mut spread = ErrorSpread::of(session_pks.len() as u64, &times_ms, span_ms, buckets);
+        spread.pattern = self.error_pattern_tally(error_type, error_message)?;
+        Ok(spread)
+    }
+
+    /// The errors of this type whose message has this message's pattern (numbers and ids as
+    /// `*`, see [`crate::error_pattern`]): how many, in how many sessions, across how many
+    /// messages. None when nothing in the message varies. Reads the type's entries of the
+    /// errors' covering index, the pattern worked out once per message.
+    pub fn error_pattern_tally(&self, error_type: Option<&str>, error_message: Option<&str>) -> StoreResult<Option<ErrorPattern>> {
+        let Some(message) = error_message else { return Ok(None) };
+        let pattern = crate::error_pattern::message_pattern(message);
+        if !pattern.contains(crate::error_pattern::VARYING) {
+            return Ok(None);
+        }
+        let sql = "SELECT CAST(error_message AS BLOB), session_pk FROM events INDEXED BY events_error_groups
+                   WHERE kind = 'error' AND error_type IS ?1 AND error_message IS NOT NULL";
+        let mut statement = self.conn.prepare_cached(sql)?;
+        let mut rows = statement.query(params![error_type])?;
+        let (mut count, mut messages, mut session_pks) = (0u64, 0u64, Vec::new());
+        // The index holds a type's entries message by message: the pattern once per message.
+        let mut current: Option<(Vec<u8>, bool)> = None;
+        while let Some(row) = rows.next()? {
+            let text: &[u8] = match row.get_ref(0)? {
+                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
+                _ => continue,
+            };
+            if current.as_ref().is_none_or(|(m, _)| m.as_slice() != text) {
+                let matches = crate::error_pattern::message_pattern(&String::from_utf8_lossy(text)) == pattern;
+                messages += u64::from(matches);
+                current = Some((text.to_vec(), matches));
+            }
+            if current.as_ref().is_some_and(|(_, matches)| *matches) {
+                count += 1;
+                session_pks.push(row.get::<_, i64>(1)?);
+            }
+        }
+        session_pks.sort_unstable();
+        session_pks.dedup();
+        Ok(Some(ErrorPattern {
+            error_type: error_type.map(str::to_string),
+            pattern: Some(pattern.into_owned()),
+            count,
+            sessions: session_pks.len() as u64,
+            messages,
+        }))
     }
 
     /// The most common values of a field across all sessions, with how many sessions have
@@ -586,6 +632,8 @@ pub struct ErrorSpread {
     pub from_ms: i64,
     pub bucket_ms: i64,
     pub counts: Vec<u64>,
+    /// The errors whose message has this one's pattern, where something in it varies.
+    pub pattern: Option<ErrorPattern>,
 }
 
 impl ErrorSpread {
@@ -608,7 +656,7 @@ impl ErrorSpread {
             let index = (time_ms.saturating_sub(from_ms) / bucket_ms).clamp(0, buckets as i64 - 1) as usize;
             counts[index] += 1;
         }
-        ErrorSpread { sessions, events: times_ms.len() as u64, first_ms, last_ms, from_ms, bucket_ms, counts }
+        ErrorSpread { sessions, events: times_ms.len() as u64, first_ms, last_ms, from_ms, bucket_ms, counts, pattern: None }
     }
 }
 

@@ -5,6 +5,7 @@ use super::detail::{event_fields_ui, field_ui, link_ui};
 use super::kind_color;
 use crate::app::{chart_axes, format, Command, DetailPage, ExplorerApp};
 use crate::query::term_text;
+use crate::store::overview::ErrorPattern;
 use crate::store::{ErrorSpread, SessionDetail};
 use egui_plot::{Bar, BarChart, Plot, VLine};
 
@@ -118,6 +119,9 @@ fn same_error_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, this_time_ms: i64) {
         if spread.events > 0 {
             error_spread_chart_ui(ui, spread, this_time_ms, utc);
         }
+        if let Some(pattern) = spread.pattern.as_ref().filter(|p| p.messages > 1) {
+            pattern_ui(&mut app.commands, ui, pattern);
+        }
     }
     let mut terms = Vec::new();
     if let Some(t) = &occurrences.error_type {
@@ -155,7 +159,7 @@ fn error_spread_chart_ui(ui: &mut egui::Ui, spread: &ErrorSpread, this_time_ms: 
         .include_y(0.0)
         .x_grid_spacer(move |input| chart_axes::time_marks(input, utc))
         .x_axis_formatter(move |mark, _| chart_axes::time_mark_text(mark, utc))
-        .y_grid_spacer(|input| chart_axes::value_marks(input, chart_axes::VALUE_LABEL_Y_PT))
+        .y_grid_spacer(|input| chart_axes::count_marks(input, chart_axes::VALUE_LABEL_Y_PT))
         .y_axis_formatter(|mark, _| chart_axes::count_mark_text(mark.value))
         .show(ui, |plot_ui| {
             plot_ui.bar_chart(
@@ -169,3 +173,25 @@ fn error_spread_chart_ui(ui: &mut egui::Ui, spread: &ErrorSpread, this_time_ms: 
 
 /// The line marking this error on the chart: amber, apart from the red bars in both themes.
 const THIS_ERROR_MARK_COLOR: egui::Color32 = egui::Color32::from_rgb(230, 170, 30);
+
+/// The errors of this type whose message differs from this one only in numbers and ids.
+fn pattern_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, pattern: &ErrorPattern) {
+    let Some(text) = pattern.pattern.as_deref() else { return };
+    ui.add_space(4.0);
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Its pattern");
+        ui.label(egui::RichText::new(text).monospace());
+        ui.label(format!(
+            "(numbers and ids as *): {} times in {} sessions, {} different messages",
+            format::grouped(pattern.count),
+            format::grouped(pattern.sessions),
+            format::grouped(pattern.messages)
+        ));
+    });
+    let mut terms: Vec<String> = pattern.error_type.iter().map(|t| term_text("error_type", t, false)).collect();
+    terms.push(crate::query::wildcard_term_text("error_message", text));
+    let filter = terms.join(" ");
+    if ui.button("Show sessions with this pattern").on_hover_text(format!("Query: {filter}")).clicked() {
+        commands.push(Command::SetQuery(filter));
+    }
+}

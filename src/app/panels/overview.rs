@@ -44,7 +44,7 @@ pub fn overview_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                 ("Page views", kind_color("resource"), overview.buckets.iter().map(|b| b.page_views as f64).collect()),
                 ("Unique users", kind_color("action"), overview.buckets.iter().map(|b| b.unique_users as f64).collect()),
             ];
-            time_chart_ui(&mut app.commands, &mut columns[0], TimeChart { id: "traffic", legend: true, decimals: 0, y_labels: count_mark_text }, &overview, utc, |plot_ui| {
+            time_chart_ui(&mut app.commands, &mut columns[0], TimeChart { id: "traffic", legend: true, decimals: 0, y_axis: YAxis::Counts }, &overview, utc, |plot_ui| {
                 for (name, color, values) in series {
                     plot_ui.line(Line::new(name, points(&overview, &values)).color(color).width(2.0));
                 }
@@ -55,12 +55,12 @@ pub fn overview_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                 .iter()
                 .map(|b| Bar::new(mid(&overview, b.start_ms), b.errors as f64).width(overview.bucket_ms as f64 * 0.85))
                 .collect();
-            time_chart_ui(&mut app.commands, &mut columns[1], TimeChart { id: "errors", legend: false, decimals: 0, y_labels: count_mark_text }, &overview, utc, |plot_ui| {
+            time_chart_ui(&mut app.commands, &mut columns[1], TimeChart { id: "errors", legend: false, decimals: 0, y_axis: YAxis::Counts }, &overview, utc, |plot_ui| {
                 plot_ui.bar_chart(BarChart::new("Errors", errors).color(kind_color("error")));
             });
             columns[2].strong("Sessions with errors (%)");
             let share: PlotPoints<'static> = error_share_points(&overview).into_iter().collect();
-            time_chart_ui(&mut app.commands, &mut columns[2], TimeChart { id: "error_share", legend: false, decimals: 1, y_labels: chart_axes::trimmed }, &overview, utc, |plot_ui| {
+            time_chart_ui(&mut app.commands, &mut columns[2], TimeChart { id: "error_share", legend: false, decimals: 1, y_axis: YAxis::Plain }, &overview, utc, |plot_ui| {
                 plot_ui.line(Line::new("Sessions with errors %", share).color(egui::Color32::from_rgb(230, 150, 20)).width(2.0));
             });
         });
@@ -132,8 +132,35 @@ struct TimeChart<'a> {
     legend: bool,
     /// Decimals of the values shown on hover.
     decimals: usize,
-    /// The vertical axis' labels from its values.
-    y_labels: fn(f64) -> String,
+    y_axis: YAxis,
+}
+
+/// What a time chart's vertical axis measures: how it steps and reads.
+#[derive(Clone, Copy)]
+enum YAxis {
+    /// Whole numbers, grouped: `2,500`.
+    Counts,
+    /// Durations in ms: `500 ms`, `2 s`.
+    DurationMs,
+    /// A share in percent or a score (CLS): as the number is.
+    Plain,
+}
+
+impl YAxis {
+    fn marks(self, input: egui_plot::GridInput) -> Vec<egui_plot::GridMark> {
+        match self {
+            YAxis::Counts => chart_axes::count_marks(input, VALUE_LABEL_Y_PT),
+            YAxis::DurationMs | YAxis::Plain => chart_axes::value_marks(input, VALUE_LABEL_Y_PT),
+        }
+    }
+
+    fn label(self, value: f64) -> String {
+        match self {
+            YAxis::Counts => count_mark_text(value),
+            YAxis::DurationMs => duration_ms_mark_text(value),
+            YAxis::Plain => chart_axes::trimmed(value),
+        }
+    }
 }
 
 fn time_chart_ui(
@@ -144,7 +171,7 @@ fn time_chart_ui(
     utc: bool,
     add_items: impl FnOnce(&mut egui_plot::PlotUi<'_>),
 ) {
-    let TimeChart { id, legend, decimals, y_labels } = chart;
+    let TimeChart { id, legend, decimals, y_axis } = chart;
     let drag_id = ui.scope_id().with(id).with("drag_from");
     let drag_from: Option<f64> = ui.memory(|m| m.data.get_temp(drag_id));
     let bucket_ms = o.bucket_ms;
@@ -158,8 +185,8 @@ fn time_chart_ui(
         .include_y(0.0)
         .x_grid_spacer(move |input| chart_axes::time_marks(input, utc))
         .x_axis_formatter(move |mark, _| chart_axes::time_mark_text(mark, utc))
-        .y_grid_spacer(|input| chart_axes::value_marks(input, VALUE_LABEL_Y_PT))
-        .y_axis_formatter(move |mark, _| y_labels(mark.value))
+        .y_grid_spacer(move |input| y_axis.marks(input))
+        .y_axis_formatter(move |mark, _| y_axis.label(mark.value))
         .label_formatter(move |hover| match hover {
             HoverPosition::NearDataPoint { plot_name, position, .. } => {
                 let start = position.x as i64 - bucket_ms / 2;
@@ -230,9 +257,9 @@ fn vital_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, o: &Overview, vital:
     ui.columns(2, |columns| {
         let decimals = if vital.unit.is_empty() { 3 } else { 0 };
         // Durations are in ms; a score (CLS) has no unit.
-        let value_labels: fn(f64) -> String = if vital.unit.is_empty() { chart_axes::trimmed } else { duration_ms_mark_text };
+        let value_axis = if vital.unit.is_empty() { YAxis::Plain } else { YAxis::DurationMs };
         let id = format!("vital_{}", vital.key);
-        time_chart_ui(commands, &mut columns[0], TimeChart { id: &id, legend: false, decimals, y_labels: value_labels }, o, utc, |plot_ui| {
+        time_chart_ui(commands, &mut columns[0], TimeChart { id: &id, legend: false, decimals, y_axis: value_axis }, o, utc, |plot_ui| {
             if let Some((good, poor)) = thresholds {
                 let upper = top.max(poor * 1.2);
                 for (range, rating) in [(0.0..=good, Rating::Good), (good..=poor, Rating::NeedsImprovement), (poor..=upper, Rating::Poor)] {
@@ -262,8 +289,8 @@ fn vital_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, o: &Overview, vital:
             .allow_boxed_zoom(false)
             .include_y(0.0)
             .x_grid_spacer(|input| chart_axes::value_marks(input, VALUE_LABEL_X_PT))
-            .x_axis_formatter(move |mark, _| value_labels(mark.value))
-            .y_grid_spacer(|input| chart_axes::value_marks(input, VALUE_LABEL_Y_PT))
+            .x_axis_formatter(move |mark, _| value_axis.label(mark.value))
+            .y_grid_spacer(|input| chart_axes::count_marks(input, VALUE_LABEL_Y_PT))
             .y_axis_formatter(|mark, _| count_mark_text(mark.value))
             .show(&mut columns[1], |plot_ui| {
                 plot_ui.bar_chart(
