@@ -594,6 +594,36 @@ fn an_errors_page_names_its_pattern_and_filters_by_it() {
 }
 
 #[test]
+fn keyboard_shortcuts_reach_the_query_bar_and_the_export() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    let query_focused = |h: &Harness<'static, ExplorerApp>| h.get_by_role(egui::accesskit::Role::TextInput).accesskit_node().is_focused();
+    assert!(!query_focused(&harness));
+    // `/` with no text field focused puts the cursor in the query bar, without typing itself.
+    harness.key_press(egui::Key::Slash);
+    harness.run_steps(2);
+    assert!(query_focused(&harness), "/ focuses the query bar");
+    harness.get_by_role(egui::accesskit::Role::TextInput).type_text("os:Linux");
+    harness.run_steps(1);
+    assert_eq!(harness.state().query_text, "os:Linux");
+    // Ctrl+F selects the whole query: typing replaces it.
+    harness.key_press(egui::Key::Escape);
+    harness.get_by_label("Sessions").click();
+    harness.run_steps(2);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::F);
+    harness.run_steps(2);
+    assert!(query_focused(&harness), "Ctrl+F focuses the query bar");
+    harness.get_by_role(egui::accesskit::Role::TextInput).type_text("browser:Safari");
+    harness.run_steps(1);
+    assert_eq!(harness.state().query_text, "browser:Safari");
+    // Ctrl+E opens the export window.
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::E);
+    harness.run_steps(2);
+    assert!(harness.state().export.is_some());
+}
+
+#[test]
 fn the_bound_view_compares_loading_times_with_the_app_p75() {
     let (_dir, db) = fixture_db();
     let mut harness = harness_on(db);

@@ -50,17 +50,32 @@ pub fn root_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     }
 }
 
+/// Opens the file dialog to import files.
+pub const IMPORT_SHORTCUT: egui::KeyboardShortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::O);
+/// Opens the *Export sessions* window.
+pub const EXPORT_SHORTCUT: egui::KeyboardShortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::E);
+/// Puts the cursor in the query bar (so does `/` where no text field has it).
+pub const QUERY_SHORTCUT: egui::KeyboardShortcut = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::F);
+
 fn menu_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    if ui.input_mut(|i| i.consume_shortcut(&IMPORT_SHORTCUT)) {
+        app.commands.push(Command::OpenFileDialog);
+    }
+    if ui.input_mut(|i| i.consume_shortcut(&EXPORT_SHORTCUT)) {
+        app.commands.push(Command::ShowExportWindow(true));
+    }
+    let shortcut_text = |shortcut: &egui::KeyboardShortcut| ui.ctx().format_shortcut(shortcut);
+    let (import_keys, export_keys) = (shortcut_text(&IMPORT_SHORTCUT), shortcut_text(&EXPORT_SHORTCUT));
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
-            if ui.button("Import files…").clicked() {
+            if ui.add(egui::Button::new("Import files…").shortcut_text(import_keys)).clicked() {
                 app.commands.push(Command::OpenFileDialog);
             }
             if ui.button("Last import report").clicked() {
                 app.commands.push(Command::ShowImportReport(true));
             }
             ui.separator();
-            if ui.button("Export sessions as CSV…").clicked() {
+            if ui.add(egui::Button::new("Export sessions as CSV…").shortcut_text(export_keys)).clicked() {
                 app.commands.push(Command::ShowExportWindow(true));
             }
         });

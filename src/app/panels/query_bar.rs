@@ -9,6 +9,7 @@ pub fn query_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     ui.horizontal(|ui| {
         ui.label("Query");
         let edit_id = ui.make_persistent_id("query_edit");
+        let focus_query = focus_shortcut(ui);
         // Suggestions for the word at the cursor; their keys are taken before the field sees them.
         let suggestions = suggestions_for(app, ui.ctx(), edit_id);
         let accepted = suggestion_keys(ui, edit_id, &suggestions, &app.query_text);
@@ -18,7 +19,14 @@ pub fn query_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             .hint_text("browser:Chrome error_count:>0 -env:staging   (free text searches every session field)")
             .desired_width(ui.available_width() - 330.0)
             .font(egui::TextStyle::Monospace);
-        let response = ui.add(edit).on_hover_text("key:value, -key:value, key:*wild*, key:>5, key:[1 TO 5], key:*, OR, ( )");
+        let shortcut = ui.ctx().format_shortcut(&super::QUERY_SHORTCUT);
+        let response = ui
+            .add(edit)
+            .on_hover_text(format!("key:value, -key:value, key:*wild*, key:>5, key:[1 TO 5], key:*, OR, ( )\n{shortcut} or / to type here"));
+        if focus_query {
+            response.request_focus();
+            select_all(ui.ctx(), edit_id, app.query_text.chars().count());
+        }
         let clicked = suggestions_popup_ui(ui, edit_id, &response, &suggestions);
         if let Some(suggestion) = accepted.or(clicked) {
             let (new_text, cursor) = suggestion.apply(&app.query_text);
@@ -261,5 +269,30 @@ fn suggestions_popup_ui(ui: &egui::Ui, edit_id: egui::Id, field: &egui::Response
 fn set_cursor(ctx: &egui::Context, edit_id: egui::Id, chars: usize) {
     let mut state = egui::TextEdit::load_state(ctx, edit_id).unwrap_or_default();
     state.cursor.set_char_range(Some(egui::text::CCursorRange::one(egui::text::CCursor::new(chars))));
+    state.store(ctx, edit_id);
+}
+
+/// Whether Ctrl+F (Cmd+F), or `/` where no text field has the cursor, asks for the query bar.
+/// The `/` is taken so that it is not typed into the query.
+fn focus_shortcut(ui: &egui::Ui) -> bool {
+    if ui.input_mut(|i| i.consume_shortcut(&super::QUERY_SHORTCUT)) {
+        return true;
+    }
+    if ui.memory(|m| m.focused().is_some()) {
+        return false;
+    }
+    ui.input_mut(|i| {
+        let slash = i.consume_key(egui::Modifiers::NONE, egui::Key::Slash);
+        if slash {
+            i.events.retain(|e| !matches!(e, egui::Event::Text(t) if t == "/"));
+        }
+        slash
+    })
+}
+
+/// Selects the whole query, so that typing replaces it.
+fn select_all(ctx: &egui::Context, edit_id: egui::Id, chars: usize) {
+    let mut state = egui::TextEdit::load_state(ctx, edit_id).unwrap_or_default();
+    state.cursor.set_char_range(Some(egui::text::CCursorRange::two(egui::text::CCursor::new(0), egui::text::CCursor::new(chars))));
     state.store(ctx, edit_id);
 }
