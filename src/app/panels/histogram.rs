@@ -1,7 +1,7 @@
 //! Sessions over time above the table. Dragging across it selects a time range.
 
 use crate::app::settings::TimeRange;
-use crate::app::{format, Command, ExplorerApp};
+use crate::app::{chart_axes, format, Command, ExplorerApp};
 
 pub fn histogram_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     let height = 64.0;
@@ -29,8 +29,22 @@ pub fn histogram_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     let end_ms = histogram.from_ms + histogram.bucket_ms * n as i64;
     let weak = ui.visuals().weak_text_color();
     let font = egui::FontId::proportional(11.0);
-    painter.text(rect.left_bottom() + egui::vec2(4.0, -2.0), egui::Align2::LEFT_BOTTOM, format::short_time_text(histogram.from_ms, utc), font.clone(), weak);
-    painter.text(rect.right_bottom() + egui::vec2(-4.0, -2.0), egui::Align2::RIGHT_BOTTOM, format::short_time_text(end_ms, utc), font.clone(), weak);
+    // Whole days, hours or months along the bottom, as the charts have them; the two ends
+    // where the span is too short for two.
+    let span_ms = (end_ms - histogram.from_ms).max(1) as f64;
+    let input = egui_plot::GridInput { bounds: (histogram.from_ms as f64, end_ms as f64), base_step_size: span_ms / f64::from(rect.width().max(1.0)) * 8.0 };
+    let marks = chart_axes::time_marks(input, utc);
+    let label_step = marks.iter().map(|m| m.step_size).fold(0.0, f64::max);
+    let labelled: Vec<_> = marks.iter().filter(|m| m.step_size == label_step).collect();
+    if labelled.len() >= 2 {
+        for mark in labelled {
+            let x = rect.left() + ((mark.value - histogram.from_ms as f64) / span_ms) as f32 * rect.width();
+            painter.text(egui::pos2(x, rect.bottom() - 1.0), egui::Align2::CENTER_BOTTOM, chart_axes::time_mark_text(*mark, utc), font.clone(), weak);
+        }
+    } else {
+        painter.text(rect.left_bottom() + egui::vec2(4.0, -2.0), egui::Align2::LEFT_BOTTOM, format::short_time_text(histogram.from_ms, utc), font.clone(), weak);
+        painter.text(rect.right_bottom() + egui::vec2(-4.0, -2.0), egui::Align2::RIGHT_BOTTOM, format::short_time_text(end_ms, utc), font.clone(), weak);
+    }
     painter.text(rect.left_top() + egui::vec2(4.0, 2.0), egui::Align2::LEFT_TOP, format!("max {} sessions / bucket", format::grouped(max)), font, weak);
 
     let time_at = |x: f32| histogram.from_ms + (((x - rect.left()) / rect.width()).clamp(0.0, 1.0) as f64 * (end_ms - histogram.from_ms) as f64) as i64;
