@@ -316,6 +316,36 @@ fn stepping_through_time_points_with_buttons_and_keys() {
     assert_eq!(reversed.first(), points.last());
 }
 
+#[test]
+fn finding_in_the_timeline_lists_and_steps_through_the_matching_events() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    open_session(&mut harness, "sess-lp-1");
+    let detail = harness.state().detail.clone().expect("detail");
+    let all = harness.state().time_points();
+    let view_label = detail.events.iter().find(|e| e.kind == "view").map(|e| e.label()).expect("a view");
+    // The view's page shows elsewhere in the panel too: its timeline rows are the difference.
+    let view_label_nodes = |h: &Harness<'static, ExplorerApp>| h.query_all_by_label(&view_label).count();
+    let with_every_event = view_label_nodes(&harness);
+    // sess-lp-1's error: "Cannot read \"price\"" (found by a word of it, in another case).
+    let errors: Vec<i64> = detail.events.iter().filter(|e| e.kind == "error").map(|e| e.event_pk).collect();
+    assert_eq!(errors.len(), 1);
+    let finder = harness.get_all_by_role(egui::accesskit::Role::TextInput).last().expect("the find field");
+    finder.focus();
+    finder.type_text("PRICE");
+    harness.run_steps(2);
+    assert_eq!(harness.state().timeline_find, "PRICE");
+    assert_eq!(harness.state().time_points(), errors, "only the matching event is a time point");
+    assert!(harness.query_by_label(&format!("1 of {} events", all.len())).is_some());
+    assert!(harness.query_by_label("Cannot read \"price\"").is_some());
+    assert!(view_label_nodes(&harness) < with_every_event, "{view_label} is not listed");
+    // Show all lists every event again.
+    harness.get_by_label("Show all").click();
+    harness.run_steps(2);
+    assert_eq!(harness.state().time_points(), all);
+}
+
 /// A generated session with a view that has several resources: (session id, view path, resource URLs).
 fn session_with_resources(db: &std::path::Path) -> (String, String, Vec<String>) {
     let store = rum_explorer::store::Store::open(db).expect("open");

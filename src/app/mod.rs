@@ -77,6 +77,8 @@ pub enum Command {
     CancelExport,
     /// Ask for a field's common values (the query bar suggests them), once until the data changes.
     FetchKeyValues(String),
+    /// Show only the timeline's events that hold this text (empty: all).
+    SetTimelineFind(String),
 }
 
 /// The central area: the sessions table or the Overview charts.
@@ -251,6 +253,8 @@ pub struct ExplorerApp {
     ctx: egui::Context,
     pub scroll_to_selected: bool,
     pub timeline: TimelineOptions,
+    /// The timeline shows, and steps through, only the events holding this text.
+    pub timeline_find: String,
     pub detail_history: DetailHistory,
     /// The timeline entry stepped to or clicked (an `event_pk`).
     pub timeline_cursor: Option<i64>,
@@ -338,6 +342,7 @@ impl ExplorerApp {
             ctx,
             scroll_to_selected: false,
             timeline: TimelineOptions { relative: true, ..Default::default() },
+            timeline_find: String::new(),
             detail_history: DetailHistory::default(),
             timeline_cursor: None,
             scroll_to_cursor: false,
@@ -533,6 +538,7 @@ impl ExplorerApp {
     /// A new session starts on its own page, with no cursor.
     fn reset_drill_down(&mut self) {
         self.detail_history = DetailHistory::default();
+        self.timeline_find.clear();
         self.timeline_cursor = None;
         self.resource_filter = ResourceFilter::default();
         self.error_occurrences = None;
@@ -557,7 +563,7 @@ impl ExplorerApp {
 
     /// The timeline entries the cursor can step to, in the order shown.
     pub fn time_points(&self) -> Vec<i64> {
-        self.detail.as_ref().map(|d| time_points(d, self.timeline)).unwrap_or_default()
+        self.detail.as_ref().map(|d| time_points(d, self.timeline, &self.timeline_find)).unwrap_or_default()
     }
 
     /// The bound view compares the session's views with its app's p75 loading time.
@@ -709,6 +715,7 @@ impl ExplorerApp {
                 }
             }
             Command::StartExport => self.start_export(),
+            Command::SetTimelineFind(text) => self.timeline_find = text,
             Command::FetchKeyValues(key) => {
                 if !self.key_values.contains_key(&key) {
                     self.key_values.insert(key.clone(), None);
@@ -990,11 +997,12 @@ impl ExplorerApp {
 }
 
 /// The timeline entries the cursor can step to, in the order shown.
-pub fn time_points(detail: &SessionDetail, options: TimelineOptions) -> Vec<i64> {
+pub fn time_points(detail: &SessionDetail, options: TimelineOptions, find: &str) -> Vec<i64> {
+    let needle = find.trim().to_lowercase();
     let mut points: Vec<i64> = detail
         .events
         .iter()
-        .filter(|e| e.is_time_point(options.show_resources, options.show_long_tasks))
+        .filter(|e| e.is_time_point(options.show_resources, options.show_long_tasks) && e.matches_text(&needle))
         .map(|e| e.event_pk)
         .collect();
     if options.descending {

@@ -716,6 +716,21 @@ impl TimelineEvent {
         };
         label.unwrap_or_else(|| self.kind.clone())
     }
+
+    /// Whether the timeline's find text (lower case) is in this event's kind, label, or the
+    /// type, name, method or status that tell events of a kind apart.
+    pub fn matches_text(&self, needle_lower: &str) -> bool {
+        if needle_lower.is_empty() {
+            return true;
+        }
+        let holds = |text: &str| text.to_lowercase().contains(needle_lower);
+        holds(&self.kind)
+            || holds(&self.label())
+            || ["error_type", "action_type", "resource_type", "resource_method", "resource_status"]
+                .iter()
+                .filter_map(|k| self.get(k))
+                .any(|v| holds(&v.to_string()))
+    }
 }
 
 #[derive(Debug, Clone)]

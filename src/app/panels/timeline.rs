@@ -11,7 +11,7 @@ const TRACK_HEIGHT: f32 = 38.0;
 
 pub fn timeline_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
     let mut options = app.timeline;
-    let points = crate::app::time_points(detail, app.timeline);
+    let points = crate::app::time_points(detail, app.timeline, &app.timeline_find);
     let position = app.timeline_cursor.and_then(|pk| points.iter().position(|p| *p == pk));
     ui.horizontal_wrapped(|ui| {
         ui.strong(format!("Timeline ({} events)", detail.events.len()));
@@ -26,6 +26,7 @@ pub fn timeline_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDet
     if options != app.timeline {
         app.commands.push(Command::SetTimelineOptions(options));
     }
+    find_ui(app, ui, detail);
     ui.horizontal(|ui| {
         if ui.add_enabled(position != Some(0), egui::Button::new("⏶ Previous")).on_hover_text("Previous time point (Left)").clicked() {
             app.commands.push(Command::StepTimePoint(-1));
@@ -115,8 +116,9 @@ fn list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
     let options = app.timeline;
     let utc = app.settings.show_utc;
     let start = detail.session.start_ms.unwrap_or(0);
+    let needle = app.timeline_find.trim().to_lowercase();
     let mut shown: Vec<usize> = (0..detail.events.len())
-        .filter(|i| detail.events[*i].is_time_point(options.show_resources, options.show_long_tasks))
+        .filter(|i| detail.events[*i].is_time_point(options.show_resources, options.show_long_tasks) && detail.events[*i].matches_text(&needle))
         .collect();
     if options.descending {
         shown.reverse();
@@ -160,6 +162,27 @@ fn list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
                     _ => "Open the view's performance",
                 });
             });
+        }
+    });
+}
+
+/// Find in the timeline: only the events holding the text are listed and stepped through.
+fn find_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
+    ui.horizontal(|ui| {
+        let mut text = app.timeline_find.clone();
+        let edit = egui::TextEdit::singleline(&mut text).hint_text("Find in the timeline: a page, action, error, URL, status").desired_width(260.0);
+        if ui.add(edit).changed() {
+            app.commands.push(Command::SetTimelineFind(text));
+        }
+        if !app.timeline_find.is_empty() {
+            let options = app.timeline;
+            let needle = app.timeline_find.trim().to_lowercase();
+            let listed = detail.events.iter().filter(|e| e.is_time_point(options.show_resources, options.show_long_tasks));
+            let (matching, all) = listed.fold((0, 0), |(m, a), e| (m + usize::from(e.matches_text(&needle)), a + 1));
+            ui.label(egui::RichText::new(format!("{matching} of {all} events")).weak());
+            if ui.small_button("Show all").on_hover_text("Clear the find text").clicked() {
+                app.commands.push(Command::SetTimelineFind(String::new()));
+            }
         }
     });
 }
