@@ -346,6 +346,24 @@ fn finding_in_the_timeline_lists_and_steps_through_the_matching_events() {
     assert_eq!(harness.state().time_points(), all);
 }
 
+#[test]
+fn a_session_copies_as_the_json_the_command_line_prints() {
+    let (_dir, db) = fixture_db();
+    let printed = std::process::Command::new(env!("CARGO_BIN_EXE_rum-explorer"))
+        .args(["session", "sess-lp-1", "--db", db.to_str().expect("utf-8"), "--format", "json"])
+        .output()
+        .expect("run");
+    let printed: serde_json::Value = serde_json::from_slice(&printed.stdout).expect("json");
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    open_session(&mut harness, "sess-lp-1");
+    harness.get_by_label("Copy as JSON").click();
+    wait_until(&mut harness, "copied", |a| a.last_copied.as_deref().is_some_and(|t| t.starts_with('{')));
+    let copied: serde_json::Value = serde_json::from_str(harness.state().last_copied.as_deref().unwrap_or_default()).expect("json");
+    assert_eq!(copied, printed);
+    assert!(copied["timeline"].as_array().is_some_and(|t| t.len() >= 4), "its events are in it");
+}
+
 /// A generated session with a view that has several resources: (session id, view path, resource URLs).
 fn session_with_resources(db: &std::path::Path) -> (String, String, Vec<String>) {
     let store = rum_explorer::store::Store::open(db).expect("open");

@@ -64,6 +64,13 @@ pub fn detail_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             if ui.button("✖").on_hover_text("Close (Esc)").clicked() {
                 app.commands.push(Command::CloseDetail);
             }
+            let copy = ui.add_enabled(app.detail.is_some(), egui::Button::new("Copy as JSON"));
+            let copy = copy.on_hover_text("The session, its fields and its timeline, as `rum-explorer session ID --format json` prints them");
+            if copy.clicked() {
+                if let Some(json) = app.detail.as_ref().and_then(|d| serde_json::to_string_pretty(&d.to_json()).ok()) {
+                    app.commands.push(Command::Copy(json));
+                }
+            }
             if app.detail_loading {
                 ui.spinner();
             }
