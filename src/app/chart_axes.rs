@@ -7,7 +7,7 @@
 //! its labels, with the step below it as thinner unlabelled lines.
 
 use chrono::{Local, Offset, TimeZone, Utc};
-use egui_plot::{GridInput, GridMark};
+use egui_plot::{GridInput, GridMark, Plot};
 
 /// egui_plot's default `grid_spacing.min`: `GridInput::base_step_size` is that many points in
 /// plot units.
@@ -62,6 +62,23 @@ const FIRST_MONDAY_MS: f64 = 4.0 * DAY_MS;
 const MONTH_STEPS: &[i64] = &[1, 2, 3, 6, 12, 24, 60, 120];
 /// A month's length as a mark's step size (egui_plot only compares step sizes).
 const MONTH_MS: f64 = 30.44 * DAY_MS;
+
+/// A chart that neither pans nor zooms (a drag or click there is the app's), from y = 0 up.
+pub fn fixed_plot<'a>(id_salt: impl egui::AsIdSalt, height: f32) -> Plot<'a> {
+    Plot::new(id_salt)
+        .height(height)
+        .allow_drag(false)
+        .allow_zoom(false)
+        .allow_scroll(false)
+        .allow_boxed_zoom(false)
+        .allow_double_click_reset(false)
+        .include_y(0.0)
+}
+
+/// `plot` with a time axis (ms since the epoch) marked by [`time_marks`].
+pub fn with_time_axis(plot: Plot<'_>, utc: bool) -> Plot<'_> {
+    plot.x_grid_spacer(move |input| time_marks(input, utc)).x_axis_formatter(move |mark, _| time_mark_text(mark, utc))
+}
 
 /// Points per plot unit of the axis `input` describes.
 fn points_per_unit(input: &GridInput) -> Option<f64> {

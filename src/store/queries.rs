@@ -485,15 +485,7 @@ impl Store {
             }
         };
         let mut statement = self.conn.prepare_cached(sql)?;
-        let rows = statement.query_map(params![limit as i64], |r| {
-            let text = match r.get::<_, SqlValue>(0)? {
-                SqlValue::Text(t) => t,
-                SqlValue::Integer(i) => i.to_string(),
-                SqlValue::Real(f) => f.to_string(),
-                _ => String::new(),
-            };
-            Ok((text, r.get::<_, i64>(1)? as u64))
-        })?;
+        let rows = statement.query_map(params![limit as i64], value_and_count)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -803,17 +795,19 @@ pub(crate) fn top_values_on(conn: &Connection, q: &SessionQuery, column: &str, l
         params.len()
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(params), |r| {
-        let value: SqlValue = r.get(0)?;
-        let text = match value {
-            SqlValue::Text(t) => t,
-            SqlValue::Integer(i) => i.to_string(),
-            SqlValue::Real(f) => f.to_string(),
-            _ => String::new(),
-        };
-        Ok((text, r.get::<_, i64>(1)? as u64))
-    })?;
+    let rows = stmt.query_map(params_from_iter(params), value_and_count)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+/// A row of a value (as text; a number written out) and its count.
+fn value_and_count(r: &Row) -> rusqlite::Result<(String, u64)> {
+    let text = match r.get::<_, SqlValue>(0)? {
+        SqlValue::Text(t) => t,
+        SqlValue::Integer(i) => i.to_string(),
+        SqlValue::Real(f) => f.to_string(),
+        _ => String::new(),
+    };
+    Ok((text, r.get::<_, i64>(1)? as u64))
 }
 
 #[cfg(test)]

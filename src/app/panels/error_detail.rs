@@ -7,7 +7,7 @@ use crate::app::{chart_axes, format, Command, DetailPage, ExplorerApp};
 use crate::query::term_text;
 use crate::store::overview::ErrorPattern;
 use crate::store::{ErrorSpread, SessionDetail};
-use egui_plot::{Bar, BarChart, Plot, VLine};
+use egui_plot::{Bar, BarChart, VLine};
 
 pub fn error_page_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail, error_pk: i64) {
     let Some(index) = detail.event_index(error_pk) else {
@@ -149,16 +149,7 @@ fn error_spread_chart_ui(ui: &mut egui::Ui, spread: &ErrorSpread, this_time_ms: 
             Bar::new(start_ms as f64 + bucket_ms / 2.0, count as f64).width(bucket_ms * 0.9).name(format::time_text(start_ms, utc))
         })
         .collect();
-    Plot::new("error_spread")
-        .height(90.0)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .allow_scroll(false)
-        .allow_boxed_zoom(false)
-        .allow_double_click_reset(false)
-        .include_y(0.0)
-        .x_grid_spacer(move |input| chart_axes::time_marks(input, utc))
-        .x_axis_formatter(move |mark, _| chart_axes::time_mark_text(mark, utc))
+    chart_axes::with_time_axis(chart_axes::fixed_plot("error_spread", 90.0), utc)
         .y_grid_spacer(|input| chart_axes::count_marks(input, chart_axes::VALUE_LABEL_Y_PT))
         .y_axis_formatter(|mark, _| chart_axes::count_mark_text(mark.value))
         .show(ui, |plot_ui| {

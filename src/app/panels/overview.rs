@@ -10,7 +10,7 @@ use crate::app::{format, Command, ExplorerApp};
 use crate::store::overview::{Distribution, PageStat, VitalSummary};
 use crate::store::Overview;
 use crate::vitals::Rating;
-use egui_plot::{Bar, BarChart, HoverPosition, Legend, Line, Plot, PlotPoints, Span};
+use egui_plot::{Bar, BarChart, HoverPosition, Legend, Line, PlotPoints, Span};
 
 const CHART_HEIGHT: f32 = 170.0;
 
@@ -175,16 +175,7 @@ fn time_chart_ui(
     let drag_id = ui.scope_id().with(id).with("drag_from");
     let drag_from: Option<f64> = ui.memory(|m| m.data.get_temp(drag_id));
     let bucket_ms = o.bucket_ms;
-    let mut plot = Plot::new(id)
-        .height(CHART_HEIGHT)
-        .allow_drag(false)
-        .allow_zoom(false)
-        .allow_scroll(false)
-        .allow_boxed_zoom(false)
-        .allow_double_click_reset(false)
-        .include_y(0.0)
-        .x_grid_spacer(move |input| chart_axes::time_marks(input, utc))
-        .x_axis_formatter(move |mark, _| chart_axes::time_mark_text(mark, utc))
+    let mut plot = chart_axes::with_time_axis(chart_axes::fixed_plot(id, CHART_HEIGHT), utc)
         .y_grid_spacer(move |input| y_axis.marks(input))
         .y_axis_formatter(move |mark, _| y_axis.label(mark.value))
         .label_formatter(move |hover| match hover {
@@ -281,13 +272,7 @@ fn vital_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, o: &Overview, vital:
                 Bar::new(bin.from + width / 2.0, bin.count as f64).width(width * 0.95).fill(rating_color(rating)).name(range)
             })
             .collect();
-        Plot::new(format!("dist_{}", vital.key))
-            .height(CHART_HEIGHT)
-            .allow_drag(false)
-            .allow_zoom(false)
-            .allow_scroll(false)
-            .allow_boxed_zoom(false)
-            .include_y(0.0)
+        chart_axes::fixed_plot(format!("dist_{}", vital.key), CHART_HEIGHT)
             .x_grid_spacer(|input| chart_axes::value_marks(input, VALUE_LABEL_X_PT))
             .x_axis_formatter(move |mark, _| value_axis.label(mark.value))
             .y_grid_spacer(|input| chart_axes::count_marks(input, VALUE_LABEL_Y_PT))
