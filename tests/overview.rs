@@ -427,3 +427,32 @@ fn an_errors_pattern_counts_the_errors_of_its_type_whose_messages_mask_alike() {
     assert_eq!((spread.sessions, spread.events), (1, 1));
     assert_eq!(spread.pattern.map(|p| (p.count, p.sessions, p.messages)), Some((2, 2, 2)));
 }
+
+#[test]
+fn the_error_list_holds_the_selected_sessions_errors_newest_first() {
+    let (_dir, store) = generated(80, 17);
+    let q = SessionQuery { filter: rum_explorer::query::parse("browser:Chrome").expect("parse"), ..Default::default() };
+    // Every error of the Chrome sessions, from their details.
+    let mut expected: Vec<(i64, i64, String)> = Vec::new();
+    for d in details(&store, &q) {
+        for e in d.events.iter().filter(|e| e.kind == "error") {
+            expected.push((e.time_ms, e.event_pk, d.session.session_id.clone()));
+        }
+    }
+    expected.sort_by(|a, b| b.cmp(a));
+    assert!(expected.len() > 10, "{}", expected.len());
+    let (rows, total) = store.error_events(&q, "", 10).expect("errors");
+    assert_eq!(total, expected.len() as u64);
+    let got: Vec<(i64, i64, String)> = rows.iter().map(|r| (r.time_ms, r.event_pk, r.session_id.clone())).collect();
+    assert_eq!(got, expected[..10].to_vec(), "the newest ten, each with its session");
+    assert!(rows.iter().all(|r| r.browser.as_deref() == Some("Chrome")));
+    // The find text narrows by type or message, in any case.
+    let (found, found_total) = store.error_events(&q, "TYPEERROR", 1000).expect("found");
+    assert!(found_total > 0 && found_total < total);
+    assert!(found.iter().all(|r| r.error_type.as_deref() == Some("TypeError") || r.error_message.as_deref().is_some_and(|m| m.to_lowercase().contains("typeerror"))));
+    let (_, nothing) = store.error_events(&q, "no such error text", 10).expect("none");
+    assert_eq!(nothing, 0);
+    // Without a filter: every error.
+    let (_, all) = store.error_events(&SessionQuery::default(), "", 1).expect("all");
+    assert_eq!(all, store.stats().expect("stats").events_by_kind.get("error").copied().unwrap_or(0));
+}

@@ -673,6 +673,46 @@ fn keyboard_shortcuts_reach_the_query_bar_and_the_export() {
 }
 
 #[test]
+fn the_errors_tab_lists_finds_and_opens_errors() {
+    let (_dir, db) = temp_db();
+    let mut store = rum_explorer::store::Store::open(&db).expect("open");
+    import(&mut store, &[own_fixture("error-patterns.ndjson"), own_fixture("tricky.lp")]);
+    drop(store);
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    // The tab beside Overview (the table's header has an Errors column too).
+    let tabs_y = harness.get_by_role_and_label(egui::accesskit::Role::Button, "Overview").rect().center().y;
+    let tab = harness.get_all_by_role_and_label(egui::accesskit::Role::Button, "Errors").find(|n| (n.rect().center().y - tabs_y).abs() < 4.0);
+    tab.expect("the Errors tab").click();
+    wait_until(&mut harness, "errors", |a| a.error_list.total.is_some() && !a.error_list.loading());
+    // The fixture's eight errors and tricky.lp's one, newest first.
+    assert_eq!(harness.state().error_list.total, Some(9));
+    harness.run_steps(2);
+    assert!(harness.query_by_label("9 errors in the selected sessions").is_some());
+    let times: Vec<i64> = harness.state().error_list.rows.iter().map(|r| r.time_ms).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+    // Finding narrows the list.
+    let finder = harness.get_all_by_role(egui::accesskit::Role::TextInput).last().expect("find field");
+    finder.focus();
+    finder.type_text("product");
+    wait_until(&mut harness, "found", |a| a.error_list.find == "product" && !a.error_list.loading());
+    assert_eq!(harness.state().error_list.total, Some(2));
+    harness.run_steps(2);
+    assert!(harness.query_by_label("2 errors in the selected sessions").is_some());
+    // A row opens its session on the error's page.
+    harness.get_by_label("Product 12 not found").click();
+    wait_until(&mut harness, "the error's page", |a| {
+        a.detail.as_ref().is_some_and(|d| d.session.session_id == "sess-ep-2")
+            && matches!(a.detail_history.current(), rum_explorer::app::DetailPage::Error(_))
+    });
+    // The query (the first text field) selects the sessions the list reads.
+    let query_bar = || harness.get_all_by_role(egui::accesskit::Role::TextInput).next().expect("the query bar");
+    query_bar().focus();
+    query_bar().type_text("session_id:sess-ep-1");
+    wait_until(&mut harness, "one session's errors", |a| a.applied_filter.is_some() && !a.error_list.loading() && a.error_list.total == Some(1));
+}
+
+#[test]
 fn the_bound_view_compares_loading_times_with_the_app_p75() {
     let (_dir, db) = fixture_db();
     let mut harness = harness_on(db);

@@ -79,6 +79,30 @@ pub enum Command {
     FetchKeyValues(String),
     /// Show only the timeline's events that hold this text (empty: all).
     SetTimelineFind(String),
+    /// The Errors tab lists only the errors whose type or message holds this text.
+    SetErrorFind(String),
+    /// Open a session's detail on one of its errors.
+    OpenError { session_id: String, event_pk: i64 },
+}
+
+/// The Errors tab's list: the newest errors of the selected sessions.
+#[derive(Debug, Clone, Default)]
+pub struct ErrorList {
+    /// The text the errors' type or message must hold.
+    pub find: String,
+    pub rows: Vec<crate::store::ErrorEventRow>,
+    /// Errors in all; `None` until the first answer.
+    pub total: Option<u64>,
+    /// The query generation and find text of the rows shown, and of the last request.
+    shown_for: Option<(u64, String)>,
+    requested_for: Option<(u64, String)>,
+}
+
+impl ErrorList {
+    /// True while the rows shown are not those of the current query and find text.
+    pub fn loading(&self) -> bool {
+        self.shown_for != self.requested_for
+    }
 }
 
 /// The central area: the sessions table or the Overview charts.
@@ -87,6 +111,8 @@ pub enum MainTab {
     #[default]
     Sessions,
     Overview,
+    /// The errors of the selected sessions, newest first.
+    Errors,
 }
 
 /// The session page of the detail: its timeline or its bound view (charts).
@@ -270,6 +296,7 @@ pub struct ExplorerApp {
     overview_requested_for: Option<u64>,
     /// p75 loading time per app id, for the bound view (`None` inside: the app has no timings).
     pub loading_p75_by_app: HashMap<Option<String>, Option<f64>>,
+    pub error_list: ErrorList,
 }
 
 impl ExplorerApp {
@@ -353,6 +380,7 @@ impl ExplorerApp {
             overview: None,
             overview_generation: None,
             overview_requested_for: None,
+            error_list: ErrorList::default(),
             loading_p75_by_app: HashMap::new(),
         };
         app.refresh_data();
@@ -468,6 +496,19 @@ impl ExplorerApp {
             self.aggregate_worker.send(Request::Histogram { generation, query, from_ms, to_ms: to_ms.max(from_ms + 1) });
         }
         self.request_overview_if_shown();
+        self.request_errors_if_shown();
+    }
+
+    /// The Errors tab's list is read only while it shows, once per query and find text.
+    fn request_errors_if_shown(&mut self) {
+        let wanted = Some((self.generation, self.error_list.find.clone()));
+        if self.main_tab == MainTab::Errors && self.error_list.requested_for != wanted {
+            self.error_list.requested_for = wanted;
+            let mut query = self.session_query();
+            query.extra_columns.clear();
+            let find = self.error_list.find.clone();
+            self.aggregate_worker.send(Request::Errors { generation: self.generation, query, find });
+        }
     }
 
     /// The Overview is computed only while its tab shows, once per query.
@@ -716,6 +757,14 @@ impl ExplorerApp {
             }
             Command::StartExport => self.start_export(),
             Command::SetTimelineFind(text) => self.timeline_find = text,
+            Command::SetErrorFind(text) => {
+                self.error_list.find = text;
+                self.request_errors_if_shown();
+            }
+            Command::OpenError { session_id, event_pk } => {
+                self.apply(Command::OpenSession(session_id));
+                self.apply(Command::OpenDrillDown(DetailPage::Error(event_pk)));
+            }
             Command::FetchKeyValues(key) => {
                 if !self.key_values.contains_key(&key) {
                     self.key_values.insert(key.clone(), None);
@@ -793,6 +842,7 @@ impl ExplorerApp {
             Command::ShowTab(tab) => {
                 self.main_tab = tab;
                 self.request_overview_if_shown();
+                self.request_errors_if_shown();
             }
             Command::ShowDetailTab(tab) => {
                 self.detail_tab = tab;
@@ -941,6 +991,14 @@ impl ExplorerApp {
                 if generation == self.generation {
                     self.overview = Some(*overview);
                     self.overview_generation = Some(generation);
+                }
+            }
+            Response::Errors { generation, find, rows, total } => {
+                let answered = Some((generation, find));
+                if answered == self.error_list.requested_for {
+                    self.error_list.rows = rows;
+                    self.error_list.total = Some(total);
+                    self.error_list.shown_for = answered;
                 }
             }
             Response::KeyValues { key, values } => {

@@ -53,6 +53,8 @@ pub enum Request {
     ErrorOccurrences { error_type: Option<String>, error_message: Option<String>, span_ms: Option<(i64, i64)> },
     /// A field's most common values, for the query bar's suggestions.
     KeyValues { key: String },
+    /// The Errors tab: the newest errors of the selected sessions holding `find`.
+    Errors { generation: u64, query: SessionQuery, find: String },
 }
 
 impl Request {
@@ -69,6 +71,7 @@ impl Request {
             Request::Overview { .. } => Some(7),
             Request::LoadingP75 { .. } => Some(8),
             Request::KeyValues { .. } => Some(9),
+            Request::Errors { .. } => Some(10),
             Request::Page { .. } => None,
         }
     }
@@ -87,8 +90,12 @@ pub enum Response {
     Overview { generation: u64, overview: Box<crate::store::Overview> },
     LoadingP75 { app_id: Option<String>, p75_ms: Option<f64> },
     KeyValues { key: String, values: Vec<(String, u64)> },
+    Errors { generation: u64, find: String, rows: Vec<crate::store::ErrorEventRow>, total: u64 },
     Failed { what: &'static str, message: String },
 }
+
+/// Errors the Errors tab lists at most (the newest).
+pub const ERROR_LIST_LIMIT: usize = 500;
 
 /// Values of a field the query bar's suggestions choose from.
 pub const KEY_VALUES_LIMIT: usize = 50;
@@ -286,6 +293,10 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
         Request::LoadingP75 { app_id } => match store.loading_time_p75(app_id.as_deref()) {
             Ok(p75_ms) => Some(Response::LoadingP75 { app_id, p75_ms }),
             Err(e) => failed("loading time p75", e),
+        },
+        Request::Errors { generation, query, find } => match store.error_events(&query, &find, ERROR_LIST_LIMIT) {
+            Ok((rows, total)) => Some(Response::Errors { generation, find, rows, total }),
+            Err(e) => failed("errors", e),
         },
         Request::KeyValues { key } => match store.key_values(&key, KEY_VALUES_LIMIT) {
             Ok(values) => Some(Response::KeyValues { key, values }),

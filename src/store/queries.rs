@@ -463,6 +463,56 @@ impl Store {
         }))
     }
 
+    /// The errors of the sessions `q` selects whose type or message holds `find` (ASCII
+    /// case-insensitive; empty: every error), newest first, at most `limit`, and how many there
+    /// are in all: the Errors tab. Reads the errors' covering index, with the selected sessions
+    /// as a set when `q` selects.
+    pub fn error_events(&self, q: &SessionQuery, find: &str, limit: usize) -> StoreResult<(Vec<ErrorEventRow>, u64)> {
+        let (where_sql, mut params) = session_where(q);
+        let mut conditions = vec!["e.kind = 'error'".to_string()];
+        if where_sql != "1" {
+            conditions.push(format!("e.session_pk IN (SELECT s.session_pk FROM sessions s WHERE {where_sql})"));
+        }
+        let find = find.trim().to_lowercase();
+        if !find.is_empty() {
+            params.push(SqlValue::Text(find));
+            let n = params.len();
+            conditions.push(format!("(instr(lower(e.error_message), ?{n}) > 0 OR instr(lower(e.error_type), ?{n}) > 0)"));
+        }
+        let from = format!("FROM events e INDEXED BY events_error_groups WHERE {}", conditions.join(" AND "));
+        let total: i64 = self.conn.prepare_cached(&format!("SELECT count(*) {from}"))?.query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+        params.push(SqlValue::Integer(limit as i64));
+        let sql = format!(
+            "SELECT e.event_pk, e.time_ms, e.error_type, e.error_message, e.view_path, e.session_pk {from}
+             ORDER BY e.time_ms DESC, e.event_pk DESC LIMIT ?{}",
+            params.len()
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let found = statement
+            .query_map(params_from_iter(params.iter()), |r| {
+                Ok((
+                    ErrorEventRow {
+                        event_pk: r.get(0)?,
+                        time_ms: r.get(1)?,
+                        error_type: r.get(2)?,
+                        error_message: r.get(3)?,
+                        view_path: r.get(4)?,
+                        session_id: String::new(),
+                        browser: None,
+                    },
+                    r.get::<_, i64>(5)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut session = self.conn.prepare_cached("SELECT session_id, browser FROM sessions WHERE session_pk = ?1")?;
+        let mut rows = Vec::with_capacity(found.len());
+        for (mut row, session_pk) in found {
+            (row.session_id, row.browser) = session.query_row([session_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.push(row);
+        }
+        Ok((rows, total as u64))
+    }
+
     /// The most common values of a field across all sessions, with how many sessions have
     /// each, for the query bar's suggestions: the session list's text columns, the page
     /// (`view_path`, from the sessions' pages) and the error type (from its index). Other
@@ -610,6 +660,18 @@ impl Store {
         keys.dedup();
         Ok(keys)
     }
+}
+
+/// One error in the Errors tab.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorEventRow {
+    pub event_pk: i64,
+    pub time_ms: i64,
+    pub error_type: Option<String>,
+    pub error_message: Option<String>,
+    pub view_path: Option<String>,
+    pub session_id: String,
+    pub browser: Option<String>,
 }
 
 /// Where one error (type and message) happened across the database (see

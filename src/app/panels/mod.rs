@@ -3,6 +3,7 @@
 mod bound_view;
 mod detail;
 mod error_detail;
+mod errors_list;
 mod export_window;
 mod facets;
 mod histogram;
@@ -26,7 +27,7 @@ pub fn root_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     egui::CentralPanel::default().show(ui, |ui| {
         histogram::histogram_ui(app, ui);
         ui.horizontal(|ui| {
-            for (tab, label) in [(MainTab::Sessions, "Sessions"), (MainTab::Overview, "Overview")] {
+            for (tab, label) in [(MainTab::Sessions, "Sessions"), (MainTab::Overview, "Overview"), (MainTab::Errors, "Errors")] {
                 if ui.selectable_label(app.main_tab == tab, egui::RichText::new(label).strong()).clicked() && app.main_tab != tab {
                     app.commands.push(Command::ShowTab(tab));
                 }
@@ -36,6 +37,7 @@ pub fn root_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         match app.main_tab {
             MainTab::Sessions => sessions_table::sessions_table_ui(app, ui),
             MainTab::Overview => overview::overview_ui(app, ui),
+            MainTab::Errors => errors_list::errors_list_ui(app, ui),
         }
     });
     sessions_table::column_chooser_window(app, ui.ctx());

@@ -1,0 +1,95 @@
+//! The Errors tab: the newest errors of the sessions the query and time range select, with a
+//! find field on their type and message. A row opens its session on the error's page.
+
+use super::kind_color;
+use crate::app::worker::ERROR_LIST_LIMIT;
+use crate::app::{format, Command, ExplorerApp};
+use egui_extras::{Column, TableBuilder};
+
+pub fn errors_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    let list = &app.error_list;
+    ui.horizontal(|ui| {
+        let mut find = list.find.clone();
+        let edit = egui::TextEdit::singleline(&mut find).hint_text("Find in the errors' type and message").desired_width(280.0);
+        if ui.add(edit).changed() {
+            app.commands.push(Command::SetErrorFind(find));
+        }
+        match list.total {
+            Some(total) => {
+                let shown = list.rows.len() as u64;
+                let text = if total > shown {
+                    format!("{} errors in the selected sessions; the newest {} are listed", format::grouped(total), format::grouped(shown))
+                } else {
+                    format!("{} errors in the selected sessions", format::grouped(total))
+                };
+                ui.label(text);
+            }
+            None => {
+                ui.label(egui::RichText::new("Reading the errors…").weak());
+            }
+        }
+        if list.loading() {
+            ui.spinner();
+        }
+    });
+    if list.total == Some(0) {
+        ui.add_space(20.0);
+        ui.label(egui::RichText::new("No error in the selected sessions holds that.").weak());
+        return;
+    }
+    let utc = app.settings.show_utc;
+    let rows = &app.error_list.rows;
+    let commands = &mut app.commands;
+    TableBuilder::new(ui)
+        .id_salt("errors_list")
+        .striped(true)
+        .resizable(true)
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::initial(150.0).at_least(90.0))
+        .column(Column::initial(120.0).at_least(60.0).clip(true))
+        .column(Column::initial(420.0).at_least(120.0).clip(true))
+        .column(Column::initial(150.0).at_least(60.0).clip(true))
+        .column(Column::initial(110.0).at_least(60.0).clip(true))
+        .column(Column::remainder().at_least(80.0).clip(true))
+        .header(22.0, |mut header| {
+            for title in ["Time", "Type", "Message", "Page", "Browser", "Session"] {
+                header.col(|ui| {
+                    ui.strong(title);
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(22.0, rows.len(), |mut row| {
+                let error = &rows[row.index()];
+                let open = Command::OpenError { session_id: error.session_id.clone(), event_pk: error.event_pk };
+                let message = error.error_message.as_deref().unwrap_or("").lines().next().unwrap_or("");
+                let cells = [
+                    format::time_text(error.time_ms, utc),
+                    error.error_type.clone().unwrap_or_default(),
+                    message.to_string(),
+                    error.view_path.clone().unwrap_or_default(),
+                    error.browser.clone().unwrap_or_default(),
+                    error.session_id.clone(),
+                ];
+                let mut clicked = false;
+                for (column, text) in cells.into_iter().enumerate() {
+                    let (_, response) = row.col(|ui| {
+                        let text = egui::RichText::new(text);
+                        let text = if column == 2 { text.color(kind_color("error")) } else { text };
+                        // A click on the text opens the error too (a label takes its own clicks).
+                        if ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click())).on_hover_text("Open this error in its session").clicked() {
+                            clicked = true;
+                        }
+                    });
+                    clicked |= response.clicked();
+                }
+                if clicked {
+                    commands.push(open);
+                }
+            });
+        });
+    if rows.len() >= ERROR_LIST_LIMIT {
+        ui.label(egui::RichText::new("Narrow the query, the time range or the find text to list older errors.").weak());
+    }
+}
