@@ -38,6 +38,11 @@ pub fn errors_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         return;
     }
     let utc = app.settings.show_utc;
+    // The error open in the detail panel is the highlighted row.
+    let open_error = match app.detail_history.current() {
+        crate::app::DetailPage::Error(event_pk) if app.detail_open => Some(event_pk),
+        _ => None,
+    };
     let rows = &app.error_list.rows;
     let commands = &mut app.commands;
     TableBuilder::new(ui)
@@ -62,6 +67,7 @@ pub fn errors_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         .body(|body| {
             body.rows(22.0, rows.len(), |mut row| {
                 let error = &rows[row.index()];
+                row.set_selected(open_error == Some(error.event_pk));
                 let open = Command::OpenError { session_id: error.session_id.clone(), event_pk: error.event_pk };
                 let message = error.error_message.as_deref().unwrap_or("").lines().next().unwrap_or("");
                 let cells = [
