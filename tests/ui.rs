@@ -691,6 +691,18 @@ fn the_errors_tab_lists_finds_and_opens_errors() {
     assert!(harness.query_by_label("9 errors in the selected sessions").is_some());
     let times: Vec<i64> = harness.state().error_list.rows.iter().map(|r| r.time_ms).collect();
     assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+    assert!(harness.query_by_label("Show older errors").is_none(), "all are listed");
+    // In pages of 4 (500 in the window): the newest 4, then 4 more on Show older.
+    harness.state_mut().error_list.page_rows = 4;
+    harness.state_mut().error_list.limit = 4;
+    harness.state_mut().commands.push(Command::ShowTab(rum_explorer::app::MainTab::Errors));
+    wait_until(&mut harness, "a page of 4", |a| !a.error_list.loading() && a.error_list.rows.len() == 4);
+    harness.run_steps(2);
+    assert!(harness.query_by_label("9 errors in the selected sessions; the newest 4 are listed").is_some());
+    harness.get_by_label("Show older errors").click();
+    wait_until(&mut harness, "8 listed", |a| !a.error_list.loading() && a.error_list.rows.len() == 8);
+    let paged: Vec<i64> = harness.state().error_list.rows.iter().map(|r| r.time_ms).collect();
+    assert_eq!(paged, times[..8].to_vec(), "the same order, 4 older ones added");
     // Finding narrows the list.
     let finder = harness.get_all_by_role(egui::accesskit::Role::TextInput).last().expect("find field");
     finder.focus();

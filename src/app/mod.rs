@@ -81,21 +81,41 @@ pub enum Command {
     SetTimelineFind(String),
     /// The Errors tab lists only the errors whose type or message holds this text.
     SetErrorFind(String),
+    /// The Errors tab lists another page of older errors.
+    ShowOlderErrors,
     /// Open a session's detail on one of its errors.
     OpenError { session_id: String, event_pk: i64 },
 }
 
 /// The Errors tab's list: the newest errors of the selected sessions.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ErrorList {
     /// The text the errors' type or message must hold.
     pub find: String,
     pub rows: Vec<crate::store::ErrorEventRow>,
     /// Errors in all; `None` until the first answer.
     pub total: Option<u64>,
-    /// The query generation and find text of the rows shown, and of the last request.
-    shown_for: Option<(u64, String)>,
-    requested_for: Option<(u64, String)>,
+    /// How many of the newest it lists: `page_rows` more each *Show older*.
+    pub limit: usize,
+    /// Errors listed at first and added by *Show older* ([`worker::ERROR_LIST_PAGE`]; tests lower it).
+    pub page_rows: usize,
+    /// The query generation, find text and limit of the rows shown, and of the last request.
+    shown_for: Option<(u64, String, usize)>,
+    requested_for: Option<(u64, String, usize)>,
+}
+
+impl Default for ErrorList {
+    fn default() -> Self {
+        ErrorList {
+            find: String::new(),
+            rows: Vec::new(),
+            total: None,
+            limit: worker::ERROR_LIST_PAGE,
+            page_rows: worker::ERROR_LIST_PAGE,
+            shown_for: None,
+            requested_for: None,
+        }
+    }
 }
 
 impl ErrorList {
@@ -501,13 +521,14 @@ impl ExplorerApp {
 
     /// The Errors tab's list is read only while it shows, once per query and find text.
     fn request_errors_if_shown(&mut self) {
-        let wanted = Some((self.generation, self.error_list.find.clone()));
+        let limit = self.error_list.limit.max(1);
+        let wanted = Some((self.generation, self.error_list.find.clone(), limit));
         if self.main_tab == MainTab::Errors && self.error_list.requested_for != wanted {
             self.error_list.requested_for = wanted;
             let mut query = self.session_query();
             query.extra_columns.clear();
             let find = self.error_list.find.clone();
-            self.aggregate_worker.send(Request::Errors { generation: self.generation, query, find });
+            self.aggregate_worker.send(Request::Errors { generation: self.generation, query, find, limit });
         }
     }
 
@@ -759,6 +780,11 @@ impl ExplorerApp {
             Command::SetTimelineFind(text) => self.timeline_find = text,
             Command::SetErrorFind(text) => {
                 self.error_list.find = text;
+                self.error_list.limit = self.error_list.page_rows;
+                self.request_errors_if_shown();
+            }
+            Command::ShowOlderErrors => {
+                self.error_list.limit += self.error_list.page_rows;
                 self.request_errors_if_shown();
             }
             Command::OpenError { session_id, event_pk } => {
@@ -993,8 +1019,8 @@ impl ExplorerApp {
                     self.overview_generation = Some(generation);
                 }
             }
-            Response::Errors { generation, find, rows, total } => {
-                let answered = Some((generation, find));
+            Response::Errors { generation, find, limit, rows, total } => {
+                let answered = Some((generation, find, limit));
                 if answered == self.error_list.requested_for {
                     self.error_list.rows = rows;
                     self.error_list.total = Some(total);

@@ -54,7 +54,7 @@ pub enum Request {
     /// A field's most common values, for the query bar's suggestions.
     KeyValues { key: String },
     /// The Errors tab: the newest errors of the selected sessions holding `find`.
-    Errors { generation: u64, query: SessionQuery, find: String },
+    Errors { generation: u64, query: SessionQuery, find: String, limit: usize },
 }
 
 impl Request {
@@ -90,12 +90,12 @@ pub enum Response {
     Overview { generation: u64, overview: Box<crate::store::Overview> },
     LoadingP75 { app_id: Option<String>, p75_ms: Option<f64> },
     KeyValues { key: String, values: Vec<(String, u64)> },
-    Errors { generation: u64, find: String, rows: Vec<crate::store::ErrorEventRow>, total: u64 },
+    Errors { generation: u64, find: String, limit: usize, rows: Vec<crate::store::ErrorEventRow>, total: u64 },
     Failed { what: &'static str, message: String },
 }
 
-/// Errors the Errors tab lists at most (the newest).
-pub const ERROR_LIST_LIMIT: usize = 500;
+/// Errors the Errors tab lists at first (the newest), and adds with each *Show older*.
+pub const ERROR_LIST_PAGE: usize = 500;
 
 /// Values of a field the query bar's suggestions choose from.
 pub const KEY_VALUES_LIMIT: usize = 50;
@@ -294,8 +294,8 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
             Ok(p75_ms) => Some(Response::LoadingP75 { app_id, p75_ms }),
             Err(e) => failed("loading time p75", e),
         },
-        Request::Errors { generation, query, find } => match store.error_events(&query, &find, ERROR_LIST_LIMIT) {
-            Ok((rows, total)) => Some(Response::Errors { generation, find, rows, total }),
+        Request::Errors { generation, query, find, limit } => match store.error_events(&query, &find, limit) {
+            Ok((rows, total)) => Some(Response::Errors { generation, find, limit, rows, total }),
             Err(e) => failed("errors", e),
         },
         Request::KeyValues { key } => match store.key_values(&key, KEY_VALUES_LIMIT) {

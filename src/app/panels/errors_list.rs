@@ -2,7 +2,6 @@
 //! find field on their type and message. A row opens its session on the error's page.
 
 use super::kind_color;
-use crate::app::worker::ERROR_LIST_LIMIT;
 use crate::app::{format, Command, ExplorerApp};
 use egui_extras::{Column, TableBuilder};
 
@@ -30,6 +29,11 @@ pub fn errors_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         }
         if list.loading() {
             ui.spinner();
+        } else if list.total.is_some_and(|total| total > list.rows.len() as u64) {
+            let more = format!("List {} more, older ones", format::grouped(list.page_rows as u64));
+            if ui.button("Show older errors").on_hover_text(more).clicked() {
+                app.commands.push(Command::ShowOlderErrors);
+            }
         }
     });
     if list.total == Some(0) {
@@ -95,7 +99,5 @@ pub fn errors_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                 }
             });
         });
-    if rows.len() >= ERROR_LIST_LIMIT {
-        ui.label(egui::RichText::new("Narrow the query, the time range or the find text to list older errors.").weak());
-    }
+
 }
