@@ -44,7 +44,7 @@ pub fn export_sessions_csv(store: &Store, q: &SessionQuery, path: &Path, progres
 /// [`export_sessions_csv`] reading `page_rows` sessions at a time (tests cross pages with few).
 pub fn export_sessions_csv_in_pages(store: &Store, q: &SessionQuery, path: &Path, progress: &ExportProgress, page_rows: u64) -> Result<u64, String> {
     let partial = partial_path(path);
-    let result = write_all(store, q, &partial, progress, page_rows.max(1));
+    let result = write_all(store, q, path, &partial, progress, page_rows.max(1));
     match result {
         Ok(rows) => match std::fs::rename(&partial, path) {
             Ok(()) => Ok(rows),
@@ -66,11 +66,12 @@ fn partial_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.partial"))
 }
 
-fn write_all(store: &Store, q: &SessionQuery, partial: &Path, progress: &ExportProgress, page_rows: u64) -> Result<u64, String> {
-    let file = std::fs::File::create(partial).map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+/// Writes the file under `partial`; messages name `path`, the file the user asked for.
+fn write_all(store: &Store, q: &SessionQuery, path: &Path, partial: &Path, progress: &ExportProgress, page_rows: u64) -> Result<u64, String> {
+    let file = std::fs::File::create(partial).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(file));
     let columns = csv_columns(&q.extra_columns);
-    let write_error = |e: csv::Error| format!("cannot write {}: {e}", partial.display());
+    let write_error = |e: csv::Error| format!("cannot write {}: {e}", path.display());
     writer.write_record(&columns).map_err(write_error)?;
     let rows = store
         .in_read_transaction(|store| {
@@ -99,9 +100,9 @@ fn write_all(store: &Store, q: &SessionQuery, partial: &Path, progress: &ExportP
             crate::store::StoreError::Cancelled => "export cancelled".to_string(),
             other => format!("cannot read the sessions: {other}"),
         })??;
-    let mut buffered = writer.into_inner().map_err(|e| format!("cannot write {}: {}", partial.display(), e.error()))?;
-    buffered.flush().map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
-    buffered.get_ref().sync_all().map_err(|e| format!("cannot write {}: {e}", partial.display()))?;
+    let mut buffered = writer.into_inner().map_err(|e| format!("cannot write {}: {}", path.display(), e.error()))?;
+    buffered.flush().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    buffered.get_ref().sync_all().map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(rows)
 }
 
