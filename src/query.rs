@@ -463,6 +463,28 @@ pub fn json_path(key: &str) -> String {
     format!("$.\"{}\"", key.replace(['"', '\\'], ""))
 }
 
+/// The filter's top-level terms on one of `keys` (by [`field_key`]), as predicates on the
+/// column `column_of` names for the key; a negated term keeps the rows it does not match,
+/// those without a value too. The Errors tab applies a query's error terms to the errors it
+/// lists, not only to the sessions it reads them from.
+pub fn top_level_term_predicates(filter: &Filter, keys: &[&str], column_of: impl Fn(&str) -> String, params: &mut Vec<SqlValue>) -> Vec<String> {
+    let mut predicates = Vec::new();
+    for term in filter.expr.top_level_terms() {
+        let (negated, inner) = match term {
+            Expr::Not(inner) => (true, inner.as_ref()),
+            other => (false, other),
+        };
+        let Expr::Term { key, matcher } = inner else { continue };
+        let key = field_key(key);
+        if !keys.contains(&key) {
+            continue;
+        }
+        let condition = predicate(&column_of(key), matcher, false, params);
+        predicates.push(if negated { format!("NOT coalesce({condition}, 0)") } else { condition });
+    }
+    predicates
+}
+
 fn push(params: &mut Vec<SqlValue>, value: SqlValue) -> String {
     params.push(value);
     format!("?{}", params.len())

@@ -455,4 +455,27 @@ fn the_error_list_holds_the_selected_sessions_errors_newest_first() {
     // Without a filter: every error.
     let (_, all) = store.error_events(&SessionQuery::default(), "", 1).expect("all");
     assert_eq!(all, store.stats().expect("stats").events_by_kind.get("error").copied().unwrap_or(0));
+    // The query's terms on the error type and message apply to the errors, not only to the
+    // sessions: TypeErrors only, or every error but them.
+    let parse = |text: &str| SessionQuery { filter: rum_explorer::query::parse(text).expect("parse"), ..Default::default() };
+    let type_errors = |q: &SessionQuery| {
+        let mut n = (0u64, 0u64);
+        for d in details(&store, q) {
+            for e in d.events.iter().filter(|e| e.kind == "error") {
+                if e.get_str("error_type") == Some("TypeError") { n.0 += 1 } else { n.1 += 1 }
+            }
+        }
+        n
+    };
+    let (type_error_rows, type_error_total) = store.error_events(&parse("error_type:TypeError browser:Chrome"), "", 1000).expect("typed");
+    let (chrome_type_errors, chrome_others) = type_errors(&parse("error_type:TypeError browser:Chrome"));
+    assert!(chrome_type_errors > 0 && chrome_others > 0, "the Chrome sessions with a TypeError have other errors too");
+    assert_eq!(type_error_total, chrome_type_errors);
+    assert!(type_error_rows.iter().all(|r| r.error_type.as_deref() == Some("TypeError")));
+    let (_, not_type_errors) = store.error_events(&parse("-error_type:TypeError browser:Chrome"), "", 1).expect("negated");
+    // Sessions without a TypeError, all of their errors (none of them TypeErrors).
+    let (none, others) = type_errors(&parse("-error_type:TypeError browser:Chrome"));
+    assert_eq!((none, not_type_errors), (0, others));
+    let (_, wildcard) = store.error_events(&parse("error_message:*price*"), "", 1).expect("wildcard");
+    assert!(wildcard > 0 && wildcard < all);
 }

@@ -465,13 +465,18 @@ impl Store {
 
     /// The errors of the sessions `q` selects whose type or message holds `find` (ASCII
     /// case-insensitive; empty: every error), newest first, at most `limit`, and how many there
-    /// are in all: the Errors tab. Reads the errors' covering index, with the selected sessions
-    /// as a set when `q` selects.
+    /// are in all: the Errors tab. The query's top-level terms on the error type and message
+    /// apply to the errors too (`error_type:TypeError` lists TypeErrors, not every error of
+    /// sessions that had one). Reads the errors' covering index, with the selected sessions as
+    /// a set when `q` selects.
     pub fn error_events(&self, q: &SessionQuery, find: &str, limit: usize) -> StoreResult<(Vec<ErrorEventRow>, u64)> {
         let (where_sql, mut params) = session_where(q);
         let mut conditions = vec!["e.kind = 'error'".to_string()];
         if where_sql != "1" {
             conditions.push(format!("e.session_pk IN (SELECT s.session_pk FROM sessions s WHERE {where_sql})"));
+        }
+        if let Some(filter) = &q.filter {
+            conditions.extend(query::top_level_term_predicates(filter, &["error_type", "error_message"], |key| format!("e.{key}"), &mut params));
         }
         let find = find.trim().to_lowercase();
         if !find.is_empty() {
