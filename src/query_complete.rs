@@ -1,7 +1,7 @@
 //! Suggestions while typing a filter: the fields of the data for the word at the cursor, and
 //! a field's common values once its `key:` is typed, as the web explorers' query bars offer.
 
-use crate::query::{field_key, term_text};
+use crate::query::term_text;
 use std::ops::Range;
 
 /// Suggestions shown at most.
@@ -123,12 +123,6 @@ pub fn value_suggestions(key: &str, typed: &str, range: Range<usize>, values: &[
             detail: Some(format!("{sessions} sessions")),
         })
         .collect()
-}
-
-/// The key whose values the store is asked for: its canonical name (`@browser.name` is
-/// `browser`).
-pub fn values_key(key: &str) -> String {
-    field_key(key).to_string()
 }
 
 #[cfg(test)]

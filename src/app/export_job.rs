@@ -19,22 +19,22 @@ pub struct ExportWindow {
 
 pub struct ExportJob {
     pub progress: Arc<ExportProgress>,
-    pub path: PathBuf,
-    /// Sessions written, or why it stopped.
-    pub done: Receiver<Result<u64, String>>,
+    /// Sessions written and the file they went to, or why it stopped.
+    pub done: Receiver<Result<(u64, PathBuf), String>>,
 }
 
 impl ExportJob {
-    /// Starts writing the sessions `query` selects to `path`, on its own connection.
+    /// Starts writing the sessions `query` selects to `path` (a folder: `rum-sessions.csv` in
+    /// it), on its own connection; the file system is asked on that thread, not the window's.
     pub fn start(db: PathBuf, query: SessionQuery, path: PathBuf, notify: impl Fn() + Send + 'static) -> ExportJob {
         let progress = Arc::new(ExportProgress::default());
         let (tx, rx) = channel();
         let job_progress = progress.clone();
-        let job_path = path.clone();
         let spawned = std::thread::Builder::new().name("export".into()).spawn(move || {
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let path = if path.is_dir() { path.join("rum-sessions.csv") } else { path };
                 let store = Store::open(&db).map_err(|e| e.describe(&db))?;
-                export_sessions_csv(&store, &query, &job_path, &job_progress)
+                export_sessions_csv(&store, &query, &path, &job_progress).map(|rows| (rows, path))
             }))
             .unwrap_or_else(|_| Err("the export stopped on an internal error".into()));
             let _ = tx.send(outcome);
@@ -43,9 +43,9 @@ impl ExportJob {
         if let Err(e) = spawned {
             let (tx, failed) = channel();
             let _ = tx.send(Err(format!("cannot start the export: {e}")));
-            return ExportJob { progress, path, done: failed };
+            return ExportJob { progress, done: failed };
         }
-        ExportJob { progress, path, done: rx }
+        ExportJob { progress, done: rx }
     }
 
     pub fn cancel(&self) {

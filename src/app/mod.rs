@@ -407,8 +407,8 @@ impl ExplorerApp {
         app
     }
 
-    /// Starts writing the sessions the table selects to the export window's file: a folder
-    /// gets `rum-sessions.csv` in it; an empty path is refused with a word why.
+    /// Starts writing the sessions the table selects to the export window's file (a folder
+    /// gets `rum-sessions.csv` in it); an empty path is refused with a word why.
     fn start_export(&mut self) {
         let query = self.session_query();
         let Some(window) = self.export.as_mut() else { return };
@@ -420,11 +420,7 @@ impl ExplorerApp {
             self.set_status("Export: type the file to write, or pick it with Browse…", StatusLevel::Error);
             return;
         }
-        let mut path = PathBuf::from(typed);
-        if path.is_dir() {
-            path = path.join("rum-sessions.csv");
-            window.path_text = path.display().to_string();
-        }
+        let path = PathBuf::from(typed);
         let repaint = self.ctx.clone();
         window.job = Some(export_job::ExportJob::start(self.db_path.clone(), query, path, move || repaint.request_repaint()));
     }
@@ -443,8 +439,8 @@ impl ExplorerApp {
         }
         let Some(job) = &window.job else { return };
         match job.done.try_recv() {
-            Ok(Ok(rows)) => {
-                let text = format!("Exported {} sessions to {}", format::grouped(rows), job.path.display());
+            Ok(Ok((rows, path))) => {
+                let text = format!("Exported {} sessions to {}", format::grouped(rows), path.display());
                 self.export = None;
                 self.set_status(text, StatusLevel::Info);
             }
@@ -1082,17 +1078,21 @@ impl ExplorerApp {
 
 /// The timeline entries the cursor can step to, in the order shown.
 pub fn time_points(detail: &SessionDetail, options: TimelineOptions, find: &str) -> Vec<i64> {
+    shown_events(detail, options, find).into_iter().map(|i| detail.events[i].event_pk).collect()
+}
+
+/// The timeline's entries (indexes into the session's events), in the order shown: the kinds
+/// the options show, holding the find text. The timeline works them out once a frame: the
+/// text test costs an allocation or more per event.
+pub fn shown_events(detail: &SessionDetail, options: TimelineOptions, find: &str) -> Vec<usize> {
     let needle = find.trim().to_lowercase();
-    let mut points: Vec<i64> = detail
-        .events
-        .iter()
-        .filter(|e| e.is_time_point(options.show_resources, options.show_long_tasks) && e.matches_text(&needle))
-        .map(|e| e.event_pk)
+    let mut shown: Vec<usize> = (0..detail.events.len())
+        .filter(|&i| detail.events[i].is_time_point(options.show_resources, options.show_long_tasks) && detail.events[i].matches_text(&needle))
         .collect();
     if options.descending {
-        points.reverse();
+        shown.reverse();
     }
-    points
+    shown
 }
 
 fn short(text: &str) -> String {

@@ -2,7 +2,7 @@
 
 use crate::app::settings::{TimeRange, PRESETS};
 use crate::app::{format, Command, ExplorerApp};
-use crate::query_complete::{key_suggestions, value_suggestions, values_key, word_at, Suggestion, Word};
+use crate::query_complete::{key_suggestions, value_suggestions, word_at, Suggestion, Word};
 
 pub fn query_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     ui.add_space(4.0);
@@ -25,12 +25,12 @@ pub fn query_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             .on_hover_text(format!("key:value, -key:value, key:*wild*, key:>5, key:[1 TO 5], key:*, OR, ( )\n{shortcut} or / to type here"));
         if focus_query {
             response.request_focus();
-            select_all(ui.ctx(), edit_id, app.query_text.chars().count());
+            select_chars(ui.ctx(), edit_id, 0, app.query_text.chars().count());
         }
         let clicked = suggestions_popup_ui(ui, edit_id, &response, &suggestions);
         if let Some(suggestion) = accepted.or(clicked) {
             let (new_text, cursor) = suggestion.apply(&app.query_text);
-            set_cursor(ui.ctx(), edit_id, cursor);
+            select_chars(ui.ctx(), edit_id, cursor, cursor);
             response.request_focus();
             app.commands.push(Command::EditQuery(new_text));
         } else {
@@ -178,7 +178,8 @@ fn suggestions_for(app: &mut ExplorerApp, ctx: &egui::Context, edit_id: egui::Id
     match word_at(query, cursor) {
         Some(Word::Key { typed, range }) => key_suggestions(typed, range, &app.known_keys),
         Some(Word::Value { key, typed, range }) => {
-            let field = values_key(key);
+            // Asked by its canonical name (`@browser.name` is `browser`).
+            let field = crate::query::field_key(key).to_string();
             match app.key_values.get(&field) {
                 Some(Some(values)) => value_suggestions(key, typed, range, values),
                 Some(None) => Vec::new(),
@@ -265,10 +266,11 @@ fn suggestions_popup_ui(ui: &egui::Ui, edit_id: egui::Id, field: &egui::Response
     clicked
 }
 
-/// Puts the query field's cursor at a char index (after an inserted suggestion).
-fn set_cursor(ctx: &egui::Context, edit_id: egui::Id, chars: usize) {
+/// Selects the query field's text from one char index to another: the cursor after an
+/// inserted suggestion (`from == to`), or the whole query so that typing replaces it.
+fn select_chars(ctx: &egui::Context, edit_id: egui::Id, from: usize, to: usize) {
     let mut state = egui::TextEdit::load_state(ctx, edit_id).unwrap_or_default();
-    state.cursor.set_char_range(Some(egui::text::CCursorRange::one(egui::text::CCursor::new(chars))));
+    state.cursor.set_char_range(Some(egui::text::CCursorRange::two(egui::text::CCursor::new(from), egui::text::CCursor::new(to))));
     state.store(ctx, edit_id);
 }
 
@@ -288,11 +290,4 @@ fn focus_shortcut(ui: &egui::Ui) -> bool {
         }
         slash
     })
-}
-
-/// Selects the whole query, so that typing replaces it.
-fn select_all(ctx: &egui::Context, edit_id: egui::Id, chars: usize) {
-    let mut state = egui::TextEdit::load_state(ctx, edit_id).unwrap_or_default();
-    state.cursor.set_char_range(Some(egui::text::CCursorRange::two(egui::text::CCursor::new(0), egui::text::CCursor::new(chars))));
-    state.store(ctx, edit_id);
 }

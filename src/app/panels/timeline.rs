@@ -11,7 +11,8 @@ const TRACK_HEIGHT: f32 = 38.0;
 
 pub fn timeline_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
     let mut options = app.timeline;
-    let points = crate::app::time_points(detail, app.timeline, &app.timeline_find);
+    let shown = crate::app::shown_events(detail, app.timeline, &app.timeline_find);
+    let points: Vec<i64> = shown.iter().map(|&i| detail.events[i].event_pk).collect();
     let position = app.timeline_cursor.and_then(|pk| points.iter().position(|p| *p == pk));
     ui.horizontal_wrapped(|ui| {
         ui.strong(format!("Timeline ({} events)", detail.events.len()));
@@ -26,7 +27,7 @@ pub fn timeline_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDet
     if options != app.timeline {
         app.commands.push(Command::SetTimelineOptions(options));
     }
-    find_ui(app, ui, detail);
+    find_ui(app, ui, detail, shown.len());
     ui.horizontal(|ui| {
         if ui.add_enabled(position != Some(0), egui::Button::new("⏶ Previous")).on_hover_text("Previous time point (Left)").clicked() {
             app.commands.push(Command::StepTimePoint(-1));
@@ -41,7 +42,7 @@ pub fn timeline_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDet
         };
     });
     track_ui(app, ui, detail);
-    list_ui(app, ui, detail);
+    list_ui(app, ui, detail, &shown);
 }
 
 /// The session on a time axis: views as spans, actions and errors as marks, the cursor as a line.
@@ -112,17 +113,11 @@ fn track_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
     }
 }
 
-fn list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
+/// The entries `shown` (indexes into the events, in order) as rows.
+fn list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail, shown: &[usize]) {
     let options = app.timeline;
     let utc = app.settings.show_utc;
     let start = detail.session.start_ms.unwrap_or(0);
-    let needle = app.timeline_find.trim().to_lowercase();
-    let mut shown: Vec<usize> = (0..detail.events.len())
-        .filter(|i| detail.events[*i].is_time_point(options.show_resources, options.show_long_tasks) && detail.events[*i].matches_text(&needle))
-        .collect();
-    if options.descending {
-        shown.reverse();
-    }
     let cursor_row = app.timeline_cursor.and_then(|pk| shown.iter().position(|i| detail.events[*i].event_pk == pk));
     let mut scroll = egui::ScrollArea::vertical().id_salt("timeline").auto_shrink([false, false]);
     if app.scroll_to_cursor {
@@ -167,7 +162,8 @@ fn list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
 }
 
 /// Find in the timeline: only the events holding the text are listed and stepped through.
-fn find_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
+/// `matching`: how many entries hold the text (those listed).
+fn find_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail, matching: usize) {
     ui.horizontal(|ui| {
         let mut text = app.timeline_find.clone();
         let edit = egui::TextEdit::singleline(&mut text).hint_text("Find in the timeline: a page, action, error, URL, status").desired_width(260.0);
@@ -176,9 +172,7 @@ fn find_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail) {
         }
         if !app.timeline_find.is_empty() {
             let options = app.timeline;
-            let needle = app.timeline_find.trim().to_lowercase();
-            let listed = detail.events.iter().filter(|e| e.is_time_point(options.show_resources, options.show_long_tasks));
-            let (matching, all) = listed.fold((0, 0), |(m, a), e| (m + usize::from(e.matches_text(&needle)), a + 1));
+            let all = detail.events.iter().filter(|e| e.is_time_point(options.show_resources, options.show_long_tasks)).count();
             ui.label(egui::RichText::new(format!("{matching} of {all} events")).weak());
             if ui.small_button("Show all").on_hover_text("Clear the find text").clicked() {
                 app.commands.push(Command::SetTimelineFind(String::new()));
