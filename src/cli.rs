@@ -63,6 +63,19 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// The newest errors of the selected sessions, as the window's Errors tab lists them: a
+    /// top-level `error_type:` or `error_message:` term of the filter applies to the errors.
+    Errors {
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Only errors whose type or message holds this text (case-insensitive).
+        #[arg(long, default_value = "")]
+        find: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
     /// Aggregates of the selected sessions: sessions, views, users and errors over time, web
     /// vitals (p75, ratings, distribution), top pages, distributions and top errors.
     Overview {
@@ -171,6 +184,18 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
                 println!("{}", serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?);
             } else {
                 print_session_text(&detail);
+            }
+            Ok(0)
+        }
+        Command::Errors { selection, find, limit, format } => {
+            let store = Store::open(db).map_err(|e| e.describe(db))?;
+            let (filter, from_ms, to_ms) = selection_query(selection)?;
+            note_unknown_keys(&store, filter.as_ref());
+            let q = SessionQuery { filter, from_ms, to_ms, ..Default::default() };
+            let (rows, total) = store.error_events(&q, &find, limit).map_err(|e| e.describe(db))?;
+            print_errors(&rows, format).map_err(|e| e.to_string())?;
+            if format == OutputFormat::Table {
+                eprintln!("{} of {} errors, newest first", rows.len(), total);
             }
             Ok(0)
         }
@@ -457,6 +482,44 @@ fn print_overview(o: &crate::store::Overview) {
             );
         }
     }
+}
+
+fn print_errors(rows: &[crate::store::ErrorEventRow], format: OutputFormat) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutputFormat::Json => {
+            writeln!(out, "{}", serde_json::to_string_pretty(rows).map_err(std::io::Error::other)?)?;
+        }
+        OutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record(["time_ms", "error_type", "error_message", "view_path", "browser", "session_id", "event_pk"]).map_err(std::io::Error::other)?;
+            for r in rows {
+                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+                let cells = [r.time_ms.to_string(), opt(&r.error_type), opt(&r.error_message), opt(&r.view_path), opt(&r.browser), r.session_id.clone(), r.event_pk.to_string()];
+                writer.write_record(&cells).map_err(std::io::Error::other)?;
+            }
+            writer.flush()?;
+        }
+        OutputFormat::Table => {
+            writeln!(out, "{:<23}  {:<16}  {:<48}  {:<20}  {:<10}  session_id", "time (UTC)", "type", "message", "page", "browser")?;
+            for r in rows {
+                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+                // The first line of the message: a stack would break the table.
+                let message = r.error_message.as_deref().unwrap_or("").lines().next().unwrap_or("");
+                writeln!(
+                    out,
+                    "{:<23}  {}  {}  {}  {}  {}",
+                    format_utc_ms(r.time_ms),
+                    truncate(&opt(&r.error_type), 16),
+                    truncate(message, 48),
+                    truncate(&opt(&r.view_path), 20),
+                    truncate(&opt(&r.browser), 10),
+                    r.session_id
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn print_sessions(rows: &[SessionRow], extra_columns: &[String], format: OutputFormat) -> std::io::Result<()> {

@@ -164,3 +164,69 @@ fn write_alone_measurement_leaves_the_same_sessions() {
     assert!(listings[0].contains("session_id"), "{}", listings[0]);
     assert_eq!(listings[0], listings[1]);
 }
+
+#[test]
+fn errors_lists_the_newest_errors_of_the_selected_sessions() {
+    let (_tmp, db) = temp_db();
+    let db = db.to_str().expect("utf-8 path");
+    let fixtures = [own_fixture("error-patterns.ndjson"), own_fixture("tricky.lp")];
+    let (code, out, _) = rum(&["import", "--db", db, fixtures[0].to_str().expect("p"), fixtures[1].to_str().expect("p")]);
+    assert_eq!(code, 0, "{out}");
+
+    // What every session's own timeline says its errors are: (time, type, session).
+    let (_, out, _) = rum(&["sessions", "--db", db, "--format", "json", "--limit", "100"]);
+    let sessions: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let mut expected: Vec<(i64, String, String)> = Vec::new();
+    for session in sessions.as_array().expect("sessions") {
+        let id = session["session_id"].as_str().expect("id");
+        let (_, out, _) = rum(&["session", "--db", db, id, "--format", "json"]);
+        let detail: serde_json::Value = serde_json::from_str(&out).expect("json");
+        for event in detail["timeline"].as_array().expect("timeline").iter().filter(|e| e["kind"] == "error") {
+            let error_type = event["fields"]["error_type"].as_str().unwrap_or("").to_string();
+            expected.push((event["time_ms"].as_i64().expect("time"), error_type, id.to_string()));
+        }
+    }
+    // Newest first; the order among errors of the same instant is the store's own.
+    let by_time = |list: &mut Vec<(i64, String, String)>| list.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.cmp(b)));
+    by_time(&mut expected);
+    assert!(expected.len() >= 5, "the fixtures hold errors: {expected:?}");
+
+    let listed = |args: &[&str]| -> Vec<(i64, String, String)> {
+        let mut full = vec!["errors", "--db", db, "--format", "json"];
+        full.extend_from_slice(args);
+        let (code, out, err) = rum(&full);
+        assert_eq!(code, 0, "{err}");
+        let rows: serde_json::Value = serde_json::from_str(&out).expect("json");
+        rows.as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| (r["time_ms"].as_i64().expect("time"), r["error_type"].as_str().unwrap_or("").to_string(), r["session_id"].as_str().expect("id").to_string()))
+            .collect()
+    };
+    let all = listed(&["--limit", "100"]);
+    assert!(all.windows(2).all(|w| w[0].0 >= w[1].0), "newest first: {all:?}");
+    let mut sorted = all.clone();
+    by_time(&mut sorted);
+    assert_eq!(sorted, expected, "every error");
+    assert_eq!(listed(&["--limit", "3"]), expected[..3].to_vec(), "the newest three");
+
+    // A type of the fixtures, and a session filter: the errors narrow to what each says.
+    let some_type = expected.iter().map(|e| e.1.clone()).find(|t| !t.is_empty()).expect("a typed error");
+    let of_type: Vec<_> = expected.iter().filter(|e| e.1 == some_type).cloned().collect();
+    assert!(of_type.len() < expected.len(), "the filter must narrow: {some_type}");
+    assert_eq!(listed(&["--limit", "100", "--filter", &format!("error_type:{some_type}")]), of_type);
+    let of_session: Vec<_> = expected.iter().filter(|e| e.2 == "sess-ep-1").cloned().collect();
+    assert_eq!(listed(&["--limit", "100", "--filter", "session_id:sess-ep-1"]), of_session);
+
+    // Find in the message (case-insensitive), and the table's count line.
+    let fixture = std::fs::read_to_string(&fixtures[0]).expect("fixture");
+    let with_status = fixture.lines().filter(|l| l.contains("\"type\":\"error\"") && l.contains("status code")).count();
+    assert!(with_status >= 3, "{fixture}");
+    let (code, out, err) = rum(&["errors", "--db", db, "--find", "STATUS CODE", "--limit", "2"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().filter(|l| l.contains("status code")).count(), 2, "{out}");
+    assert!(err.contains(&format!("2 of {with_status} errors")), "{err}");
+    let (_, csv, _) = rum(&["errors", "--db", db, "--format", "csv", "--find", "status code"]);
+    assert!(csv.starts_with("time_ms,error_type,error_message,view_path,browser,session_id,event_pk"), "{csv}");
+    assert_eq!(csv.lines().count(), with_status + 1, "{csv}");
+}

@@ -667,8 +667,8 @@ impl Store {
     }
 }
 
-/// One error in the Errors tab.
-#[derive(Debug, Clone, PartialEq)]
+/// One error in the Errors tab (and `rum-explorer errors`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ErrorEventRow {
     pub event_pk: i64,
     pub time_ms: i64,
