@@ -76,6 +76,27 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// The views of the selected sessions, as the window's Views tab lists them: the newest
+    /// first, or the slowest by a vital; a top-level term of the filter on a view field
+    /// (`view_path:/cart`, `loading_time:>3000000000`) applies to the views.
+    Views {
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Only views whose page path holds this text (case-insensitive).
+        #[arg(long, default_value = "")]
+        find: String,
+        /// time (newest first), or the slowest first by loading_time, first_contentful_paint,
+        /// largest_contentful_paint, cumulative_layout_shift or interaction_to_next_paint.
+        #[arg(long, default_value = "time")]
+        sort: String,
+        /// The other way: oldest or fastest first.
+        #[arg(long)]
+        asc: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
     /// Aggregates of the selected sessions: sessions, views, users and errors over time, web
     /// vitals (p75, ratings, distribution), top pages, distributions and top errors.
     Overview {
@@ -196,6 +217,22 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             print_errors(&rows, format).map_err(|e| e.to_string())?;
             if format == OutputFormat::Table {
                 eprintln!("{} of {} errors, newest first", rows.len(), total);
+            }
+            Ok(0)
+        }
+        Command::Views { selection, find, sort, asc, limit, format } => {
+            let Some(view_sort) = crate::store::ViewSort::from_key(&sort) else {
+                let known: Vec<&str> = crate::store::ViewSort::ALL.iter().map(|s| s.key()).collect();
+                return Err(format!("--sort {sort:?}: views sort by {}", known.join(", ")));
+            };
+            let store = Store::open(db).map_err(|e| e.describe(db))?;
+            let (filter, from_ms, to_ms) = selection_query(selection)?;
+            note_unknown_keys(&store, filter.as_ref());
+            let q = SessionQuery { filter, from_ms, to_ms, ..Default::default() };
+            let (rows, total) = store.view_events(&q, &find, view_sort, !asc, limit).map_err(|e| e.describe(db))?;
+            print_views(&rows, format).map_err(|e| e.to_string())?;
+            if format == OutputFormat::Table {
+                eprintln!("{} of {} views", rows.len(), total);
             }
             Ok(0)
         }
@@ -514,6 +551,64 @@ fn print_errors(rows: &[crate::store::ErrorEventRow], format: OutputFormat) -> s
                     truncate(message, 48),
                     truncate(&opt(&r.view_path), 20),
                     truncate(&opt(&r.browser), 10),
+                    r.session_id
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_views(rows: &[crate::store::ViewEventRow], format: OutputFormat) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    match format {
+        OutputFormat::Json => {
+            writeln!(out, "{}", serde_json::to_string_pretty(rows).map_err(std::io::Error::other)?)?;
+        }
+        OutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer
+                .write_record([
+                    "time_ms", "view_path", "view_url", "loading_time_ns", "first_contentful_paint_ns", "largest_contentful_paint_ns",
+                    "cumulative_layout_shift", "interaction_to_next_paint_ns", "time_spent_ns", "browser", "session_id", "event_pk",
+                ])
+                .map_err(std::io::Error::other)?;
+            for r in rows {
+                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+                let cells = [
+                    r.time_ms.to_string(),
+                    opt(&r.view_path),
+                    opt(&r.view_url),
+                    number(r.loading_time_ns),
+                    number(r.first_contentful_paint_ns),
+                    number(r.largest_contentful_paint_ns),
+                    number(r.cumulative_layout_shift),
+                    number(r.interaction_to_next_paint_ns),
+                    number(r.time_spent_ns),
+                    opt(&r.browser),
+                    r.session_id.clone(),
+                    r.event_pk.to_string(),
+                ];
+                writer.write_record(&cells).map_err(std::io::Error::other)?;
+            }
+            writer.flush()?;
+        }
+        OutputFormat::Table => {
+            let ms = |ns: Option<f64>| ns.map(|ns| human_duration_ms((ns / 1_000_000.0).round() as i64)).unwrap_or_default();
+            writeln!(out, "{:<23}  {:<28}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}  {:<10}  session_id", "time (UTC)", "page", "loading", "FCP", "LCP", "CLS", "INP", "browser")?;
+            for r in rows {
+                writeln!(
+                    out,
+                    "{:<23}  {}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}  {}  {}",
+                    format_utc_ms(r.time_ms),
+                    truncate(r.view_path.as_deref().unwrap_or(""), 28),
+                    ms(r.loading_time_ns),
+                    ms(r.first_contentful_paint_ns),
+                    ms(r.largest_contentful_paint_ns),
+                    r.cumulative_layout_shift.map(|v| format!("{v:.3}")).unwrap_or_default(),
+                    ms(r.interaction_to_next_paint_ns),
+                    truncate(r.browser.as_deref().unwrap_or(""), 10),
                     r.session_id
                 )?;
             }

@@ -485,6 +485,19 @@ pub fn top_level_term_predicates(filter: &Filter, keys: &[&str], column_of: impl
     predicates
 }
 
+/// The filter without its positive top-level terms on `keys`: what still selects sessions
+/// once those terms are applied to the events listed (a view on `/cart` already says its
+/// session has the page). `None` when nothing is left.
+pub fn without_positive_top_level_terms(filter: &Filter, keys: &[&str]) -> Option<Filter> {
+    let applied_to_events = |term: &Expr| matches!(term, Expr::Term { key, .. } if keys.contains(&field_key(key)));
+    let rest: Vec<Expr> = filter.expr.top_level_terms().into_iter().filter(|t| !applied_to_events(t)).cloned().collect();
+    match rest.len() {
+        0 => None,
+        1 => rest.into_iter().next().map(|expr| Filter { expr }),
+        _ => Some(Filter { expr: Expr::And(rest) }),
+    }
+}
+
 fn push(params: &mut Vec<SqlValue>, value: SqlValue) -> String {
     params.push(value);
     format!("?{}", params.len())

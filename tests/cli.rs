@@ -230,3 +230,80 @@ fn errors_lists_the_newest_errors_of_the_selected_sessions() {
     assert!(csv.starts_with("time_ms,error_type,error_message,view_path,browser,session_id,event_pk"), "{csv}");
     assert_eq!(csv.lines().count(), with_status + 1, "{csv}");
 }
+
+/// A view as the tests compare it: time, page, loading time (ns), the session's browser.
+type ListedView = (i64, String, Option<f64>, String);
+
+#[test]
+fn views_lists_the_views_of_the_selected_sessions() {
+    let (tmp, db) = temp_db();
+    let db = db.to_str().expect("utf-8 path");
+    let file = tmp.path().join("g.lp");
+    let file = file.to_str().expect("utf-8 path");
+    assert_eq!(rum(&["generate", "--sessions", "60", "--format", "lp", "--seed", "5", "--out", file]).0, 0);
+    assert_eq!(rum(&["import", "--db", db, file]).0, 0);
+
+    // Every view as the sessions' own timelines have it: (time, page, loading time, browser).
+    let (_, out, _) = rum(&["sessions", "--db", db, "--format", "json", "--limit", "100"]);
+    let sessions: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let mut expected: Vec<ListedView> = Vec::new();
+    for session in sessions.as_array().expect("sessions") {
+        let id = session["session_id"].as_str().expect("id");
+        let browser = session["browser"].as_str().unwrap_or("").to_string();
+        let (_, out, _) = rum(&["session", "--db", db, id, "--format", "json"]);
+        let detail: serde_json::Value = serde_json::from_str(&out).expect("json");
+        for event in detail["timeline"].as_array().expect("timeline").iter().filter(|e| e["kind"] == "view") {
+            let page = event["fields"]["view_path"].as_str().unwrap_or("").to_string();
+            expected.push((event["time_ms"].as_i64().expect("time"), page, event["fields"]["loading_time"].as_f64(), browser.clone()));
+        }
+    }
+    let listed = |args: &[&str]| -> (Vec<ListedView>, String) {
+        let mut full = vec!["views", "--db", db, "--limit", "1000", "--format", "json"];
+        full.extend_from_slice(args);
+        let (code, out, err) = rum(&full);
+        assert_eq!(code, 0, "{err}");
+        let rows: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let rows = rows
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                let text = |k: &str| r[k].as_str().unwrap_or("").to_string();
+                (r["time_ms"].as_i64().expect("time"), text("view_path"), r["loading_time_ns"].as_f64(), text("browser"))
+            })
+            .collect();
+        // The table's count line: the total, counted from the sessions or from the views.
+        let mut table = vec!["views", "--db", db, "--limit", "1"];
+        table.extend_from_slice(args);
+        (rows, rum(&table).2)
+    };
+    let sorted = |mut list: Vec<ListedView>| {
+        list.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)).then_with(|| a.2.partial_cmp(&b.2).unwrap_or(std::cmp::Ordering::Equal)));
+        list
+    };
+    let check = |args: &[&str], keep: &dyn Fn(&ListedView) -> bool| {
+        let want: Vec<_> = expected.iter().filter(|v| keep(v)).cloned().collect();
+        assert!(!want.is_empty(), "{args:?} selects views");
+        let (rows, count_line) = listed(args);
+        assert!(rows.windows(2).all(|w| w[0].0 >= w[1].0), "newest first: {args:?}");
+        assert_eq!(sorted(rows), sorted(want.clone()), "{args:?}");
+        assert!(count_line.contains(&format!("1 of {} views", want.len())), "{args:?}: {count_line}");
+    };
+    check(&[], &|_| true);
+    check(&["--filter", "browser:Chrome"], &|v| v.3 == "Chrome");
+    check(&["--filter", "view_path:/cart"], &|v| v.1 == "/cart");
+    check(&["--filter", "browser:Chrome view_path:/cart"], &|v| v.3 == "Chrome" && v.1 == "/cart");
+    check(&["--find", "CART"], &|v| v.1.contains("cart"));
+    check(&["--filter", "loading_time:>2000000000"], &|v| v.2.is_some_and(|ns| ns > 2e9));
+
+    // The slowest first, and the other way.
+    let mut loading: Vec<f64> = expected.iter().filter_map(|v| v.2).collect();
+    loading.sort_by(|a, b| b.total_cmp(a));
+    let (rows, _) = listed(&["--sort", "loading_time"]);
+    assert_eq!(rows.iter().take(5).map(|r| r.2).collect::<Vec<_>>(), loading.iter().take(5).map(|v| Some(*v)).collect::<Vec<_>>());
+    let (rows, _) = listed(&["--sort", "loading_time", "--asc"]);
+    assert_eq!(rows.first().and_then(|r| r.2), loading.last().copied());
+    let (code, _, err) = rum(&["views", "--db", db, "--sort", "size"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("loading_time"), "names the orders: {err}");
+}

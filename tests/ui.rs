@@ -37,6 +37,21 @@ fn loaded(app: &ExplorerApp) -> bool {
     app.query_settled() && app.table.total.is_some() && app.table.row(0).is_some() && !app.facets.is_empty() && app.data_span.is_some()
 }
 
+/// The tabs above the table (Sessions, Views, Errors, Overview) share names with the table's
+/// headers: a tab is the button on the Overview tab's row.
+fn main_tab<'h>(harness: &'h Harness<'static, ExplorerApp>, label: &'h str) -> egui_kittest::Node<'h> {
+    let tabs_y = harness.get_by_role_and_label(egui::accesskit::Role::Button, "Overview").rect().center().y;
+    let tab = harness.get_all_by_role_and_label(egui::accesskit::Role::Button, label).find(|n| (n.rect().center().y - tabs_y).abs() < 4.0);
+    tab.unwrap_or_else(|| panic!("the {label} tab"))
+}
+
+/// A header of the sessions table (its text may carry the sort arrow), below the tabs.
+fn table_header<'h>(harness: &'h Harness<'static, ExplorerApp>, label: &'h str) -> egui_kittest::Node<'h> {
+    let tabs_y = harness.get_by_role_and_label(egui::accesskit::Role::Button, "Overview").rect().center().y;
+    let header = harness.get_all_by_label_contains(label).find(|n| n.rect().center().y > tabs_y + 4.0);
+    header.unwrap_or_else(|| panic!("the table's {label} header"))
+}
+
 fn fixture_db() -> (tempfile::TempDir, PathBuf) {
     let (dir, db) = temp_db();
     let file = dir.path().join("g.lp");
@@ -53,12 +68,12 @@ fn sorting_by_a_header_changes_the_first_row() {
     wait_until(&mut harness, "first page", loaded);
     harness.get_by_label("61 of 61 sessions");
     let first_by_start = harness.state().table.row(0).map(|r| r.session_id.clone());
-    harness.get_by_label_contains("Views").click();
+    table_header(&harness, "Views").click();
     wait_until(&mut harness, "sorted by views", |a| a.settings.sort_column == "view_count" && loaded(a));
     let ascending = harness.state().table.row(0).map(|r| (r.session_id.clone(), r.view_count));
     assert!(first_by_start.is_some());
     assert_eq!(ascending.as_ref().map(|r| r.1), Some(1), "fewest views first");
-    harness.get_by_label_contains("Views").click();
+    table_header(&harness, "Views").click();
     wait_until(&mut harness, "reversed", |a| a.settings.sort_descending && loaded(a) && a.table.row(0).is_some_and(|r| r.view_count > 1));
     let most = harness.state().table.row(0).map(|r| r.view_count).unwrap_or(0);
     let max = harness.state().table.pages.get(&0).map(|p| p.iter().map(|r| r.view_count).max().unwrap_or(0)).unwrap_or(0);
@@ -681,9 +696,7 @@ fn the_errors_tab_lists_finds_and_opens_errors() {
     let mut harness = harness_on(db);
     wait_until(&mut harness, "first page", loaded);
     // The tab beside Overview (the table's header has an Errors column too).
-    let tabs_y = harness.get_by_role_and_label(egui::accesskit::Role::Button, "Overview").rect().center().y;
-    let tab = harness.get_all_by_role_and_label(egui::accesskit::Role::Button, "Errors").find(|n| (n.rect().center().y - tabs_y).abs() < 4.0);
-    tab.expect("the Errors tab").click();
+    main_tab(&harness, "Errors").click();
     wait_until(&mut harness, "errors", |a| a.error_list.total.is_some() && !a.error_list.loading());
     // The fixture's eight errors and tricky.lp's one, newest first.
     assert_eq!(harness.state().error_list.total, Some(9));
@@ -757,4 +770,93 @@ fn a_mistyped_key_is_named_and_the_closest_field_offered() {
     harness.state_mut().commands.push(Command::SetQuery("@browser.name:Chrome".into()));
     wait_until(&mut harness, "Datadog's name", |a| a.query_text == "@browser.name:Chrome" && a.query_settled() && a.table.total.is_some_and(|n| n > 0));
     assert!(harness.query_by_label_contains("No field named").is_none());
+}
+
+/// The views of one session's detail: (event_pk, time, page, loading time in ns).
+fn views_from_details(db: &std::path::Path) -> Vec<(i64, i64, String, Option<f64>)> {
+    let store = rum_explorer::store::Store::open(db).expect("open");
+    let q = rum_explorer::store::SessionQuery { limit: 1000, ..Default::default() };
+    let mut views = Vec::new();
+    for session in store.sessions(&q).expect("sessions") {
+        let detail = store.session_detail(&session.session_id).expect("detail").expect("the session");
+        for event in detail.events.iter().filter(|e| e.kind == "view") {
+            let loading_ns = event.get("loading_time").and_then(|v| v.as_f64());
+            views.push((event.event_pk, event.time_ms, event.get_str("view_path").unwrap_or("").to_string(), loading_ns));
+        }
+    }
+    views
+}
+
+#[test]
+fn the_views_tab_lists_sorts_finds_and_opens_views() {
+    let (_dir, db) = fixture_db();
+    let views = views_from_details(&db);
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    main_tab(&harness, "Views").click();
+    wait_until(&mut harness, "views", |a| a.view_list.total.is_some() && !a.view_list.loading());
+    assert_eq!(harness.state().view_list.total, Some(views.len() as u64), "every session's views");
+    harness.run_steps(2);
+    assert!(harness.query_by_label(&format!("{} views in the selected sessions", views.len())).is_some());
+    let times: Vec<i64> = harness.state().view_list.rows.iter().map(|r| r.time_ms).collect();
+    assert_eq!(times.len(), views.len());
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+
+    // The Loading time header: the slowest first, then, clicked again, the fastest.
+    let mut loading: Vec<f64> = views.iter().filter_map(|v| v.3).collect();
+    loading.sort_by(|a, b| b.total_cmp(a));
+    assert!(loading.len() >= 10, "the generated views have loading times");
+    harness.get_by_label("Loading time").click();
+    wait_until(&mut harness, "slowest first", |a| a.view_list.sort == rum_explorer::store::ViewSort::LoadingTime && !a.view_list.loading());
+    let listed: Vec<f64> = harness.state().view_list.rows.iter().filter_map(|r| r.loading_time_ns).collect();
+    assert_eq!(listed, loading, "every loading time, the slowest first");
+    let last = harness.state().view_list.rows.last().map(|r| r.loading_time_ns);
+    assert_eq!(last, Some(None).filter(|_| loading.len() < views.len()).or(Some(loading.last().copied())), "views without one go last");
+    harness.run_steps(2);
+    harness.get_by_label("Loading time ⏷").click();
+    wait_until(&mut harness, "fastest first", |a| !a.view_list.descending && !a.view_list.loading());
+    let first = harness.state().view_list.rows.first().and_then(|r| r.loading_time_ns);
+    assert_eq!(first, loading.last().copied(), "the fastest first");
+
+    // In pages: the first 5 by the order shown, then 5 more.
+    harness.state_mut().view_list.page_rows = 5;
+    harness.state_mut().view_list.limit = 5;
+    harness.state_mut().commands.push(Command::ShowTab(rum_explorer::app::MainTab::Views));
+    wait_until(&mut harness, "a page of 5", |a| !a.view_list.loading() && a.view_list.rows.len() == 5);
+    harness.run_steps(2);
+    assert!(harness.query_by_label(&format!("{} views in the selected sessions; the 5 fastest by Loading time are listed", views.len())).is_some());
+    harness.get_by_label("Show more views").click();
+    wait_until(&mut harness, "10 listed", |a| !a.view_list.loading() && a.view_list.rows.len() == 10);
+    let paged: Vec<f64> = harness.state().view_list.rows.iter().filter_map(|r| r.loading_time_ns).collect();
+    let mut fastest = loading.clone();
+    fastest.reverse();
+    assert_eq!(paged, fastest[..10].to_vec());
+
+    // Finding narrows to the pages that hold the text.
+    harness.state_mut().view_list.page_rows = 500;
+    let finder = harness.get_all_by_role(egui::accesskit::Role::TextInput).last().expect("find field");
+    finder.focus();
+    finder.type_text("cart");
+    wait_until(&mut harness, "found", |a| a.view_list.find == "cart" && !a.view_list.loading());
+    let with_cart = views.iter().filter(|v| v.2.contains("cart")).count() as u64;
+    assert!(with_cart > 0 && with_cart < views.len() as u64);
+    assert_eq!(harness.state().view_list.total, Some(with_cart));
+
+    // A row opens its session on the view's performance page.
+    let row = harness.state().view_list.rows.first().cloned().expect("a row");
+    let page_cell = harness.get_all_by_label(row.view_path.as_deref().unwrap_or("")).next().expect("the row's page");
+    page_cell.click();
+    wait_until(&mut harness, "the view's page", |a| {
+        a.detail.as_ref().is_some_and(|d| d.session.session_id == row.session_id)
+            && a.detail_history.current() == rum_explorer::app::DetailPage::View(row.event_pk)
+    });
+
+    // A query term on the page applies to the views, not only to the sessions.
+    harness.state_mut().commands.push(Command::SetViewFind(String::new()));
+    let query_bar = || harness.get_all_by_role(egui::accesskit::Role::TextInput).next().expect("the query bar");
+    query_bar().focus();
+    query_bar().type_text("view_path:/cart");
+    let exactly_cart = views.iter().filter(|v| v.2 == "/cart").count() as u64;
+    wait_until(&mut harness, "the /cart views", |a| a.applied_filter.is_some() && !a.view_list.loading() && a.view_list.total == Some(exactly_cart));
+    assert!(harness.state().view_list.rows.iter().all(|r| r.view_path.as_deref() == Some("/cart")));
 }

@@ -85,6 +85,60 @@ pub enum Command {
     ShowOlderErrors,
     /// Open a session's detail on one of its errors.
     OpenError { session_id: String, event_pk: i64 },
+    /// The Views tab lists only the views whose page path holds this text.
+    SetViewFind(String),
+    /// The Views tab's order: a new column sorts the slowest (newest) first, the same column
+    /// again turns the order round.
+    SortViews(crate::store::ViewSort),
+    /// The Views tab lists another page of views.
+    ShowMoreViews,
+    /// Open a session's detail on one of its views' performance.
+    OpenView { session_id: String, event_pk: i64 },
+}
+
+/// The Views tab's list: the views of the selected sessions, newest or slowest first.
+#[derive(Debug, Clone)]
+pub struct ViewList {
+    /// The text the views' page path must hold.
+    pub find: String,
+    pub sort: crate::store::ViewSort,
+    pub descending: bool,
+    pub rows: Vec<crate::store::ViewEventRow>,
+    /// Views in all; `None` until the first answer.
+    pub total: Option<u64>,
+    /// How many it lists: `page_rows` more each *Show more*.
+    pub limit: usize,
+    /// Views listed at first and added by *Show more* ([`worker::VIEW_LIST_PAGE`]; tests lower it).
+    pub page_rows: usize,
+    /// What the rows shown answer, and what the last request asked.
+    shown_for: Option<ViewListRequest>,
+    requested_for: Option<ViewListRequest>,
+}
+
+/// The query generation, find text, order and limit of a Views tab request.
+type ViewListRequest = (u64, String, crate::store::ViewSort, bool, usize);
+
+impl Default for ViewList {
+    fn default() -> Self {
+        ViewList {
+            find: String::new(),
+            sort: crate::store::ViewSort::Time,
+            descending: true,
+            rows: Vec::new(),
+            total: None,
+            limit: worker::VIEW_LIST_PAGE,
+            page_rows: worker::VIEW_LIST_PAGE,
+            shown_for: None,
+            requested_for: None,
+        }
+    }
+}
+
+impl ViewList {
+    /// True while the rows shown are not those of the current query, find text and order.
+    pub fn loading(&self) -> bool {
+        self.shown_for != self.requested_for
+    }
 }
 
 /// The Errors tab's list: the newest errors of the selected sessions.
@@ -133,6 +187,8 @@ pub enum MainTab {
     Overview,
     /// The errors of the selected sessions, newest first.
     Errors,
+    /// The views of the selected sessions, newest or slowest first.
+    Views,
 }
 
 /// The session page of the detail: its timeline or its bound view (charts).
@@ -317,6 +373,7 @@ pub struct ExplorerApp {
     /// p75 loading time per app id, for the bound view (`None` inside: the app has no timings).
     pub loading_p75_by_app: HashMap<Option<String>, Option<f64>>,
     pub error_list: ErrorList,
+    pub view_list: ViewList,
 }
 
 impl ExplorerApp {
@@ -401,6 +458,7 @@ impl ExplorerApp {
             overview_generation: None,
             overview_requested_for: None,
             error_list: ErrorList::default(),
+            view_list: ViewList::default(),
             loading_p75_by_app: HashMap::new(),
         };
         app.refresh_data();
@@ -513,6 +571,28 @@ impl ExplorerApp {
         }
         self.request_overview_if_shown();
         self.request_errors_if_shown();
+        self.request_views_if_shown();
+    }
+
+    /// The Views tab's list is read only while it shows, once per query, find text and order.
+    fn request_views_if_shown(&mut self) {
+        let list = &self.view_list;
+        let wanted = Some((self.generation, list.find.clone(), list.sort, list.descending, list.limit.max(1)));
+        if self.main_tab == MainTab::Views && list.requested_for != wanted {
+            self.view_list.requested_for = wanted;
+            let mut query = self.session_query();
+            query.extra_columns.clear();
+            let list = &self.view_list;
+            let request = Request::Views {
+                generation: self.generation,
+                query,
+                find: list.find.clone(),
+                sort: list.sort,
+                descending: list.descending,
+                limit: list.limit.max(1),
+            };
+            self.aggregate_worker.send(request);
+        }
     }
 
     /// The Errors tab's list is read only while it shows, once per query and find text.
@@ -787,6 +867,26 @@ impl ExplorerApp {
                 self.apply(Command::OpenSession(session_id));
                 self.apply(Command::OpenDrillDown(DetailPage::Error(event_pk)));
             }
+            Command::OpenView { session_id, event_pk } => {
+                self.apply(Command::OpenSession(session_id));
+                self.apply(Command::OpenDrillDown(DetailPage::View(event_pk)));
+            }
+            Command::SetViewFind(text) => {
+                self.view_list.find = text;
+                self.view_list.limit = self.view_list.page_rows;
+                self.request_views_if_shown();
+            }
+            Command::SortViews(sort) => {
+                let list = &mut self.view_list;
+                list.descending = if list.sort == sort { !list.descending } else { true };
+                list.sort = sort;
+                list.limit = list.page_rows;
+                self.request_views_if_shown();
+            }
+            Command::ShowMoreViews => {
+                self.view_list.limit += self.view_list.page_rows;
+                self.request_views_if_shown();
+            }
             Command::FetchKeyValues(key) => {
                 if !self.key_values.contains_key(&key) {
                     self.key_values.insert(key.clone(), None);
@@ -865,6 +965,7 @@ impl ExplorerApp {
                 self.main_tab = tab;
                 self.request_overview_if_shown();
                 self.request_errors_if_shown();
+                self.request_views_if_shown();
             }
             Command::ShowDetailTab(tab) => {
                 self.detail_tab = tab;
@@ -1021,6 +1122,14 @@ impl ExplorerApp {
                     self.error_list.rows = rows;
                     self.error_list.total = Some(total);
                     self.error_list.shown_for = answered;
+                }
+            }
+            Response::Views { generation, find, sort, descending, limit, rows, total } => {
+                let answered = Some((generation, find, sort, descending, limit));
+                if answered == self.view_list.requested_for {
+                    self.view_list.rows = rows;
+                    self.view_list.total = Some(total);
+                    self.view_list.shown_for = answered;
                 }
             }
             Response::KeyValues { key, values } => {

@@ -55,6 +55,8 @@ pub enum Request {
     KeyValues { key: String },
     /// The Errors tab: the newest errors of the selected sessions holding `find`.
     Errors { generation: u64, query: SessionQuery, find: String, limit: usize },
+    /// The Views tab: the selected sessions' views whose page holds `find`, in an order.
+    Views { generation: u64, query: SessionQuery, find: String, sort: crate::store::ViewSort, descending: bool, limit: usize },
 }
 
 impl Request {
@@ -72,6 +74,7 @@ impl Request {
             Request::LoadingP75 { .. } => Some(8),
             Request::KeyValues { .. } => Some(9),
             Request::Errors { .. } => Some(10),
+            Request::Views { .. } => Some(11),
             Request::Page { .. } => None,
         }
     }
@@ -91,11 +94,23 @@ pub enum Response {
     LoadingP75 { app_id: Option<String>, p75_ms: Option<f64> },
     KeyValues { key: String, values: Vec<(String, u64)> },
     Errors { generation: u64, find: String, limit: usize, rows: Vec<crate::store::ErrorEventRow>, total: u64 },
+    Views {
+        generation: u64,
+        find: String,
+        sort: crate::store::ViewSort,
+        descending: bool,
+        limit: usize,
+        rows: Vec<crate::store::ViewEventRow>,
+        total: u64,
+    },
     Failed { what: &'static str, message: String },
 }
 
 /// Errors the Errors tab lists at first (the newest), and adds with each *Show older*.
 pub const ERROR_LIST_PAGE: usize = 500;
+
+/// Views the Views tab lists at first, and adds with each *Show more*.
+pub const VIEW_LIST_PAGE: usize = 500;
 
 /// Values of a field the query bar's suggestions choose from.
 pub const KEY_VALUES_LIMIT: usize = 50;
@@ -297,6 +312,10 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
         Request::Errors { generation, query, find, limit } => match store.error_events(&query, &find, limit) {
             Ok((rows, total)) => Some(Response::Errors { generation, find, limit, rows, total }),
             Err(e) => failed("errors", e),
+        },
+        Request::Views { generation, query, find, sort, descending, limit } => match store.view_events(&query, &find, sort, descending, limit) {
+            Ok((rows, total)) => Some(Response::Views { generation, find, sort, descending, limit, rows, total }),
+            Err(e) => failed("views", e),
         },
         Request::KeyValues { key } => match store.key_values(&key, KEY_VALUES_LIMIT) {
             Ok(values) => Some(Response::KeyValues { key, values }),

@@ -470,22 +470,12 @@ impl Store {
     /// sessions that had one). Reads the errors' covering index, with the selected sessions as
     /// a set when `q` selects.
     pub fn error_events(&self, q: &SessionQuery, find: &str, limit: usize) -> StoreResult<(Vec<ErrorEventRow>, u64)> {
-        let (where_sql, mut params) = session_where(q);
-        let mut conditions = vec!["e.kind = 'error'".to_string()];
-        if where_sql != "1" {
-            conditions.push(format!("e.session_pk IN (SELECT s.session_pk FROM sessions s WHERE {where_sql})"));
-        }
-        if let Some(filter) = &q.filter {
-            conditions.extend(query::top_level_term_predicates(filter, &["error_type", "error_message"], |key| format!("e.{key}"), &mut params));
-        }
         let find = find.trim().to_lowercase();
-        if !find.is_empty() {
-            params.push(SqlValue::Text(find));
-            let n = params.len();
-            conditions.push(format!("(instr(lower(e.error_message), ?{n}) > 0 OR instr(lower(e.error_type), ?{n}) > 0)"));
-        }
-        let from = format!("FROM events e INDEXED BY events_error_groups WHERE {}", conditions.join(" AND "));
-        let total: i64 = self.conn.prepare_cached(&format!("SELECT count(*) {from}"))?.query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+        let find_sql = "(instr(lower(e.error_message), ?{find}) > 0 OR instr(lower(e.error_type), ?{find}) > 0)";
+        let scope = EventListScope::of(q, "error", ERROR_FILTER_KEYS, &find, find_sql);
+        let from = format!("FROM events e INDEXED BY events_error_groups WHERE {}", scope.conditions.join(" AND "));
+        let mut params = scope.params;
+        let total = self.event_list_total(&scope.count_from_sessions, &from, &params, "error_count")?;
         params.push(SqlValue::Integer(limit as i64));
         let sql = format!(
             "SELECT e.event_pk, e.time_ms, e.error_type, e.error_message, e.view_path, e.session_pk {from}
@@ -516,6 +506,77 @@ impl Store {
             rows.push(row);
         }
         Ok((rows, total as u64))
+    }
+
+    /// The views of the sessions `q` selects whose page path holds `find` (ASCII
+    /// case-insensitive; empty: every view), in `sort`'s order, at most `limit`, and how many
+    /// there are in all: the Views tab. The query's top-level terms on view fields
+    /// (`view_path:/cart`, `loading_time:>3000000000`) apply to the views too. Reads the views'
+    /// covering index (time, page and vitals), the URL and time spent of the listed views only.
+    pub fn view_events(&self, q: &SessionQuery, find: &str, sort: ViewSort, descending: bool, limit: usize) -> StoreResult<(Vec<ViewEventRow>, u64)> {
+        let find = find.trim().to_lowercase();
+        let scope = EventListScope::of(q, "view", VIEW_FILTER_KEYS, &find, "instr(lower(e.view_path), ?{find}) > 0");
+        let from = format!("FROM events e INDEXED BY events_view_timings WHERE {}", scope.conditions.join(" AND "));
+        let mut params = scope.params;
+        let total = self.event_list_total(&scope.count_from_sessions, &from, &params, "view_count")?;
+        params.push(SqlValue::Integer(limit as i64));
+        let column = sort.column();
+        let direction = if descending { "DESC" } else { "ASC" };
+        // Views without the value go last either way; the newest first among equals. Every
+        // event has a time: the time order alone walks the index (no sort of every view).
+        let order = match sort {
+            ViewSort::Time => format!("e.time_ms {direction}, e.event_pk {direction}"),
+            _ => format!("e.{column} IS NULL, e.{column} {direction}, e.time_ms DESC, e.event_pk DESC"),
+        };
+        let sql = format!(
+            "SELECT e.event_pk, e.time_ms, e.view_path, e.loading_time_ns, e.first_contentful_paint_ns, e.largest_contentful_paint_ns,
+                    e.cumulative_layout_shift, e.interaction_to_next_paint_ns, e.session_pk {from}
+             ORDER BY {order} LIMIT ?{}",
+            params.len()
+        );
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let found = statement
+            .query_map(params_from_iter(params.iter()), |r| {
+                Ok((
+                    ViewEventRow {
+                        event_pk: r.get(0)?,
+                        time_ms: r.get(1)?,
+                        view_path: r.get(2)?,
+                        loading_time_ns: r.get(3)?,
+                        first_contentful_paint_ns: r.get(4)?,
+                        largest_contentful_paint_ns: r.get(5)?,
+                        cumulative_layout_shift: r.get(6)?,
+                        interaction_to_next_paint_ns: r.get(7)?,
+                        view_url: None,
+                        time_spent_ns: None,
+                        session_id: String::new(),
+                        browser: None,
+                    },
+                    r.get::<_, i64>(8)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut session = self.conn.prepare_cached("SELECT session_id, browser FROM sessions WHERE session_pk = ?1")?;
+        let mut view = self.conn.prepare_cached("SELECT view_url, time_spent_ns FROM events WHERE event_pk = ?1")?;
+        let mut rows = Vec::with_capacity(found.len());
+        for (mut row, session_pk) in found {
+            (row.session_id, row.browser) = session.query_row([session_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            (row.view_url, row.time_spent_ns) = view.query_row([row.event_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.push(row);
+        }
+        Ok((rows, total as u64))
+    }
+
+    /// How many events an event list selects: the selected sessions' count of the kind when
+    /// nothing narrows the events themselves (a pass over the sessions, not over millions of
+    /// events), else a count of the events.
+    fn event_list_total(&self, count_from_sessions: &Option<String>, from: &str, params: &[SqlValue], count_column: &str) -> StoreResult<u64> {
+        let sql = match count_from_sessions {
+            Some(where_sql) => format!("SELECT coalesce(sum(s.{count_column}), 0) FROM sessions s WHERE {where_sql}"),
+            None => format!("SELECT count(*) {from}"),
+        };
+        let total: i64 = self.conn.prepare_cached(&sql)?.query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+        Ok(total as u64)
     }
 
     /// The most common values of a field across all sessions, with how many sessions have
@@ -665,6 +726,125 @@ impl Store {
         keys.dedup();
         Ok(keys)
     }
+}
+
+/// The error fields whose top-level query terms the Errors tab applies to the errors it lists.
+pub const ERROR_FILTER_KEYS: &[&str] = &["error_type", "error_message"];
+
+/// Which events of one kind an event list (the Views and Errors tabs) reads: the conditions on
+/// an events row `e`, and, when nothing but the sessions narrows them, the sessions' condition
+/// whose count column gives the total.
+struct EventListScope {
+    conditions: Vec<String>,
+    params: Vec<SqlValue>,
+    count_from_sessions: Option<String>,
+}
+
+impl EventListScope {
+    /// The events of `kind` of the sessions `q` selects. The query's top-level terms on
+    /// `event_keys` apply to the events too; a positive one then no longer selects sessions,
+    /// which the event matching it implies (a set of sessions built for nothing cost seconds
+    /// at 1,000,000 sessions). `find`, lower case, must occur in `find_sql`, which names it
+    /// `?{find}`.
+    fn of(q: &SessionQuery, kind: &str, event_keys: &[&str], find: &str, find_sql: &str) -> EventListScope {
+        let mut sessions = SessionQuery { filter: q.filter.as_ref().and_then(|f| query::without_positive_top_level_terms(f, event_keys)), ..q.clone() };
+        sessions.extra_columns.clear();
+        let (where_sql, mut params) = session_where(&sessions);
+        let mut conditions = vec![format!("e.kind = '{kind}'")];
+        if where_sql != "1" {
+            conditions.push(format!("e.session_pk IN (SELECT s.session_pk FROM sessions s WHERE {where_sql})"));
+        }
+        let mut narrowed = false;
+        if let Some(filter) = &q.filter {
+            let column_of = |key: &str| crate::model::event_column_for_key(key).map(|c| format!("e.{}", c.column)).unwrap_or_else(|| format!("e.{key}"));
+            let on_events = query::top_level_term_predicates(filter, event_keys, column_of, &mut params);
+            narrowed |= !on_events.is_empty();
+            conditions.extend(on_events);
+        }
+        if !find.is_empty() {
+            params.push(SqlValue::Text(find.to_string()));
+            conditions.push(find_sql.replace("{find}", &params.len().to_string()));
+            narrowed = true;
+        }
+        let count_from_sessions = (!narrowed).then_some(where_sql);
+        EventListScope { conditions, params, count_from_sessions }
+    }
+}
+
+/// The view fields whose top-level query terms the Views tab applies to the views it lists.
+pub const VIEW_FILTER_KEYS: &[&str] = &[
+    "view_path", "view_url", "view_name", "view_id", "view_loading_type", "view_referrer", "loading_time",
+    "first_contentful_paint", "largest_contentful_paint", "cumulative_layout_shift", "interaction_to_next_paint",
+    "first_input_delay", "first_byte", "time_spent",
+];
+
+/// The orders the Views tab lists views in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ViewSort {
+    #[default]
+    Time,
+    LoadingTime,
+    FirstContentfulPaint,
+    LargestContentfulPaint,
+    CumulativeLayoutShift,
+    InteractionToNextPaint,
+}
+
+impl ViewSort {
+    pub const ALL: [ViewSort; 6] = [
+        ViewSort::Time,
+        ViewSort::LoadingTime,
+        ViewSort::FirstContentfulPaint,
+        ViewSort::LargestContentfulPaint,
+        ViewSort::CumulativeLayoutShift,
+        ViewSort::InteractionToNextPaint,
+    ];
+
+    /// The events' column it orders by (all in the views' covering index).
+    pub fn column(self) -> &'static str {
+        match self {
+            ViewSort::Time => "time_ms",
+            ViewSort::LoadingTime => "loading_time_ns",
+            ViewSort::FirstContentfulPaint => "first_contentful_paint_ns",
+            ViewSort::LargestContentfulPaint => "largest_contentful_paint_ns",
+            ViewSort::CumulativeLayoutShift => "cumulative_layout_shift",
+            ViewSort::InteractionToNextPaint => "interaction_to_next_paint_ns",
+        }
+    }
+
+    /// The name a user types (`--sort loading_time`) and the query language uses.
+    pub fn key(self) -> &'static str {
+        match self {
+            ViewSort::Time => "time",
+            ViewSort::LoadingTime => "loading_time",
+            ViewSort::FirstContentfulPaint => "first_contentful_paint",
+            ViewSort::LargestContentfulPaint => "largest_contentful_paint",
+            ViewSort::CumulativeLayoutShift => "cumulative_layout_shift",
+            ViewSort::InteractionToNextPaint => "interaction_to_next_paint",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<ViewSort> {
+        ViewSort::ALL.into_iter().find(|s| s.key() == key || s.column() == key)
+    }
+}
+
+/// One view in the Views tab (and `rum-explorer views`). Durations in nanoseconds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ViewEventRow {
+    pub event_pk: i64,
+    pub time_ms: i64,
+    pub view_path: Option<String>,
+    pub view_url: Option<String>,
+    pub loading_time_ns: Option<f64>,
+    pub first_contentful_paint_ns: Option<f64>,
+    pub largest_contentful_paint_ns: Option<f64>,
+    pub cumulative_layout_shift: Option<f64>,
+    pub interaction_to_next_paint_ns: Option<f64>,
+    pub time_spent_ns: Option<f64>,
+    pub session_id: String,
+    pub browser: Option<String>,
 }
 
 /// One error in the Errors tab (and `rum-explorer errors`).

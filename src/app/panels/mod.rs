@@ -13,6 +13,7 @@ mod query_bar;
 mod sessions_table;
 mod timeline;
 mod view_performance;
+mod views_list;
 
 use super::{Command, ExplorerApp, MainTab};
 
@@ -27,7 +28,7 @@ pub fn root_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     egui::CentralPanel::default().show(ui, |ui| {
         histogram::histogram_ui(app, ui);
         ui.horizontal(|ui| {
-            for (tab, label) in [(MainTab::Sessions, "Sessions"), (MainTab::Overview, "Overview"), (MainTab::Errors, "Errors")] {
+            for (tab, label) in [(MainTab::Sessions, "Sessions"), (MainTab::Views, "Views"), (MainTab::Errors, "Errors"), (MainTab::Overview, "Overview")] {
                 if ui.selectable_label(app.main_tab == tab, egui::RichText::new(label).strong()).clicked() && app.main_tab != tab {
                     app.commands.push(Command::ShowTab(tab));
                 }
@@ -38,6 +39,7 @@ pub fn root_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             MainTab::Sessions => sessions_table::sessions_table_ui(app, ui),
             MainTab::Overview => overview::overview_ui(app, ui),
             MainTab::Errors => errors_list::errors_list_ui(app, ui),
+            MainTab::Views => views_list::views_list_ui(app, ui),
         }
     });
     sessions_table::column_chooser_window(app, ui.ctx());
