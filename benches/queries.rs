@@ -142,6 +142,24 @@ fn queries(c: &mut Criterion) {
             })
         });
     }
+    // The Views and Errors tabs' first pages (500 rows and the total), as the window asks.
+    let all = SessionQuery::default();
+    let chrome = SessionQuery { filter: rum_explorer::query::parse("browser:Chrome").expect("filter"), ..Default::default() };
+    let cart = SessionQuery { filter: rum_explorer::query::parse("view_path:/cart").expect("filter"), ..Default::default() };
+    for (name, q) in [("all", &all), ("browser_chrome", &chrome), ("view_path_cart", &cart)] {
+        group.bench_function(BenchmarkId::new("views_newest", name), |b| {
+            b.iter(|| store.view_events(q, "", rum_explorer::store::ViewSort::Time, true, 500).expect("views"))
+        });
+    }
+    group.bench_function(BenchmarkId::new("views_slowest_loading", "all"), |b| {
+        b.iter(|| store.view_events(&all, "", rum_explorer::store::ViewSort::LoadingTime, true, 500).expect("views"))
+    });
+    group.bench_function(BenchmarkId::new("views_find", "checkout"), |b| {
+        b.iter(|| store.view_events(&all, "checkout", rum_explorer::store::ViewSort::Time, true, 500).expect("views"))
+    });
+    for (name, q) in [("all", &all), ("browser_chrome", &chrome)] {
+        group.bench_function(BenchmarkId::new("errors_newest", name), |b| b.iter(|| store.error_events(q, "", 500).expect("errors")));
+    }
     group.bench_function("overview_all", |b| b.iter(|| store.overview(&SessionQuery::default()).expect("overview")));
     let q = SessionQuery { filter: filter.clone(), ..Default::default() };
     group.bench_function("overview_filtered", |b| b.iter(|| store.overview(&q).expect("overview")));
