@@ -16,6 +16,8 @@ pub struct Suggestion {
     pub label: String,
     /// Beside it, weaker: a value's session count.
     pub detail: Option<String>,
+    /// A whole query (a recent one): accepting it applies it at once.
+    pub whole_query: bool,
 }
 
 impl Suggestion {
@@ -97,9 +99,9 @@ pub fn key_suggestions(typed: &str, range: Range<usize>, known_keys: &[String]) 
     let keys: Vec<&String> = starting.chain(holding).take(MAX_SUGGESTIONS).collect();
     if keys.len() == 1 && keys[0].eq_ignore_ascii_case(&needle) {
         // Typed in full: offer the colon only.
-        return vec![Suggestion { replace: range, insert: format!("{}:", keys[0]), label: format!("{}:", keys[0]), detail: None }];
+        return vec![Suggestion { replace: range, insert: format!("{}:", keys[0]), label: format!("{}:", keys[0]), detail: None, whole_query: false }];
     }
-    keys.into_iter().map(|k| Suggestion { replace: range.clone(), insert: format!("{k}:"), label: format!("{k}:"), detail: None }).collect()
+    keys.into_iter().map(|k| Suggestion { replace: range.clone(), insert: format!("{k}:"), label: format!("{k}:"), detail: None, whole_query: false }).collect()
 }
 
 /// Values of a key for a typed start (`values`: the most common first, with their session
@@ -121,7 +123,17 @@ pub fn value_suggestions(key: &str, typed: &str, range: Range<usize>, values: &[
             insert: format!("{} ", term_text(key, value, false)),
             label: value.clone(),
             detail: Some(format!("{sessions} sessions")),
+            whole_query: false,
         })
+        .collect()
+}
+
+/// The recent queries, offered while the query field is empty: each replaces the whole text.
+pub fn recent_suggestions(recent: &[String]) -> Vec<Suggestion> {
+    recent
+        .iter()
+        .take(MAX_SUGGESTIONS)
+        .map(|query| Suggestion { replace: 0..0, insert: query.clone(), label: query.clone(), detail: Some("recent".into()), whole_query: true })
         .collect()
 }
 

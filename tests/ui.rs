@@ -860,3 +860,58 @@ fn the_views_tab_lists_sorts_finds_and_opens_views() {
     wait_until(&mut harness, "the /cart views", |a| a.applied_filter.is_some() && !a.view_list.loading() && a.view_list.total == Some(exactly_cart));
     assert!(harness.state().view_list.rows.iter().all(|r| r.view_path.as_deref() == Some("/cart")));
 }
+
+/// Queries applied (Enter, a facet) are remembered, newest first and once each; an empty,
+/// focused query bar offers them, and a click applies one at once.
+#[test]
+fn the_empty_query_bar_offers_recent_queries() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    let all = harness.state().table.total;
+    let input = harness.get_by_role(egui::accesskit::Role::TextInput);
+    input.focus();
+    input.type_text("browser:Chrome");
+    harness.key_press(egui::Key::Enter);
+    wait_until(&mut harness, "Chrome", |a| a.applied_filter.is_some() && loaded(a));
+    let chrome = harness.state().table.total;
+    assert_ne!(chrome, all);
+    // A partial query that does not parse is not kept when the field loses the cursor.
+    harness.state_mut().commands.push(Command::SetQuery("os:Linux".into()));
+    harness.state_mut().commands.push(Command::SetQuery("browser:Chrome".into()));
+    harness.state_mut().commands.push(Command::SetQuery(String::new()));
+    wait_until(&mut harness, "all again", |a| a.applied_filter.is_none() && loaded(a) && a.table.total == all);
+    assert_eq!(harness.state().settings.recent_queries, vec!["browser:Chrome".to_string(), "os:Linux".to_string()]);
+    harness.get_by_role(egui::accesskit::Role::TextInput).focus();
+    harness.get_by_role(egui::accesskit::Role::TextInput).type_text("(broken");
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.recent_queries.len(), 2, "{:?}", harness.state().settings.recent_queries);
+    // One typed and left without Enter is kept.
+    harness.state_mut().commands.push(Command::SetQuery(String::new()));
+    harness.run_steps(2);
+    harness.get_by_role(egui::accesskit::Role::TextInput).focus();
+    harness.get_by_role(egui::accesskit::Role::TextInput).type_text("country:China");
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(2);
+    assert_eq!(harness.state().settings.recent_queries.first().map(String::as_str), Some("country:China"));
+    assert_eq!(harness.state().settings.recent_queries.len(), 3);
+    harness.state_mut().commands.push(Command::SetQuery(String::new()));
+    harness.run_steps(2);
+
+    // The empty field lists them; a click applies one.
+    harness.get_by_role(egui::accesskit::Role::TextInput).focus();
+    step_until(&mut harness, "the recent queries", |h| h.query_by_label("os:Linux").is_some());
+    assert!(harness.query_by_label_contains("Recent queries").is_some());
+    harness.get_by_label("browser:Chrome").click();
+    wait_until(&mut harness, "the recent query applied", |a| a.query_text == "browser:Chrome" && a.applied_filter.is_some() && loaded(a) && a.table.total == chrome);
+    // At most 20, each once.
+    for i in 0..25 {
+        harness.state_mut().settings.remember_query(&format!("view_count:>{i}"));
+    }
+    harness.state_mut().settings.remember_query("view_count:>3");
+    let recent = &harness.state().settings.recent_queries;
+    assert_eq!(recent.len(), 20);
+    assert_eq!(recent[0], "view_count:>3");
+    assert_eq!(recent.iter().filter(|q| *q == "view_count:>3").count(), 1);
+}

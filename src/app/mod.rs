@@ -75,6 +75,8 @@ pub enum Command {
     /// Write the sessions the table selects to the export window's file.
     StartExport,
     CancelExport,
+    /// Keep the query in the bar among the recent queries (the field lost the cursor).
+    RememberQuery,
     /// Ask for a field's common values (the query bar suggests them), once until the data changes.
     FetchKeyValues(String),
     /// Show only the timeline's events that hold this text (empty: all).
@@ -650,6 +652,14 @@ impl ExplorerApp {
         }
     }
 
+    /// Keeps the query in the bar among the recent ones if it parses (the text may be newer
+    /// than the query applied: its debounce may not have run).
+    fn remember_query(&mut self) {
+        if query::parse(&self.query_text).is_ok() {
+            self.settings.remember_query(&self.query_text);
+        }
+    }
+
     /// Notes the filter's keys that no field of the data has (known once the keys arrive).
     fn find_unknown_keys(&mut self) {
         self.unknown_keys.clear();
@@ -733,7 +743,9 @@ impl ExplorerApp {
             Command::SetQuery(text) => {
                 self.query_text = text;
                 self.apply_query_text();
+                self.remember_query();
             }
+            Command::RememberQuery => self.remember_query(),
             Command::AddQueryTerm { key, value, negate } => {
                 let term = query::term_text(&key, &value, negate);
                 let text = if self.query_text.trim().is_empty() { term } else { format!("{} {term}", self.query_text.trim()) };

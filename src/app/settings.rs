@@ -17,7 +17,13 @@ pub struct Settings {
     pub sort_descending: bool,
     pub dark_theme: bool,
     pub show_utc: bool,
+    /// Queries applied with Enter, from a facet or a field, or left in the bar: the newest
+    /// first, each once, at most [`RECENT_QUERIES`].
+    pub recent_queries: Vec<String>,
 }
+
+/// How many recent queries the window remembers.
+pub const RECENT_QUERIES: usize = 20;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -28,7 +34,21 @@ impl Default for Settings {
             sort_descending: true,
             dark_theme: true,
             show_utc: false,
+            recent_queries: Vec::new(),
         }
+    }
+}
+
+impl Settings {
+    /// Puts `query` first among the recent queries (once, trimmed; an empty one is not kept).
+    pub fn remember_query(&mut self, query: &str) {
+        let query = query.trim();
+        if query.is_empty() {
+            return;
+        }
+        self.recent_queries.retain(|q| q != query);
+        self.recent_queries.insert(0, query.to_string());
+        self.recent_queries.truncate(RECENT_QUERIES);
     }
 }
 

@@ -2,7 +2,7 @@
 
 use crate::app::settings::{TimeRange, PRESETS};
 use crate::app::{format, Command, ExplorerApp};
-use crate::query_complete::{key_suggestions, value_suggestions, word_at, Suggestion, Word};
+use crate::query_complete::{key_suggestions, recent_suggestions, value_suggestions, word_at, Suggestion, Word};
 
 pub fn query_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     ui.add_space(4.0);
@@ -32,13 +32,21 @@ pub fn query_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             let (new_text, cursor) = suggestion.apply(&app.query_text);
             select_chars(ui.ctx(), edit_id, cursor, cursor);
             response.request_focus();
-            app.commands.push(Command::EditQuery(new_text));
+            if suggestion.whole_query {
+                app.commands.push(Command::SetQuery(new_text));
+            } else {
+                app.commands.push(Command::EditQuery(new_text));
+            }
         } else {
             if response.changed() {
                 app.commands.push(Command::EditQuery(text.clone()));
             }
-            if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-                app.commands.push(Command::SetQuery(text));
+            if response.lost_focus() {
+                if ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                    app.commands.push(Command::SetQuery(text));
+                } else {
+                    app.commands.push(Command::RememberQuery);
+                }
             }
         }
         if !app.query_text.is_empty() && ui.button("✖").on_hover_text("Clear the query").clicked() {
@@ -161,7 +169,7 @@ fn parse_in_zone(text: &str, utc: bool) -> Option<i64> {
 
 /// The suggestions for the word at the query field's cursor while it has focus: fields of the
 /// data for a key, a field's common values after its `key:` (asked for once, shown when they
-/// arrive). None after Esc until the text changes.
+/// arrive), the recent queries while the field is empty. None after Esc until the text changes.
 fn suggestions_for(app: &mut ExplorerApp, ctx: &egui::Context, edit_id: egui::Id) -> Vec<Suggestion> {
     if !ctx.memory(|m| m.has_focus(edit_id)) {
         return Vec::new();
@@ -174,6 +182,9 @@ fn suggestions_for(app: &mut ExplorerApp, ctx: &egui::Context, edit_id: egui::Id
         return Vec::new();
     };
     let query = app.query_text.as_str();
+    if query.trim().is_empty() {
+        return recent_suggestions(&app.settings.recent_queries);
+    }
     let cursor = query.char_indices().nth(cursor_chars).map_or(query.len(), |(i, _)| i);
     match word_at(query, cursor) {
         Some(Word::Key { typed, range }) => key_suggestions(typed, range, &app.known_keys),
@@ -260,7 +271,12 @@ fn suggestions_popup_ui(ui: &egui::Ui, edit_id: egui::Id, field: &egui::Response
                         }
                     });
                 }
-                ui.label(egui::RichText::new("Tab or click: insert · Up, Down: choose · Esc: hide").weak().small());
+                let help = if suggestions.iter().all(|s| s.whole_query) {
+                    "Recent queries · Tab or click: apply · Up, Down: choose · Esc: hide"
+                } else {
+                    "Tab or click: insert · Up, Down: choose · Esc: hide"
+                };
+                ui.label(egui::RichText::new(help).weak().small());
             });
         });
     clicked
