@@ -725,6 +725,12 @@ fn the_errors_tab_lists_finds_and_opens_errors() {
     harness.run_steps(2);
     assert!(harness.query_by_label("2 errors in the selected sessions").is_some());
     // A row opens its session on the error's page.
+    // A right-click on a message offers the field's actions (the menu, then Esc).
+    harness.get_by_label("Product 12 not found").click_secondary();
+    step_until(&mut harness, "the field's menu", |h| h.query_by_label("Reverse filter field value").is_some());
+    assert!(harness.query_by_label("error_message: Product 12 not found").is_some());
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(2);
     harness.get_by_label("Product 12 not found").click();
     wait_until(&mut harness, "the error's page", |a| {
         a.detail.as_ref().is_some_and(|d| d.session.session_id == "sess-ep-2")
@@ -850,6 +856,19 @@ fn the_views_tab_lists_sorts_finds_and_opens_views() {
         a.detail.as_ref().is_some_and(|d| d.session.session_id == row.session_id)
             && a.detail_history.current() == rum_explorer::app::DetailPage::View(row.event_pk)
     });
+
+    // A right-click on a page offers the field's actions: Filter field value filters by it.
+    let row = harness.state().view_list.rows.first().cloned().expect("a row");
+    let page = row.view_path.clone().expect("a page");
+    // The list's cell: the leftmost of the labels (the detail panel names the page too).
+    let in_list = harness.get_all_by_label(&page).min_by(|a, b| a.rect().left().total_cmp(&b.rect().left()));
+    in_list.expect("the row's page").click_secondary();
+    step_until(&mut harness, "the field's menu", |h| h.query_by_label("Filter field value").is_some());
+    assert!(harness.query_by_label(&format!("view_path: {page}")).is_some());
+    harness.get_by_label("Filter field value").click();
+    wait_until(&mut harness, "filtered by the page", |a| a.applied_filter.is_some() && !a.view_list.loading() && a.query_text.contains("view_path:"));
+    assert!(harness.state().view_list.rows.iter().all(|r| r.view_path.as_deref() == Some(page.as_str())), "only {page}");
+    harness.state_mut().commands.push(Command::SetQuery(String::new()));
 
     // A query term on the page applies to the views, not only to the sessions.
     harness.state_mut().commands.push(Command::SetViewFind(String::new()));

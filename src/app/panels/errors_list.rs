@@ -74,22 +74,28 @@ pub fn errors_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                 row.set_selected(open_error == Some(error.event_pk));
                 let open = Command::OpenError { session_id: error.session_id.clone(), event_pk: error.event_pk };
                 let message = error.error_message.as_deref().unwrap_or("").lines().next().unwrap_or("");
+                let text_of = |v: &Option<String>| v.clone().unwrap_or_default();
+                // Each cell's text, and the field its right-click menu acts on.
                 let cells = [
-                    format::time_text(error.time_ms, utc),
-                    error.error_type.clone().unwrap_or_default(),
-                    message.to_string(),
-                    error.view_path.clone().unwrap_or_default(),
-                    error.browser.clone().unwrap_or_default(),
-                    error.session_id.clone(),
+                    (format::time_text(error.time_ms, utc), None),
+                    (text_of(&error.error_type), Some(("error_type", text_of(&error.error_type)))),
+                    (message.to_string(), Some(("error_message", text_of(&error.error_message)))),
+                    (text_of(&error.view_path), Some(("view_path", text_of(&error.view_path)))),
+                    (text_of(&error.browser), Some(("browser", text_of(&error.browser)))),
+                    (error.session_id.clone(), Some(("session_id", error.session_id.clone()))),
                 ];
                 let mut clicked = false;
-                for (column, text) in cells.into_iter().enumerate() {
+                for (column, (text, field)) in cells.into_iter().enumerate() {
                     let (_, response) = row.col(|ui| {
                         let text = egui::RichText::new(text);
                         let text = if column == 2 { text.color(kind_color("error")) } else { text };
-                        // A click on the text opens the error too (a label takes its own clicks).
-                        if ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click())).on_hover_text("Open this error in its session").clicked() {
-                            clicked = true;
+                        // A click on the text opens the error too (a label takes its own clicks);
+                        // a right-click offers the field's actions.
+                        let label = ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click()));
+                        let label = label.on_hover_text("Open this error in its session; right-click for the field's actions");
+                        clicked |= label.clicked();
+                        if let Some((key, value)) = &field {
+                            label.context_menu(|ui| super::list_cell_actions_ui(commands, ui, key, value, &error.session_id));
                         }
                     });
                     clicked |= response.clicked();

@@ -115,6 +115,17 @@ fn menu_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
 }
 
 /// A colour that stands for an event kind, in both themes.
+/// The right-click menu of a cell in the Views and Errors tabs: the field's actions, and the
+/// row's session ID to copy.
+pub fn list_cell_actions_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, key: &str, value: &str, session_id: &str) {
+    ui.add(egui::Label::new(egui::RichText::new(format!("{key}: {value}")).weak()).truncate());
+    ui.separator();
+    detail::field_action_buttons_ui(commands, ui, key, value, true);
+    if ui.button("Copy session ID").clicked() {
+        commands.push(Command::Copy(session_id.to_string()));
+    }
+}
+
 pub fn kind_color(kind: &str) -> egui::Color32 {
     match kind {
         "view" => egui::Color32::from_rgb(66, 133, 244),

@@ -89,25 +89,31 @@ pub fn views_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                 let view = &rows[row.index()];
                 row.set_selected(open_view == Some(view.event_pk));
                 let mut clicked = false;
-                let mut cell = |row: &mut egui_extras::TableRow, text: egui::RichText, hover: &str| {
+                let mut menu_commands = Vec::new();
+                // A click opens the view; a right-click offers the field's actions.
+                let mut cell = |row: &mut egui_extras::TableRow, text: egui::RichText, hover: &str, field: Option<(&str, String)>| {
                     let (_, response) = row.col(|ui| {
-                        // A click on the text opens the view too (a label takes its own clicks).
-                        if ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click())).on_hover_text(hover).clicked() {
-                            clicked = true;
+                        let label = ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click())).on_hover_text(hover);
+                        clicked |= label.clicked();
+                        if let Some((key, value)) = &field {
+                            label.context_menu(|ui| super::list_cell_actions_ui(&mut menu_commands, ui, key, value, &view.session_id));
                         }
                     });
                     clicked |= response.clicked();
                 };
-                let open_hint = "Open this view's performance in its session";
-                cell(&mut row, egui::RichText::new(format::time_text(view.time_ms, utc)), open_hint);
+                let open_hint = "Open this view's performance in its session; right-click for the field's actions";
+                cell(&mut row, egui::RichText::new(format::time_text(view.time_ms, utc)), open_hint, None);
                 let page = view.view_path.clone().unwrap_or_default();
                 let page_hint = view.view_url.clone().unwrap_or_else(|| open_hint.to_string());
-                cell(&mut row, egui::RichText::new(page).color(kind_color("view")), &page_hint);
+                cell(&mut row, egui::RichText::new(&page).color(kind_color("view")), &page_hint, Some(("view_path", page.clone())));
                 for (column_sort, _) in VITAL_COLUMNS {
-                    cell(&mut row, vital_text(view, column_sort), open_hint);
+                    let raw = vital_raw(view, column_sort).map(|v| v.to_string());
+                    cell(&mut row, vital_text(view, column_sort), open_hint, raw.map(|v| (column_sort.key(), v)));
                 }
-                cell(&mut row, egui::RichText::new(view.browser.clone().unwrap_or_default()), open_hint);
-                cell(&mut row, egui::RichText::new(view.session_id.clone()), open_hint);
+                let browser = view.browser.clone().unwrap_or_default();
+                cell(&mut row, egui::RichText::new(&browser), open_hint, Some(("browser", browser.clone())));
+                cell(&mut row, egui::RichText::new(view.session_id.clone()), open_hint, Some(("session_id", view.session_id.clone())));
+                commands.append(&mut menu_commands);
                 if clicked {
                     commands.push(Command::OpenView { session_id: view.session_id.clone(), event_pk: view.event_pk });
                 }
@@ -132,17 +138,21 @@ fn sort_header_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, title: &str, c
     }
 }
 
-/// One vital of a view in its unit, coloured by its rating; empty when the view has none.
-fn vital_text(view: &ViewEventRow, sort: ViewSort) -> egui::RichText {
-    let raw = match sort {
+/// A view's value of the column `sort` orders by, as stored (ns for durations).
+fn vital_raw(view: &ViewEventRow, sort: ViewSort) -> Option<f64> {
+    match sort {
         ViewSort::Time => None,
         ViewSort::LoadingTime => view.loading_time_ns,
         ViewSort::FirstContentfulPaint => view.first_contentful_paint_ns,
         ViewSort::LargestContentfulPaint => view.largest_contentful_paint_ns,
         ViewSort::CumulativeLayoutShift => view.cumulative_layout_shift,
         ViewSort::InteractionToNextPaint => view.interaction_to_next_paint_ns,
-    };
-    let (Some(raw), Some(metric)) = (raw, crate::vitals::metric(sort.key())) else { return egui::RichText::new("") };
+    }
+}
+
+/// One vital of a view in its unit, coloured by its rating; empty when the view has none.
+fn vital_text(view: &ViewEventRow, sort: ViewSort) -> egui::RichText {
+    let (Some(raw), Some(metric)) = (vital_raw(view, sort), crate::vitals::metric(sort.key())) else { return egui::RichText::new("") };
     let value = metric.display_value(raw);
     let text = egui::RichText::new(metric.format(value));
     match metric.rate(value) {
