@@ -736,6 +736,25 @@ fn the_errors_tab_lists_finds_and_opens_errors() {
         a.detail.as_ref().is_some_and(|d| d.session.session_id == "sess-ep-2")
             && matches!(a.detail_history.current(), rum_explorer::app::DetailPage::Error(_))
     });
+    // Down and Up open the next and the previous error of the list.
+    let listed: Vec<i64> = harness.state().error_list.rows.iter().map(|r| r.event_pk).collect();
+    let open_error = |a: &ExplorerApp| match a.detail_history.current() {
+        rum_explorer::app::DetailPage::Error(pk) if a.detail.is_some() => Some(pk),
+        _ => None,
+    };
+    let first = open_error(harness.state()).and_then(|pk| listed.iter().position(|p| *p == pk)).expect("the open error is listed");
+    let (key, other) = if first == 0 { (egui::Key::ArrowDown, 1) } else { (egui::Key::ArrowUp, first - 1) };
+    harness.key_press(key);
+    wait_until(&mut harness, "the neighbouring error", |a| open_error(a) == Some(listed[other]));
+    harness.key_press(if key == egui::Key::ArrowDown { egui::Key::ArrowUp } else { egui::Key::ArrowDown });
+    wait_until(&mut harness, "back to the first", |a| open_error(a) == Some(listed[first]));
+    // From the error's page, List these errors lists its occurrences in the Errors tab.
+    wait_until(&mut harness, "same errors", |a| a.error_occurrences.as_ref().is_some_and(|o| o.spread.is_some()));
+    let occurrences = harness.state().error_occurrences.as_ref().and_then(|o| o.spread.as_ref()).map(|s| s.events);
+    harness.get_by_label("List these errors").click();
+    wait_until(&mut harness, "its occurrences", |a| a.applied_filter.is_some() && !a.error_list.loading() && a.error_list.total == occurrences);
+    assert!(harness.state().error_list.rows.iter().all(|r| r.error_message.as_deref() == Some("Product 12 not found")));
+    harness.state_mut().commands.push(Command::SetQuery(String::new()));
     // The query (the first text field) selects the sessions the list reads.
     let query_bar = || harness.get_all_by_role(egui::accesskit::Role::TextInput).next().expect("the query bar");
     query_bar().focus();

@@ -130,10 +130,18 @@ fn same_error_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, this_time_ms: i64) {
     if let Some(m) = &occurrences.error_message {
         terms.push(term_text("error_message", m, false));
     }
-    if !terms.is_empty()
-        && ui.button("Show sessions with this error").on_hover_text("Replace the explorer's query with this error's type and message").clicked()
-    {
-        app.commands.push(Command::SetQuery(terms.join(" ")));
+    if !terms.is_empty() {
+        ui.horizontal(|ui| {
+            let query = terms.join(" ");
+            if ui.button("Show sessions with this error").on_hover_text("Replace the explorer's query with this error's type and message").clicked() {
+                app.commands.push(Command::SetQuery(query.clone()));
+            }
+            let hint = "Every occurrence, newest first, in the Errors tab (the query becomes this error's type and message)";
+            if ui.button("List these errors").on_hover_text(hint).clicked() {
+                app.commands.push(Command::SetQuery(query));
+                app.commands.push(Command::ShowTab(crate::app::MainTab::Errors));
+            }
+        });
     }
 }
 

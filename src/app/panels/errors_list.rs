@@ -49,7 +49,16 @@ pub fn errors_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     };
     let rows = &app.error_list.rows;
     let commands = &mut app.commands;
-    TableBuilder::new(ui)
+    let open_index = rows.iter().position(|r| Some(r.event_pk) == open_error);
+    let step = super::list_step(ui, open_index, rows.len());
+    if let Some(error) = step.and_then(|i| rows.get(i)) {
+        commands.push(Command::OpenError { session_id: error.session_id.clone(), event_pk: error.event_pk });
+    }
+    let mut table = TableBuilder::new(ui);
+    if let Some(index) = step {
+        table = table.scroll_to_row(index, None);
+    }
+    table
         .id_salt("errors_list")
         .striped(true)
         .resizable(true)

@@ -115,6 +115,21 @@ fn menu_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
 }
 
 /// A colour that stands for an event kind, in both themes.
+/// Down / Up in the Views and Errors tabs (while no text field has the cursor): the row to
+/// open after the open one (`open_index`), or the first.
+pub fn list_step(ui: &egui::Ui, open_index: Option<usize>, rows: usize) -> Option<usize> {
+    if rows == 0 || ui.ctx().memory(|m| m.focused().is_some()) {
+        return None;
+    }
+    let (down, up) = ui.input(|i| (i.key_pressed(egui::Key::ArrowDown), i.key_pressed(egui::Key::ArrowUp)));
+    match (open_index, down, up) {
+        (None, true, _) | (None, _, true) => Some(0),
+        (Some(i), true, _) => Some((i + 1).min(rows - 1)).filter(|next| *next != i),
+        (Some(i), _, true) => i.checked_sub(1),
+        _ => None,
+    }
+}
+
 /// The right-click menu of a cell in the Views and Errors tabs: the field's actions, and the
 /// row's session ID to copy.
 pub fn list_cell_actions_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, key: &str, value: &str, session_id: &str) {

@@ -56,6 +56,11 @@ pub fn views_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     let (sort, descending) = (app.view_list.sort, app.view_list.descending);
     let rows = &app.view_list.rows;
     let commands = &mut app.commands;
+    let open_index = rows.iter().position(|r| Some(r.event_pk) == open_view);
+    let step = super::list_step(ui, open_index, rows.len());
+    if let Some(view) = step.and_then(|i| rows.get(i)) {
+        commands.push(Command::OpenView { session_id: view.session_id.clone(), event_pk: view.event_pk });
+    }
     let mut table = TableBuilder::new(ui)
         .id_salt("views_list")
         .striped(true)
@@ -66,6 +71,9 @@ pub fn views_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         .column(Column::initial(240.0).at_least(80.0).clip(true));
     for _ in VITAL_COLUMNS {
         table = table.column(Column::initial(86.0).at_least(50.0));
+    }
+    if let Some(index) = step {
+        table = table.scroll_to_row(index, None);
     }
     table
         .column(Column::initial(100.0).at_least(60.0).clip(true))
