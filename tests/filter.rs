@@ -583,3 +583,87 @@ fn unknown_keys_are_found_and_the_closest_field_offered() {
         r#"browser:Chrome -browser:Safari (xbrwoser:1 OR view_path:"brwoser:x") brwoser"#
     );
 }
+
+/// The Views and Errors lists against the sessions' own timelines, for session, page and
+/// error filters, in every order, whether the lists seek each selected session's events or
+/// test every event against the set of selected sessions.
+#[test]
+fn views_and_errors_lists_are_the_selected_sessions_events_either_way() {
+    use rum_explorer::store::ViewSort;
+    let mut f = fixture();
+    let filters = [
+        "",
+        "browser:Chrome",
+        "browser:Chrome error_count:>0",
+        "view_path:/checkout/payment",
+        "view_path:/cart browser:Safari",
+        "-view_path:/cart* browser:Chrome",
+        "error_type:TypeError",
+        "error_type:TypeError browser:Chrome",
+        "country:Japan OR os:iOS",
+        "loading_time:>3000000000",
+    ];
+    for filter in filters {
+        let parsed = if filter.is_empty() { None } else { query::parse(filter).expect("parse") };
+        let q = SessionQuery { filter: parsed.clone(), ..Default::default() };
+        let selected: BTreeSet<String> = if filter.is_empty() { f.sessions.iter().map(|s| s.session_id.clone()).collect() } else { ids_for(&f, filter) };
+        // The terms on view and error fields apply to the events too.
+        let terms: Vec<Expr> = parsed.as_ref().map(|p| p.expr.top_level_terms().into_iter().cloned().collect()).unwrap_or_default();
+        let holds = |event: &rum_explorer::store::TimelineEvent, keys: &[&str]| {
+            terms.iter().all(|term| match term {
+                Expr::Term { key, matcher: Matcher::Equals(value) } if keys.contains(&key.as_str()) => event.get_str(key) == Some(value.as_str()),
+                Expr::Term { key, matcher: Matcher::Compare(_, value) } if keys.contains(&key.as_str()) => {
+                    let bound: f64 = value.parse().expect("a number");
+                    event.get(key).and_then(|v| v.as_f64()).is_some_and(|v| v > bound)
+                }
+                _ => true,
+            })
+        };
+        let mut views: Vec<(i64, i64)> = Vec::new();
+        let mut errors: Vec<(i64, i64)> = Vec::new();
+        for (session, detail) in f.sessions.iter().zip(&f.details) {
+            if !selected.contains(&session.session_id) {
+                continue;
+            }
+            for event in &detail.events {
+                if event.kind == "view" && holds(event, &["view_path", "loading_time"]) {
+                    views.push((event.time_ms, event.event_pk));
+                }
+                if event.kind == "error" && holds(event, &["error_type"]) {
+                    errors.push((event.time_ms, event.event_pk));
+                }
+            }
+        }
+        views.sort_by(|a, b| b.cmp(a));
+        errors.sort_by(|a, b| b.cmp(a));
+        assert!(!views.is_empty(), "{filter}: selects views");
+        let loading: std::collections::HashMap<i64, Option<f64>> = f
+            .details
+            .iter()
+            .flat_map(|d| d.events.iter())
+            .filter(|e| e.kind == "view")
+            .map(|e| (e.event_pk, e.get("loading_time").and_then(|v| v.as_f64())))
+            .collect();
+        for few_sessions in [usize::MAX, 0] {
+            f.store.event_list_few_sessions = few_sessions;
+            let (rows, total) = f.store.view_events(&q, "", ViewSort::Time, true, 100_000).expect("views");
+            let listed: Vec<(i64, i64)> = rows.iter().map(|r| (r.time_ms, r.event_pk)).collect();
+            assert_eq!(listed, views, "{filter}, sought per session: {}", few_sessions > 0);
+            assert_eq!(total as usize, views.len(), "{filter}: the total");
+            let (first, _) = f.store.view_events(&q, "", ViewSort::Time, true, 3).expect("views");
+            assert_eq!(first.iter().map(|r| (r.time_ms, r.event_pk)).collect::<Vec<_>>(), views[..3.min(views.len())].to_vec());
+            // The slowest first: the loading times in order, the views without one last.
+            let (slowest, _) = f.store.view_events(&q, "", ViewSort::LoadingTime, true, 100_000).expect("views");
+            let mut want: Vec<Option<f64>> = views.iter().map(|v| loading[&v.1]).collect();
+            want.sort_by(|a, b| match (a, b) {
+                (Some(a), Some(b)) => b.total_cmp(a),
+                (a, b) => b.is_some().cmp(&a.is_some()),
+            });
+            assert_eq!(slowest.iter().map(|r| r.loading_time_ns).collect::<Vec<_>>(), want, "{filter}: by loading time");
+            let (rows, total) = f.store.error_events(&q, "", 100_000).expect("errors");
+            let listed: Vec<(i64, i64)> = rows.iter().map(|r| (r.time_ms, r.event_pk)).collect();
+            assert_eq!(listed, errors, "{filter}: errors, sought per session: {}", few_sessions > 0);
+            assert_eq!(total as usize, errors.len(), "{filter}: the errors' total");
+        }
+    }
+}

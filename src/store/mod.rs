@@ -94,6 +94,9 @@ pub struct Store {
     /// Selected sessions up to which a sort without an index looks each one's value up on its
     /// own rather than reading every event (see [`value_sort::FEW_SESSIONS`]; tests move it).
     pub value_lookup_sessions: usize,
+    /// Selected sessions up to which the Views and Errors lists seek each one's events rather
+    /// than test every event against the set (see `EVENT_LIST_FEW_SESSIONS`; tests move it).
+    pub event_list_few_sessions: usize,
     /// The last list sorted by a column without an index, all its keys in order: its pages
     /// are slices of it until the data changes (see `value_sort`).
     pub(crate) sorted_keys_cache: RefCell<value_sort::SortCache>,
@@ -301,6 +304,7 @@ impl Store {
             input_bytes_per_session_estimate: INPUT_BYTES_PER_SESSION_ESTIMATE,
             parser_threads: None,
             value_lookup_sessions: value_sort::FEW_SESSIONS,
+            event_list_few_sessions: queries::EVENT_LIST_FEW_SESSIONS,
             sorted_keys_cache: RefCell::new(value_sort::SortCache::default()),
         }
     }

@@ -283,7 +283,7 @@ fn optional_text(value: ValueRef<'_>) -> Option<std::borrow::Cow<'_, str>> {
 /// A set of session_pk values: a bitmap, as they are dense row ids (a hash set holds any
 /// that are negative or far beyond the rest).
 #[derive(Default)]
-struct SessionSet {
+pub(super) struct SessionSet {
     words: Vec<u64>,
     outliers: FxHashSet<i64>,
 }
@@ -292,7 +292,7 @@ struct SessionSet {
 const SESSION_SET_BITMAP_LIMIT: i64 = 1 << 28;
 
 impl SessionSet {
-    fn insert(&mut self, session_pk: i64) {
+    pub(super) fn insert(&mut self, session_pk: i64) {
         if !(0..SESSION_SET_BITMAP_LIMIT).contains(&session_pk) {
             self.outliers.insert(session_pk);
             return;
@@ -315,7 +315,7 @@ impl SessionSet {
         self.outliers.extend(other.outliers);
     }
 
-    fn contains(&self, session_pk: i64) -> bool {
+    pub(super) fn contains(&self, session_pk: i64) -> bool {
         if !(0..SESSION_SET_BITMAP_LIMIT).contains(&session_pk) {
             return self.outliers.contains(&session_pk);
         }

@@ -471,11 +471,16 @@ impl Store {
     /// a set when `q` selects.
     pub fn error_events(&self, q: &SessionQuery, find: &str, limit: usize) -> StoreResult<(Vec<ErrorEventRow>, u64)> {
         let find = find.trim().to_lowercase();
-        let find_sql = "(instr(lower(e.error_message), ?{find}) > 0 OR instr(lower(e.error_type), ?{find}) > 0)";
-        let scope = EventListScope::of(q, "error", ERROR_FILTER_KEYS, &find, find_sql);
-        let from = format!("FROM events e INDEXED BY events_error_groups WHERE {}", scope.conditions.join(" AND "));
-        let mut params = scope.params;
-        let total = self.event_list_total(&scope.count_from_sessions, &from, &params, "error_count")?;
+        let ask = EventListAsk {
+            kind: "error",
+            event_keys: ERROR_FILTER_KEYS,
+            find: &find,
+            find_sql: "(instr(lower(e.error_message), ?{find}) > 0 OR instr(lower(e.error_type), ?{find}) > 0)",
+            count_column: "error_count",
+            covering_index: "events_error_groups",
+        };
+        let EventListScope { from, mut params, total_from_sessions } = self.event_list_scope(q, &ask)?;
+        let total = self.event_list_total(total_from_sessions, &from, &params)?;
         params.push(SqlValue::Integer(limit as i64));
         let sql = format!(
             "SELECT e.event_pk, e.time_ms, e.error_type, e.error_message, e.view_path, e.session_pk {from}
@@ -505,7 +510,7 @@ impl Store {
             (row.session_id, row.browser) = session.query_row([session_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.push(row);
         }
-        Ok((rows, total as u64))
+        Ok((rows, total))
     }
 
     /// The views of the sessions `q` selects whose page path holds `find` (ASCII
@@ -515,10 +520,16 @@ impl Store {
     /// covering index (time, page and vitals), the URL and time spent of the listed views only.
     pub fn view_events(&self, q: &SessionQuery, find: &str, sort: ViewSort, descending: bool, limit: usize) -> StoreResult<(Vec<ViewEventRow>, u64)> {
         let find = find.trim().to_lowercase();
-        let scope = EventListScope::of(q, "view", VIEW_FILTER_KEYS, &find, "instr(lower(e.view_path), ?{find}) > 0");
-        let from = format!("FROM events e INDEXED BY events_view_timings WHERE {}", scope.conditions.join(" AND "));
-        let mut params = scope.params;
-        let total = self.event_list_total(&scope.count_from_sessions, &from, &params, "view_count")?;
+        let ask = EventListAsk {
+            kind: "view",
+            event_keys: VIEW_FILTER_KEYS,
+            find: &find,
+            find_sql: "instr(lower(e.view_path), ?{find}) > 0",
+            count_column: "view_count",
+            covering_index: "events_view_timings",
+        };
+        let EventListScope { from, mut params, total_from_sessions } = self.event_list_scope(q, &ask)?;
+        let total = self.event_list_total(total_from_sessions, &from, &params)?;
         params.push(SqlValue::Integer(limit as i64));
         let column = sort.column();
         let direction = if descending { "DESC" } else { "ASC" };
@@ -564,19 +575,83 @@ impl Store {
             (row.view_url, row.time_spent_ns) = view.query_row([row.event_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.push(row);
         }
-        Ok((rows, total as u64))
+        Ok((rows, total))
     }
 
-    /// How many events an event list selects: the selected sessions' count of the kind when
-    /// nothing narrows the events themselves (a pass over the sessions, not over millions of
-    /// events), else a count of the events.
-    fn event_list_total(&self, count_from_sessions: &Option<String>, from: &str, params: &[SqlValue], count_column: &str) -> StoreResult<u64> {
-        let sql = match count_from_sessions {
-            Some(where_sql) => format!("SELECT coalesce(sum(s.{count_column}), 0) FROM sessions s WHERE {where_sql}"),
-            None => format!("SELECT count(*) {from}"),
-        };
-        let total: i64 = self.conn.prepare_cached(&sql)?.query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+    /// How many events an event list selects: the sessions' count when that is the answer,
+    /// else a count of the events.
+    fn event_list_total(&self, total_from_sessions: Option<u64>, from: &str, params: &[SqlValue]) -> StoreResult<u64> {
+        if let Some(total) = total_from_sessions {
+            return Ok(total);
+        }
+        let total: i64 = self.conn.prepare_cached(&format!("SELECT count(*) {from}"))?.query_row(params_from_iter(params.iter()), |r| r.get(0))?;
         Ok(total as u64)
+    }
+
+    /// The events an event list reads (see [`EventListAsk`]). The query's top-level terms on
+    /// the event fields apply to the events too; a positive one then no longer selects
+    /// sessions, which the event matching it implies (a set of sessions built for nothing cost
+    /// seconds at 1,000,000 sessions). The other terms select sessions in one pass over them,
+    /// which also sums their count of the kind (the total, when nothing narrows the events).
+    /// A few sessions have their events sought by session; more are a set that each event of
+    /// the kind's index is tested against (an `IN` over a subquery probed a temporary B-tree
+    /// per event: 2.5 s for `browser:Chrome` sorted by loading time at 1,000,000 sessions).
+    fn event_list_scope(&self, q: &SessionQuery, ask: &EventListAsk<'_>) -> StoreResult<EventListScope> {
+        let mut sessions = SessionQuery { filter: q.filter.as_ref().and_then(|f| query::without_positive_top_level_terms(f, ask.event_keys)), ..q.clone() };
+        sessions.extra_columns.clear();
+        let (where_sql, where_params) = session_where(&sessions);
+        let mut conditions = vec![format!("e.kind = '{}'", ask.kind)];
+        let mut params = Vec::new();
+        let mut narrowed = false;
+        if let Some(filter) = &q.filter {
+            let column_of = |key: &str| crate::model::event_column_for_key(key).map(|c| format!("e.{}", c.column)).unwrap_or_else(|| format!("e.{key}"));
+            let on_events = query::top_level_term_predicates(filter, ask.event_keys, column_of, &mut params);
+            narrowed |= !on_events.is_empty();
+            conditions.extend(on_events);
+        }
+        if !ask.find.is_empty() {
+            params.push(SqlValue::Text(ask.find.to_string()));
+            conditions.push(ask.find_sql.replace("{find}", &params.len().to_string()));
+            narrowed = true;
+        }
+        let mut index = format!("INDEXED BY {}", ask.covering_index);
+        let count_of_sessions = if where_sql == "1" {
+            let sql = format!("SELECT coalesce(sum({}), 0) FROM sessions", ask.count_column);
+            self.conn.prepare_cached(&sql)?.query_row([], |r| r.get::<_, i64>(0))?
+        } else {
+            let sql = format!("SELECT s.session_pk, s.{} FROM sessions s WHERE {where_sql}", ask.count_column);
+            let (mut session_pks, mut count) = (Vec::new(), 0i64);
+            {
+                // Done with before the set's function is registered: SQLite refuses to replace a
+                // function while a statement runs.
+                let mut statement = self.conn.prepare_cached(&sql)?;
+                let mut rows = statement.query(params_from_iter(where_params.iter()))?;
+                while let Some(row) = rows.next()? {
+                    session_pks.push(row.get::<_, i64>(0)?);
+                    count += row.get::<_, i64>(1)?;
+                }
+            }
+            if session_pks.len() <= self.event_list_few_sessions {
+                // Keys from the table itself, written as numbers: nothing a user typed.
+                let keys: Vec<String> = session_pks.iter().map(i64::to_string).collect();
+                conditions.push(format!("e.session_pk IN ({})", keys.join(",")));
+                index = "INDEXED BY events_by_session_key".to_string();
+            } else {
+                let mut set = super::overview::SessionSet::default();
+                for session_pk in session_pks {
+                    set.insert(session_pk);
+                }
+                let flags = rusqlite::functions::FunctionFlags::SQLITE_UTF8 | rusqlite::functions::FunctionFlags::SQLITE_DETERMINISTIC;
+                self.conn.create_scalar_function(IN_SESSION_SET_FUNCTION, 1, flags, move |ctx| Ok(set.contains(ctx.get::<i64>(0)?)))?;
+                conditions.push(format!("{IN_SESSION_SET_FUNCTION}(e.session_pk)"));
+            }
+            count
+        };
+        Ok(EventListScope {
+            from: format!("FROM events e {index} WHERE {}", conditions.join(" AND ")),
+            params,
+            total_from_sessions: (!narrowed).then_some(count_of_sessions as u64),
+        })
     }
 
     /// The most common values of a field across all sessions, with how many sessions have
@@ -731,45 +806,36 @@ impl Store {
 /// The error fields whose top-level query terms the Errors tab applies to the errors it lists.
 pub const ERROR_FILTER_KEYS: &[&str] = &["error_type", "error_message"];
 
-/// Which events of one kind an event list (the Views and Errors tabs) reads: the conditions on
-/// an events row `e`, and, when nothing but the sessions narrows them, the sessions' condition
-/// whose count column gives the total.
+/// Which events of one kind an event list (the Views and Errors tabs) reads: `FROM events e
+/// … WHERE …` with its parameters, and the total when the selected sessions' own count of the
+/// kind gives it.
 struct EventListScope {
-    conditions: Vec<String>,
+    from: String,
     params: Vec<SqlValue>,
-    count_from_sessions: Option<String>,
+    total_from_sessions: Option<u64>,
 }
 
-impl EventListScope {
-    /// The events of `kind` of the sessions `q` selects. The query's top-level terms on
-    /// `event_keys` apply to the events too; a positive one then no longer selects sessions,
-    /// which the event matching it implies (a set of sessions built for nothing cost seconds
-    /// at 1,000,000 sessions). `find`, lower case, must occur in `find_sql`, which names it
-    /// `?{find}`.
-    fn of(q: &SessionQuery, kind: &str, event_keys: &[&str], find: &str, find_sql: &str) -> EventListScope {
-        let mut sessions = SessionQuery { filter: q.filter.as_ref().and_then(|f| query::without_positive_top_level_terms(f, event_keys)), ..q.clone() };
-        sessions.extra_columns.clear();
-        let (where_sql, mut params) = session_where(&sessions);
-        let mut conditions = vec![format!("e.kind = '{kind}'")];
-        if where_sql != "1" {
-            conditions.push(format!("e.session_pk IN (SELECT s.session_pk FROM sessions s WHERE {where_sql})"));
-        }
-        let mut narrowed = false;
-        if let Some(filter) = &q.filter {
-            let column_of = |key: &str| crate::model::event_column_for_key(key).map(|c| format!("e.{}", c.column)).unwrap_or_else(|| format!("e.{key}"));
-            let on_events = query::top_level_term_predicates(filter, event_keys, column_of, &mut params);
-            narrowed |= !on_events.is_empty();
-            conditions.extend(on_events);
-        }
-        if !find.is_empty() {
-            params.push(SqlValue::Text(find.to_string()));
-            conditions.push(find_sql.replace("{find}", &params.len().to_string()));
-            narrowed = true;
-        }
-        let count_from_sessions = (!narrowed).then_some(where_sql);
-        EventListScope { conditions, params, count_from_sessions }
-    }
+/// What an event list asks for: the events of `kind` of the sessions a query selects.
+struct EventListAsk<'a> {
+    kind: &'a str,
+    /// The fields whose top-level query terms apply to the events themselves.
+    event_keys: &'a [&'a str],
+    /// Lower case text that must occur in `find_sql`, which names it `?{find}`; empty: none.
+    find: &'a str,
+    find_sql: &'a str,
+    /// The sessions' count of this kind (`view_count`).
+    count_column: &'a str,
+    /// The partial index over this kind's events that the list reads in order.
+    covering_index: &'a str,
 }
+
+/// Up to this many selected sessions, an event list seeks each session's events; beyond, it
+/// reads the kind's index and tests each event's session against a set of them.
+pub const EVENT_LIST_FEW_SESSIONS: usize = 2000;
+
+/// The SQL function that tests an event's session against the selected set
+/// (`rum_in_session_set(e.session_pk)`), registered for each list that uses it.
+const IN_SESSION_SET_FUNCTION: &str = "rum_in_session_set";
 
 /// The view fields whose top-level query terms the Views tab applies to the views it lists.
 pub const VIEW_FILTER_KEYS: &[&str] = &[
