@@ -504,10 +504,9 @@ impl Store {
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut session = self.conn.prepare_cached("SELECT session_id, browser FROM sessions WHERE session_pk = ?1")?;
         let mut rows = Vec::with_capacity(found.len());
         for (mut row, session_pk) in found {
-            (row.session_id, row.browser) = session.query_row([session_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            (row.session_id, row.browser) = self.session_id_and_browser(session_pk)?;
             rows.push(row);
         }
         Ok((rows, total))
@@ -567,15 +566,20 @@ impl Store {
                 ))
             })?
             .collect::<Result<Vec<_>, _>>()?;
-        let mut session = self.conn.prepare_cached("SELECT session_id, browser FROM sessions WHERE session_pk = ?1")?;
         let mut view = self.conn.prepare_cached("SELECT view_url, time_spent_ns FROM events WHERE event_pk = ?1")?;
         let mut rows = Vec::with_capacity(found.len());
         for (mut row, session_pk) in found {
-            (row.session_id, row.browser) = session.query_row([session_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            (row.session_id, row.browser) = self.session_id_and_browser(session_pk)?;
             (row.view_url, row.time_spent_ns) = view.query_row([row.event_pk], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.push(row);
         }
         Ok((rows, total))
+    }
+
+    /// A listed event's session, as the lists show it.
+    fn session_id_and_browser(&self, session_pk: i64) -> StoreResult<(String, Option<String>)> {
+        let mut statement = self.conn.prepare_cached("SELECT session_id, browser FROM sessions WHERE session_pk = ?1")?;
+        Ok(statement.query_row([session_pk], |r| Ok((r.get(0)?, r.get(1)?)))?)
     }
 
     /// How many events an event list selects: the sessions' count when that is the answer,

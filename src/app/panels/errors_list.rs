@@ -7,35 +7,30 @@ use egui_extras::{Column, TableBuilder};
 
 pub fn errors_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     let list = &app.error_list;
-    ui.horizontal(|ui| {
-        let mut find = list.find.clone();
-        let edit = egui::TextEdit::singleline(&mut find).hint_text("Find in the errors' type and message").desired_width(280.0);
-        if ui.add(edit).changed() {
-            app.commands.push(Command::SetErrorFind(find));
+    let shown = list.rows.len() as u64;
+    let count_text = |total: u64| {
+        if total > shown {
+            format!("{} errors in the selected sessions; the newest {} are listed", format::grouped(total), format::grouped(shown))
+        } else {
+            format!("{} errors in the selected sessions", format::grouped(total))
         }
-        match list.total {
-            Some(total) => {
-                let shown = list.rows.len() as u64;
-                let text = if total > shown {
-                    format!("{} errors in the selected sessions; the newest {} are listed", format::grouped(total), format::grouped(shown))
-                } else {
-                    format!("{} errors in the selected sessions", format::grouped(total))
-                };
-                ui.label(text);
-            }
-            None => {
-                ui.label(egui::RichText::new("Reading the errors…").weak());
-            }
-        }
-        if list.loading() {
-            ui.spinner();
-        } else if list.total.is_some_and(|total| total > list.rows.len() as u64) {
-            let more = format!("List {} more, older ones", format::grouped(list.page_rows as u64));
-            if ui.button("Show older errors").on_hover_text(more).clicked() {
-                app.commands.push(Command::ShowOlderErrors);
-            }
-        }
-    });
+    };
+    let header = super::ListHeader {
+        find: &list.find,
+        find_hint: "Find in the errors' type and message",
+        count_text: list.total.map(count_text),
+        reading_text: "Reading the errors…",
+        loading: list.loading(),
+        more: list.total.filter(|total| *total > shown).map(|_| ("Show older errors", format!("List {} more, older ones", format::grouped(list.page_rows as u64)))),
+    };
+    let input = super::list_header_ui(ui, header);
+    if let Some(find) = input.find {
+        app.commands.push(Command::SetErrorFind(find));
+    }
+    if input.more {
+        app.commands.push(Command::ShowOlderErrors);
+    }
+    let list = &app.error_list;
     if list.total == Some(0) {
         ui.add_space(20.0);
         ui.label(egui::RichText::new("No error in the selected sessions holds that.").weak());

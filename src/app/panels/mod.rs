@@ -115,6 +115,48 @@ fn menu_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
 }
 
 /// A colour that stands for an event kind, in both themes.
+/// What the line above the Views and Errors lists shows.
+pub struct ListHeader<'a> {
+    pub find: &'a str,
+    pub find_hint: &'a str,
+    /// How many there are and how many are listed; None while the first answer is awaited.
+    pub count_text: Option<String>,
+    pub reading_text: &'a str,
+    pub loading: bool,
+    /// The button that lists more, and its hover text; None when all are listed.
+    pub more: Option<(&'a str, String)>,
+}
+
+/// What the user did on a list's header line: the find text typed, and whether they asked for more.
+#[derive(Default)]
+pub struct ListHeaderInput {
+    pub find: Option<String>,
+    pub more: bool,
+}
+
+/// The line above the Views and Errors lists: the find field, the count, a spinner while a
+/// request runs, else the button that lists more.
+pub fn list_header_ui(ui: &mut egui::Ui, header: ListHeader<'_>) -> ListHeaderInput {
+    let mut input = ListHeaderInput::default();
+    ui.horizontal(|ui| {
+        let mut find = header.find.to_string();
+        let edit = egui::TextEdit::singleline(&mut find).hint_text(header.find_hint).desired_width(280.0);
+        if ui.add(edit).changed() {
+            input.find = Some(find);
+        }
+        match header.count_text {
+            Some(text) => ui.label(text),
+            None => ui.label(egui::RichText::new(header.reading_text).weak()),
+        };
+        if header.loading {
+            ui.spinner();
+        } else if let Some((label, hover)) = header.more {
+            input.more = ui.button(label).on_hover_text(hover).clicked();
+        }
+    });
+    input
+}
+
 /// Down / Up in the Views and Errors tabs (while no text field has the cursor): the row to
 /// open after the open one (`open_index`), or the first.
 pub fn list_step(ui: &egui::Ui, open_index: Option<usize>, rows: usize) -> Option<usize> {

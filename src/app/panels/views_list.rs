@@ -19,29 +19,23 @@ const VITAL_COLUMNS: [(ViewSort, &str); 5] = [
 
 pub fn views_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     let list = &app.view_list;
-    ui.horizontal(|ui| {
-        let mut find = list.find.clone();
-        let edit = egui::TextEdit::singleline(&mut find).hint_text("Find in the views' page path").desired_width(280.0);
-        if ui.add(edit).changed() {
-            app.commands.push(Command::SetViewFind(find));
-        }
-        match list.total {
-            Some(total) => {
-                ui.label(count_text(total, list.rows.len() as u64, list.sort, list.descending));
-            }
-            None => {
-                ui.label(egui::RichText::new("Reading the views…").weak());
-            }
-        }
-        if list.loading() {
-            ui.spinner();
-        } else if list.total.is_some_and(|total| total > list.rows.len() as u64) {
-            let more = format!("List {} more", format::grouped(list.page_rows as u64));
-            if ui.button("Show more views").on_hover_text(more).clicked() {
-                app.commands.push(Command::ShowMoreViews);
-            }
-        }
-    });
+    let shown = list.rows.len() as u64;
+    let header = super::ListHeader {
+        find: &list.find,
+        find_hint: "Find in the views' page path",
+        count_text: list.total.map(|total| count_text(total, shown, list.sort, list.descending)),
+        reading_text: "Reading the views…",
+        loading: list.loading(),
+        more: list.total.filter(|total| *total > shown).map(|_| ("Show more views", format!("List {} more", format::grouped(list.page_rows as u64)))),
+    };
+    let input = super::list_header_ui(ui, header);
+    if let Some(find) = input.find {
+        app.commands.push(Command::SetViewFind(find));
+    }
+    if input.more {
+        app.commands.push(Command::ShowMoreViews);
+    }
+    let list = &app.view_list;
     if list.total == Some(0) {
         ui.add_space(20.0);
         ui.label(egui::RichText::new("No view in the selected sessions holds that.").weak());
