@@ -92,6 +92,16 @@ pub enum Command {
         /// The other way: oldest or fastest first.
         #[arg(long)]
         asc: bool,
+        /// One row per page: its views and the p75 of each vital, the most viewed first (or
+        /// the slowest p75 of --sort).
+        #[arg(long)]
+        by_page: bool,
+        /// With --by-page: pages that differ only in numbers and ids as one route (`/products/*`).
+        #[arg(long)]
+        routes: bool,
+        /// With --by-page: only pages (routes) with at least this many views.
+        #[arg(long, default_value_t = 1)]
+        min_views: u64,
         #[arg(long, default_value_t = 50)]
         limit: usize,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -220,7 +230,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             }
             Ok(0)
         }
-        Command::Views { selection, find, sort, asc, limit, format } => {
+        Command::Views { selection, find, sort, asc, by_page, routes, min_views, limit, format } => {
             let Some(view_sort) = crate::store::ViewSort::from_key(&sort) else {
                 let known: Vec<&str> = crate::store::ViewSort::ALL.iter().map(|s| s.key()).collect();
                 return Err(format!("--sort {sort:?}: views sort by {}", known.join(", ")));
@@ -229,6 +239,18 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             let (filter, from_ms, to_ms) = selection_query(selection)?;
             note_unknown_keys(&store, filter.as_ref());
             let q = SessionQuery { filter, from_ms, to_ms, ..Default::default() };
+            if by_page {
+                let mut pages = store.page_summaries(&q, &find, routes).map_err(|e| e.describe(db))?;
+                pages.retain(|p| p.views >= min_views);
+                crate::store::sort_page_summaries(&mut pages, view_sort, !asc);
+                let total = pages.len();
+                pages.truncate(limit);
+                print_pages(&pages, format).map_err(|e| e.to_string())?;
+                if format == OutputFormat::Table {
+                    eprintln!("{} of {} pages", pages.len(), total);
+                }
+                return Ok(0);
+            }
             let (rows, total) = store.view_events(&q, &find, view_sort, !asc, limit).map_err(|e| e.describe(db))?;
             print_views(&rows, format).map_err(|e| e.to_string())?;
             if format == OutputFormat::Table {
@@ -552,6 +574,58 @@ fn print_errors(rows: &[crate::store::ErrorEventRow], format: OutputFormat) -> s
                     truncate(&opt(&r.view_path), 20),
                     truncate(&opt(&r.browser), 10),
                     r.session_id
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn print_pages(pages: &[crate::store::PageSummary], format: OutputFormat) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+    match format {
+        OutputFormat::Json => {
+            writeln!(out, "{}", serde_json::to_string_pretty(pages).map_err(std::io::Error::other)?)?;
+        }
+        OutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer
+                .write_record([
+                    "view_path", "views", "paths", "loading_time_p75_ns", "first_contentful_paint_p75_ns", "largest_contentful_paint_p75_ns",
+                    "cumulative_layout_shift_p75", "interaction_to_next_paint_p75_ns",
+                ])
+                .map_err(std::io::Error::other)?;
+            for p in pages {
+                let cells = [
+                    p.view_path.clone(),
+                    p.views.to_string(),
+                    p.paths.to_string(),
+                    number(p.loading_time_p75_ns),
+                    number(p.first_contentful_paint_p75_ns),
+                    number(p.largest_contentful_paint_p75_ns),
+                    number(p.cumulative_layout_shift_p75),
+                    number(p.interaction_to_next_paint_p75_ns),
+                ];
+                writer.write_record(&cells).map_err(std::io::Error::other)?;
+            }
+            writer.flush()?;
+        }
+        OutputFormat::Table => {
+            let ms = |ns: Option<f64>| ns.map(|ns| human_duration_ms((ns / 1_000_000.0).round() as i64)).unwrap_or_default();
+            writeln!(out, "{:<32}  {:>8}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}", "page", "views", "loading", "FCP", "LCP", "CLS", "INP")?;
+            writeln!(out, "{:<32}  {:>8}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}", "", "", "p75", "p75", "p75", "p75", "p75")?;
+            for p in pages {
+                writeln!(
+                    out,
+                    "{}  {:>8}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}",
+                    truncate(&p.view_path, 32),
+                    p.views,
+                    ms(p.loading_time_p75_ns),
+                    ms(p.first_contentful_paint_p75_ns),
+                    ms(p.largest_contentful_paint_p75_ns),
+                    p.cumulative_layout_shift_p75.map(|v| format!("{v:.3}")).unwrap_or_default(),
+                    ms(p.interaction_to_next_paint_p75_ns),
                 )?;
             }
         }

@@ -667,3 +667,59 @@ fn views_and_errors_lists_are_the_selected_sessions_events_either_way() {
         }
     }
 }
+
+/// The Views tab grouped by page against the sessions' own timelines: each page's (or
+/// route's) views and the p75 (nearest rank) of its loading times and LCPs.
+#[test]
+fn pages_and_routes_have_their_views_and_p75_vitals() {
+    let mut f = fixture();
+    let p75 = |values: &mut Vec<f64>| {
+        values.sort_by(|a, b| a.total_cmp(b));
+        (!values.is_empty()).then(|| values[(values.len() * 3).div_ceil(4) - 1])
+    };
+    for filter in ["", "browser:Chrome", "view_path:/products*"] {
+        let parsed = if filter.is_empty() { None } else { query::parse(filter).expect("parse") };
+        let q = SessionQuery { filter: parsed, ..Default::default() };
+        let selected: BTreeSet<String> = if filter.is_empty() { f.sessions.iter().map(|s| s.session_id.clone()).collect() } else { ids_for(&f, filter) };
+        for as_routes in [false, true] {
+            // Per page or route: views, loading times, LCPs.
+            let mut want: std::collections::BTreeMap<String, (u64, Vec<f64>, Vec<f64>)> = Default::default();
+            for (session, detail) in f.sessions.iter().zip(&f.details) {
+                if !selected.contains(&session.session_id) {
+                    continue;
+                }
+                for view in detail.events.iter().filter(|e| e.kind == "view") {
+                    let path = view.get_str("view_path").unwrap_or("").to_string();
+                    if filter.starts_with("view_path:") && !path.starts_with("/products") {
+                        continue;
+                    }
+                    let key = if as_routes { rum_explorer::error_pattern::message_pattern(&path).into_owned() } else { path };
+                    let entry = want.entry(key).or_default();
+                    entry.0 += 1;
+                    entry.1.extend(view.get("loading_time").and_then(|v| v.as_f64()));
+                    entry.2.extend(view.get("largest_contentful_paint").and_then(|v| v.as_f64()));
+                }
+            }
+            assert!(want.len() > 1, "{filter}: several pages");
+            if as_routes {
+                assert!(want.contains_key("/products/*"), "{filter}: the products route: {:?}", want.keys().collect::<Vec<_>>());
+            }
+            for few_sessions in [usize::MAX, 0] {
+                f.store.event_list_few_sessions = few_sessions;
+                let pages = f.store.page_summaries(&q, "", as_routes).expect("pages");
+                assert!(pages.windows(2).all(|w| w[0].views >= w[1].views), "most viewed first");
+                let got: std::collections::BTreeMap<String, (u64, Option<f64>, Option<f64>)> = pages
+                    .iter()
+                    .map(|p| (p.view_path.clone(), (p.views, p.loading_time_p75_ns, p.largest_contentful_paint_p75_ns)))
+                    .collect();
+                let expected: std::collections::BTreeMap<String, (u64, Option<f64>, Option<f64>)> =
+                    want.iter().map(|(k, (n, l, c))| (k.clone(), (*n, p75(&mut l.clone()), p75(&mut c.clone())))).collect();
+                assert_eq!(got, expected, "{filter}, routes: {as_routes}");
+                if as_routes {
+                    let products = pages.iter().find(|p| p.view_path == "/products/*").expect("route");
+                    assert!(products.paths > 1, "a route counts its pages");
+                }
+            }
+        }
+    }
+}

@@ -953,3 +953,57 @@ fn the_empty_query_bar_offers_recent_queries() {
     assert_eq!(recent[0], "view_count:>3");
     assert_eq!(recent.iter().filter(|q| *q == "view_count:>3").count(), 1);
 }
+
+/// The Views tab by page: routes with their views, sorted by a p75, and a row that filters by
+/// its route and lists its views.
+#[test]
+fn the_views_tab_by_page_lists_routes_and_opens_one() {
+    let (_dir, db) = fixture_db();
+    let views = views_from_details(&db);
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    main_tab(&harness, "Views").click();
+    wait_until(&mut harness, "views", |a| a.view_list.total.is_some() && !a.view_list.loading());
+    harness.get_by_label("By page").click();
+    wait_until(&mut harness, "pages", |a| a.view_list.pages_known());
+    let pages = harness.state().view_list.pages.clone();
+    assert_eq!(pages.iter().map(|p| p.views).sum::<u64>(), views.len() as u64, "every view in one page or route");
+    let products = views.iter().filter(|v| v.2.starts_with("/products/")).count() as u64;
+    assert!(products > 1, "the generated data has product pages");
+    let route = pages.iter().find(|p| p.view_path == "/products/*").cloned().expect("the products route");
+    assert_eq!(route.views, products);
+    harness.run_steps(2);
+    assert!(harness.query_by_label("/products/*").is_some());
+
+    // Sorted by the LCP p75: the slowest first, pages without one last.
+    harness.get_by_label("LCP p75").click();
+    wait_until(&mut harness, "by LCP", |a| a.view_list.page_sort == rum_explorer::store::ViewSort::LargestContentfulPaint);
+    let lcp: Vec<Option<f64>> = harness.state().view_list.pages.iter().map(|p| p.largest_contentful_paint_p75_ns).collect();
+    let known: Vec<f64> = lcp.iter().flatten().copied().collect();
+    assert!(known.windows(2).all(|w| w[0] >= w[1]), "{lcp:?}");
+    assert!(lcp.iter().skip_while(|v| v.is_some()).all(Option::is_none), "without one last: {lcp:?}");
+
+    // Ungrouped, the product pages are rows of their own.
+    harness.get_by_label("Group numbers and ids").click();
+    wait_until(&mut harness, "pages ungrouped", |a| !a.view_list.as_routes && a.view_list.pages_known());
+    assert!(harness.state().view_list.pages.iter().all(|p| p.view_path != "/products/*"));
+    assert_eq!(harness.state().view_list.pages.iter().filter(|p| p.view_path.starts_with("/products/")).map(|p| p.views).sum::<u64>(), products);
+    // At least 3 views hides the pages with fewer.
+    harness.state_mut().commands.push(Command::SetPageMinViews(3));
+    harness.run_steps(2);
+    let hidden = harness.state().view_list.pages.iter().filter(|p| p.views < 3).count();
+    assert!(hidden > 0);
+    assert!(harness.query_by_label_contains(&format!("({hidden} with fewer views not listed)")).is_some());
+    harness.state_mut().commands.push(Command::SetPageMinViews(1));
+    harness.get_by_label("Group numbers and ids").click();
+    wait_until(&mut harness, "routes again", |a| a.view_list.as_routes && a.view_list.pages_known());
+    harness.run_steps(2);
+
+    // A route's row filters by its wildcard and lists its views.
+    harness.get_by_label("/products/*").click();
+    wait_until(&mut harness, "the route's views", |a| {
+        !a.view_list.by_page && a.applied_filter.is_some() && !a.view_list.loading() && a.view_list.total == Some(products)
+    });
+    assert!(harness.state().query_text.contains("view_path:/products/*"), "{}", harness.state().query_text);
+    assert!(harness.state().view_list.rows.iter().all(|r| r.view_path.as_deref().is_some_and(|p| p.starts_with("/products/"))));
+}

@@ -96,6 +96,16 @@ pub enum Command {
     ShowMoreViews,
     /// Open a session's detail on one of its views' performance.
     OpenView { session_id: String, event_pk: i64 },
+    /// The Views tab lists views (false) or pages with their p75 vitals (true).
+    SetViewsByPage(bool),
+    /// Grouped by page, pages that differ only in numbers and ids are one route.
+    SetPageRoutes(bool),
+    /// Grouped by page: the order (`Time` is by views); the same column again turns it round.
+    SortPages(crate::store::ViewSort),
+    /// Grouped by page: only pages with at least this many views.
+    SetPageMinViews(u64),
+    /// Filter by a page (or a route's wildcard) and list its views.
+    OpenPage(crate::store::PageSummary),
 }
 
 /// The Views tab's list: the views of the selected sessions, newest or slowest first.
@@ -115,7 +125,20 @@ pub struct ViewList {
     /// What the rows shown answer, and what the last request asked.
     shown_for: Option<ViewListRequest>,
     requested_for: Option<ViewListRequest>,
+    /// Grouped by page: one row per page (or route) with its views and p75 vitals.
+    pub by_page: bool,
+    pub as_routes: bool,
+    pub min_views: u64,
+    pub page_sort: crate::store::ViewSort,
+    pub page_descending: bool,
+    /// Every page of the current query, in `page_sort`'s order.
+    pub pages: Vec<crate::store::PageSummary>,
+    pages_shown_for: Option<PageListRequest>,
+    pages_requested_for: Option<PageListRequest>,
 }
+
+/// The query generation, find text and grouping of a Views tab request by page.
+type PageListRequest = (u64, String, bool);
 
 /// The query generation, find text, order and limit of a Views tab request.
 type ViewListRequest = (u64, String, crate::store::ViewSort, bool, usize);
@@ -132,6 +155,14 @@ impl Default for ViewList {
             page_rows: worker::VIEW_LIST_PAGE,
             shown_for: None,
             requested_for: None,
+            by_page: false,
+            as_routes: true,
+            min_views: 1,
+            page_sort: crate::store::ViewSort::Time,
+            page_descending: true,
+            pages: Vec::new(),
+            pages_shown_for: None,
+            pages_requested_for: None,
         }
     }
 }
@@ -139,7 +170,16 @@ impl Default for ViewList {
 impl ViewList {
     /// True while the rows shown are not those of the current query, find text and order.
     pub fn loading(&self) -> bool {
-        self.shown_for != self.requested_for
+        if self.by_page {
+            self.pages_shown_for != self.pages_requested_for
+        } else {
+            self.shown_for != self.requested_for
+        }
+    }
+
+    /// Whether the pages of the current query have arrived.
+    pub fn pages_known(&self) -> bool {
+        self.by_page && self.pages_shown_for.is_some() && !self.loading()
     }
 }
 
@@ -578,6 +618,18 @@ impl ExplorerApp {
 
     /// The Views tab's list is read only while it shows, once per query, find text and order.
     fn request_views_if_shown(&mut self) {
+        if self.view_list.by_page {
+            let list = &self.view_list;
+            let wanted = Some((self.generation, list.find.clone(), list.as_routes));
+            if self.main_tab == MainTab::Views && list.pages_requested_for != wanted {
+                self.view_list.pages_requested_for = wanted;
+                let mut query = self.session_query();
+                query.extra_columns.clear();
+                let request = Request::Pages { generation: self.generation, query, find: self.view_list.find.clone(), as_routes: self.view_list.as_routes };
+                self.aggregate_worker.send(request);
+            }
+            return;
+        }
         let list = &self.view_list;
         let wanted = Some((self.generation, list.find.clone(), list.sort, list.descending, list.limit.max(1)));
         if self.main_tab == MainTab::Views && list.requested_for != wanted {
@@ -895,6 +947,33 @@ impl ExplorerApp {
                 list.limit = list.page_rows;
                 self.request_views_if_shown();
             }
+            Command::SetViewsByPage(by_page) => {
+                self.view_list.by_page = by_page;
+                self.request_views_if_shown();
+            }
+            Command::SetPageRoutes(as_routes) => {
+                self.view_list.as_routes = as_routes;
+                self.request_views_if_shown();
+            }
+            Command::SortPages(sort) => {
+                let list = &mut self.view_list;
+                list.page_descending = if list.page_sort == sort { !list.page_descending } else { true };
+                list.page_sort = sort;
+                crate::store::sort_page_summaries(&mut list.pages, list.page_sort, list.page_descending);
+            }
+            Command::SetPageMinViews(views) => self.view_list.min_views = views.max(1),
+            Command::OpenPage(page) => {
+                // A route matches its pages by wildcard; a page by its path.
+                let term = if page.paths > 1 || page.view_path.contains(crate::error_pattern::VARYING) {
+                    query::wildcard_term_text("view_path", &page.view_path)
+                } else {
+                    query::term_text("view_path", &page.view_path, false)
+                };
+                let text = if self.query_text.trim().is_empty() { term } else { format!("{} {term}", self.query_text.trim()) };
+                self.view_list.by_page = false;
+                self.apply(Command::SetQuery(text));
+                self.request_views_if_shown();
+            }
             Command::ShowMoreViews => {
                 self.view_list.limit += self.view_list.page_rows;
                 self.request_views_if_shown();
@@ -1142,6 +1221,14 @@ impl ExplorerApp {
                     self.view_list.rows = rows;
                     self.view_list.total = Some(total);
                     self.view_list.shown_for = answered;
+                }
+            }
+            Response::Pages { generation, find, as_routes, mut pages } => {
+                let answered = Some((generation, find, as_routes));
+                if answered == self.view_list.pages_requested_for {
+                    crate::store::sort_page_summaries(&mut pages, self.view_list.page_sort, self.view_list.page_descending);
+                    self.view_list.pages = pages;
+                    self.view_list.pages_shown_for = answered;
                 }
             }
             Response::KeyValues { key, values } => {

@@ -57,6 +57,8 @@ pub enum Request {
     Errors { generation: u64, query: SessionQuery, find: String, limit: usize },
     /// The Views tab: the selected sessions' views whose page holds `find`, in an order.
     Views { generation: u64, query: SessionQuery, find: String, sort: crate::store::ViewSort, descending: bool, limit: usize },
+    /// The Views tab grouped by page: every page (or route) with its views and p75 vitals.
+    Pages { generation: u64, query: SessionQuery, find: String, as_routes: bool },
 }
 
 impl Request {
@@ -75,6 +77,7 @@ impl Request {
             Request::KeyValues { .. } => Some(9),
             Request::Errors { .. } => Some(10),
             Request::Views { .. } => Some(11),
+            Request::Pages { .. } => Some(12),
             Request::Page { .. } => None,
         }
     }
@@ -94,6 +97,7 @@ pub enum Response {
     LoadingP75 { app_id: Option<String>, p75_ms: Option<f64> },
     KeyValues { key: String, values: Vec<(String, u64)> },
     Errors { generation: u64, find: String, limit: usize, rows: Vec<crate::store::ErrorEventRow>, total: u64 },
+    Pages { generation: u64, find: String, as_routes: bool, pages: Vec<crate::store::PageSummary> },
     Views {
         generation: u64,
         find: String,
@@ -316,6 +320,10 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
         Request::Views { generation, query, find, sort, descending, limit } => match store.view_events(&query, &find, sort, descending, limit) {
             Ok((rows, total)) => Some(Response::Views { generation, find, sort, descending, limit, rows, total }),
             Err(e) => failed("views", e),
+        },
+        Request::Pages { generation, query, find, as_routes } => match store.page_summaries(&query, &find, as_routes) {
+            Ok(pages) => Some(Response::Pages { generation, find, as_routes, pages }),
+            Err(e) => failed("pages", e),
         },
         Request::KeyValues { key } => match store.key_values(&key, KEY_VALUES_LIMIT) {
             Ok(values) => Some(Response::KeyValues { key, values }),

@@ -18,6 +18,33 @@ const VITAL_COLUMNS: [(ViewSort, &str); 5] = [
 ];
 
 pub fn views_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        let by_page = app.view_list.by_page;
+        if ui.selectable_label(!by_page, "By view").on_hover_text("Every view, newest or slowest first").clicked() && by_page {
+            app.commands.push(Command::SetViewsByPage(false));
+        }
+        if ui.selectable_label(by_page, "By page").on_hover_text("One row per page with its views and the p75 of each vital").clicked() && !by_page {
+            app.commands.push(Command::SetViewsByPage(true));
+        }
+        if by_page {
+            ui.separator();
+            let mut as_routes = app.view_list.as_routes;
+            let hint = "Pages that differ only in numbers and ids (/products/7389, /products/12) as one route: /products/*";
+            if ui.checkbox(&mut as_routes, "Group numbers and ids").on_hover_text(hint).changed() {
+                app.commands.push(Command::SetPageRoutes(as_routes));
+            }
+            let mut min_views = app.view_list.min_views;
+            ui.label("at least");
+            if ui.add(egui::DragValue::new(&mut min_views).range(1..=1_000_000)).changed() {
+                app.commands.push(Command::SetPageMinViews(min_views));
+            }
+            ui.label("views");
+        }
+    });
+    if app.view_list.by_page {
+        pages_ui(app, ui);
+        return;
+    }
     let list = &app.view_list;
     let shown = list.rows.len() as u64;
     let header = super::ListHeader {
@@ -73,12 +100,12 @@ pub fn views_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         .column(Column::initial(100.0).at_least(60.0).clip(true))
         .column(Column::remainder().at_least(80.0).clip(true))
         .header(22.0, |mut header| {
-            header.col(|ui| sort_header_ui(commands, ui, "Time", ViewSort::Time, sort, descending));
+            header.col(|ui| sort_header_ui(commands, ui, "Time", ViewSort::Time, sort, descending, false));
             header.col(|ui| {
                 ui.strong("Page");
             });
             for (column_sort, title) in VITAL_COLUMNS {
-                header.col(|ui| sort_header_ui(commands, ui, title, column_sort, sort, descending));
+                header.col(|ui| sort_header_ui(commands, ui, title, column_sort, sort, descending, false));
             }
             for title in ["Browser", "Session"] {
                 header.col(|ui| {
@@ -123,20 +150,95 @@ pub fn views_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         });
 }
 
+/// The Views tab grouped by page: each page (or route) with its views and p75 vitals; a
+/// header sorts, a row filters by the page and lists its views.
+fn pages_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    let list = &app.view_list;
+    let min_views = list.min_views;
+    let shown: Vec<&crate::store::PageSummary> = list.pages.iter().filter(|p| p.views >= min_views).collect();
+    let what = if list.as_routes { "pages and routes" } else { "pages" };
+    let count_text = list.pages_known().then(|| {
+        let views: u64 = list.pages.iter().map(|p| p.views).sum();
+        let hidden = list.pages.len() - shown.len();
+        let fewer = if hidden > 0 { format!(" ({} with fewer views not listed)", format::grouped(hidden as u64)) } else { String::new() };
+        format!("{} {what}, {} views in the selected sessions{fewer}", format::grouped(shown.len() as u64), format::grouped(views))
+    });
+    let header = super::ListHeader {
+        find: &list.find,
+        find_hint: "Find in the views' page path",
+        count_text,
+        reading_text: "Reading the pages…",
+        loading: list.loading(),
+        more: None,
+    };
+    let input = super::list_header_ui(ui, header);
+    if let Some(find) = input.find {
+        app.commands.push(Command::SetViewFind(find));
+    }
+    let (sort, descending) = (list.page_sort, list.page_descending);
+    let commands = &mut app.commands;
+    let mut table = TableBuilder::new(ui)
+        .id_salt("pages_list")
+        .striped(true)
+        .resizable(true)
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::initial(320.0).at_least(100.0).clip(true))
+        .column(Column::initial(90.0).at_least(60.0));
+    for _ in VITAL_COLUMNS {
+        table = table.column(Column::initial(100.0).at_least(60.0));
+    }
+    table.column(Column::remainder().at_least(60.0)).header(22.0, |mut header| {
+        header.col(|ui| {
+            ui.strong("Page");
+        });
+        header.col(|ui| sort_header_ui(commands, ui, "Views", ViewSort::Time, sort, descending, true));
+        for (column_sort, title) in VITAL_COLUMNS {
+            header.col(|ui| sort_header_ui(commands, ui, &format!("{title} p75"), column_sort, sort, descending, true));
+        }
+        header.col(|ui| {
+            ui.strong("Pages");
+        });
+    })
+    .body(|body| {
+        body.rows(22.0, shown.len(), |mut row| {
+            let page = shown[row.index()];
+            let mut clicked = false;
+            let hint = if page.paths > 1 { "Filter by this route and list its views" } else { "Filter by this page and list its views" };
+            let mut cell = |row: &mut egui_extras::TableRow, text: egui::RichText| {
+                let (_, response) = row.col(|ui| {
+                    clicked |= ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click())).on_hover_text(hint).clicked();
+                });
+                clicked |= response.clicked();
+            };
+            cell(&mut row, egui::RichText::new(&page.view_path).color(kind_color("view")));
+            cell(&mut row, egui::RichText::new(format::grouped(page.views)));
+            for (column_sort, _) in VITAL_COLUMNS {
+                cell(&mut row, rated_text(page.p75(column_sort), column_sort));
+            }
+            cell(&mut row, egui::RichText::new(if page.paths > 1 { format::grouped(page.paths) } else { String::new() }).weak());
+            if clicked {
+                commands.push(Command::OpenPage(page.clone()));
+            }
+        });
+    });
+}
+
 /// A header that sorts by its column: the arrow shows the current order.
-fn sort_header_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, title: &str, column_sort: ViewSort, sort: ViewSort, descending: bool) {
+fn sort_header_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, title: &str, column_sort: ViewSort, sort: ViewSort, descending: bool, pages: bool) {
     let arrow = match (column_sort == sort, descending) {
         (false, _) => "",
         (true, true) => " ⏷",
         (true, false) => " ⏶",
     };
-    let hint = match column_sort {
-        ViewSort::Time => "Sort by time: newest first, click again for oldest first",
+    let hint = match (column_sort, pages) {
+        (ViewSort::Time, false) => "Sort by time: newest first, click again for oldest first",
+        (ViewSort::Time, true) => "Sort by views: most first, click again for fewest first",
         _ => "Sort by this value: slowest first, click again for fastest first",
     };
     let button = egui::Button::new(egui::RichText::new(format!("{title}{arrow}")).strong()).frame(false);
     if ui.add(button).on_hover_text(hint).clicked() {
-        commands.push(Command::SortViews(column_sort));
+        commands.push(if pages { Command::SortPages(column_sort) } else { Command::SortViews(column_sort) });
     }
 }
 
@@ -154,7 +256,13 @@ fn vital_raw(view: &ViewEventRow, sort: ViewSort) -> Option<f64> {
 
 /// One vital of a view in its unit, coloured by its rating; empty when the view has none.
 fn vital_text(view: &ViewEventRow, sort: ViewSort) -> egui::RichText {
-    let (Some(raw), Some(metric)) = (vital_raw(view, sort), crate::vitals::metric(sort.key())) else { return egui::RichText::new("") };
+    rated_text(vital_raw(view, sort), sort)
+}
+
+/// A value of the vital `sort` orders by (as stored: ns for durations) in its unit, coloured
+/// by its rating; empty for none.
+fn rated_text(raw: Option<f64>, sort: ViewSort) -> egui::RichText {
+    let (Some(raw), Some(metric)) = (raw, crate::vitals::metric(sort.key())) else { return egui::RichText::new("") };
     let value = metric.display_value(raw);
     let text = egui::RichText::new(metric.format(value));
     match metric.rate(value) {
