@@ -121,8 +121,9 @@ pub fn views_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                 let mut menu_commands = Vec::new();
                 // A click opens the view; a right-click offers the field's actions.
                 let mut cell = |row: &mut egui_extras::TableRow, text: egui::RichText, hover: &str, field: Option<(&str, String)>| {
+                    let numeric = field.as_ref().is_some_and(|(key, _)| crate::vitals::metric(key).is_some());
                     let (_, response) = row.col(|ui| {
-                        let label = ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click())).on_hover_text(hover);
+                        let label = number_aligned_ui(ui, numeric, egui::Label::new(text).truncate().sense(egui::Sense::click())).on_hover_text(hover);
                         clicked |= label.clicked();
                         if let Some((key, value)) = &field {
                             label.context_menu(|ui| super::list_cell_actions_ui(&mut menu_commands, ui, key, value, &view.session_id));
@@ -205,23 +206,33 @@ fn pages_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             let page = shown[row.index()];
             let mut clicked = false;
             let hint = if page.paths > 1 { "Filter by this route and list its views" } else { "Filter by this page and list its views" };
-            let mut cell = |row: &mut egui_extras::TableRow, text: egui::RichText| {
+            let mut cell = |row: &mut egui_extras::TableRow, text: egui::RichText, numeric: bool| {
                 let (_, response) = row.col(|ui| {
-                    clicked |= ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click())).on_hover_text(hint).clicked();
+                    let label = egui::Label::new(text).truncate().sense(egui::Sense::click());
+                    clicked |= number_aligned_ui(ui, numeric, label).on_hover_text(hint).clicked();
                 });
                 clicked |= response.clicked();
             };
-            cell(&mut row, egui::RichText::new(&page.view_path).color(kind_color("view")));
-            cell(&mut row, egui::RichText::new(format::grouped(page.views)));
+            cell(&mut row, egui::RichText::new(&page.view_path).color(kind_color("view")), false);
+            cell(&mut row, egui::RichText::new(format::grouped(page.views)), true);
             for (column_sort, _) in VITAL_COLUMNS {
-                cell(&mut row, rated_text(page.p75(column_sort), column_sort));
+                cell(&mut row, rated_text(page.p75(column_sort), column_sort), true);
             }
-            cell(&mut row, egui::RichText::new(if page.paths > 1 { format::grouped(page.paths) } else { String::new() }).weak());
+            cell(&mut row, egui::RichText::new(if page.paths > 1 { format!("{} pages", format::grouped(page.paths)) } else { String::new() }).weak(), false);
             if clicked {
                 commands.push(Command::OpenPage(page.clone()));
             }
         });
     });
+}
+
+/// A cell's label; numbers to the right, so that their digits line up.
+fn number_aligned_ui(ui: &mut egui::Ui, numeric: bool, label: egui::Label) -> egui::Response {
+    if numeric {
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| ui.add(label)).inner
+    } else {
+        ui.add(label)
+    }
 }
 
 /// A header that sorts by its column: the arrow shows the current order.
