@@ -487,7 +487,7 @@ impl Store {
              ORDER BY e.time_ms DESC, e.event_pk DESC LIMIT ?{}",
             params.len()
         );
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare(&sql)?;
         let found = statement
             .query_map(params_from_iter(params.iter()), |r| {
                 Ok((
@@ -544,7 +544,7 @@ impl Store {
              ORDER BY {order} LIMIT ?{}",
             params.len()
         );
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare(&sql)?;
         let found = statement
             .query_map(params_from_iter(params.iter()), |r| {
                 Ok((
@@ -603,7 +603,7 @@ impl Store {
         let mut pages: Vec<(String, u64, [Vec<f64>; 5], u64)> = Vec::new();
         let mut page_of_path: rustc_hash::FxHashMap<Vec<u8>, usize> = rustc_hash::FxHashMap::default();
         let mut page_of_name: rustc_hash::FxHashMap<String, usize> = rustc_hash::FxHashMap::default();
-        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut statement = self.conn.prepare(&sql)?;
         let mut rows = statement.query(params_from_iter(params.iter()))?;
         while let Some(row) = rows.next()? {
             let path: &[u8] = match row.get_ref(0)? {
@@ -669,11 +669,12 @@ impl Store {
         if let Some(total) = total_from_sessions {
             return Ok(total);
         }
-        let total: i64 = self.conn.prepare_cached(&format!("SELECT count(*) {from}"))?.query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+        let total: i64 = self.conn.prepare(&format!("SELECT count(*) {from}"))?.query_row(params_from_iter(params.iter()), |r| r.get(0))?;
         Ok(total as u64)
     }
 
-    /// The events an event list reads (see [`EventListAsk`]). The query's top-level terms on
+    /// The events an event list reads (see [`EventListAsk`]). Its SQL may name the selected
+    /// sessions' keys, so the lists prepare it each time rather than fill the statement cache. The query's top-level terms on
     /// the event fields apply to the events too; a positive one then no longer selects
     /// sessions, which the event matching it implies (a set of sessions built for nothing cost
     /// seconds at 1,000,000 sessions). The other terms select sessions in one pass over them,
