@@ -71,6 +71,16 @@ pub enum Command {
         /// Only errors whose type or message holds this text (case-insensitive).
         #[arg(long, default_value = "")]
         find: String,
+        /// One row per error (type and message): how often, in how many sessions, first and
+        /// last seen; the most frequent first.
+        #[arg(long)]
+        by_error: bool,
+        /// With --by-error: messages that differ only in numbers and ids as one pattern.
+        #[arg(long)]
+        patterns: bool,
+        /// With --by-error: count (default), sessions, last_seen or first_seen.
+        #[arg(long, default_value = "count")]
+        sort: String,
         #[arg(long, default_value_t = 50)]
         limit: usize,
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -218,11 +228,26 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             }
             Ok(0)
         }
-        Command::Errors { selection, find, limit, format } => {
+        Command::Errors { selection, find, by_error, patterns, sort, limit, format } => {
+            let Some(group_sort) = crate::store::ErrorGroupSort::ALL.into_iter().find(|s| s.key() == sort) else {
+                let known: Vec<&str> = crate::store::ErrorGroupSort::ALL.iter().map(|s| s.key()).collect();
+                return Err(format!("--sort {sort:?}: errors sort by {}", known.join(", ")));
+            };
             let store = Store::open(db).map_err(|e| e.describe(db))?;
             let (filter, from_ms, to_ms) = selection_query(selection)?;
             note_unknown_keys(&store, filter.as_ref());
             let q = SessionQuery { filter, from_ms, to_ms, ..Default::default() };
+            if by_error {
+                let mut groups = store.error_groups(&q, &find, patterns).map_err(|e| e.describe(db))?;
+                crate::store::sort_error_groups(&mut groups, group_sort, true);
+                let total = groups.len();
+                groups.truncate(limit);
+                print_error_groups(&groups, format).map_err(|e| e.to_string())?;
+                if format == OutputFormat::Table {
+                    eprintln!("{} of {} errors by type and message", groups.len(), total);
+                }
+                return Ok(0);
+            }
             let (rows, total) = store.error_events(&q, &find, limit).map_err(|e| e.describe(db))?;
             print_errors(&rows, format).map_err(|e| e.to_string())?;
             if format == OutputFormat::Table {
@@ -541,6 +566,33 @@ fn print_overview(o: &crate::store::Overview) {
             );
         }
     }
+}
+
+fn print_error_groups(groups: &[crate::store::ErrorGroup], format: OutputFormat) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match format {
+        OutputFormat::Json => {
+            writeln!(out, "{}", serde_json::to_string_pretty(groups).map_err(std::io::Error::other)?)?;
+        }
+        OutputFormat::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer.write_record(["error_type", "message", "count", "sessions", "first_ms", "last_ms", "messages"]).map_err(std::io::Error::other)?;
+            for g in groups {
+                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+                let cells = [opt(&g.error_type), opt(&g.message), g.count.to_string(), g.sessions.to_string(), g.first_ms.to_string(), g.last_ms.to_string(), g.messages.to_string()];
+                writer.write_record(&cells).map_err(std::io::Error::other)?;
+            }
+            writer.flush()?;
+        }
+        OutputFormat::Table => {
+            writeln!(out, "{:>8}  {:>8}  {:<23}  {:<16}  message", "count", "sessions", "last seen (UTC)", "type")?;
+            for g in groups {
+                let message = g.message.as_deref().unwrap_or("").lines().next().unwrap_or("");
+                writeln!(out, "{:>8}  {:>8}  {:<23}  {}  {}", g.count, g.sessions, format_utc_ms(g.last_ms), truncate(g.error_type.as_deref().unwrap_or(""), 16), message)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 fn print_errors(rows: &[crate::store::ErrorEventRow], format: OutputFormat) -> std::io::Result<()> {

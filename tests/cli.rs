@@ -229,6 +229,22 @@ fn errors_lists_the_newest_errors_of_the_selected_sessions() {
     let (_, csv, _) = rum(&["errors", "--db", db, "--format", "csv", "--find", "status code"]);
     assert!(csv.starts_with("time_ms,error_type,error_message,view_path,browser,session_id,event_pk"), "{csv}");
     assert_eq!(csv.lines().count(), with_status + 1, "{csv}");
+
+    // By error, as patterns: the status code errors of type Error are one row.
+    let (code, out, err) = rum(&["errors", "--db", db, "--by-error", "--patterns", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let groups: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let groups = groups.as_array().expect("groups");
+    assert_eq!(groups.iter().map(|g| g["count"].as_u64().expect("count")).sum::<u64>(), expected.len() as u64);
+    let of_type_error = fixture.lines().filter(|l| l.contains("\"type\":\"Error\"") && l.contains("status code")).count() as u64;
+    let status = groups
+        .iter()
+        .find(|g| g["error_type"] == "Error" && g["message"] == "Request failed with status code *")
+        .expect("the pattern's row");
+    assert_eq!((status["count"].as_u64(), status["messages"].as_u64()), (Some(of_type_error), Some(3)));
+    let (code, _, err) = rum(&["errors", "--db", db, "--by-error", "--sort", "size"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("last_seen"), "names the orders: {err}");
 }
 
 /// A view as the tests compare it: time, page, loading time (ns), the session's browser.

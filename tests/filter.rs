@@ -723,3 +723,54 @@ fn pages_and_routes_have_their_views_and_p75_vitals() {
         }
     }
 }
+
+/// The Errors tab by error against the sessions' own timelines: per type and message (or
+/// pattern), how often, in how many sessions, first and last seen, and how many messages.
+#[test]
+fn error_groups_count_their_errors_sessions_and_times() {
+    let mut f = fixture();
+    for filter in ["", "browser:Chrome", "os:iOS -error_type:TypeError"] {
+        let parsed = if filter.is_empty() { None } else { query::parse(filter).expect("parse") };
+        let q = SessionQuery { filter: parsed, ..Default::default() };
+        let selected: BTreeSet<String> = if filter.is_empty() { f.sessions.iter().map(|s| s.session_id.clone()).collect() } else { ids_for(&f, filter) };
+        for as_patterns in [false, true] {
+            type Want = (u64, BTreeSet<String>, i64, i64, BTreeSet<String>);
+            let mut want: std::collections::BTreeMap<(Option<String>, Option<String>), Want> = Default::default();
+            for (session, detail) in f.sessions.iter().zip(&f.details) {
+                if !selected.contains(&session.session_id) {
+                    continue;
+                }
+                for error in detail.events.iter().filter(|e| e.kind == "error") {
+                    let error_type = error.get_str("error_type").map(str::to_string);
+                    // A negated error term applies to the errors too.
+                    if filter.contains("-error_type:TypeError") && error_type.as_deref() == Some("TypeError") {
+                        continue;
+                    }
+                    let message = error.get_str("error_message").map(str::to_string);
+                    let name = if as_patterns { message.as_deref().map(|m| rum_explorer::error_pattern::message_pattern(m).into_owned()) } else { message.clone() };
+                    let entry = want.entry((error_type, name)).or_insert_with(|| (0, BTreeSet::new(), i64::MAX, i64::MIN, BTreeSet::new()));
+                    entry.0 += 1;
+                    entry.1.insert(session.session_id.clone());
+                    entry.2 = entry.2.min(error.time_ms);
+                    entry.3 = entry.3.max(error.time_ms);
+                    entry.4.extend(message);
+                }
+            }
+            assert!(want.len() > 1, "{filter}: several errors");
+            let expected: std::collections::BTreeMap<_, _> = want
+                .into_iter()
+                .map(|(key, (count, sessions, first, last, messages))| (key, (count, sessions.len() as u64, first, last, messages.len().max(1) as u64)))
+                .collect();
+            for few_sessions in [usize::MAX, 0] {
+                f.store.event_list_few_sessions = few_sessions;
+                let groups = f.store.error_groups(&q, "", as_patterns).expect("groups");
+                assert!(groups.windows(2).all(|w| w[0].count >= w[1].count), "the most frequent first");
+                let got: std::collections::BTreeMap<_, _> = groups
+                    .iter()
+                    .map(|g| ((g.error_type.clone(), g.message.clone()), (g.count, g.sessions, g.first_ms, g.last_ms, g.messages)))
+                    .collect();
+                assert_eq!(got, expected, "{filter}, patterns: {as_patterns}");
+            }
+        }
+    }
+}

@@ -1007,3 +1007,55 @@ fn the_views_tab_by_page_lists_routes_and_opens_one() {
     assert!(harness.state().query_text.contains("view_path:/products/*"), "{}", harness.state().query_text);
     assert!(harness.state().view_list.rows.iter().all(|r| r.view_path.as_deref().is_some_and(|p| p.starts_with("/products/"))));
 }
+
+/// The Errors tab by error: one row per type and message pattern with its counts; a row
+/// filters by the pattern and lists its occurrences.
+#[test]
+fn the_errors_tab_by_error_groups_patterns_and_opens_one() {
+    let (_dir, db) = temp_db();
+    let mut store = rum_explorer::store::Store::open(&db).expect("open");
+    import(&mut store, &[own_fixture("error-patterns.ndjson"), own_fixture("tricky.lp")]);
+    drop(store);
+    let fixture = std::fs::read_to_string(own_fixture("error-patterns.ndjson")).expect("fixture");
+    // Errors of type Error whose message is the status code one (one of the fixture's is a TypeError).
+    let status_errors = fixture.lines().filter(|l| l.contains("\"type\":\"Error\"") && l.contains("status code")).count() as u64;
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    main_tab(&harness, "Errors").click();
+    wait_until(&mut harness, "errors", |a| a.error_list.total.is_some() && !a.error_list.loading());
+    harness.get_by_label("By error").click();
+    wait_until(&mut harness, "groups", |a| a.error_list.groups_known());
+    let groups = harness.state().error_list.groups.clone();
+    assert_eq!(groups.iter().map(|g| g.count).sum::<u64>(), 9, "the fixture's eight errors and tricky.lp's one");
+    let status = groups.iter().find(|g| g.message.as_deref() == Some("Request failed with status code *")).cloned().expect("the pattern");
+    assert_eq!((status.count, status.messages), (status_errors, 3), "500, 502 and 404 as one");
+    assert!(groups.windows(2).all(|w| w[0].count >= w[1].count), "the most frequent first");
+    harness.run_steps(2);
+    assert!(harness.query_by_label("3 messages").is_some());
+    // Last seen, newest first.
+    harness.get_by_label("Last seen").click();
+    harness.run_steps(2);
+    let last: Vec<i64> = harness.state().error_list.groups.iter().map(|g| g.last_ms).collect();
+    assert!(last.windows(2).all(|w| w[0] >= w[1]), "{last:?}");
+    // Ungrouped, each message is its own row.
+    harness.get_by_label("Group numbers and ids").click();
+    wait_until(&mut harness, "messages", |a| !a.error_list.as_patterns && a.error_list.groups_known());
+    assert!(harness.state().error_list.groups.iter().all(|g| g.messages == 1 && g.message.as_deref() != Some("Request failed with status code *")));
+    harness.get_by_label("Group numbers and ids").click();
+    wait_until(&mut harness, "patterns again", |a| a.error_list.as_patterns && a.error_list.groups_known());
+    harness.run_steps(2);
+    // The pattern's row lists its occurrences (a TypeError has the same pattern: its row is
+    // the other one with that label, in the list's order).
+    let label = "Request failed with status code *";
+    let same_label: Vec<_> = harness.state().error_list.groups.iter().filter(|g| g.message.as_deref() == Some(label)).cloned().collect();
+    let position = same_label.iter().position(|g| g.error_type.as_deref() == Some("Error")).expect("the Error row");
+    let mut nodes: Vec<_> = harness.get_all_by_label(label).collect();
+    nodes.sort_by(|a, b| a.rect().top().total_cmp(&b.rect().top()));
+    assert_eq!(nodes.len(), same_label.len());
+    nodes[position].click();
+    wait_until(&mut harness, "the pattern's errors", |a| {
+        !a.error_list.by_error && a.applied_filter.is_some() && !a.error_list.loading() && a.error_list.total == Some(status_errors)
+    });
+    assert!(harness.state().error_list.rows.iter().all(|r| r.error_message.as_deref().is_some_and(|m| m.starts_with("Request failed with status code"))));
+    assert!(harness.state().error_list.rows.iter().all(|r| r.error_type.as_deref() == Some("Error")));
+}

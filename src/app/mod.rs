@@ -106,6 +106,14 @@ pub enum Command {
     SetPageMinViews(u64),
     /// Filter by a page (or a route's wildcard) and list its views.
     OpenPage(crate::store::PageSummary),
+    /// The Errors tab lists occurrences (false) or one row per error (true).
+    SetErrorsByError(bool),
+    /// By error, messages that differ only in numbers and ids are one pattern.
+    SetErrorPatterns(bool),
+    /// By error: the order; the same column again turns it round.
+    SortErrorGroups(crate::store::ErrorGroupSort),
+    /// Filter by an error (type and message or pattern) and list its occurrences.
+    OpenErrorGroup(crate::store::ErrorGroup),
 }
 
 /// The Views tab's list: the views of the selected sessions, newest or slowest first.
@@ -198,6 +206,16 @@ pub struct ErrorList {
     /// The query generation, find text and limit of the rows shown, and of the last request.
     shown_for: Option<(u64, String, usize)>,
     requested_for: Option<(u64, String, usize)>,
+    /// By error: one row per type and message (or pattern) with its counts.
+    pub by_error: bool,
+    pub as_patterns: bool,
+    pub group_sort: crate::store::ErrorGroupSort,
+    pub group_descending: bool,
+    /// Every error group of the current query, in `group_sort`'s order.
+    pub groups: Vec<crate::store::ErrorGroup>,
+    /// The query generation, find text and grouping of the groups shown, and of the last request.
+    groups_shown_for: Option<(u64, String, bool)>,
+    groups_requested_for: Option<(u64, String, bool)>,
 }
 
 impl Default for ErrorList {
@@ -210,6 +228,13 @@ impl Default for ErrorList {
             page_rows: worker::ERROR_LIST_PAGE,
             shown_for: None,
             requested_for: None,
+            by_error: false,
+            as_patterns: true,
+            group_sort: crate::store::ErrorGroupSort::Count,
+            group_descending: true,
+            groups: Vec::new(),
+            groups_shown_for: None,
+            groups_requested_for: None,
         }
     }
 }
@@ -217,7 +242,16 @@ impl Default for ErrorList {
 impl ErrorList {
     /// True while the rows shown are not those of the current query and find text.
     pub fn loading(&self) -> bool {
-        self.shown_for != self.requested_for
+        if self.by_error {
+            self.groups_shown_for != self.groups_requested_for
+        } else {
+            self.shown_for != self.requested_for
+        }
+    }
+
+    /// Whether the error groups of the current query have arrived.
+    pub fn groups_known(&self) -> bool {
+        self.by_error && self.groups_shown_for.is_some() && !self.loading()
     }
 }
 
@@ -651,6 +685,19 @@ impl ExplorerApp {
 
     /// The Errors tab's list is read only while it shows, once per query and find text.
     fn request_errors_if_shown(&mut self) {
+        if self.error_list.by_error {
+            let list = &self.error_list;
+            let wanted = Some((self.generation, list.find.clone(), list.as_patterns));
+            if self.main_tab == MainTab::Errors && list.groups_requested_for != wanted {
+                self.error_list.groups_requested_for = wanted;
+                let mut query = self.session_query();
+                query.extra_columns.clear();
+                let list = &self.error_list;
+                let request = Request::ErrorGroups { generation: self.generation, query, find: list.find.clone(), as_patterns: list.as_patterns };
+                self.aggregate_worker.send(request);
+            }
+            return;
+        }
         let limit = self.error_list.limit.max(1);
         let wanted = Some((self.generation, self.error_list.find.clone(), limit));
         if self.main_tab == MainTab::Errors && self.error_list.requested_for != wanted {
@@ -921,6 +968,36 @@ impl ExplorerApp {
             Command::SetErrorFind(text) => {
                 self.error_list.find = text;
                 self.error_list.limit = self.error_list.page_rows;
+                self.request_errors_if_shown();
+            }
+            Command::SetErrorsByError(by_error) => {
+                self.error_list.by_error = by_error;
+                self.request_errors_if_shown();
+            }
+            Command::SetErrorPatterns(as_patterns) => {
+                self.error_list.as_patterns = as_patterns;
+                self.request_errors_if_shown();
+            }
+            Command::SortErrorGroups(sort) => {
+                let list = &mut self.error_list;
+                list.group_descending = if list.group_sort == sort { !list.group_descending } else { true };
+                list.group_sort = sort;
+                crate::store::sort_error_groups(&mut list.groups, list.group_sort, list.group_descending);
+            }
+            Command::OpenErrorGroup(group) => {
+                let mut terms: Vec<String> = group.error_type.iter().map(|t| query::term_text("error_type", t, false)).collect();
+                if let Some(message) = &group.message {
+                    // A pattern matches its messages as a wildcard; a message as itself.
+                    terms.push(if self.error_list.as_patterns {
+                        query::wildcard_term_text("error_message", message)
+                    } else {
+                        query::term_text("error_message", message, false)
+                    });
+                }
+                let term = terms.join(" ");
+                let text = if self.query_text.trim().is_empty() { term } else { format!("{} {term}", self.query_text.trim()) };
+                self.error_list.by_error = false;
+                self.apply(Command::SetQuery(text));
                 self.request_errors_if_shown();
             }
             Command::ShowOlderErrors => {
@@ -1221,6 +1298,14 @@ impl ExplorerApp {
                     self.view_list.rows = rows;
                     self.view_list.total = Some(total);
                     self.view_list.shown_for = answered;
+                }
+            }
+            Response::ErrorGroups { generation, find, as_patterns, mut groups } => {
+                let answered = Some((generation, find, as_patterns));
+                if answered == self.error_list.groups_requested_for {
+                    crate::store::sort_error_groups(&mut groups, self.error_list.group_sort, self.error_list.group_descending);
+                    self.error_list.groups = groups;
+                    self.error_list.groups_shown_for = answered;
                 }
             }
             Response::Pages { generation, find, as_routes, mut pages } => {

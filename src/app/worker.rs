@@ -59,6 +59,8 @@ pub enum Request {
     Views { generation: u64, query: SessionQuery, find: String, sort: crate::store::ViewSort, descending: bool, limit: usize },
     /// The Views tab grouped by page: every page (or route) with its views and p75 vitals.
     Pages { generation: u64, query: SessionQuery, find: String, as_routes: bool },
+    /// The Errors tab by error: every type and message (or pattern) with its counts.
+    ErrorGroups { generation: u64, query: SessionQuery, find: String, as_patterns: bool },
 }
 
 impl Request {
@@ -78,6 +80,7 @@ impl Request {
             Request::Errors { .. } => Some(10),
             Request::Views { .. } => Some(11),
             Request::Pages { .. } => Some(12),
+            Request::ErrorGroups { .. } => Some(13),
             Request::Page { .. } => None,
         }
     }
@@ -98,6 +101,7 @@ pub enum Response {
     KeyValues { key: String, values: Vec<(String, u64)> },
     Errors { generation: u64, find: String, limit: usize, rows: Vec<crate::store::ErrorEventRow>, total: u64 },
     Pages { generation: u64, find: String, as_routes: bool, pages: Vec<crate::store::PageSummary> },
+    ErrorGroups { generation: u64, find: String, as_patterns: bool, groups: Vec<crate::store::ErrorGroup> },
     Views {
         generation: u64,
         find: String,
@@ -320,6 +324,10 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
         Request::Views { generation, query, find, sort, descending, limit } => match store.view_events(&query, &find, sort, descending, limit) {
             Ok((rows, total)) => Some(Response::Views { generation, find, sort, descending, limit, rows, total }),
             Err(e) => failed("views", e),
+        },
+        Request::ErrorGroups { generation, query, find, as_patterns } => match store.error_groups(&query, &find, as_patterns) {
+            Ok(groups) => Some(Response::ErrorGroups { generation, find, as_patterns, groups }),
+            Err(e) => failed("errors by type and message", e),
         },
         Request::Pages { generation, query, find, as_routes } => match store.page_summaries(&query, &find, as_routes) {
             Ok(pages) => Some(Response::Pages { generation, find, as_routes, pages }),

@@ -657,6 +657,70 @@ impl Store {
         Ok(summaries)
     }
 
+    /// The errors `error_events` would list (the same query and find), grouped by type and
+    /// message, or with `as_patterns` by type and message pattern (numbers and ids as `*`, see
+    /// [`crate::error_pattern`]): how often, in how many sessions, first and last seen, how
+    /// many messages a pattern groups. The most frequent first: the Errors tab by error.
+    pub fn error_groups(&self, q: &SessionQuery, find: &str, as_patterns: bool) -> StoreResult<Vec<ErrorGroup>> {
+        let find = find.trim().to_lowercase();
+        let ask = EventListAsk {
+            kind: "error",
+            event_keys: ERROR_FILTER_KEYS,
+            find: &find,
+            find_sql: "(instr(lower(e.error_message), ?{find}) > 0 OR instr(lower(e.error_type), ?{find}) > 0)",
+            count_column: "error_count",
+            covering_index: "events_error_groups",
+        };
+        let EventListScope { from, params, .. } = self.event_list_scope(q, &ask)?;
+        let sql = format!("SELECT e.error_type, e.error_message, e.session_pk, e.time_ms {from}");
+        // Per group: the group, its sessions (deduplicated at the end), first and last time,
+        // its messages. A message's group is worked out once.
+        struct Tally {
+            group: ErrorGroup,
+            session_pks: Vec<i64>,
+        }
+        let mut tallies: Vec<Tally> = Vec::new();
+        let mut group_of_message: rustc_hash::FxHashMap<(Option<String>, Option<String>), usize> = rustc_hash::FxHashMap::default();
+        let mut group_of_name: rustc_hash::FxHashMap<(Option<String>, Option<String>), usize> = rustc_hash::FxHashMap::default();
+        let mut statement = self.conn.prepare(&sql)?;
+        let mut rows = statement.query(params_from_iter(params.iter()))?;
+        while let Some(row) = rows.next()? {
+            let key: (Option<String>, Option<String>) = (row.get(0)?, row.get(1)?);
+            let index = match group_of_message.get(&key) {
+                Some(index) => *index,
+                None => {
+                    let message = if as_patterns { key.1.as_deref().map(|m| crate::error_pattern::message_pattern(m).into_owned()) } else { key.1.clone() };
+                    let name = (key.0.clone(), message);
+                    let index = *group_of_name.entry(name.clone()).or_insert_with(|| {
+                        let group = ErrorGroup { error_type: name.0, message: name.1, count: 0, sessions: 0, first_ms: i64::MAX, last_ms: i64::MIN, messages: 0 };
+                        tallies.push(Tally { group, session_pks: Vec::new() });
+                        tallies.len() - 1
+                    });
+                    tallies[index].group.messages += 1;
+                    group_of_message.insert(key, index);
+                    index
+                }
+            };
+            let tally = &mut tallies[index];
+            let time_ms: i64 = row.get(3)?;
+            tally.group.count += 1;
+            tally.group.first_ms = tally.group.first_ms.min(time_ms);
+            tally.group.last_ms = tally.group.last_ms.max(time_ms);
+            tally.session_pks.push(row.get(2)?);
+        }
+        let mut groups: Vec<ErrorGroup> = tallies
+            .into_iter()
+            .map(|mut tally| {
+                tally.session_pks.sort_unstable();
+                tally.session_pks.dedup();
+                tally.group.sessions = tally.session_pks.len() as u64;
+                tally.group
+            })
+            .collect();
+        sort_error_groups(&mut groups, ErrorGroupSort::Count, true);
+        Ok(groups)
+    }
+
     /// A listed event's session, as the lists show it.
     fn session_id_and_browser(&self, session_pk: i64) -> StoreResult<(String, Option<String>)> {
         let mut statement = self.conn.prepare_cached("SELECT session_id, browser FROM sessions WHERE session_pk = ?1")?;
@@ -1046,6 +1110,60 @@ pub struct ViewEventRow {
     pub time_spent_ns: Option<f64>,
     pub session_id: String,
     pub browser: Option<String>,
+}
+
+/// Errors of one type and message (or message pattern) in the Errors tab by error (and
+/// `rum-explorer errors --by-error`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ErrorGroup {
+    pub error_type: Option<String>,
+    /// The message, or its pattern (`Request failed with status code *`).
+    pub message: Option<String>,
+    pub count: u64,
+    pub sessions: u64,
+    pub first_ms: i64,
+    pub last_ms: i64,
+    /// The distinct messages a pattern groups (1 for a message).
+    pub messages: u64,
+}
+
+/// The orders of error groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorGroupSort {
+    #[default]
+    Count,
+    Sessions,
+    LastSeen,
+    FirstSeen,
+}
+
+impl ErrorGroupSort {
+    pub const ALL: [ErrorGroupSort; 4] = [ErrorGroupSort::Count, ErrorGroupSort::Sessions, ErrorGroupSort::LastSeen, ErrorGroupSort::FirstSeen];
+
+    /// The name a user types (`--sort sessions`).
+    pub fn key(self) -> &'static str {
+        match self {
+            ErrorGroupSort::Count => "count",
+            ErrorGroupSort::Sessions => "sessions",
+            ErrorGroupSort::LastSeen => "last_seen",
+            ErrorGroupSort::FirstSeen => "first_seen",
+        }
+    }
+}
+
+/// Orders error groups by `sort` (most, or newest, first when `descending`), then by type and
+/// message.
+pub fn sort_error_groups(groups: &mut [ErrorGroup], sort: ErrorGroupSort, descending: bool) {
+    groups.sort_by(|a, b| {
+        let order = match sort {
+            ErrorGroupSort::Count => a.count.cmp(&b.count),
+            ErrorGroupSort::Sessions => a.sessions.cmp(&b.sessions),
+            ErrorGroupSort::LastSeen => a.last_ms.cmp(&b.last_ms),
+            ErrorGroupSort::FirstSeen => a.first_ms.cmp(&b.first_ms),
+        };
+        let order = if descending { order.reverse() } else { order };
+        order.then_with(|| a.error_type.cmp(&b.error_type)).then_with(|| a.message.cmp(&b.message))
+    });
 }
 
 /// One error in the Errors tab (and `rum-explorer errors`).

@@ -6,6 +6,27 @@ use crate::app::{format, Command, ExplorerApp};
 use egui_extras::{Column, TableBuilder};
 
 pub fn errors_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    ui.horizontal(|ui| {
+        let by_error = app.error_list.by_error;
+        if ui.selectable_label(!by_error, "By occurrence").on_hover_text("Every error, newest first").clicked() && by_error {
+            app.commands.push(Command::SetErrorsByError(false));
+        }
+        if ui.selectable_label(by_error, "By error").on_hover_text("One row per type and message: how often, in how many sessions, first and last seen").clicked() && !by_error {
+            app.commands.push(Command::SetErrorsByError(true));
+        }
+        if by_error {
+            ui.separator();
+            let mut as_patterns = app.error_list.as_patterns;
+            let hint = "Messages that differ only in numbers and ids (status code 500, 404) as one: status code *";
+            if ui.checkbox(&mut as_patterns, "Group numbers and ids").on_hover_text(hint).changed() {
+                app.commands.push(Command::SetErrorPatterns(as_patterns));
+            }
+        }
+    });
+    if app.error_list.by_error {
+        error_groups_ui(app, ui);
+        return;
+    }
     let list = &app.error_list;
     let shown = list.rows.len() as u64;
     let count_text = |total: u64| {
@@ -110,4 +131,101 @@ pub fn errors_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             });
         });
 
+}
+
+/// The Errors tab by error: one row per type and message (or pattern) with how often, in how
+/// many sessions, first and last seen; a header sorts, a row filters by the error and lists
+/// its occurrences.
+fn error_groups_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
+    use crate::store::ErrorGroupSort;
+    let list = &app.error_list;
+    let count_text = list.groups_known().then(|| {
+        let errors: u64 = list.groups.iter().map(|g| g.count).sum();
+        let what = if list.as_patterns { "errors and patterns" } else { "errors" };
+        format!("{} {what}, {} occurrences in the selected sessions", format::grouped(list.groups.len() as u64), format::grouped(errors))
+    });
+    let header = super::ListHeader {
+        find: &list.find,
+        find_hint: "Find in the errors' type and message",
+        count_text,
+        reading_text: "Reading the errors…",
+        loading: list.loading(),
+        more: None,
+    };
+    let input = super::list_header_ui(ui, header);
+    if let Some(find) = input.find {
+        app.commands.push(Command::SetErrorFind(find));
+    }
+    let utc = app.settings.show_utc;
+    let (sort, descending) = (app.error_list.group_sort, app.error_list.group_descending);
+    let groups = &app.error_list.groups;
+    let commands = &mut app.commands;
+    TableBuilder::new(ui)
+        .id_salt("error_groups")
+        .striped(true)
+        .resizable(true)
+        .sense(egui::Sense::click())
+        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+        .column(Column::initial(130.0).at_least(60.0).clip(true))
+        .column(Column::initial(420.0).at_least(120.0).clip(true))
+        .column(Column::initial(90.0).at_least(60.0))
+        .column(Column::initial(90.0).at_least(60.0))
+        .column(Column::initial(150.0).at_least(90.0))
+        .column(Column::initial(150.0).at_least(90.0))
+        .column(Column::remainder().at_least(60.0))
+        .header(22.0, |mut header| {
+            header.col(|ui| {
+                ui.strong("Type");
+            });
+            header.col(|ui| {
+                ui.strong("Message");
+            });
+            for (column_sort, title) in [
+                (ErrorGroupSort::Count, "Count"),
+                (ErrorGroupSort::Sessions, "Sessions"),
+                (ErrorGroupSort::FirstSeen, "First seen"),
+                (ErrorGroupSort::LastSeen, "Last seen"),
+            ] {
+                header.col(|ui| {
+                    let arrow = match (column_sort == sort, descending) {
+                        (false, _) => "",
+                        (true, true) => " ⏷",
+                        (true, false) => " ⏶",
+                    };
+                    let button = egui::Button::new(egui::RichText::new(format!("{title}{arrow}")).strong()).frame(false);
+                    if ui.add(button).on_hover_text("Sort by this column; click again for the other way").clicked() {
+                        commands.push(Command::SortErrorGroups(column_sort));
+                    }
+                });
+            }
+            header.col(|ui| {
+                ui.strong("Messages");
+            });
+        })
+        .body(|body| {
+            body.rows(22.0, groups.len(), |mut row| {
+                let group = &groups[row.index()];
+                let mut clicked = false;
+                let hint = "Filter by this error and list its occurrences";
+                let message = group.message.as_deref().unwrap_or("").lines().next().unwrap_or("").to_string();
+                let cells = [
+                    egui::RichText::new(group.error_type.clone().unwrap_or_default()),
+                    egui::RichText::new(message).color(kind_color("error")),
+                    egui::RichText::new(format::grouped(group.count)),
+                    egui::RichText::new(format::grouped(group.sessions)),
+                    egui::RichText::new(format::time_text(group.first_ms, utc)),
+                    egui::RichText::new(format::time_text(group.last_ms, utc)),
+                    egui::RichText::new(if group.messages > 1 { format!("{} messages", format::grouped(group.messages)) } else { String::new() }).weak(),
+                ];
+                for text in cells {
+                    let (_, response) = row.col(|ui| {
+                        clicked |= ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click())).on_hover_text(hint).clicked();
+                    });
+                    clicked |= response.clicked();
+                }
+                if clicked {
+                    commands.push(Command::OpenErrorGroup(group.clone()));
+                }
+            });
+        });
 }
