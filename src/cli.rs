@@ -568,179 +568,160 @@ fn print_overview(o: &crate::store::Overview) {
     }
 }
 
-fn print_error_groups(groups: &[crate::store::ErrorGroup], format: OutputFormat) -> std::io::Result<()> {
+/// Prints `rows` as JSON, as CSV (`header`, then `cells` of each row), or as the table
+/// `table` writes.
+fn print_records<T: serde::Serialize>(
+    rows: &[T],
+    format: OutputFormat,
+    header: &[&str],
+    cells: impl Fn(&T) -> Vec<String>,
+    table: impl FnOnce(&mut std::io::StdoutLock<'static>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     match format {
-        OutputFormat::Json => {
-            writeln!(out, "{}", serde_json::to_string_pretty(groups).map_err(std::io::Error::other)?)?;
-        }
+        OutputFormat::Json => writeln!(out, "{}", serde_json::to_string_pretty(rows).map_err(std::io::Error::other)?),
         OutputFormat::Csv => {
             let mut writer = csv::Writer::from_writer(out);
-            writer.write_record(["error_type", "message", "count", "sessions", "first_ms", "last_ms", "messages"]).map_err(std::io::Error::other)?;
-            for g in groups {
-                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-                let cells = [opt(&g.error_type), opt(&g.message), g.count.to_string(), g.sessions.to_string(), g.first_ms.to_string(), g.last_ms.to_string(), g.messages.to_string()];
-                writer.write_record(&cells).map_err(std::io::Error::other)?;
+            writer.write_record(header).map_err(std::io::Error::other)?;
+            for row in rows {
+                writer.write_record(cells(row)).map_err(std::io::Error::other)?;
             }
-            writer.flush()?;
+            writer.flush()
         }
-        OutputFormat::Table => {
-            writeln!(out, "{:>8}  {:>8}  {:<23}  {:<16}  message", "count", "sessions", "last seen (UTC)", "type")?;
-            for g in groups {
-                let message = g.message.as_deref().unwrap_or("").lines().next().unwrap_or("");
-                writeln!(out, "{:>8}  {:>8}  {:<23}  {}  {}", g.count, g.sessions, format_utc_ms(g.last_ms), truncate(g.error_type.as_deref().unwrap_or(""), 16), message)?;
-            }
-        }
+        OutputFormat::Table => table(&mut out),
     }
-    Ok(())
+}
+
+fn text_cell(value: &Option<String>) -> String {
+    value.clone().unwrap_or_default()
+}
+
+fn number_cell(value: Option<f64>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// A duration in nanoseconds as a vital reads (`1.23 s`, `180 ms`).
+fn vital_duration_text(ns: Option<f64>) -> String {
+    ns.map(|ns| crate::vitals::Metric::duration_text(ns / 1_000_000.0)).unwrap_or_default()
+}
+
+fn print_error_groups(groups: &[crate::store::ErrorGroup], format: OutputFormat) -> std::io::Result<()> {
+    let header = ["error_type", "message", "count", "sessions", "first_ms", "last_ms", "messages"];
+    let cells = |g: &crate::store::ErrorGroup| {
+        vec![text_cell(&g.error_type), text_cell(&g.message), g.count.to_string(), g.sessions.to_string(), g.first_ms.to_string(), g.last_ms.to_string(), g.messages.to_string()]
+    };
+    print_records(groups, format, &header, cells, |out| {
+        writeln!(out, "{:>8}  {:>8}  {:<23}  {:<16}  message", "count", "sessions", "last seen (UTC)", "type")?;
+        for g in groups {
+            let message = g.message.as_deref().unwrap_or("").lines().next().unwrap_or("");
+            writeln!(out, "{:>8}  {:>8}  {:<23}  {}  {}", g.count, g.sessions, format_utc_ms(g.last_ms), truncate(g.error_type.as_deref().unwrap_or(""), 16), message)?;
+        }
+        Ok(())
+    })
 }
 
 fn print_errors(rows: &[crate::store::ErrorEventRow], format: OutputFormat) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    match format {
-        OutputFormat::Json => {
-            writeln!(out, "{}", serde_json::to_string_pretty(rows).map_err(std::io::Error::other)?)?;
+    let header = ["time_ms", "error_type", "error_message", "view_path", "browser", "session_id", "event_pk"];
+    let cells = |r: &crate::store::ErrorEventRow| {
+        vec![r.time_ms.to_string(), text_cell(&r.error_type), text_cell(&r.error_message), text_cell(&r.view_path), text_cell(&r.browser), r.session_id.clone(), r.event_pk.to_string()]
+    };
+    print_records(rows, format, &header, cells, |out| {
+        writeln!(out, "{:<23}  {:<16}  {:<48}  {:<20}  {:<10}  session_id", "time (UTC)", "type", "message", "page", "browser")?;
+        for r in rows {
+            // The first line of the message: a stack would break the table.
+            let message = r.error_message.as_deref().unwrap_or("").lines().next().unwrap_or("");
+            writeln!(
+                out,
+                "{:<23}  {}  {}  {}  {}  {}",
+                format_utc_ms(r.time_ms),
+                truncate(&text_cell(&r.error_type), 16),
+                truncate(message, 48),
+                truncate(&text_cell(&r.view_path), 20),
+                truncate(&text_cell(&r.browser), 10),
+                r.session_id
+            )?;
         }
-        OutputFormat::Csv => {
-            let mut writer = csv::Writer::from_writer(out);
-            writer.write_record(["time_ms", "error_type", "error_message", "view_path", "browser", "session_id", "event_pk"]).map_err(std::io::Error::other)?;
-            for r in rows {
-                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-                let cells = [r.time_ms.to_string(), opt(&r.error_type), opt(&r.error_message), opt(&r.view_path), opt(&r.browser), r.session_id.clone(), r.event_pk.to_string()];
-                writer.write_record(&cells).map_err(std::io::Error::other)?;
-            }
-            writer.flush()?;
-        }
-        OutputFormat::Table => {
-            writeln!(out, "{:<23}  {:<16}  {:<48}  {:<20}  {:<10}  session_id", "time (UTC)", "type", "message", "page", "browser")?;
-            for r in rows {
-                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-                // The first line of the message: a stack would break the table.
-                let message = r.error_message.as_deref().unwrap_or("").lines().next().unwrap_or("");
-                writeln!(
-                    out,
-                    "{:<23}  {}  {}  {}  {}  {}",
-                    format_utc_ms(r.time_ms),
-                    truncate(&opt(&r.error_type), 16),
-                    truncate(message, 48),
-                    truncate(&opt(&r.view_path), 20),
-                    truncate(&opt(&r.browser), 10),
-                    r.session_id
-                )?;
-            }
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn print_pages(pages: &[crate::store::PageSummary], format: OutputFormat) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    match format {
-        OutputFormat::Json => {
-            writeln!(out, "{}", serde_json::to_string_pretty(pages).map_err(std::io::Error::other)?)?;
+    let header = [
+        "view_path", "views", "paths", "loading_time_p75_ns", "first_contentful_paint_p75_ns", "largest_contentful_paint_p75_ns",
+        "cumulative_layout_shift_p75", "interaction_to_next_paint_p75_ns",
+    ];
+    let cells = |p: &crate::store::PageSummary| {
+        vec![
+            p.view_path.clone(),
+            p.views.to_string(),
+            p.paths.to_string(),
+            number_cell(p.loading_time_p75_ns),
+            number_cell(p.first_contentful_paint_p75_ns),
+            number_cell(p.largest_contentful_paint_p75_ns),
+            number_cell(p.cumulative_layout_shift_p75),
+            number_cell(p.interaction_to_next_paint_p75_ns),
+        ]
+    };
+    print_records(pages, format, &header, cells, |out| {
+        writeln!(out, "{:<32}  {:>8}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}", "page", "views", "loading", "FCP", "LCP", "CLS", "INP")?;
+        writeln!(out, "{:<32}  {:>8}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}", "", "", "p75", "p75", "p75", "p75", "p75")?;
+        for p in pages {
+            writeln!(
+                out,
+                "{}  {:>8}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}",
+                truncate(&p.view_path, 32),
+                p.views,
+                vital_duration_text(p.loading_time_p75_ns),
+                vital_duration_text(p.first_contentful_paint_p75_ns),
+                vital_duration_text(p.largest_contentful_paint_p75_ns),
+                p.cumulative_layout_shift_p75.map(|v| format!("{v:.3}")).unwrap_or_default(),
+                vital_duration_text(p.interaction_to_next_paint_p75_ns),
+            )?;
         }
-        OutputFormat::Csv => {
-            let mut writer = csv::Writer::from_writer(out);
-            writer
-                .write_record([
-                    "view_path", "views", "paths", "loading_time_p75_ns", "first_contentful_paint_p75_ns", "largest_contentful_paint_p75_ns",
-                    "cumulative_layout_shift_p75", "interaction_to_next_paint_p75_ns",
-                ])
-                .map_err(std::io::Error::other)?;
-            for p in pages {
-                let cells = [
-                    p.view_path.clone(),
-                    p.views.to_string(),
-                    p.paths.to_string(),
-                    number(p.loading_time_p75_ns),
-                    number(p.first_contentful_paint_p75_ns),
-                    number(p.largest_contentful_paint_p75_ns),
-                    number(p.cumulative_layout_shift_p75),
-                    number(p.interaction_to_next_paint_p75_ns),
-                ];
-                writer.write_record(&cells).map_err(std::io::Error::other)?;
-            }
-            writer.flush()?;
-        }
-        OutputFormat::Table => {
-            let ms = |ns: Option<f64>| ns.map(|ns| human_duration_ms((ns / 1_000_000.0).round() as i64)).unwrap_or_default();
-            writeln!(out, "{:<32}  {:>8}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}", "page", "views", "loading", "FCP", "LCP", "CLS", "INP")?;
-            writeln!(out, "{:<32}  {:>8}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}", "", "", "p75", "p75", "p75", "p75", "p75")?;
-            for p in pages {
-                writeln!(
-                    out,
-                    "{}  {:>8}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}",
-                    truncate(&p.view_path, 32),
-                    p.views,
-                    ms(p.loading_time_p75_ns),
-                    ms(p.first_contentful_paint_p75_ns),
-                    ms(p.largest_contentful_paint_p75_ns),
-                    p.cumulative_layout_shift_p75.map(|v| format!("{v:.3}")).unwrap_or_default(),
-                    ms(p.interaction_to_next_paint_p75_ns),
-                )?;
-            }
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn print_views(rows: &[crate::store::ViewEventRow], format: OutputFormat) -> std::io::Result<()> {
-    let mut out = std::io::stdout().lock();
-    let number = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
-    match format {
-        OutputFormat::Json => {
-            writeln!(out, "{}", serde_json::to_string_pretty(rows).map_err(std::io::Error::other)?)?;
+    let header = [
+        "time_ms", "view_path", "view_url", "loading_time_ns", "first_contentful_paint_ns", "largest_contentful_paint_ns",
+        "cumulative_layout_shift", "interaction_to_next_paint_ns", "time_spent_ns", "browser", "session_id", "event_pk",
+    ];
+    let cells = |r: &crate::store::ViewEventRow| {
+        vec![
+            r.time_ms.to_string(),
+            text_cell(&r.view_path),
+            text_cell(&r.view_url),
+            number_cell(r.loading_time_ns),
+            number_cell(r.first_contentful_paint_ns),
+            number_cell(r.largest_contentful_paint_ns),
+            number_cell(r.cumulative_layout_shift),
+            number_cell(r.interaction_to_next_paint_ns),
+            number_cell(r.time_spent_ns),
+            text_cell(&r.browser),
+            r.session_id.clone(),
+            r.event_pk.to_string(),
+        ]
+    };
+    print_records(rows, format, &header, cells, |out| {
+        writeln!(out, "{:<23}  {:<28}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}  {:<10}  session_id", "time (UTC)", "page", "loading", "FCP", "LCP", "CLS", "INP", "browser")?;
+        for r in rows {
+            writeln!(
+                out,
+                "{:<23}  {}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}  {}  {}",
+                format_utc_ms(r.time_ms),
+                truncate(r.view_path.as_deref().unwrap_or(""), 28),
+                vital_duration_text(r.loading_time_ns),
+                vital_duration_text(r.first_contentful_paint_ns),
+                vital_duration_text(r.largest_contentful_paint_ns),
+                r.cumulative_layout_shift.map(|v| format!("{v:.3}")).unwrap_or_default(),
+                vital_duration_text(r.interaction_to_next_paint_ns),
+                truncate(r.browser.as_deref().unwrap_or(""), 10),
+                r.session_id
+            )?;
         }
-        OutputFormat::Csv => {
-            let mut writer = csv::Writer::from_writer(out);
-            writer
-                .write_record([
-                    "time_ms", "view_path", "view_url", "loading_time_ns", "first_contentful_paint_ns", "largest_contentful_paint_ns",
-                    "cumulative_layout_shift", "interaction_to_next_paint_ns", "time_spent_ns", "browser", "session_id", "event_pk",
-                ])
-                .map_err(std::io::Error::other)?;
-            for r in rows {
-                let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-                let cells = [
-                    r.time_ms.to_string(),
-                    opt(&r.view_path),
-                    opt(&r.view_url),
-                    number(r.loading_time_ns),
-                    number(r.first_contentful_paint_ns),
-                    number(r.largest_contentful_paint_ns),
-                    number(r.cumulative_layout_shift),
-                    number(r.interaction_to_next_paint_ns),
-                    number(r.time_spent_ns),
-                    opt(&r.browser),
-                    r.session_id.clone(),
-                    r.event_pk.to_string(),
-                ];
-                writer.write_record(&cells).map_err(std::io::Error::other)?;
-            }
-            writer.flush()?;
-        }
-        OutputFormat::Table => {
-            let ms = |ns: Option<f64>| ns.map(|ns| human_duration_ms((ns / 1_000_000.0).round() as i64)).unwrap_or_default();
-            writeln!(out, "{:<23}  {:<28}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}  {:<10}  session_id", "time (UTC)", "page", "loading", "FCP", "LCP", "CLS", "INP", "browser")?;
-            for r in rows {
-                writeln!(
-                    out,
-                    "{:<23}  {}  {:>8}  {:>8}  {:>8}  {:>6}  {:>8}  {}  {}",
-                    format_utc_ms(r.time_ms),
-                    truncate(r.view_path.as_deref().unwrap_or(""), 28),
-                    ms(r.loading_time_ns),
-                    ms(r.first_contentful_paint_ns),
-                    ms(r.largest_contentful_paint_ns),
-                    r.cumulative_layout_shift.map(|v| format!("{v:.3}")).unwrap_or_default(),
-                    ms(r.interaction_to_next_paint_ns),
-                    truncate(r.browser.as_deref().unwrap_or(""), 10),
-                    r.session_id
-                )?;
-            }
-        }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 fn print_sessions(rows: &[SessionRow], extra_columns: &[String], format: OutputFormat) -> std::io::Result<()> {

@@ -89,10 +89,15 @@ impl Metric {
         if !self.is_duration {
             return format!("{value:.3}");
         }
-        if value >= 1000.0 {
-            format!("{:.2} s", value / 1000.0)
+        Metric::duration_text(value)
+    }
+
+    /// A duration in ms as the vitals read: `1.23 s`, `180 ms`.
+    pub fn duration_text(ms: f64) -> String {
+        if ms >= 1000.0 {
+            format!("{:.2} s", ms / 1000.0)
         } else {
-            format!("{value:.0} ms")
+            format!("{ms:.0} ms")
         }
     }
 }

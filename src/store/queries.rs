@@ -471,14 +471,7 @@ impl Store {
     /// a set when `q` selects.
     pub fn error_events(&self, q: &SessionQuery, find: &str, limit: usize) -> StoreResult<(Vec<ErrorEventRow>, u64)> {
         let find = find.trim().to_lowercase();
-        let ask = EventListAsk {
-            kind: "error",
-            event_keys: ERROR_FILTER_KEYS,
-            find: &find,
-            find_sql: "(instr(lower(e.error_message), ?{find}) > 0 OR instr(lower(e.error_type), ?{find}) > 0)",
-            count_column: "error_count",
-            covering_index: "events_error_groups",
-        };
+        let ask = EventListAsk::errors(&find);
         let EventListScope { from, mut params, total_from_sessions } = self.event_list_scope(q, &ask)?;
         let total = self.event_list_total(total_from_sessions, &from, &params)?;
         params.push(SqlValue::Integer(limit as i64));
@@ -519,14 +512,7 @@ impl Store {
     /// covering index (time, page and vitals), the URL and time spent of the listed views only.
     pub fn view_events(&self, q: &SessionQuery, find: &str, sort: ViewSort, descending: bool, limit: usize) -> StoreResult<(Vec<ViewEventRow>, u64)> {
         let find = find.trim().to_lowercase();
-        let ask = EventListAsk {
-            kind: "view",
-            event_keys: VIEW_FILTER_KEYS,
-            find: &find,
-            find_sql: "instr(lower(e.view_path), ?{find}) > 0",
-            count_column: "view_count",
-            covering_index: "events_view_timings",
-        };
+        let ask = EventListAsk::views(&find);
         let EventListScope { from, mut params, total_from_sessions } = self.event_list_scope(q, &ask)?;
         let total = self.event_list_total(total_from_sessions, &from, &params)?;
         params.push(SqlValue::Integer(limit as i64));
@@ -583,14 +569,7 @@ impl Store {
     /// [`crate::error_pattern::message_pattern`]), as a route of the app is.
     pub fn page_summaries(&self, q: &SessionQuery, find: &str, as_routes: bool) -> StoreResult<Vec<PageSummary>> {
         let find = find.trim().to_lowercase();
-        let ask = EventListAsk {
-            kind: "view",
-            event_keys: VIEW_FILTER_KEYS,
-            find: &find,
-            find_sql: "instr(lower(e.view_path), ?{find}) > 0",
-            count_column: "view_count",
-            covering_index: "events_view_timings",
-        };
+        let ask = EventListAsk::views(&find);
         let EventListScope { from, params, .. } = self.event_list_scope(q, &ask)?;
         let sql = format!(
             "SELECT e.view_path, e.loading_time_ns, e.first_contentful_paint_ns, e.largest_contentful_paint_ns,
@@ -663,14 +642,7 @@ impl Store {
     /// many messages a pattern groups. The most frequent first: the Errors tab by error.
     pub fn error_groups(&self, q: &SessionQuery, find: &str, as_patterns: bool) -> StoreResult<Vec<ErrorGroup>> {
         let find = find.trim().to_lowercase();
-        let ask = EventListAsk {
-            kind: "error",
-            event_keys: ERROR_FILTER_KEYS,
-            find: &find,
-            find_sql: "(instr(lower(e.error_message), ?{find}) > 0 OR instr(lower(e.error_type), ?{find}) > 0)",
-            count_column: "error_count",
-            covering_index: "events_error_groups",
-        };
+        let ask = EventListAsk::errors(&find);
         let EventListScope { from, params, .. } = self.event_list_scope(q, &ask)?;
         let sql = format!("SELECT e.error_type, e.error_message, e.session_pk, e.time_ms {from}");
         // Per group: the group, its sessions (deduplicated at the end), first and last time,
@@ -977,6 +949,32 @@ struct EventListAsk<'a> {
     count_column: &'a str,
     /// The partial index over this kind's events that the list reads in order.
     covering_index: &'a str,
+}
+
+impl<'a> EventListAsk<'a> {
+    /// The views, `find` in their page path.
+    fn views(find: &'a str) -> Self {
+        EventListAsk {
+            kind: "view",
+            event_keys: VIEW_FILTER_KEYS,
+            find,
+            find_sql: "instr(lower(e.view_path), ?{find}) > 0",
+            count_column: "view_count",
+            covering_index: "events_view_timings",
+        }
+    }
+
+    /// The errors, `find` in their type or message.
+    fn errors(find: &'a str) -> Self {
+        EventListAsk {
+            kind: "error",
+            event_keys: ERROR_FILTER_KEYS,
+            find,
+            find_sql: "(instr(lower(e.error_message), ?{find}) > 0 OR instr(lower(e.error_type), ?{find}) > 0)",
+            count_column: "error_count",
+            covering_index: "events_error_groups",
+        }
+    }
 }
 
 /// Up to this many selected sessions, an event list seeks each session's events; beyond, it
