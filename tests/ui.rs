@@ -751,8 +751,13 @@ fn the_errors_tab_lists_finds_and_opens_errors() {
     // From the error's page, List these errors lists its occurrences in the Errors tab.
     wait_until(&mut harness, "same errors", |a| a.error_occurrences.as_ref().is_some_and(|o| o.spread.is_some()));
     let occurrences = harness.state().error_occurrences.as_ref().and_then(|o| o.spread.as_ref()).map(|s| s.events);
+    // From the Sessions tab: the button shows the Errors tab.
+    harness.state_mut().commands.push(Command::ShowTab(rum_explorer::app::MainTab::Sessions));
+    harness.run_steps(2);
     harness.get_by_label("List these errors").click();
-    wait_until(&mut harness, "its occurrences", |a| a.applied_filter.is_some() && !a.error_list.loading() && a.error_list.total == occurrences);
+    wait_until(&mut harness, "its occurrences", |a| {
+        a.main_tab == rum_explorer::app::MainTab::Errors && a.applied_filter.is_some() && !a.error_list.loading() && a.error_list.total == occurrences
+    });
     assert!(harness.state().error_list.rows.iter().all(|r| r.error_message.as_deref() == Some("Product 12 not found")));
     harness.state_mut().commands.push(Command::SetQuery(String::new()));
     // The query (the first text field) selects the sessions the list reads.
