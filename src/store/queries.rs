@@ -738,8 +738,13 @@ impl Store {
         }
         let mut index = format!("INDEXED BY {}", ask.covering_index);
         let count_of_sessions = if where_sql == "1" {
-            let sql = format!("SELECT coalesce(sum({}), 0) FROM sessions", ask.count_column);
-            self.conn.prepare_cached(&sql)?.query_row([], |r| r.get::<_, i64>(0))?
+            // Every session: their count is the total unless the events are narrowed.
+            if narrowed {
+                0
+            } else {
+                let sql = format!("SELECT coalesce(sum({}), 0) FROM sessions", ask.count_column);
+                self.conn.prepare_cached(&sql)?.query_row([], |r| r.get::<_, i64>(0))?
+            }
         } else {
             let sql = format!("SELECT s.session_pk, s.{} FROM sessions s WHERE {where_sql}", ask.count_column);
             let (mut session_pks, mut count) = (Vec::new(), 0i64);

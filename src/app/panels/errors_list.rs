@@ -217,9 +217,16 @@ fn error_groups_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                     egui::RichText::new(format::time_text(group.last_ms, utc)),
                     egui::RichText::new(if group.messages > 1 { format!("{} messages", format::grouped(group.messages)) } else { String::new() }).weak(),
                 ];
-                for text in cells {
+                for (column, text) in cells.into_iter().enumerate() {
                     let (_, response) = row.col(|ui| {
-                        clicked |= ui.add(egui::Label::new(text).truncate().sense(egui::Sense::click())).on_hover_text(hint).clicked();
+                        let label = egui::Label::new(text).truncate().sense(egui::Sense::click());
+                        // The counts to the right, so that their digits line up.
+                        let label = if column == 2 || column == 3 {
+                            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| ui.add(label)).inner
+                        } else {
+                            ui.add(label)
+                        };
+                        clicked |= label.on_hover_text(hint).clicked();
                     });
                     clicked |= response.clicked();
                 }
