@@ -751,6 +751,12 @@ impl ExplorerApp {
         }
     }
 
+    /// Adds `terms` to the end of the query and applies it.
+    fn add_query_terms(&mut self, terms: String) {
+        let text = if self.query_text.trim().is_empty() { terms } else { format!("{} {terms}", self.query_text.trim()) };
+        self.apply(Command::SetQuery(text));
+    }
+
     /// Keeps the query in the bar among the recent ones if it parses (the text may be newer
     /// than the query applied: its debounce may not have run).
     fn remember_query(&mut self) {
@@ -846,9 +852,7 @@ impl ExplorerApp {
             }
             Command::RememberQuery => self.remember_query(),
             Command::AddQueryTerm { key, value, negate } => {
-                let term = query::term_text(&key, &value, negate);
-                let text = if self.query_text.trim().is_empty() { term } else { format!("{} {term}", self.query_text.trim()) };
-                self.apply(Command::SetQuery(text));
+                self.add_query_terms(query::term_text(&key, &value, negate));
             }
             Command::RemoveQueryTerm(index) => {
                 if let Some(filter) = &self.applied_filter {
@@ -994,10 +998,8 @@ impl ExplorerApp {
                         query::term_text("error_message", message, false)
                     });
                 }
-                let term = terms.join(" ");
-                let text = if self.query_text.trim().is_empty() { term } else { format!("{} {term}", self.query_text.trim()) };
                 self.error_list.by_error = false;
-                self.apply(Command::SetQuery(text));
+                self.add_query_terms(terms.join(" "));
                 self.request_errors_if_shown();
             }
             Command::ShowOlderErrors => {
@@ -1046,9 +1048,8 @@ impl ExplorerApp {
                 } else {
                     query::term_text("view_path", &page.view_path, false)
                 };
-                let text = if self.query_text.trim().is_empty() { term } else { format!("{} {term}", self.query_text.trim()) };
                 self.view_list.by_page = false;
-                self.apply(Command::SetQuery(text));
+                self.add_query_terms(term);
                 self.request_views_if_shown();
             }
             Command::ShowMoreViews => {
