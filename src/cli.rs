@@ -64,7 +64,8 @@ pub enum Command {
         format: OutputFormat,
     },
     /// The newest errors of the selected sessions, as the window's Errors tab lists them: a
-    /// top-level `error_type:` or `error_message:` term of the filter applies to the errors.
+    /// top-level `error_type:` or `error_message:` term of the filter (or a group of them, such as
+    /// `(error_type:TypeError OR error_type:ReferenceError)`) applies to the errors.
     Errors {
         #[command(flatten)]
         selection: SelectionArgs,

@@ -463,33 +463,61 @@ pub fn json_path(key: &str) -> String {
     format!("$.\"{}\"", key.replace(['"', '\\'], ""))
 }
 
-/// The filter's top-level terms on one of `keys` (by [`field_key`]), as predicates on the
-/// column `column_of` names for the key; a negated term keeps the rows it does not match,
-/// those without a value too. The Errors tab applies a query's error terms to the errors it
-/// lists, not only to the sessions it reads them from.
+/// The filter's top-level expressions made only of terms on `keys` (by [`field_key`]): a
+/// term, or an OR, AND or negation of such terms (`(error_type:TypeError OR
+/// error_type:ReferenceError)`), as predicates on the columns `column_of` names for the keys.
+/// A negation keeps the rows it does not match, those without a value too. The Errors and
+/// Views tabs apply a query's error and view terms to the events they list, not only to the
+/// sessions they read them from.
 pub fn top_level_term_predicates(filter: &Filter, keys: &[&str], column_of: impl Fn(&str) -> String, params: &mut Vec<SqlValue>) -> Vec<String> {
-    let mut predicates = Vec::new();
-    for term in filter.expr.top_level_terms() {
-        let (negated, inner) = match term {
-            Expr::Not(inner) => (true, inner.as_ref()),
-            other => (false, other),
-        };
-        let Expr::Term { key, matcher } = inner else { continue };
-        let key = field_key(key);
-        if !keys.contains(&key) {
-            continue;
-        }
-        let condition = predicate(&column_of(key), matcher, false, params);
-        predicates.push(if negated { format!("NOT coalesce({condition}, 0)") } else { condition });
-    }
-    predicates
+    filter
+        .expr
+        .top_level_terms()
+        .into_iter()
+        .filter(|expr| only_terms_on(expr, keys))
+        .map(|expr| event_predicate(expr, &column_of, params))
+        .collect()
 }
 
-/// The filter without its positive top-level terms on `keys`: what still selects sessions
-/// once those terms are applied to the events listed (a view on `/cart` already says its
-/// session has the page). `None` when nothing is left.
+/// Whether every term of `expr` is on one of `keys`, with no free text: whether it can be
+/// tested on one event.
+fn only_terms_on(expr: &Expr, keys: &[&str]) -> bool {
+    match expr {
+        Expr::Term { key, .. } => keys.contains(&field_key(key)),
+        Expr::Not(inner) => only_terms_on(inner, keys),
+        Expr::And(terms) | Expr::Or(terms) => !terms.is_empty() && terms.iter().all(|t| only_terms_on(t, keys)),
+        Expr::FreeText(_) => false,
+    }
+}
+
+/// `expr`, which [`only_terms_on`] accepted, as a predicate on one event's columns.
+fn event_predicate(expr: &Expr, column_of: &impl Fn(&str) -> String, params: &mut Vec<SqlValue>) -> String {
+    match expr {
+        Expr::Term { key, matcher } => predicate(&column_of(field_key(key)), matcher, false, params),
+        Expr::Not(inner) => format!("NOT coalesce({}, 0)", event_predicate(inner, column_of, params)),
+        Expr::And(terms) | Expr::Or(terms) => {
+            let joiner = if matches!(expr, Expr::And(_)) { " AND " } else { " OR " };
+            let parts: Vec<String> = terms.iter().map(|t| event_predicate(t, column_of, params)).collect();
+            format!("({})", parts.join(joiner))
+        }
+        // Not reached: only_terms_on refuses free text. Matching nothing is the safe answer.
+        Expr::FreeText(_) => "0".to_string(),
+    }
+}
+
+/// The filter without its positive top-level expressions made only of terms on `keys`: what
+/// still selects sessions once those are applied to the events listed (a view on `/cart`
+/// already says its session has the page). An expression with a negation in it stays: an
+/// event not slow does not say its session had no slow view. `None` when nothing is left.
 pub fn without_positive_top_level_terms(filter: &Filter, keys: &[&str]) -> Option<Filter> {
-    let applied_to_events = |term: &Expr| matches!(term, Expr::Term { key, .. } if keys.contains(&field_key(key)));
+    fn has_negation(expr: &Expr) -> bool {
+        match expr {
+            Expr::Not(_) => true,
+            Expr::And(terms) | Expr::Or(terms) => terms.iter().any(has_negation),
+            Expr::Term { .. } | Expr::FreeText(_) => false,
+        }
+    }
+    let applied_to_events = |expr: &Expr| !has_negation(expr) && only_terms_on(expr, keys);
     let rest: Vec<Expr> = filter.expr.top_level_terms().into_iter().filter(|t| !applied_to_events(t)).cloned().collect();
     match rest.len() {
         0 => None,

@@ -602,6 +602,13 @@ fn views_and_errors_lists_are_the_selected_sessions_events_either_way() {
         "error_type:TypeError browser:Chrome",
         "country:Japan OR os:iOS",
         "loading_time:>3000000000",
+        // Groups of event terms apply to the events as a whole.
+        "error_type:TypeError OR error_type:ReferenceError",
+        "(view_path:/cart OR view_path:/checkout/payment) browser:Chrome",
+        "-(error_type:TypeError OR error_type:ReferenceError) error_count:>0",
+        "(view_path:/cart OR -loading_time:>3000000000)",
+        // A group mixing a session field stays on the sessions.
+        "(error_type:TypeError OR browser:Safari)",
     ];
     for filter in filters {
         let parsed = if filter.is_empty() { None } else { query::parse(filter).expect("parse") };
@@ -609,16 +616,29 @@ fn views_and_errors_lists_are_the_selected_sessions_events_either_way() {
         let selected: BTreeSet<String> = if filter.is_empty() { f.sessions.iter().map(|s| s.session_id.clone()).collect() } else { ids_for(&f, filter) };
         // The terms on view and error fields apply to the events too.
         let terms: Vec<Expr> = parsed.as_ref().map(|p| p.expr.top_level_terms().into_iter().cloned().collect()).unwrap_or_default();
-        let holds = |event: &rum_explorer::store::TimelineEvent, keys: &[&str]| {
-            terms.iter().all(|term| match term {
-                Expr::Term { key, matcher: Matcher::Equals(value) } if keys.contains(&key.as_str()) => event.get_str(key) == Some(value.as_str()),
-                Expr::Term { key, matcher: Matcher::Compare(_, value) } if keys.contains(&key.as_str()) => {
-                    let bound: f64 = value.parse().expect("a number");
-                    event.get(key).and_then(|v| v.as_f64()).is_some_and(|v| v > bound)
-                }
-                _ => true,
-            })
-        };
+        // An expression's truth on one event; `None` when it names another field.
+        fn on_event(expr: &Expr, event: &rum_explorer::store::TimelineEvent, keys: &[&str]) -> Option<bool> {
+            match expr {
+                Expr::Term { key, matcher } if keys.contains(&key.as_str()) => Some(match matcher {
+                    Matcher::Equals(value) => event.get_str(key) == Some(value.as_str()),
+                    Matcher::Compare(_, value) => {
+                        let bound: f64 = value.parse().expect("a number");
+                        event.get(key).and_then(|v| v.as_f64()).is_some_and(|v| v > bound)
+                    }
+                    // Wildcards, case-insensitive; the test's are prefixes.
+                    Matcher::Wildcard(pattern) if pattern.ends_with('*') && !pattern[..pattern.len() - 1].contains(['*', '?']) => {
+                        let prefix = pattern[..pattern.len() - 1].to_lowercase();
+                        event.get_str(key).is_some_and(|v| v.to_lowercase().starts_with(&prefix))
+                    }
+                    other => panic!("the test reads no {other:?}"),
+                }),
+                Expr::Not(inner) => on_event(inner, event, keys).map(|b| !b),
+                Expr::Or(terms) => terms.iter().map(|t| on_event(t, event, keys)).collect::<Option<Vec<bool>>>().map(|v| v.contains(&true)),
+                Expr::And(terms) => terms.iter().map(|t| on_event(t, event, keys)).collect::<Option<Vec<bool>>>().map(|v| !v.contains(&false)),
+                _ => None,
+            }
+        }
+        let holds = |event: &rum_explorer::store::TimelineEvent, keys: &[&str]| terms.iter().all(|term| on_event(term, event, keys).unwrap_or(true));
         let mut views: Vec<(i64, i64)> = Vec::new();
         let mut errors: Vec<(i64, i64)> = Vec::new();
         for (session, detail) in f.sessions.iter().zip(&f.details) {
@@ -637,6 +657,7 @@ fn views_and_errors_lists_are_the_selected_sessions_events_either_way() {
         views.sort_by(|a, b| b.cmp(a));
         errors.sort_by(|a, b| b.cmp(a));
         assert!(!views.is_empty(), "{filter}: selects views");
+        assert!(!filter.contains("error") || !errors.is_empty(), "{filter}: selects errors");
         let loading: std::collections::HashMap<i64, Option<f64>> = f
             .details
             .iter()
