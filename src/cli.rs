@@ -118,6 +118,35 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// The resources (Fetch/XHR, scripts, images, ...) of the selected sessions, as the
+    /// window's Resources tab lists them: the newest first, or the slowest (largest) first; a
+    /// top-level term of the filter on a resource field (`resource_status:>=400`,
+    /// `resource_type:xhr`, `duration:>1000000000`) applies to the resources.
+    Resources {
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Only resources whose URL holds this text (case-insensitive).
+        #[arg(long, default_value = "")]
+        find: String,
+        /// time (newest first), duration (slowest first) or size (largest first); by URL:
+        /// count, failed, p75 or size.
+        #[arg(long)]
+        sort: Option<String>,
+        /// The other way: oldest, fastest or smallest first.
+        #[arg(long)]
+        asc: bool,
+        /// One row per method and URL (without its query string): requests, failed, sessions,
+        /// p75 and longest duration, bytes; the most requested first.
+        #[arg(long)]
+        by_url: bool,
+        /// With --by-url: URLs that differ only in numbers and ids as one pattern (`/api/items/*`).
+        #[arg(long)]
+        patterns: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
     /// Aggregates of the selected sessions: sessions, views, users and errors over time, web
     /// vitals (p75, ratings, distribution), top pages, distributions and top errors.
     Overview {
@@ -281,6 +310,45 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             print_views(&rows, format).map_err(|e| e.to_string())?;
             if format == OutputFormat::Table {
                 eprintln!("{} of {} views", rows.len(), total);
+            }
+            Ok(0)
+        }
+        Command::Resources { selection, find, sort, asc, by_url, patterns, limit, format } => {
+            let store = Store::open(db).map_err(|e| e.describe(db))?;
+            let (filter, from_ms, to_ms) = selection_query(selection)?;
+            note_unknown_keys(&store, filter.as_ref());
+            let q = SessionQuery { filter, from_ms, to_ms, ..Default::default() };
+            if by_url {
+                use crate::store::ResourceGroupSort;
+                let group_sort = match sort.as_deref() {
+                    None => ResourceGroupSort::Count,
+                    Some(key) => ResourceGroupSort::from_key(key).ok_or_else(|| {
+                        let known: Vec<&str> = ResourceGroupSort::ALL.iter().map(|s| s.key()).collect();
+                        format!("--sort {key:?}: resources by URL sort by {}", known.join(", "))
+                    })?,
+                };
+                let mut groups = store.resource_groups(&q, &find, patterns).map_err(|e| e.describe(db))?;
+                crate::store::sort_resource_groups(&mut groups, group_sort, !asc);
+                let total = groups.len();
+                groups.truncate(limit);
+                print_resource_groups(&groups, format).map_err(|e| e.to_string())?;
+                if format == OutputFormat::Table {
+                    eprintln!("{} of {} URLs", groups.len(), total);
+                }
+                return Ok(0);
+            }
+            use crate::store::ResourceSort;
+            let resource_sort = match sort.as_deref() {
+                None => ResourceSort::Time,
+                Some(key) => ResourceSort::from_key(key).ok_or_else(|| {
+                    let known: Vec<&str> = ResourceSort::ALL.iter().map(|s| s.key()).collect();
+                    format!("--sort {key:?}: resources sort by {}", known.join(", "))
+                })?,
+            };
+            let (rows, total) = store.resource_events(&q, &find, resource_sort, !asc, limit).map_err(|e| e.describe(db))?;
+            print_resources(&rows, format).map_err(|e| e.to_string())?;
+            if format == OutputFormat::Table {
+                eprintln!("{} of {} resources", rows.len(), total);
             }
             Ok(0)
         }
@@ -677,6 +745,82 @@ fn print_pages(pages: &[crate::store::PageSummary], format: OutputFormat) -> std
                 vital_duration_text(p.largest_contentful_paint_p75_ns),
                 p.cumulative_layout_shift_p75.map(|v| format!("{v:.3}")).unwrap_or_default(),
                 vital_duration_text(p.interaction_to_next_paint_p75_ns),
+            )?;
+        }
+        Ok(())
+    })
+}
+
+fn print_resources(rows: &[crate::store::ResourceEventRow], format: OutputFormat) -> std::io::Result<()> {
+    let header = [
+        "time_ms", "resource_type", "resource_method", "resource_status", "resource_url", "duration_ns", "resource_size_bytes", "view_path", "browser",
+        "session_id", "event_pk",
+    ];
+    let cells = |r: &crate::store::ResourceEventRow| {
+        vec![
+            r.time_ms.to_string(),
+            text_cell(&r.resource_type),
+            text_cell(&r.resource_method),
+            r.resource_status.map(|s| s.to_string()).unwrap_or_default(),
+            text_cell(&r.resource_url),
+            number_cell(r.duration_ns),
+            r.resource_size_bytes.map(|b| b.to_string()).unwrap_or_default(),
+            text_cell(&r.view_path),
+            text_cell(&r.browser),
+            r.session_id.clone(),
+            r.event_pk.to_string(),
+        ]
+    };
+    print_records(rows, format, &header, cells, |out| {
+        writeln!(out, "{:<23}  {:<8}  {:<6}  {:>6}  {:>8}  {:>9}  {:<48}  session_id", "time (UTC)", "type", "method", "status", "duration", "size", "url")?;
+        for r in rows {
+            writeln!(
+                out,
+                "{:<23}  {}  {}  {:>6}  {:>8}  {:>9}  {}  {}",
+                format_utc_ms(r.time_ms),
+                truncate(r.resource_type.as_deref().unwrap_or(""), 8),
+                truncate(r.resource_method.as_deref().unwrap_or(""), 6),
+                r.resource_status.map(|s| s.to_string()).unwrap_or_default(),
+                vital_duration_text(r.duration_ns),
+                r.resource_size_bytes.map(|b| crate::ingest::human_bytes(b.max(0) as u64)).unwrap_or_default(),
+                truncate(r.resource_url.as_deref().unwrap_or(""), 48),
+                r.session_id
+            )?;
+        }
+        Ok(())
+    })
+}
+
+fn print_resource_groups(groups: &[crate::store::ResourceGroup], format: OutputFormat) -> std::io::Result<()> {
+    let header = ["resource_method", "resource_url", "resource_type", "count", "failed", "sessions", "duration_p75_ns", "duration_max_ns", "size_bytes", "urls"];
+    let cells = |g: &crate::store::ResourceGroup| {
+        vec![
+            text_cell(&g.resource_method),
+            g.resource_url.clone(),
+            text_cell(&g.resource_type),
+            g.count.to_string(),
+            g.failed.to_string(),
+            g.sessions.to_string(),
+            number_cell(g.duration_p75_ns),
+            number_cell(g.duration_max_ns),
+            g.size_bytes.to_string(),
+            g.urls.to_string(),
+        ]
+    };
+    print_records(groups, format, &header, cells, |out| {
+        writeln!(out, "{:>8}  {:>7}  {:>8}  {:>8}  {:>8}  {:>9}  {:<6}  url", "count", "failed", "sessions", "p75", "max", "size", "method")?;
+        for g in groups {
+            writeln!(
+                out,
+                "{:>8}  {:>7}  {:>8}  {:>8}  {:>8}  {:>9}  {}  {}",
+                g.count,
+                g.failed,
+                g.sessions,
+                vital_duration_text(g.duration_p75_ns),
+                vital_duration_text(g.duration_max_ns),
+                crate::ingest::human_bytes(g.size_bytes),
+                truncate(g.resource_method.as_deref().unwrap_or(""), 6),
+                g.resource_url
             )?;
         }
         Ok(())

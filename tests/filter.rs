@@ -795,3 +795,106 @@ fn error_groups_count_their_errors_sessions_and_times() {
         }
     }
 }
+
+/// The Resources tab against the sessions' own timelines, with the selected sessions sought
+/// one by one and as a set: every resource of the selected sessions that the query's resource
+/// terms and the find keep, newest or slowest first, and the groups by URL and by pattern.
+#[test]
+fn resources_list_and_groups_are_the_selected_sessions_resources() {
+    use rum_explorer::store::{url_without_query, ResourceSort};
+    let mut f = fixture();
+    struct Want {
+        time_ms: i64,
+        event_pk: i64,
+        duration_ns: Option<f64>,
+        method: Option<String>,
+        url: String,
+        status: Option<i64>,
+        size: i64,
+        session: String,
+    }
+    let cases: [(&str, &str, &dyn Fn(&Want) -> bool); 6] = [
+        ("", "", &|_| true),
+        ("browser:Chrome", "", &|_| true),
+        ("resource_status:>=400", "", &|r| r.status.is_some_and(|s| s >= 400)),
+        ("(resource_method:POST OR resource_status:>=500) browser:Safari", "", &|r| r.method.as_deref() == Some("POST") || r.status.is_some_and(|s| s >= 500)),
+        ("", "/API/", &|r| r.url.to_lowercase().contains("/api/")),
+        ("duration:>1000000000", "", &|r| r.duration_ns.is_some_and(|d| d > 1e9)),
+    ];
+    for (filter, find, keep) in cases {
+        let parsed = if filter.is_empty() { None } else { query::parse(filter).expect("parse") };
+        let q = SessionQuery { filter: parsed, ..Default::default() };
+        let session_part = filter.split(' ').filter(|t| t.starts_with("browser:")).collect::<Vec<_>>().join(" ");
+        let selected: BTreeSet<String> =
+            if session_part.is_empty() { f.sessions.iter().map(|s| s.session_id.clone()).collect() } else { ids_for(&f, &session_part) };
+        let mut want: Vec<Want> = Vec::new();
+        for (session, detail) in f.sessions.iter().zip(&f.details) {
+            if !selected.contains(&session.session_id) {
+                continue;
+            }
+            for e in detail.events.iter().filter(|e| e.kind == "resource") {
+                let resource = Want {
+                    time_ms: e.time_ms,
+                    event_pk: e.event_pk,
+                    duration_ns: e.get("duration").and_then(|v| v.as_f64()),
+                    method: e.get_str("resource_method").map(str::to_string),
+                    url: e.get_str("resource_url").unwrap_or("").to_string(),
+                    status: e.get("resource_status").and_then(|v| v.as_i64()),
+                    size: e.get("resource_size").and_then(|v| v.as_i64()).unwrap_or(0),
+                    session: session.session_id.clone(),
+                };
+                if keep(&resource) {
+                    want.push(resource);
+                }
+            }
+        }
+        assert!(!want.is_empty(), "{filter} {find}: selects resources");
+        let mut newest: Vec<(i64, i64)> = want.iter().map(|r| (r.time_ms, r.event_pk)).collect();
+        newest.sort_by(|a, b| b.cmp(a));
+        let mut slowest: Vec<f64> = want.iter().filter_map(|r| r.duration_ns).collect();
+        slowest.sort_by(|a, b| b.total_cmp(a));
+        for few_sessions in [usize::MAX, 0] {
+            f.store.event_list_few_sessions = few_sessions;
+            let (rows, total) = f.store.resource_events(&q, find, ResourceSort::Time, true, 1_000_000).expect("resources");
+            assert_eq!(rows.iter().map(|r| (r.time_ms, r.event_pk)).collect::<Vec<_>>(), newest, "{filter} {find}, sought per session: {}", few_sessions > 0);
+            assert_eq!(total as usize, want.len(), "{filter} {find}: the total");
+            let (rows, _) = f.store.resource_events(&q, find, ResourceSort::Duration, true, 10).expect("resources");
+            let durations: Vec<f64> = rows.iter().filter_map(|r| r.duration_ns).collect();
+            assert_eq!(durations, slowest[..10.min(slowest.len())].to_vec(), "{filter} {find}: the slowest first");
+        }
+        // By URL (and by pattern): requests, failures, sessions, p75 (nearest rank), bytes.
+        for as_patterns in [false, true] {
+            type Tally = (u64, u64, BTreeSet<String>, Vec<f64>, u64);
+            let mut groups: std::collections::BTreeMap<(Option<String>, String), Tally> = Default::default();
+            for r in &want {
+                let url = url_without_query(&r.url);
+                let url = if as_patterns { rum_explorer::error_pattern::message_pattern(url).into_owned() } else { url.to_string() };
+                let entry = groups.entry((r.method.clone(), url)).or_default();
+                entry.0 += 1;
+                entry.1 += u64::from(r.status.is_some_and(|s| s >= 400 || s == 0));
+                entry.2.insert(r.session.clone());
+                entry.3.extend(r.duration_ns);
+                entry.4 += r.size.max(0) as u64;
+            }
+            let got = f.store.resource_groups(&q, find, as_patterns).expect("groups");
+            assert_eq!(got.len(), groups.len(), "{filter} {find}: one group per URL (patterns: {as_patterns})");
+            assert!(got.windows(2).all(|w| w[0].count >= w[1].count), "the most requested first");
+            for group in &got {
+                let (count, failed, sessions, durations, size) = &groups[&(group.resource_method.clone(), group.resource_url.clone())];
+                let mut durations = durations.clone();
+                durations.sort_by(|a, b| a.total_cmp(b));
+                let p75 = (!durations.is_empty()).then(|| durations[(durations.len() * 3).div_ceil(4) - 1]);
+                assert_eq!(
+                    (group.count, group.failed, group.sessions, group.duration_p75_ns, group.size_bytes),
+                    (*count, *failed, sessions.len() as u64, p75, *size),
+                    "{filter} {find}: {:?} {}",
+                    group.resource_method,
+                    group.resource_url
+                );
+            }
+            if as_patterns && filter.is_empty() && find.is_empty() {
+                assert!(got.iter().any(|g| g.urls > 1), "a pattern groups URLs");
+            }
+        }
+    }
+}

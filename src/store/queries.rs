@@ -562,6 +562,144 @@ impl Store {
         Ok((rows, total))
     }
 
+    /// The resources of the sessions `q` selects whose URL holds `find` (ASCII
+    /// case-insensitive; empty: every resource), in `sort`'s order (the largest first when
+    /// `descending`; resources without the value last either way), at most `limit`, and how
+    /// many there are in all: the Resources tab. The query's top-level terms on resource fields
+    /// (`resource_status:>=400`, `resource_type:xhr`) apply to the resources too. No index
+    /// holds the resources: with many sessions selected this reads the events table.
+    pub fn resource_events(&self, q: &SessionQuery, find: &str, sort: ResourceSort, descending: bool, limit: usize) -> StoreResult<(Vec<ResourceEventRow>, u64)> {
+        let find = find.trim().to_lowercase();
+        let ask = EventListAsk::resources(&find);
+        let EventListScope { from, mut params, total_from_sessions } = self.event_list_scope(q, &ask)?;
+        let total = self.event_list_total(total_from_sessions, &from, &params)?;
+        params.push(SqlValue::Integer(limit as i64));
+        let column = sort.column();
+        let direction = if descending { "DESC" } else { "ASC" };
+        let order = match sort {
+            ResourceSort::Time => format!("e.time_ms {direction}, e.event_pk {direction}"),
+            _ => format!("e.{column} IS NULL, e.{column} {direction}, e.time_ms DESC, e.event_pk DESC"),
+        };
+        let sql = format!(
+            "SELECT e.event_pk, e.time_ms, e.resource_type, e.resource_method, e.resource_status, e.resource_url, e.duration_ns,
+                    e.resource_size_bytes, e.view_path, e.session_pk {from}
+             ORDER BY {order} LIMIT ?{}",
+            params.len()
+        );
+        let mut statement = self.conn.prepare(&sql)?;
+        let found = statement
+            .query_map(params_from_iter(params.iter()), |r| {
+                Ok((
+                    ResourceEventRow {
+                        event_pk: r.get(0)?,
+                        time_ms: r.get(1)?,
+                        resource_type: r.get(2)?,
+                        resource_method: r.get(3)?,
+                        resource_status: r.get(4)?,
+                        resource_url: r.get(5)?,
+                        duration_ns: r.get(6)?,
+                        resource_size_bytes: r.get(7)?,
+                        view_path: r.get(8)?,
+                        session_id: String::new(),
+                        browser: None,
+                    },
+                    r.get::<_, i64>(9)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut rows = Vec::with_capacity(found.len());
+        for (mut row, session_pk) in found {
+            (row.session_id, row.browser) = self.session_id_and_browser(session_pk)?;
+            rows.push(row);
+        }
+        Ok((rows, total))
+    }
+
+    /// The resources `resource_events` would list (the same query and find), grouped by
+    /// method and URL without its query string, or with `as_patterns` by method and URL
+    /// pattern (numbers and ids as `*`, see [`crate::error_pattern`]): how many, how many
+    /// failed, in how many sessions, p75 and longest duration, bytes in all. The most requested
+    /// first: the Resources tab by URL.
+    pub fn resource_groups(&self, q: &SessionQuery, find: &str, as_patterns: bool) -> StoreResult<Vec<ResourceGroup>> {
+        let find = find.trim().to_lowercase();
+        let ask = EventListAsk::resources(&find);
+        let EventListScope { from, params, .. } = self.event_list_scope(q, &ask)?;
+        let sql = format!("SELECT e.resource_method, e.resource_url, e.resource_type, e.resource_status, e.duration_ns, e.resource_size_bytes, e.session_pk {from}");
+        struct Tally {
+            group: ResourceGroup,
+            durations_ns: Vec<f64>,
+            session_pks: Vec<i64>,
+        }
+        let mut tallies: Vec<Tally> = Vec::new();
+        // A (method, URL)'s group is worked out once; the URL's pattern too.
+        let mut group_of_url: rustc_hash::FxHashMap<(Option<String>, String), usize> = rustc_hash::FxHashMap::default();
+        let mut group_of_name: rustc_hash::FxHashMap<(Option<String>, String), usize> = rustc_hash::FxHashMap::default();
+        let mut statement = self.conn.prepare(&sql)?;
+        let mut rows = statement.query(params_from_iter(params.iter()))?;
+        while let Some(row) = rows.next()? {
+            let method: Option<String> = row.get(0)?;
+            let url: Option<String> = row.get(1)?;
+            let url = url_without_query(url.as_deref().unwrap_or("")).to_string();
+            let key = (method, url);
+            let index = match group_of_url.get(&key) {
+                Some(index) => *index,
+                None => {
+                    let name = if as_patterns { crate::error_pattern::message_pattern(&key.1).into_owned() } else { key.1.clone() };
+                    let name_key = (key.0.clone(), name);
+                    let index = *group_of_name.entry(name_key.clone()).or_insert_with(|| {
+                        tallies.push(Tally {
+                            group: ResourceGroup {
+                                resource_method: name_key.0.clone(),
+                                resource_url: name_key.1.clone(),
+                                resource_type: row.get(2).ok().flatten(),
+                                count: 0,
+                                failed: 0,
+                                sessions: 0,
+                                duration_p75_ns: None,
+                                duration_max_ns: None,
+                                size_bytes: 0,
+                                urls: 0,
+                            },
+                            durations_ns: Vec::new(),
+                            session_pks: Vec::new(),
+                        });
+                        tallies.len() - 1
+                    });
+                    tallies[index].group.urls += 1;
+                    group_of_url.insert(key, index);
+                    index
+                }
+            };
+            let tally = &mut tallies[index];
+            tally.group.count += 1;
+            let status: Option<i64> = row.get(3)?;
+            if status.is_some_and(|s| s >= 400 || s == 0) {
+                tally.group.failed += 1;
+            }
+            if let Some(duration) = row.get::<_, Option<f64>>(4)?.filter(|d| d.is_finite()) {
+                tally.durations_ns.push(duration);
+            }
+            tally.group.size_bytes += row.get::<_, Option<i64>>(5)?.unwrap_or(0).max(0) as u64;
+            let session_pk: i64 = row.get(6)?;
+            if tally.session_pks.last() != Some(&session_pk) {
+                tally.session_pks.push(session_pk);
+            }
+        }
+        let mut groups: Vec<ResourceGroup> = tallies
+            .into_iter()
+            .map(|mut tally| {
+                tally.session_pks.sort_unstable();
+                tally.session_pks.dedup();
+                tally.group.sessions = tally.session_pks.len() as u64;
+                tally.group.duration_max_ns = tally.durations_ns.iter().copied().reduce(f64::max);
+                tally.group.duration_p75_ns = super::overview::p75(&mut tally.durations_ns);
+                tally.group
+            })
+            .collect();
+        sort_resource_groups(&mut groups, ResourceGroupSort::Count, true);
+        Ok(groups)
+    }
+
     /// The pages of the views `view_events` would list (the same query and find), each with
     /// its views and the p75 (nearest rank) of each vital over them, most viewed first: the
     /// Views tab grouped by page. Durations in nanoseconds, as stored. With `as_routes`, pages
@@ -736,7 +874,7 @@ impl Store {
             conditions.push(ask.find_sql.replace("{find}", &params.len().to_string()));
             narrowed = true;
         }
-        let mut index = format!("INDEXED BY {}", ask.covering_index);
+        let mut index = ask.covering_index.map(|index| format!("INDEXED BY {index}")).unwrap_or_default();
         let count_of_sessions = if where_sql == "1" {
             // Every session: their count is the total unless the events are narrowed.
             if narrowed {
@@ -952,8 +1090,10 @@ struct EventListAsk<'a> {
     find_sql: &'a str,
     /// The sessions' count of this kind (`view_count`).
     count_column: &'a str,
-    /// The partial index over this kind's events that the list reads in order.
-    covering_index: &'a str,
+    /// The partial index over this kind's events that the list reads in order; `None`: the
+    /// table itself (resources have none: one over 25 M resources at 1,000,000 sessions would
+    /// cost every import its build).
+    covering_index: Option<&'a str>,
 }
 
 impl<'a> EventListAsk<'a> {
@@ -965,7 +1105,7 @@ impl<'a> EventListAsk<'a> {
             find,
             find_sql: "instr(lower(e.view_path), ?{find}) > 0",
             count_column: "view_count",
-            covering_index: "events_view_timings",
+            covering_index: Some("events_view_timings"),
         }
     }
 
@@ -977,7 +1117,19 @@ impl<'a> EventListAsk<'a> {
             find,
             find_sql: "(instr(lower(e.error_message), ?{find}) > 0 OR instr(lower(e.error_type), ?{find}) > 0)",
             count_column: "error_count",
-            covering_index: "events_error_groups",
+            covering_index: Some("events_error_groups"),
+        }
+    }
+
+    /// The resources, `find` in their URL.
+    fn resources(find: &'a str) -> Self {
+        EventListAsk {
+            kind: "resource",
+            event_keys: RESOURCE_FILTER_KEYS,
+            find,
+            find_sql: "instr(lower(e.resource_url), ?{find}) > 0",
+            count_column: "resource_count",
+            covering_index: None,
         }
     }
 }
@@ -996,6 +1148,139 @@ pub const VIEW_FILTER_KEYS: &[&str] = &[
     "first_contentful_paint", "largest_contentful_paint", "cumulative_layout_shift", "interaction_to_next_paint",
     "first_input_delay", "first_byte", "time_spent",
 ];
+
+/// The resource fields whose top-level query terms the Resources tab applies to the
+/// resources it lists.
+pub const RESOURCE_FILTER_KEYS: &[&str] = &["resource_url", "resource_type", "resource_method", "resource_status", "resource_size", "duration"];
+
+/// The orders the Resources tab lists resources in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResourceSort {
+    #[default]
+    Time,
+    Duration,
+    Size,
+}
+
+impl ResourceSort {
+    pub const ALL: [ResourceSort; 3] = [ResourceSort::Time, ResourceSort::Duration, ResourceSort::Size];
+
+    pub fn column(self) -> &'static str {
+        match self {
+            ResourceSort::Time => "time_ms",
+            ResourceSort::Duration => "duration_ns",
+            ResourceSort::Size => "resource_size_bytes",
+        }
+    }
+
+    /// The name a user types (`--sort duration`).
+    pub fn key(self) -> &'static str {
+        match self {
+            ResourceSort::Time => "time",
+            ResourceSort::Duration => "duration",
+            ResourceSort::Size => "size",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<ResourceSort> {
+        ResourceSort::ALL.into_iter().find(|s| s.key() == key || s.column() == key)
+    }
+}
+
+/// One resource (a request the page made: Fetch/XHR, script, image, ...) in the Resources tab
+/// (and `rum-explorer resources`). Duration in nanoseconds.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ResourceEventRow {
+    pub event_pk: i64,
+    pub time_ms: i64,
+    pub resource_type: Option<String>,
+    pub resource_method: Option<String>,
+    pub resource_status: Option<i64>,
+    pub resource_url: Option<String>,
+    pub duration_ns: Option<f64>,
+    pub resource_size_bytes: Option<i64>,
+    pub view_path: Option<String>,
+    pub session_id: String,
+    pub browser: Option<String>,
+}
+
+impl ResourceEventRow {
+    /// A request that failed: a status of 400 and above, or 0 (blocked, cancelled, network
+    /// error), as the view's waterfall marks them.
+    pub fn failed(&self) -> bool {
+        self.resource_status.is_some_and(|s| s >= 400 || s == 0)
+    }
+}
+
+/// The resources of one method and URL (without its query string), or of one URL pattern
+/// (numbers and ids as `*`), in the Resources tab by URL (and `rum-explorer resources
+/// --by-url`). Durations in nanoseconds; p75 is the nearest rank.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ResourceGroup {
+    pub resource_method: Option<String>,
+    pub resource_url: String,
+    pub resource_type: Option<String>,
+    pub count: u64,
+    /// Requests with a status of 400 and above, or 0.
+    pub failed: u64,
+    pub sessions: u64,
+    pub duration_p75_ns: Option<f64>,
+    pub duration_max_ns: Option<f64>,
+    pub size_bytes: u64,
+    /// The distinct URLs a pattern groups (1 for a URL).
+    pub urls: u64,
+}
+
+/// The orders of resource groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResourceGroupSort {
+    #[default]
+    Count,
+    Failed,
+    DurationP75,
+    Size,
+}
+
+impl ResourceGroupSort {
+    pub const ALL: [ResourceGroupSort; 4] = [ResourceGroupSort::Count, ResourceGroupSort::Failed, ResourceGroupSort::DurationP75, ResourceGroupSort::Size];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            ResourceGroupSort::Count => "count",
+            ResourceGroupSort::Failed => "failed",
+            ResourceGroupSort::DurationP75 => "p75",
+            ResourceGroupSort::Size => "size",
+        }
+    }
+
+    pub fn from_key(key: &str) -> Option<ResourceGroupSort> {
+        ResourceGroupSort::ALL.into_iter().find(|s| s.key() == key)
+    }
+}
+
+/// Sorts groups by `sort`, the largest first when `descending`; groups without a p75 last
+/// either way, then by URL.
+pub fn sort_resource_groups(groups: &mut [ResourceGroup], sort: ResourceGroupSort, descending: bool) {
+    groups.sort_by(|a, b| {
+        let order = match sort {
+            ResourceGroupSort::Count => a.count.cmp(&b.count),
+            ResourceGroupSort::Failed => a.failed.cmp(&b.failed),
+            ResourceGroupSort::Size => a.size_bytes.cmp(&b.size_bytes),
+            ResourceGroupSort::DurationP75 => match (a.duration_p75_ns, b.duration_p75_ns) {
+                (Some(x), Some(y)) => x.total_cmp(&y),
+                (x, y) => return y.is_some().cmp(&x.is_some()).then_with(|| a.resource_url.cmp(&b.resource_url)),
+            },
+        };
+        let order = if descending { order.reverse() } else { order };
+        order.then_with(|| a.resource_url.cmp(&b.resource_url)).then_with(|| a.resource_method.cmp(&b.resource_method))
+    });
+}
+
+/// A resource URL without its query string and fragment: what groups requests to one endpoint.
+pub fn url_without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or(url)
+}
 
 /// The orders the Views tab lists views in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
