@@ -114,6 +114,93 @@ pub enum Command {
     SortErrorGroups(crate::store::ErrorGroupSort),
     /// Filter by an error (type and message or pattern) and list its occurrences.
     OpenErrorGroup(crate::store::ErrorGroup),
+    /// The Resources tab lists only the resources whose URL holds this text.
+    SetResourceFind(String),
+    /// The Resources tab's order: a new column sorts the slowest (largest, newest) first, the
+    /// same column again turns the order round.
+    SortResources(crate::store::ResourceSort),
+    /// The Resources tab lists another page of resources.
+    ShowMoreResources,
+    /// Open a session's detail on the view a resource was loaded in, the resource marked.
+    OpenResource { session_id: String, event_pk: i64 },
+    /// The Resources tab lists requests (false) or one row per method and URL (true).
+    SetResourcesByUrl(bool),
+    /// By URL, URLs that differ only in numbers and ids are one pattern.
+    SetResourcePatterns(bool),
+    /// By URL: the order; the same column again turns it round.
+    SortResourceGroups(crate::store::ResourceGroupSort),
+    /// Filter by a method and URL (or pattern) and list its requests.
+    OpenResourceGroup(crate::store::ResourceGroup),
+}
+
+/// The Resources tab's list: the resources of the selected sessions, newest, slowest or
+/// largest first, or grouped by URL.
+#[derive(Debug, Clone)]
+pub struct ResourceList {
+    /// The text the resources' URL must hold.
+    pub find: String,
+    pub sort: crate::store::ResourceSort,
+    pub descending: bool,
+    pub rows: Vec<crate::store::ResourceEventRow>,
+    /// Resources in all; `None` until the first answer.
+    pub total: Option<u64>,
+    /// How many it lists: `page_rows` more each *Show more*.
+    pub limit: usize,
+    /// Listed at first and added by *Show more* ([`worker::RESOURCE_LIST_PAGE`]; tests lower it).
+    pub page_rows: usize,
+    shown_for: Option<ResourceListRequest>,
+    requested_for: Option<ResourceListRequest>,
+    /// By URL: one row per method and URL (or pattern) with its counts.
+    pub by_url: bool,
+    pub as_patterns: bool,
+    pub group_sort: crate::store::ResourceGroupSort,
+    pub group_descending: bool,
+    /// Every group of the current query, in `group_sort`'s order.
+    pub groups: Vec<crate::store::ResourceGroup>,
+    groups_shown_for: Option<(u64, String, bool)>,
+    groups_requested_for: Option<(u64, String, bool)>,
+}
+
+/// The query generation, find text, order and limit of a Resources tab request.
+type ResourceListRequest = (u64, String, crate::store::ResourceSort, bool, usize);
+
+impl Default for ResourceList {
+    fn default() -> Self {
+        ResourceList {
+            find: String::new(),
+            sort: crate::store::ResourceSort::Time,
+            descending: true,
+            rows: Vec::new(),
+            total: None,
+            limit: worker::RESOURCE_LIST_PAGE,
+            page_rows: worker::RESOURCE_LIST_PAGE,
+            shown_for: None,
+            requested_for: None,
+            by_url: false,
+            as_patterns: true,
+            group_sort: crate::store::ResourceGroupSort::Count,
+            group_descending: true,
+            groups: Vec::new(),
+            groups_shown_for: None,
+            groups_requested_for: None,
+        }
+    }
+}
+
+impl ResourceList {
+    /// True while the rows shown are not those of the current query, find text and order.
+    pub fn loading(&self) -> bool {
+        if self.by_url {
+            self.groups_shown_for != self.groups_requested_for
+        } else {
+            self.shown_for != self.requested_for
+        }
+    }
+
+    /// Whether the groups of the current query have arrived.
+    pub fn groups_known(&self) -> bool {
+        self.by_url && self.groups_shown_for.is_some() && !self.loading()
+    }
 }
 
 /// The Views tab's list: the views of the selected sessions, newest or slowest first.
@@ -265,6 +352,8 @@ pub enum MainTab {
     Errors,
     /// The views of the selected sessions, newest or slowest first.
     Views,
+    /// The resources of the selected sessions, newest, slowest or largest first.
+    Resources,
 }
 
 /// The session page of the detail: its timeline or its bound view (charts).
@@ -450,6 +539,10 @@ pub struct ExplorerApp {
     pub loading_p75_by_app: HashMap<Option<String>, Option<f64>>,
     pub error_list: ErrorList,
     pub view_list: ViewList,
+    pub resource_list: ResourceList,
+    /// The Resources tab's own worker: its reads may take seconds on a big database (no index
+    /// holds the resources), and a newer request interrupts them without touching the others.
+    resource_worker: Worker,
 }
 
 impl ExplorerApp {
@@ -482,6 +575,7 @@ impl ExplorerApp {
         let list_worker = spawn("list", &tx);
         let aggregate_worker = spawn("aggregate", &tx);
         let detail_worker = spawn("detail", &tx);
+        let resource_worker = spawn("resources", &tx);
         ctx.set_theme(if settings.dark_theme { egui::Theme::Dark } else { egui::Theme::Light });
         let mut app = ExplorerApp {
             db_path: db,
@@ -535,6 +629,8 @@ impl ExplorerApp {
             overview_requested_for: None,
             error_list: ErrorList::default(),
             view_list: ViewList::default(),
+            resource_list: ResourceList::default(),
+            resource_worker,
             loading_p75_by_app: HashMap::new(),
         };
         app.refresh_data();
@@ -648,6 +744,36 @@ impl ExplorerApp {
         self.request_overview_if_shown();
         self.request_errors_if_shown();
         self.request_views_if_shown();
+        self.request_resources_if_shown();
+    }
+
+    /// The Resources tab's list is read only while it shows, once per query, find text and
+    /// order; a newer request interrupts the one running.
+    fn request_resources_if_shown(&mut self) {
+        if self.main_tab != MainTab::Resources {
+            return;
+        }
+        let mut query = self.session_query();
+        query.extra_columns.clear();
+        let list = &mut self.resource_list;
+        let request = if list.by_url {
+            let wanted = Some((self.generation, list.find.clone(), list.as_patterns));
+            if list.groups_requested_for == wanted {
+                return;
+            }
+            list.groups_requested_for = wanted;
+            Request::ResourceGroups { generation: self.generation, query, find: list.find.clone(), as_patterns: list.as_patterns }
+        } else {
+            let wanted = Some((self.generation, list.find.clone(), list.sort, list.descending, list.limit.max(1)));
+            if list.requested_for == wanted {
+                return;
+            }
+            list.requested_for = wanted;
+            let (find, sort, descending, limit) = (list.find.clone(), list.sort, list.descending, list.limit.max(1));
+            Request::Resources { generation: self.generation, query, find, sort, descending, limit }
+        };
+        self.resource_worker.interrupt();
+        self.resource_worker.send(request);
     }
 
     /// The Views tab's list is read only while it shows, once per query, find text and order.
@@ -1135,6 +1261,53 @@ impl ExplorerApp {
                 self.request_overview_if_shown();
                 self.request_errors_if_shown();
                 self.request_views_if_shown();
+                self.request_resources_if_shown();
+            }
+            Command::SetResourceFind(text) => {
+                self.resource_list.find = text;
+                self.resource_list.limit = self.resource_list.page_rows;
+                self.request_resources_if_shown();
+            }
+            Command::SortResources(sort) => {
+                let list = &mut self.resource_list;
+                list.descending = if list.sort == sort { !list.descending } else { true };
+                list.sort = sort;
+                list.limit = list.page_rows;
+                self.request_resources_if_shown();
+            }
+            Command::ShowMoreResources => {
+                self.resource_list.limit += self.resource_list.page_rows;
+                self.request_resources_if_shown();
+            }
+            Command::OpenResource { session_id, event_pk } => {
+                // The view page maps a resource to its view once the session is read.
+                self.apply(Command::OpenSession(session_id));
+                self.apply(Command::OpenDrillDown(DetailPage::View(event_pk)));
+            }
+            Command::SetResourcesByUrl(by_url) => {
+                self.resource_list.by_url = by_url;
+                self.request_resources_if_shown();
+            }
+            Command::SetResourcePatterns(as_patterns) => {
+                self.resource_list.as_patterns = as_patterns;
+                self.request_resources_if_shown();
+            }
+            Command::SortResourceGroups(sort) => {
+                let list = &mut self.resource_list;
+                list.group_descending = if list.group_sort == sort { !list.group_descending } else { true };
+                list.group_sort = sort;
+                crate::store::sort_resource_groups(&mut list.groups, list.group_sort, list.group_descending);
+            }
+            Command::OpenResourceGroup(group) => {
+                // A URL matches with its query strings (a prefix); a pattern by its wildcard.
+                let mut terms = Vec::new();
+                if let Some(method) = &group.resource_method {
+                    terms.push(query::term_text("resource_method", method, false));
+                }
+                terms.push(query::wildcard_term_text("resource_url", &format!("{}*", group.resource_url)));
+                self.resource_list.by_url = false;
+                self.add_query_terms(terms.join(" "));
+                self.request_resources_if_shown();
             }
             Command::ShowDetailTab(tab) => {
                 self.detail_tab = tab;
@@ -1307,6 +1480,23 @@ impl ExplorerApp {
                     crate::store::sort_error_groups(&mut groups, self.error_list.group_sort, self.error_list.group_descending);
                     self.error_list.groups = groups;
                     self.error_list.groups_shown_for = answered;
+                }
+            }
+            Response::Resources { generation, find, sort, descending, limit, rows, total } => {
+                let answered = Some((generation, find, sort, descending, limit));
+                if answered == self.resource_list.requested_for {
+                    self.resource_list.rows = rows;
+                    self.resource_list.total = Some(total);
+                    self.resource_list.shown_for = answered;
+                }
+            }
+            Response::ResourceGroups { generation, find, as_patterns, mut groups } => {
+                let answered = Some((generation, find, as_patterns));
+                if answered == self.resource_list.groups_requested_for {
+                    let list = &mut self.resource_list;
+                    crate::store::sort_resource_groups(&mut groups, list.group_sort, list.group_descending);
+                    list.groups = groups;
+                    list.groups_shown_for = answered;
                 }
             }
             Response::Pages { generation, find, as_routes, mut pages } => {

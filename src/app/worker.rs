@@ -61,6 +61,10 @@ pub enum Request {
     Pages { generation: u64, query: SessionQuery, find: String, as_routes: bool },
     /// The Errors tab by error: every type and message (or pattern) with its counts.
     ErrorGroups { generation: u64, query: SessionQuery, find: String, as_patterns: bool },
+    /// The Resources tab: the selected sessions' resources whose URL holds `find`, in an order.
+    Resources { generation: u64, query: SessionQuery, find: String, sort: crate::store::ResourceSort, descending: bool, limit: usize },
+    /// The Resources tab by URL: every method and URL (or pattern) with its counts.
+    ResourceGroups { generation: u64, query: SessionQuery, find: String, as_patterns: bool },
 }
 
 impl Request {
@@ -81,6 +85,8 @@ impl Request {
             Request::Views { .. } => Some(11),
             Request::Pages { .. } => Some(12),
             Request::ErrorGroups { .. } => Some(13),
+            Request::Resources { .. } => Some(14),
+            Request::ResourceGroups { .. } => Some(15),
             Request::Page { .. } => None,
         }
     }
@@ -111,6 +117,16 @@ pub enum Response {
         rows: Vec<crate::store::ViewEventRow>,
         total: u64,
     },
+    Resources {
+        generation: u64,
+        find: String,
+        sort: crate::store::ResourceSort,
+        descending: bool,
+        limit: usize,
+        rows: Vec<crate::store::ResourceEventRow>,
+        total: u64,
+    },
+    ResourceGroups { generation: u64, find: String, as_patterns: bool, groups: Vec<crate::store::ResourceGroup> },
     Failed { what: &'static str, message: String },
 }
 
@@ -119,6 +135,9 @@ pub const ERROR_LIST_PAGE: usize = 500;
 
 /// Views the Views tab lists at first, and adds with each *Show more*.
 pub const VIEW_LIST_PAGE: usize = 500;
+
+/// Resources the Resources tab lists at first, and adds with each *Show more*.
+pub const RESOURCE_LIST_PAGE: usize = 500;
 
 /// Values of a field the query bar's suggestions choose from.
 pub const KEY_VALUES_LIMIT: usize = 50;
@@ -324,6 +343,14 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
         Request::Views { generation, query, find, sort, descending, limit } => match store.view_events(&query, &find, sort, descending, limit) {
             Ok((rows, total)) => Some(Response::Views { generation, find, sort, descending, limit, rows, total }),
             Err(e) => failed("views", e),
+        },
+        Request::Resources { generation, query, find, sort, descending, limit } => match store.resource_events(&query, &find, sort, descending, limit) {
+            Ok((rows, total)) => Some(Response::Resources { generation, find, sort, descending, limit, rows, total }),
+            Err(e) => failed("resources", e),
+        },
+        Request::ResourceGroups { generation, query, find, as_patterns } => match store.resource_groups(&query, &find, as_patterns) {
+            Ok(groups) => Some(Response::ResourceGroups { generation, find, as_patterns, groups }),
+            Err(e) => failed("resources by URL", e),
         },
         Request::ErrorGroups { generation, query, find, as_patterns } => match store.error_groups(&query, &find, as_patterns) {
             Ok(groups) => Some(Response::ErrorGroups { generation, find, as_patterns, groups }),

@@ -10,6 +10,7 @@ mod histogram;
 mod import_status;
 mod overview;
 mod query_bar;
+mod resources_list;
 mod sessions_table;
 mod timeline;
 mod view_performance;
@@ -28,7 +29,14 @@ pub fn root_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     egui::CentralPanel::default().show(ui, |ui| {
         histogram::histogram_ui(app, ui);
         ui.horizontal(|ui| {
-            for (tab, label) in [(MainTab::Sessions, "Sessions"), (MainTab::Views, "Views"), (MainTab::Errors, "Errors"), (MainTab::Overview, "Overview")] {
+            let tabs = [
+                (MainTab::Sessions, "Sessions"),
+                (MainTab::Views, "Views"),
+                (MainTab::Resources, "Resources"),
+                (MainTab::Errors, "Errors"),
+                (MainTab::Overview, "Overview"),
+            ];
+            for (tab, label) in tabs {
                 if ui.selectable_label(app.main_tab == tab, egui::RichText::new(label).strong()).clicked() && app.main_tab != tab {
                     app.commands.push(Command::ShowTab(tab));
                 }
@@ -40,6 +48,7 @@ pub fn root_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             MainTab::Overview => overview::overview_ui(app, ui),
             MainTab::Errors => errors_list::errors_list_ui(app, ui),
             MainTab::Views => views_list::views_list_ui(app, ui),
+            MainTab::Resources => resources_list::resources_list_ui(app, ui),
         }
     });
     sessions_table::column_chooser_window(app, ui.ctx());
@@ -180,6 +189,15 @@ pub fn list_cell_actions_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, key:
     detail::field_action_buttons_ui(commands, ui, key, value, true);
     if ui.button("Copy session ID").clicked() {
         commands.push(Command::Copy(session_id.to_string()));
+    }
+}
+
+/// A cell's label in the lists; numbers to the right, so that their digits line up.
+pub fn number_aligned_ui(ui: &mut egui::Ui, numeric: bool, label: egui::Label) -> egui::Response {
+    if numeric {
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| ui.add(label)).inner
+    } else {
+        ui.add(label)
     }
 }
 

@@ -29,10 +29,23 @@ pub fn rating_color(rating: Rating) -> egui::Color32 {
     }
 }
 
-pub fn view_page_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail, view_pk: i64) {
-    let Some(view_index) = detail.event_index(view_pk) else {
+/// `page_pk` is the view's key, or a resource's (from the Resources tab): its view then shows
+/// with the resource marked in the waterfall.
+pub fn view_page_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail, page_pk: i64) {
+    let Some(page_index) = detail.event_index(page_pk) else {
         ui.label("This view is not in the session any more.");
         return;
+    };
+    let (view_index, marked_pk) = if detail.events[page_index].kind == "view" {
+        (page_index, None)
+    } else {
+        match detail.view_of(page_index) {
+            Some(view_index) => (view_index, Some(page_pk)),
+            None => {
+                ui.label(format!("This {} was not loaded in a view of the session.", detail.events[page_index].kind.replace('_', " ")));
+                return;
+            }
+        }
     };
     let view = &detail.events[view_index];
     let breakdown = detail.view_breakdown(view_index);
@@ -57,7 +70,7 @@ pub fn view_page_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDe
         egui::CollapsingHeader::new(format!("Resources ({})", breakdown.resources.len()))
             .id_salt("resources")
             .default_open(true)
-            .show(ui, |ui| waterfall_ui(app, ui, detail, view, &breakdown.resources));
+            .show(ui, |ui| waterfall_ui(app, ui, detail, view, &breakdown.resources, marked_pk));
         egui::CollapsingHeader::new(format!("Long tasks ({})", breakdown.long_tasks.len())).id_salt("long_tasks").default_open(true).show(ui, |ui| {
             for &i in &breakdown.long_tasks {
                 let task = &detail.events[i];
@@ -149,7 +162,8 @@ fn matches(filter: &ResourceFilter, resource: &TimelineEvent) -> bool {
 }
 
 /// Resources as a waterfall: start offset and duration bars on the view's time axis.
-fn waterfall_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail, view: &TimelineEvent, resources: &[usize]) {
+/// `marked_pk`: a resource to highlight (the one the Resources tab opened this view from).
+fn waterfall_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail, view: &TimelineEvent, resources: &[usize], marked_pk: Option<i64>) {
     let mut filter = app.resource_filter.clone();
     ui.horizontal(|ui| {
         let current = RESOURCE_TYPES.iter().find(|(t, _)| t.map(str::to_string) == filter.resource_type).map(|(_, name)| *name).unwrap_or("All types");
@@ -200,6 +214,7 @@ fn waterfall_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail
         .body(|body| {
             body.rows(20.0, shown.len(), |mut row| {
                 let resource = shown[row.index()];
+                row.set_selected(marked_pk == Some(resource.event_pk));
                 let offset_ms = (resource.time_ms - view.time_ms).max(0);
                 let duration_ms = resource.duration_ns().unwrap_or(0) / 1_000_000;
                 row.col(|ui| {

@@ -2,7 +2,7 @@
 //! first or slowest first by a web vital, with a find field on the page path. Vitals are
 //! coloured by their rating; a row opens its session on the view's performance.
 
-use super::kind_color;
+use super::{kind_color, number_aligned_ui};
 use super::view_performance::rating_color;
 use crate::app::{format, Command, ExplorerApp};
 use crate::store::{ViewEventRow, ViewSort};
@@ -224,15 +224,6 @@ fn pages_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             }
         });
     });
-}
-
-/// A cell's label; numbers to the right, so that their digits line up.
-fn number_aligned_ui(ui: &mut egui::Ui, numeric: bool, label: egui::Label) -> egui::Response {
-    if numeric {
-        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| ui.add(label)).inner
-    } else {
-        ui.add(label)
-    }
 }
 
 /// A header that sorts by its column: the arrow shows the current order.
