@@ -813,7 +813,8 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
         size: i64,
         session: String,
     }
-    let cases: [(&str, &str, &dyn Fn(&Want) -> bool); 6] = [
+    type Keep = dyn Fn(&Want) -> bool;
+    let cases: [(&str, &str, &Keep); 6] = [
         ("", "", &|_| true),
         ("browser:Chrome", "", &|_| true),
         ("resource_status:>=400", "", &|r| r.status.is_some_and(|s| s >= 400)),
