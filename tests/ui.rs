@@ -1064,3 +1064,90 @@ fn the_errors_tab_by_error_groups_patterns_and_opens_one() {
     assert!(harness.state().error_list.rows.iter().all(|r| r.error_message.as_deref().is_some_and(|m| m.starts_with("Request failed with status code"))));
     assert!(harness.state().error_list.rows.iter().all(|r| r.error_type.as_deref() == Some("Error")));
 }
+
+/// Every resource of the fixture's sessions: (event_pk, time, method, URL, duration in ns).
+fn resources_from_details(db: &std::path::Path) -> Vec<(i64, i64, String, String, Option<f64>)> {
+    let store = rum_explorer::store::Store::open(db).expect("open");
+    let q = rum_explorer::store::SessionQuery { limit: 1000, ..Default::default() };
+    let mut resources = Vec::new();
+    for session in store.sessions(&q).expect("sessions") {
+        let detail = store.session_detail(&session.session_id).expect("detail").expect("the session");
+        for event in detail.events.iter().filter(|e| e.kind == "resource") {
+            let text = |key: &str| event.get_str(key).unwrap_or("").to_string();
+            resources.push((event.event_pk, event.time_ms, text("resource_method"), text("resource_url"), event.get("duration").and_then(|v| v.as_f64())));
+        }
+    }
+    resources
+}
+
+/// The Resources tab: every request newest first, the slowest first by the Duration header,
+/// by URL with a row that filters by its URL, and a row that opens the view it was loaded in.
+#[test]
+fn the_resources_tab_lists_sorts_groups_and_opens_resources() {
+    let (_dir, db) = fixture_db();
+    let resources = resources_from_details(&db);
+    assert!(resources.len() > 100, "the generated sessions have resources");
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    main_tab(&harness, "Resources").click();
+    wait_until(&mut harness, "resources", |a| a.resource_list.total.is_some() && !a.resource_list.loading());
+    assert_eq!(harness.state().resource_list.total, Some(resources.len() as u64), "every session's resources");
+    harness.run_steps(2);
+    let listed = resources.len().min(rum_explorer::app::worker::RESOURCE_LIST_PAGE);
+    let all = rum_explorer::app::format::grouped(resources.len() as u64);
+    let count_line = if listed < resources.len() {
+        format!("{all} resources in the selected sessions; the newest {listed} are listed")
+    } else {
+        format!("{all} resources in the selected sessions")
+    };
+    assert!(harness.query_by_label(&count_line).is_some(), "{count_line}");
+    let times: Vec<i64> = harness.state().resource_list.rows.iter().map(|r| r.time_ms).collect();
+    assert_eq!(times.len(), listed);
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+
+    // The Duration header: the slowest first.
+    let mut slowest: Vec<f64> = resources.iter().filter_map(|r| r.4).collect();
+    slowest.sort_by(|a, b| b.total_cmp(a));
+    table_header(&harness, "Duration").click();
+    wait_until(&mut harness, "slowest first", |a| a.resource_list.sort == rum_explorer::store::ResourceSort::Duration && !a.resource_list.loading());
+    let durations: Vec<f64> = harness.state().resource_list.rows.iter().filter_map(|r| r.duration_ns).collect();
+    assert_eq!(durations[..20], slowest[..20], "the 20 slowest, in order");
+
+    // A row opens its session on the view it was loaded in, the resource marked.
+    let slowest_row = harness.state().resource_list.rows.first().cloned().expect("a row");
+    let url = slowest_row.resource_url.clone().expect("a URL");
+    let in_list = harness.get_all_by_label(&url).min_by(|a, b| a.rect().left().total_cmp(&b.rect().left()));
+    in_list.expect("the row's URL").click();
+    wait_until(&mut harness, "the resource's view", |a| {
+        a.detail.as_ref().is_some_and(|d| d.session.session_id == slowest_row.session_id)
+            && a.detail_history.current() == rum_explorer::app::DetailPage::View(slowest_row.event_pk)
+    });
+    harness.run_steps(2);
+    let detail = harness.state().detail.clone().expect("the detail");
+    let index = detail.event_index(slowest_row.event_pk).expect("the resource in its session");
+    let view = detail.view_of(index).map(|v| detail.events[v].clone()).expect("its view");
+    let breakdown = detail.view_breakdown(detail.event_index(view.event_pk).expect("the view"));
+    assert!(harness.query_by_label(&format!("Resources ({})", breakdown.resources.len())).is_some(), "the view's waterfall");
+    assert!(harness.query_by_label("Performance").is_some(), "the view's page, not the resource's");
+    harness.state_mut().commands.push(Command::CloseDetail);
+
+    // By URL: every request in one row; a row with failures filters by its URL.
+    harness.get_by_label("By URL").click();
+    wait_until(&mut harness, "groups", |a| a.resource_list.groups_known());
+    let groups = harness.state().resource_list.groups.clone();
+    assert_eq!(groups.iter().map(|g| g.count).sum::<u64>(), resources.len() as u64);
+    let group = groups.iter().find(|g| g.failed > 0 && g.urls == 1).cloned().expect("a URL with failures");
+    harness.run_steps(2);
+    // The URL's row for this method: the URL label level with its count of requests (a URL
+    // has a row per method).
+    let count = rum_explorer::app::format::grouped(group.count);
+    let count_ys: Vec<f32> = harness.get_all_by_label(&count).map(|n| n.rect().center().y).collect();
+    let row = harness.get_all_by_label(&group.resource_url).find(|n| count_ys.iter().any(|y| (y - n.rect().center().y).abs() < 2.0));
+    row.expect("the group's row").click();
+    wait_until(&mut harness, "the URL's requests", |a| !a.resource_list.by_url && a.applied_filter.is_some() && !a.resource_list.loading());
+    let method = group.resource_method.clone().unwrap_or_default();
+    let want = resources.iter().filter(|r| r.2 == method && rum_explorer::store::url_without_query(&r.3) == group.resource_url).count() as u64;
+    assert_eq!(want, group.count);
+    assert_eq!(harness.state().resource_list.total, Some(group.count), "the group's requests: {}", harness.state().query_text);
+    assert!(harness.state().resource_list.rows.iter().all(|r| r.resource_method.as_deref() == Some(method.as_str())));
+}
