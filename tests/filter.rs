@@ -854,11 +854,23 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
         newest.sort_by(|a, b| b.cmp(a));
         let mut slowest: Vec<f64> = want.iter().filter_map(|r| r.duration_ns).collect();
         slowest.sort_by(|a, b| b.total_cmp(a));
-        for few_sessions in [usize::MAX, 0] {
+        let mut oldest = newest.clone();
+        oldest.reverse();
+        // The time order walks the sessions (up to a bound) or reads the table.
+        for (few_sessions, walk_sessions) in [(usize::MAX, usize::MAX), (0, usize::MAX), (usize::MAX, 0), (0, 0), (0, 3)] {
             f.store.event_list_few_sessions = few_sessions;
+            f.store.resource_walk_sessions = walk_sessions;
+            let how = format!("{filter} {find}, sought per session: {}, walking {walk_sessions} sessions", few_sessions > 0);
             let (rows, total) = f.store.resource_events(&q, find, ResourceSort::Time, true, 1_000_000).expect("resources");
-            assert_eq!(rows.iter().map(|r| (r.time_ms, r.event_pk)).collect::<Vec<_>>(), newest, "{filter} {find}, sought per session: {}", few_sessions > 0);
-            assert_eq!(total as usize, want.len(), "{filter} {find}: the total");
+            assert_eq!(rows.iter().map(|r| (r.time_ms, r.event_pk)).collect::<Vec<_>>(), newest, "{how}");
+            assert_eq!(total as usize, want.len(), "{how}: the total");
+            for limit in [1, 7, 60] {
+                let (rows, total) = f.store.resource_events(&q, find, ResourceSort::Time, true, limit).expect("resources");
+                assert_eq!(rows.iter().map(|r| (r.time_ms, r.event_pk)).collect::<Vec<_>>(), newest[..limit.min(newest.len())].to_vec(), "{how}: the newest {limit}");
+                assert_eq!(total as usize, want.len(), "{how}: the total with {limit}");
+                let (rows, _) = f.store.resource_events(&q, find, ResourceSort::Time, false, limit).expect("resources");
+                assert_eq!(rows.iter().map(|r| (r.time_ms, r.event_pk)).collect::<Vec<_>>(), oldest[..limit.min(oldest.len())].to_vec(), "{how}: the oldest {limit}");
+            }
             let (rows, _) = f.store.resource_events(&q, find, ResourceSort::Duration, true, 10).expect("resources");
             let durations: Vec<f64> = rows.iter().filter_map(|r| r.duration_ns).collect();
             assert_eq!(durations, slowest[..10.min(slowest.len())].to_vec(), "{filter} {find}: the slowest first");
@@ -898,4 +910,70 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
             }
         }
     }
+}
+
+/// The Resources tab's newest and oldest first walk sessions by their end and start and stop
+/// at a bound: sessions that overlap in time (150 within one hour) must not lose a resource
+/// to it, whatever the page's size.
+#[test]
+fn the_resources_time_order_holds_for_sessions_that_overlap() {
+    use rum_explorer::generate::{GenerateFormat, GenerateOptions, GenerateOrder};
+    use rum_explorer::store::ResourceSort;
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("overlap.lp");
+    let options = GenerateOptions { order: GenerateOrder::Time, span_hours: Some(1) };
+    rum_explorer::generate::write_with(&file, GenerateFormat::Lp, 150, 8, false, options).expect("generate");
+    let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
+    import(&mut store, &[file]);
+    let sessions = all_sessions(&store);
+    let mut all: Vec<(i64, i64, String)> = Vec::new();
+    for session in &sessions {
+        let detail = store.session_detail(&session.session_id).expect("q").expect("exists");
+        all.extend(detail.events.iter().filter(|e| e.kind == "resource").map(|e| (e.time_ms, e.event_pk, session.browser.clone().unwrap_or_default())));
+    }
+    let overlaps = |a: &SessionRow, b: &SessionRow| a.session_id != b.session_id && a.start_ms < b.end_ms && b.start_ms < a.end_ms;
+    let overlapping = sessions.iter().filter(|a| sessions.iter().any(|b| overlaps(a, b))).count();
+    assert!(overlapping > 50, "the sessions overlap: {overlapping}");
+    for filter in ["", "browser:Chrome"] {
+        let parsed = if filter.is_empty() { None } else { query::parse(filter).expect("parse") };
+        let q = SessionQuery { filter: parsed, ..Default::default() };
+        let mut newest: Vec<(i64, i64)> = all.iter().filter(|r| filter.is_empty() || r.2 == "Chrome").map(|r| (r.0, r.1)).collect();
+        newest.sort_by(|a, b| b.cmp(a));
+        let oldest: Vec<(i64, i64)> = newest.iter().rev().copied().collect();
+        store.resource_walk_sessions = usize::MAX;
+        for limit in [1, 5, 33, 200, 1000] {
+            let (rows, _) = store.resource_events(&q, "", ResourceSort::Time, true, limit).expect("resources");
+            assert_eq!(rows.iter().map(|r| (r.time_ms, r.event_pk)).collect::<Vec<_>>(), newest[..limit.min(newest.len())].to_vec(), "{filter}: the newest {limit}");
+            let (rows, _) = store.resource_events(&q, "", ResourceSort::Time, false, limit).expect("resources");
+            assert_eq!(rows.iter().map(|r| (r.time_ms, r.event_pk)).collect::<Vec<_>>(), oldest[..limit.min(oldest.len())].to_vec(), "{filter}: the oldest {limit}");
+        }
+    }
+}
+
+/// A session that ends at the very time of the worst resource found may still hold a better
+/// one (the same time, a later key): the walk must read it, not stop at it.
+#[test]
+fn the_resources_time_order_reads_a_session_that_ends_at_the_bound() {
+    use rum_explorer::store::ResourceSort;
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("ties.lp");
+    // Session a is seen first (the smaller session key) but its last resource is written
+    // last (the larger event key); both sessions end at 1700000005000.
+    let lines = [
+        "view,app_id=t,session_id=s-a,browser=Chrome,view_id=va,view_path=/a time_spent=1000000000i 1700000000000",
+        "resource,app_id=t,session_id=s-b,browser=Chrome,view_id=vb,view_path=/b,resource_id=rb,resource_url=https://x.example/b resource_status=200i 1700000005000",
+        "resource,app_id=t,session_id=s-a,view_id=va,view_path=/a,resource_id=ra,resource_url=https://x.example/a resource_status=200i 1700000005000",
+    ];
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
+    import(&mut store, &[file]);
+    let sessions = all_sessions(&store);
+    assert!(sessions.iter().all(|s| s.end_ms == Some(1_700_000_005_000)), "both sessions end at the resources: {sessions:?}");
+    let q = SessionQuery::default();
+    let (all, _) = store.resource_events(&q, "", ResourceSort::Time, true, 10).expect("resources");
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all[0].event_pk > all[1].event_pk, "the later key first on a tie: {all:?}");
+    assert_eq!(all[0].resource_url.as_deref(), Some("https://x.example/a"), "session a's resource has the later key");
+    let (newest, _) = store.resource_events(&q, "", ResourceSort::Time, true, 1).expect("resources");
+    assert_eq!(newest.iter().map(|r| r.event_pk).collect::<Vec<_>>(), vec![all[0].event_pk], "the newest one, from the session read second");
 }

@@ -97,6 +97,9 @@ pub struct Store {
     /// Selected sessions up to which the Views and Errors lists seek each one's events rather
     /// than test every event against the set (see `EVENT_LIST_FEW_SESSIONS`; tests move it).
     pub event_list_few_sessions: usize,
+    /// Sessions the Resources tab's time order walks before it reads the table instead (see
+    /// `RESOURCE_WALK_SESSIONS`; tests move it).
+    pub resource_walk_sessions: usize,
     /// The last list sorted by a column without an index, all its keys in order: its pages
     /// are slices of it until the data changes (see `value_sort`).
     pub(crate) sorted_keys_cache: RefCell<value_sort::SortCache>,
@@ -305,6 +308,7 @@ impl Store {
             parser_threads: None,
             value_lookup_sessions: value_sort::FEW_SESSIONS,
             event_list_few_sessions: queries::EVENT_LIST_FEW_SESSIONS,
+            resource_walk_sessions: queries::RESOURCE_WALK_SESSIONS,
             sorted_keys_cache: RefCell::new(value_sort::SortCache::default()),
         }
     }

@@ -566,13 +566,43 @@ impl Store {
     /// case-insensitive; empty: every resource), in `sort`'s order (the largest first when
     /// `descending`; resources without the value last either way), at most `limit`, and how
     /// many there are in all: the Resources tab. The query's top-level terms on resource fields
-    /// (`resource_status:>=400`, `resource_type:xhr`) apply to the resources too. No index
-    /// holds the resources: with many sessions selected this reads the events table.
+    /// (`resource_status:>=400`, `resource_type:xhr`) apply to the resources too.
     pub fn resource_events(&self, q: &SessionQuery, find: &str, sort: ResourceSort, descending: bool, limit: usize) -> StoreResult<(Vec<ResourceEventRow>, u64)> {
+        let (rows, total) = self.resource_rows(q, find, sort, descending, limit)?;
+        let total = match total {
+            Some(total) => total,
+            None => self.resource_total(q, find)?,
+        };
+        Ok((rows, total))
+    }
+
+    /// The rows of [`Store::resource_events`], with the total when the sessions' own counts
+    /// give it (nothing narrows the resources); else the total takes [`Store::resource_total`].
+    ///
+    /// No index holds the resources (one over 25 M resources at 1,000,000 sessions would cost
+    /// every import its build). The newest (oldest) first walk the selected sessions from the
+    /// last to end (first to start) and stop once no session left can hold a resource newer
+    /// (older) than the ones found: a session's events lie between its start and end. Other
+    /// orders, and walks that find too few, read the table.
+    pub fn resource_rows(&self, q: &SessionQuery, find: &str, sort: ResourceSort, descending: bool, limit: usize) -> StoreResult<(Vec<ResourceEventRow>, Option<u64>)> {
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::resources(&find);
+        let known_total = || -> StoreResult<Option<u64>> {
+            let conditions = event_conditions(q, &ask);
+            if conditions.narrowed {
+                return Ok(None);
+            }
+            let sql = format!("SELECT coalesce(sum(s.resource_count), 0) FROM sessions s WHERE {}", conditions.where_sql);
+            let total: i64 = self.conn.prepare(&sql)?.query_row(params_from_iter(conditions.where_params.iter()), |r| r.get(0))?;
+            Ok(Some(total as u64))
+        };
+        if sort == ResourceSort::Time {
+            if let Some(found) = self.walk_resources_by_session(&ask, q, descending, limit)? {
+                let rows = self.with_sessions(found)?;
+                return Ok((rows, known_total()?));
+            }
+        }
         let EventListScope { from, mut params, total_from_sessions } = self.event_list_scope(q, &ask)?;
-        let total = self.event_list_total(total_from_sessions, &from, &params)?;
         params.push(SqlValue::Integer(limit as i64));
         let column = sort.column();
         let direction = if descending { "DESC" } else { "ASC" };
@@ -580,39 +610,88 @@ impl Store {
             ResourceSort::Time => format!("e.time_ms {direction}, e.event_pk {direction}"),
             _ => format!("e.{column} IS NULL, e.{column} {direction}, e.time_ms DESC, e.event_pk DESC"),
         };
-        let sql = format!(
-            "SELECT e.event_pk, e.time_ms, e.resource_type, e.resource_method, e.resource_status, e.resource_url, e.duration_ns,
-                    e.resource_size_bytes, e.view_path, e.session_pk {from}
-             ORDER BY {order} LIMIT ?{}",
-            params.len()
-        );
+        let sql = format!("SELECT {RESOURCE_COLUMNS}, e.session_pk {from} ORDER BY {order} LIMIT ?{}", params.len());
         let mut statement = self.conn.prepare(&sql)?;
         let found = statement
-            .query_map(params_from_iter(params.iter()), |r| {
-                Ok((
-                    ResourceEventRow {
-                        event_pk: r.get(0)?,
-                        time_ms: r.get(1)?,
-                        resource_type: r.get(2)?,
-                        resource_method: r.get(3)?,
-                        resource_status: r.get(4)?,
-                        resource_url: r.get(5)?,
-                        duration_ns: r.get(6)?,
-                        resource_size_bytes: r.get(7)?,
-                        view_path: r.get(8)?,
-                        session_id: String::new(),
-                        browser: None,
-                    },
-                    r.get::<_, i64>(9)?,
-                ))
-            })?
+            .query_map(params_from_iter(params.iter()), |r| Ok((resource_from_row(r)?, r.get::<_, i64>(RESOURCE_COLUMN_COUNT)?)))?
             .collect::<Result<Vec<_>, _>>()?;
+        Ok((self.with_sessions(found)?, total_from_sessions))
+    }
+
+    /// How many resources [`Store::resource_events`] selects in all: a count of them when the
+    /// query's terms or the find narrow them (a read of the events table with many sessions).
+    pub fn resource_total(&self, q: &SessionQuery, find: &str) -> StoreResult<u64> {
+        let find = find.trim().to_lowercase();
+        let EventListScope { from, params, total_from_sessions } = self.event_list_scope(q, &EventListAsk::resources(&find))?;
+        self.event_list_total(total_from_sessions, &from, &params)
+    }
+
+    /// Listed rows with their session's id and browser.
+    fn with_sessions(&self, found: Vec<(ResourceEventRow, i64)>) -> StoreResult<Vec<ResourceEventRow>> {
         let mut rows = Vec::with_capacity(found.len());
         for (mut row, session_pk) in found {
             (row.session_id, row.browser) = self.session_id_and_browser(session_pk)?;
             rows.push(row);
         }
-        Ok((rows, total))
+        Ok(rows)
+    }
+
+    /// The `limit` newest (`descending`) or oldest resources by the walk of sessions
+    /// [`Store::resource_rows`] describes, with their sessions' keys; `None` when
+    /// `resource_walk_sessions` sessions were read without finding `limit` resources (rare
+    /// ones: the table is then read once instead).
+    fn walk_resources_by_session(&self, ask: &EventListAsk<'_>, q: &SessionQuery, descending: bool, limit: usize) -> StoreResult<Option<Vec<(ResourceEventRow, i64)>>> {
+        let EventConditions { where_sql, where_params, conditions, mut params, .. } = event_conditions(q, ask);
+        let (bound_column, direction) = if descending { ("end_ms", "DESC") } else { ("start_ms", "ASC") };
+        let sessions_sql = format!("SELECT s.session_pk, s.{bound_column} FROM sessions s WHERE {where_sql} ORDER BY s.{bound_column} {direction}");
+        params.push(SqlValue::Integer(0));
+        let session_param = params.len();
+        let events_sql = format!(
+            "SELECT {RESOURCE_COLUMNS} FROM events e INDEXED BY events_by_session_key WHERE e.session_pk = ?{session_param} AND {}",
+            conditions.join(" AND ")
+        );
+        // The best `limit` so far by a key where smaller is better, so that the worst is the
+        // heap's top: (time, key) for the oldest first, bitwise negated for the newest.
+        let order_key = |time_ms: i64, event_pk: i64| if descending { (!time_ms, !event_pk) } else { (time_ms, event_pk) };
+        let mut best: std::collections::BinaryHeap<((i64, i64), i64)> = std::collections::BinaryHeap::new();
+        let mut rows: rustc_hash::FxHashMap<i64, (ResourceEventRow, i64)> = rustc_hash::FxHashMap::default();
+        let mut events = self.conn.prepare(&events_sql)?;
+        let mut sessions = self.conn.prepare(&sessions_sql)?;
+        let mut session_rows = sessions.query(params_from_iter(where_params.iter()))?;
+        let mut walked = 0usize;
+        while let Some(session) = session_rows.next()? {
+            let session_pk: i64 = session.get(0)?;
+            let bound_ms: Option<i64> = session.get(1)?;
+            if best.len() >= limit {
+                // A session without times has no events; past the bound, none left has better.
+                let worst = best.peek().map(|(key, _)| if descending { !key.0 } else { key.0 });
+                match (bound_ms, worst) {
+                    (Some(bound), Some(worst)) if (descending && bound < worst) || (!descending && bound > worst) => break,
+                    _ => {}
+                }
+            } else if walked >= self.resource_walk_sessions {
+                return Ok(None);
+            }
+            walked += 1;
+            params[session_param - 1] = SqlValue::Integer(session_pk);
+            let mut found = events.query(params_from_iter(params.iter()))?;
+            while let Some(r) = found.next()? {
+                let row = resource_from_row(r)?;
+                let key = order_key(row.time_ms, row.event_pk);
+                if best.len() >= limit && best.peek().is_some_and(|(worst, _)| key >= *worst) {
+                    continue;
+                }
+                best.push((key, row.event_pk));
+                rows.insert(row.event_pk, (row, session_pk));
+                if best.len() > limit {
+                    if let Some((_, dropped)) = best.pop() {
+                        rows.remove(&dropped);
+                    }
+                }
+            }
+        }
+        let ordered = best.into_sorted_vec();
+        Ok(Some(ordered.into_iter().filter_map(|(_, event_pk)| rows.remove(&event_pk)).collect()))
     }
 
     /// The resources `resource_events` would list (the same query and find), grouped by
@@ -857,23 +936,7 @@ impl Store {
     /// the kind's index is tested against (an `IN` over a subquery probed a temporary B-tree
     /// per event: 2.5 s for `browser:Chrome` sorted by loading time at 1,000,000 sessions).
     fn event_list_scope(&self, q: &SessionQuery, ask: &EventListAsk<'_>) -> StoreResult<EventListScope> {
-        let mut sessions = SessionQuery { filter: q.filter.as_ref().and_then(|f| query::without_positive_top_level_terms(f, ask.event_keys)), ..q.clone() };
-        sessions.extra_columns.clear();
-        let (where_sql, where_params) = session_where(&sessions);
-        let mut conditions = vec![format!("e.kind = '{}'", ask.kind)];
-        let mut params = Vec::new();
-        let mut narrowed = false;
-        if let Some(filter) = &q.filter {
-            let column_of = |key: &str| crate::model::event_column_for_key(key).map(|c| format!("e.{}", c.column)).unwrap_or_else(|| format!("e.{key}"));
-            let on_events = query::top_level_term_predicates(filter, ask.event_keys, column_of, &mut params);
-            narrowed |= !on_events.is_empty();
-            conditions.extend(on_events);
-        }
-        if !ask.find.is_empty() {
-            params.push(SqlValue::Text(ask.find.to_string()));
-            conditions.push(ask.find_sql.replace("{find}", &params.len().to_string()));
-            narrowed = true;
-        }
+        let EventConditions { where_sql, where_params, mut conditions, params, narrowed } = event_conditions(q, ask);
         let mut index = ask.covering_index.map(|index| format!("INDEXED BY {index}")).unwrap_or_default();
         let count_of_sessions = if where_sql == "1" {
             // Every session: their count is the total unless the events are narrowed.
@@ -1080,6 +1143,40 @@ struct EventListScope {
     total_from_sessions: Option<u64>,
 }
 
+/// An event list's conditions apart: the sessions' (`where_sql` on `sessions s`, with its own
+/// parameters) and the events' (`e.kind` and the query's terms and find on `events e`).
+struct EventConditions {
+    where_sql: String,
+    where_params: Vec<SqlValue>,
+    conditions: Vec<String>,
+    params: Vec<SqlValue>,
+    /// Whether the events are narrowed beyond their sessions (a term or a find).
+    narrowed: bool,
+}
+
+/// See [`Store::event_list_scope`]: the query's top-level terms on the event fields apply to
+/// the events, and a positive one no longer selects sessions.
+fn event_conditions(q: &SessionQuery, ask: &EventListAsk<'_>) -> EventConditions {
+    let mut sessions = SessionQuery { filter: q.filter.as_ref().and_then(|f| query::without_positive_top_level_terms(f, ask.event_keys)), ..q.clone() };
+    sessions.extra_columns.clear();
+    let (where_sql, where_params) = session_where(&sessions);
+    let mut conditions = vec![format!("e.kind = '{}'", ask.kind)];
+    let mut params = Vec::new();
+    let mut narrowed = false;
+    if let Some(filter) = &q.filter {
+        let column_of = |key: &str| crate::model::event_column_for_key(key).map(|c| format!("e.{}", c.column)).unwrap_or_else(|| format!("e.{key}"));
+        let on_events = query::top_level_term_predicates(filter, ask.event_keys, column_of, &mut params);
+        narrowed |= !on_events.is_empty();
+        conditions.extend(on_events);
+    }
+    if !ask.find.is_empty() {
+        params.push(SqlValue::Text(ask.find.to_string()));
+        conditions.push(ask.find_sql.replace("{find}", &params.len().to_string()));
+        narrowed = true;
+    }
+    EventConditions { where_sql, where_params, conditions, params, narrowed }
+}
+
 /// What an event list asks for: the events of `kind` of the sessions a query selects.
 struct EventListAsk<'a> {
     kind: &'a str,
@@ -1148,6 +1245,32 @@ pub const VIEW_FILTER_KEYS: &[&str] = &[
     "first_contentful_paint", "largest_contentful_paint", "cumulative_layout_shift", "interaction_to_next_paint",
     "first_input_delay", "first_byte", "time_spent",
 ];
+
+/// The columns a listed resource is read from (`resource_from_row`), then its session's key.
+const RESOURCE_COLUMNS: &str = "e.event_pk, e.time_ms, e.resource_type, e.resource_method, e.resource_status, e.resource_url, e.duration_ns,
+    e.resource_size_bytes, e.view_path";
+const RESOURCE_COLUMN_COUNT: usize = 9;
+
+fn resource_from_row(r: &Row) -> rusqlite::Result<ResourceEventRow> {
+    Ok(ResourceEventRow {
+        event_pk: r.get(0)?,
+        time_ms: r.get(1)?,
+        resource_type: r.get(2)?,
+        resource_method: r.get(3)?,
+        resource_status: r.get(4)?,
+        resource_url: r.get(5)?,
+        duration_ns: r.get(6)?,
+        resource_size_bytes: r.get(7)?,
+        view_path: r.get(8)?,
+        session_id: String::new(),
+        browser: None,
+    })
+}
+
+/// Sessions the Resources tab's time order walks (newest or oldest first) before it reads
+/// the events table instead: the walk finds a page in milliseconds when resources are common,
+/// and costs at most this many sessions' reads when they are rare.
+pub const RESOURCE_WALK_SESSIONS: usize = 20_000;
 
 /// The resource fields whose top-level query terms the Resources tab applies to the
 /// resources it lists.
