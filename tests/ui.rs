@@ -1151,3 +1151,66 @@ fn the_resources_tab_lists_sorts_groups_and_opens_resources() {
     assert_eq!(harness.state().resource_list.total, Some(group.count), "the group's requests: {}", harness.state().query_text);
     assert!(harness.state().resource_list.rows.iter().all(|r| r.resource_method.as_deref() == Some(method.as_str())));
 }
+
+/// A narrowed Resources list (a find) shows its rows before its count, which reads the events
+/// table on a big database and comes from a worker of its own; another order or page of the
+/// same resources keeps that count instead of counting again.
+#[test]
+fn the_resources_tab_counts_a_narrowed_list_apart_and_keeps_its_count_across_orders() {
+    let (_dir, db) = fixture_db();
+    let resources = resources_from_details(&db);
+    // The URL segment held by the most resources, but not by all of them.
+    let mut segments: std::collections::BTreeMap<String, usize> = std::collections::BTreeMap::new();
+    for resource in &resources {
+        let url = resource.3.to_lowercase();
+        let mut seen: Vec<&str> = url.split('/').filter(|s| s.len() > 2 && !s.contains(':')).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        for segment in seen {
+            *segments.entry(segment.to_string()).or_default() += 1;
+        }
+    }
+    let (find, _) = segments.iter().filter(|(_, n)| **n > 10 && **n < resources.len()).max_by_key(|(_, n)| **n).expect("a common URL segment");
+    let want = resources.iter().filter(|r| r.3.to_lowercase().contains(find.as_str())).count() as u64;
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    harness.state_mut().resource_list.page_rows = 5;
+    harness.state_mut().resource_list.limit = 5;
+    main_tab(&harness, "Resources").click();
+    wait_until(&mut harness, "resources", |a| a.resource_list.total.is_some() && !a.resource_list.loading());
+    let finder = harness.get_all_by_role(egui::accesskit::Role::TextInput).last().expect("find field");
+    finder.focus();
+    finder.type_text(find);
+    wait_until(&mut harness, "the found resources counted", |a| a.resource_list.find == *find && !a.resource_list.loading() && a.resource_list.total.is_some());
+    assert_eq!(harness.state().resource_list.total, Some(want), "every resource whose URL holds {find}");
+    let count_line = format!("{} resources in the selected sessions; the newest 5 are listed", rum_explorer::app::format::grouped(want));
+    assert!(harness.query_by_label(&count_line).is_some(), "{count_line}");
+    assert!(harness.query_by_label("Show more resources").is_some());
+
+    // The slowest first, then 5 more: the same resources, so their count stays on every frame.
+    table_header(&harness, "Duration").click();
+    let started = Instant::now();
+    loop {
+        harness.step();
+        let list = &harness.state().resource_list;
+        assert_eq!(list.total, Some(want), "the count kept while the slowest are read");
+        if list.sort == rum_explorer::store::ResourceSort::Duration && !list.loading() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "timed out waiting for the slowest");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    harness.get_by_label("Show more resources").click();
+    for _ in 0..200 {
+        harness.step();
+        let list = &harness.state().resource_list;
+        assert_eq!(list.total, Some(want), "the count kept while 5 more are read");
+        if list.rows.len() == 10 && !list.loading() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let rows = &harness.state().resource_list.rows;
+    assert_eq!(rows.len(), 10);
+    assert!(rows.iter().all(|r| r.resource_url.as_deref().is_some_and(|u| u.to_lowercase().contains(find.as_str()))), "only URLs holding {find}");
+}

@@ -142,8 +142,13 @@ pub struct ResourceList {
     pub sort: crate::store::ResourceSort,
     pub descending: bool,
     pub rows: Vec<crate::store::ResourceEventRow>,
-    /// Resources in all; `None` until the first answer.
+    /// Resources in all; `None` until the first answer, and while they are counted apart
+    /// (see `counting`).
     pub total: Option<u64>,
+    /// The query generation and find text `total` counts, and those a count was asked for:
+    /// a narrowed list's rows come first, its count after, whatever the order or page.
+    total_for: Option<(u64, String)>,
+    total_requested_for: Option<(u64, String)>,
     /// How many it lists: `page_rows` more each *Show more*.
     pub limit: usize,
     /// Listed at first and added by *Show more* ([`worker::RESOURCE_LIST_PAGE`]; tests lower it).
@@ -172,6 +177,8 @@ impl Default for ResourceList {
             descending: true,
             rows: Vec::new(),
             total: None,
+            total_for: None,
+            total_requested_for: None,
             limit: worker::RESOURCE_LIST_PAGE,
             page_rows: worker::RESOURCE_LIST_PAGE,
             shown_for: None,
@@ -200,6 +207,21 @@ impl ResourceList {
     /// Whether the groups of the current query have arrived.
     pub fn groups_known(&self) -> bool {
         self.by_url && self.groups_shown_for.is_some() && !self.loading()
+    }
+
+    /// True while the rows shown wait for their count.
+    pub fn counting(&self) -> bool {
+        self.shown_for.is_some() && self.total.is_none()
+    }
+
+    /// Whether the list may go on past the rows shown: more than them in all, or a full
+    /// page while they are counted.
+    pub fn has_more(&self) -> bool {
+        let shown = self.rows.len();
+        match self.total {
+            Some(total) => total > shown as u64,
+            None => self.counting() && self.shown_for.as_ref().is_some_and(|(.., limit)| shown >= *limit),
+        }
     }
 }
 
@@ -543,6 +565,9 @@ pub struct ExplorerApp {
     /// The Resources tab's own worker: its reads may take seconds on a big database (no index
     /// holds the resources), and a newer request interrupts them without touching the others.
     resource_worker: Worker,
+    /// Counts the Resources tab's narrowed lists, so that a new order or page does not
+    /// interrupt the count of the same resources.
+    resource_count_worker: Worker,
 }
 
 impl ExplorerApp {
@@ -576,6 +601,7 @@ impl ExplorerApp {
         let aggregate_worker = spawn("aggregate", &tx);
         let detail_worker = spawn("detail", &tx);
         let resource_worker = spawn("resources", &tx);
+        let resource_count_worker = spawn("resource-count", &tx);
         ctx.set_theme(if settings.dark_theme { egui::Theme::Dark } else { egui::Theme::Light });
         let mut app = ExplorerApp {
             db_path: db,
@@ -631,6 +657,7 @@ impl ExplorerApp {
             view_list: ViewList::default(),
             resource_list: ResourceList::default(),
             resource_worker,
+            resource_count_worker,
             loading_p75_by_app: HashMap::new(),
         };
         app.refresh_data();
@@ -767,6 +794,12 @@ impl ExplorerApp {
             let wanted = Some((self.generation, list.find.clone(), list.sort, list.descending, list.limit.max(1)));
             if list.requested_for == wanted {
                 return;
+            }
+            // A count of other resources still running is of no use now.
+            let counting_other = list.total_requested_for.as_ref().is_some_and(|(generation, find)| *generation != self.generation || *find != list.find);
+            if counting_other && list.total_for != list.total_requested_for {
+                list.total_requested_for = None;
+                self.resource_count_worker.interrupt();
             }
             list.requested_for = wanted;
             let (find, sort, descending, limit) = (list.find.clone(), list.sort, list.descending, list.limit.max(1));
@@ -1483,11 +1516,41 @@ impl ExplorerApp {
                 }
             }
             Response::Resources { generation, find, sort, descending, limit, rows, total } => {
+                let counted = (generation, find.clone());
                 let answered = Some((generation, find, sort, descending, limit));
                 if answered == self.resource_list.requested_for {
-                    self.resource_list.rows = rows;
-                    self.resource_list.total = Some(total);
-                    self.resource_list.shown_for = answered;
+                    let list = &mut self.resource_list;
+                    // Fewer rows than asked for are all of them.
+                    let total = total.or_else(|| (rows.len() < limit).then_some(rows.len() as u64));
+                    list.rows = rows;
+                    list.shown_for = answered;
+                    match total {
+                        Some(total) => {
+                            list.total = Some(total);
+                            list.total_for = Some(counted);
+                        }
+                        None if list.total_for.as_ref() == Some(&counted) => {}
+                        None => {
+                            list.total = None;
+                            list.total_for = None;
+                            if list.total_requested_for.as_ref() != Some(&counted) && counted.0 == self.generation {
+                                list.total_requested_for = Some(counted.clone());
+                                let mut query = self.session_query();
+                                query.extra_columns.clear();
+                                self.resource_count_worker.interrupt();
+                                self.resource_count_worker.send(Request::ResourceTotal { generation: counted.0, query, find: counted.1 });
+                            }
+                        }
+                    }
+                }
+            }
+            Response::ResourceTotal { generation, find, total } => {
+                let counted = Some((generation, find));
+                let list = &mut self.resource_list;
+                let shown = list.shown_for.as_ref().map(|(generation, find, ..)| (*generation, find.clone()));
+                if counted == list.total_requested_for && counted == shown {
+                    list.total = Some(total);
+                    list.total_for = counted;
                 }
             }
             Response::ResourceGroups { generation, find, as_patterns, mut groups } => {

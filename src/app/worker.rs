@@ -65,6 +65,9 @@ pub enum Request {
     Resources { generation: u64, query: SessionQuery, find: String, sort: crate::store::ResourceSort, descending: bool, limit: usize },
     /// The Resources tab by URL: every method and URL (or pattern) with its counts.
     ResourceGroups { generation: u64, query: SessionQuery, find: String, as_patterns: bool },
+    /// How many resources the Resources tab selects, when its rows came without the total
+    /// (a term or the find narrows them: counting reads the events table).
+    ResourceTotal { generation: u64, query: SessionQuery, find: String },
 }
 
 impl Request {
@@ -87,6 +90,7 @@ impl Request {
             Request::ErrorGroups { .. } => Some(13),
             Request::Resources { .. } => Some(14),
             Request::ResourceGroups { .. } => Some(15),
+            Request::ResourceTotal { .. } => Some(16),
             Request::Page { .. } => None,
         }
     }
@@ -124,8 +128,10 @@ pub enum Response {
         descending: bool,
         limit: usize,
         rows: Vec<crate::store::ResourceEventRow>,
-        total: u64,
+        /// `None` when counting them would hold the rows back: [`Request::ResourceTotal`].
+        total: Option<u64>,
     },
+    ResourceTotal { generation: u64, find: String, total: u64 },
     ResourceGroups { generation: u64, find: String, as_patterns: bool, groups: Vec<crate::store::ResourceGroup> },
     Failed { what: &'static str, message: String },
 }
@@ -344,13 +350,17 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
             Ok((rows, total)) => Some(Response::Views { generation, find, sort, descending, limit, rows, total }),
             Err(e) => failed("views", e),
         },
-        Request::Resources { generation, query, find, sort, descending, limit } => match store.resource_events(&query, &find, sort, descending, limit) {
+        Request::Resources { generation, query, find, sort, descending, limit } => match store.resource_rows(&query, &find, sort, descending, limit) {
             Ok((rows, total)) => Some(Response::Resources { generation, find, sort, descending, limit, rows, total }),
             Err(e) => failed("resources", e),
         },
         Request::ResourceGroups { generation, query, find, as_patterns } => match store.resource_groups(&query, &find, as_patterns) {
             Ok(groups) => Some(Response::ResourceGroups { generation, find, as_patterns, groups }),
             Err(e) => failed("resources by URL", e),
+        },
+        Request::ResourceTotal { generation, query, find } => match store.resource_total(&query, &find) {
+            Ok(total) => Some(Response::ResourceTotal { generation, find, total }),
+            Err(e) => failed("count of resources", e),
         },
         Request::ErrorGroups { generation, query, find, as_patterns } => match store.error_groups(&query, &find, as_patterns) {
             Ok(groups) => Some(Response::ErrorGroups { generation, find, as_patterns, groups }),

@@ -36,10 +36,14 @@ pub fn resources_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     let header = super::ListHeader {
         find: &list.find,
         find_hint: "Find in the resources' URL",
-        count_text: list.total.map(|total| count_text(total, shown, list.sort, list.descending)),
+        count_text: match list.total {
+            Some(total) => Some(count_text(total, shown, list.sort, list.descending)),
+            None if list.counting() => Some(uncounted_text(shown, list.sort, list.descending)),
+            None => None,
+        },
         reading_text: "Reading the resources…",
         loading: list.loading(),
-        more: list.total.filter(|total| *total > shown).map(|_| ("Show more resources", format!("List {} more", format::grouped(list.page_rows as u64)))),
+        more: list.has_more().then(|| ("Show more resources", format!("List {} more", format::grouped(list.page_rows as u64)))),
     };
     let input = super::list_header_ui(ui, header);
     if let Some(find) = input.find {
@@ -273,14 +277,27 @@ pub fn count_text(total: u64, shown: u64, sort: ResourceSort, descending: bool) 
     if total <= shown {
         return all;
     }
+    format!("{all}; {} are listed", which_listed(shown, sort, descending))
+}
+
+/// "The 500 slowest are listed; counting them all…": the rows of a narrowed list come
+/// before its count.
+pub fn uncounted_text(shown: u64, sort: ResourceSort, descending: bool) -> String {
+    let which = which_listed(shown, sort, descending);
+    let mut first = which.chars();
+    let which: String = first.next().map(|c| c.to_uppercase().chain(first).collect()).unwrap_or_default();
+    format!("{which} resources are listed; counting them all…")
+}
+
+/// "the newest 500", "the 500 slowest".
+fn which_listed(shown: u64, sort: ResourceSort, descending: bool) -> String {
     let shown = format::grouped(shown);
-    let which = match (sort, descending) {
+    match (sort, descending) {
         (ResourceSort::Time, true) => format!("the newest {shown}"),
         (ResourceSort::Time, false) => format!("the oldest {shown}"),
         (ResourceSort::Duration, true) => format!("the {shown} slowest"),
         (ResourceSort::Duration, false) => format!("the {shown} fastest"),
         (ResourceSort::Size, true) => format!("the {shown} largest"),
         (ResourceSort::Size, false) => format!("the {shown} smallest"),
-    };
-    format!("{all}; {which} are listed")
+    }
 }
