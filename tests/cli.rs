@@ -323,3 +323,117 @@ fn views_lists_the_views_of_the_selected_sessions() {
     assert_ne!(code, 0);
     assert!(err.contains("loading_time"), "names the orders: {err}");
 }
+
+/// A resource as the tests compare it: time, method, URL, status, duration (ns), the session's browser.
+type ListedResource = (i64, String, String, Option<i64>, Option<f64>, String);
+
+#[test]
+fn resources_lists_and_groups_the_requests_of_the_selected_sessions() {
+    let (tmp, db) = temp_db();
+    let db = db.to_str().expect("utf-8 path");
+    let file = tmp.path().join("g.lp");
+    let file = file.to_str().expect("utf-8 path");
+    assert_eq!(rum(&["generate", "--sessions", "40", "--format", "lp", "--seed", "9", "--out", file]).0, 0);
+    assert_eq!(rum(&["import", "--db", db, file]).0, 0);
+
+    // Every resource as the sessions' own timelines have it.
+    let (_, out, _) = rum(&["sessions", "--db", db, "--format", "json", "--limit", "100"]);
+    let sessions: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let mut expected: Vec<ListedResource> = Vec::new();
+    for session in sessions.as_array().expect("sessions") {
+        let id = session["session_id"].as_str().expect("id");
+        let browser = session["browser"].as_str().unwrap_or("").to_string();
+        let (_, out, _) = rum(&["session", "--db", db, id, "--format", "json"]);
+        let detail: serde_json::Value = serde_json::from_str(&out).expect("json");
+        for event in detail["timeline"].as_array().expect("timeline").iter().filter(|e| e["kind"] == "resource") {
+            let fields = &event["fields"];
+            let text = |k: &str| fields[k].as_str().unwrap_or("").to_string();
+            let time = event["time_ms"].as_i64().expect("time");
+            expected.push((time, text("resource_method"), text("resource_url"), fields["resource_status"].as_i64(), fields["duration"].as_f64(), browser.clone()));
+        }
+    }
+    assert!(expected.len() > 200, "the sessions have resources: {}", expected.len());
+    let listed = |args: &[&str]| -> (Vec<ListedResource>, String) {
+        let mut full = vec!["resources", "--db", db, "--limit", "100000", "--format", "json"];
+        full.extend_from_slice(args);
+        let (code, out, err) = rum(&full);
+        assert_eq!(code, 0, "{err}");
+        let rows: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let rows = rows
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|r| {
+                let text = |k: &str| r[k].as_str().unwrap_or("").to_string();
+                (r["time_ms"].as_i64().expect("time"), text("resource_method"), text("resource_url"), r["resource_status"].as_i64(), r["duration_ns"].as_f64(), text("browser"))
+            })
+            .collect();
+        // The table's count line: one listed of how many.
+        let mut table = vec!["resources", "--db", db, "--limit", "1"];
+        table.extend_from_slice(args);
+        (rows, rum(&table).2)
+    };
+    let sorted = |mut list: Vec<ListedResource>| {
+        list.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+        list
+    };
+    let check = |args: &[&str], keep: &dyn Fn(&ListedResource) -> bool| {
+        let want: Vec<_> = expected.iter().filter(|r| keep(r)).cloned().collect();
+        assert!(!want.is_empty(), "{args:?} selects resources");
+        let (rows, count_line) = listed(args);
+        assert!(rows.windows(2).all(|w| w[0].0 >= w[1].0), "newest first: {args:?}");
+        assert_eq!(sorted(rows), sorted(want.clone()), "{args:?}");
+        assert!(count_line.contains(&format!("1 of {} resources", want.len())), "{args:?}: {count_line}");
+    };
+    check(&[], &|_| true);
+    check(&["--filter", "browser:Chrome"], &|r| r.5 == "Chrome");
+    check(&["--filter", "resource_status:>=400"], &|r| r.3.is_some_and(|s| s >= 400));
+    check(&["--filter", "browser:Chrome resource_method:POST"], &|r| r.5 == "Chrome" && r.1 == "POST");
+    check(&["--find", "API"], &|r| r.2.to_lowercase().contains("api"));
+
+    // The slowest first, and the oldest first.
+    let mut durations: Vec<f64> = expected.iter().filter_map(|r| r.4).collect();
+    durations.sort_by(|a, b| b.total_cmp(a));
+    let (rows, _) = listed(&["--sort", "duration"]);
+    assert_eq!(rows.iter().take(5).map(|r| r.4).collect::<Vec<_>>(), durations.iter().take(5).map(|d| Some(*d)).collect::<Vec<_>>());
+    let (rows, _) = listed(&["--asc"]);
+    assert!(rows.windows(2).all(|w| w[0].0 <= w[1].0), "oldest first");
+    assert_eq!(rows.len(), expected.len());
+
+    // By URL: every request in one row of its method and URL; patterns join URLs.
+    let groups = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut full = vec!["resources", "--db", db, "--by-url", "--limit", "100000", "--format", "json"];
+        full.extend_from_slice(args);
+        let (code, out, err) = rum(&full);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).expect("json").as_array().expect("groups").clone()
+    };
+    let by_url = groups(&[]);
+    assert_eq!(by_url.iter().map(|g| g["count"].as_u64().expect("count")).sum::<u64>(), expected.len() as u64);
+    let without_query = |url: &str| url.split(['?', '#']).next().unwrap_or("").to_string();
+    let mut keys: Vec<(String, String)> = expected.iter().map(|r| (r.1.clone(), without_query(&r.2))).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(by_url.len(), keys.len(), "a row per method and URL");
+    assert!(by_url.windows(2).all(|w| w[0]["count"].as_u64() >= w[1]["count"].as_u64()), "the most requested first");
+    // Failed: an HTTP error status, or none at all (status 0: blocked, aborted, offline).
+    for group in &by_url {
+        let of_group: Vec<&ListedResource> = expected.iter().filter(|r| r.1 == group["resource_method"] && without_query(&r.2) == group["resource_url"]).collect();
+        assert_eq!(group["count"].as_u64(), Some(of_group.len() as u64), "{group}");
+        let failed = of_group.iter().filter(|r| r.3.is_some_and(|s| s >= 400 || s == 0)).count();
+        assert_eq!(group["failed"].as_u64(), Some(failed as u64), "{group}");
+    }
+    assert!(by_url.iter().any(|g| g["failed"].as_u64() > Some(0)), "some URLs fail");
+    let patterns = groups(&["--patterns"]);
+    assert_eq!(patterns.iter().map(|g| g["count"].as_u64().expect("count")).sum::<u64>(), expected.len() as u64);
+    assert!(patterns.len() <= by_url.len());
+    assert_eq!(patterns.iter().map(|g| g["urls"].as_u64().expect("urls")).sum::<u64>(), by_url.len() as u64, "each URL in one pattern");
+
+    // Orders that do not exist are named with those that do.
+    let (code, _, err) = rum(&["resources", "--db", db, "--sort", "p75"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("duration"), "names the orders: {err}");
+    let (code, _, err) = rum(&["resources", "--db", db, "--by-url", "--sort", "time"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("failed"), "names the orders: {err}");
+}
