@@ -51,13 +51,16 @@ fn frame(c: &mut Criterion) {
     harness.state_mut().commands.push(Command::ShowTab(MainTab::Overview));
     settle(&mut harness, |a| a.overview.is_some() && !a.overview_loading());
     group.bench_function("overview", |b| b.iter(|| harness.step()));
-    // The Views and Errors tabs with their first 500 rows and the detail open.
+    // The Views, Errors and Resources tabs with their first 500 rows and the detail open.
     harness.state_mut().commands.push(Command::ShowTab(MainTab::Views));
     settle(&mut harness, |a| a.view_list.total.is_some() && !a.view_list.loading());
     group.bench_function("views_tab", |b| b.iter(|| harness.step()));
     harness.state_mut().commands.push(Command::ShowTab(MainTab::Errors));
     settle(&mut harness, |a| a.error_list.total.is_some() && !a.error_list.loading());
     group.bench_function("errors_tab", |b| b.iter(|| harness.step()));
+    harness.state_mut().commands.push(Command::ShowTab(MainTab::Resources));
+    settle(&mut harness, |a| a.resource_list.total.is_some() && !a.resource_list.loading());
+    group.bench_function("resources_tab", |b| b.iter(|| harness.step()));
     group.finish();
 }
 

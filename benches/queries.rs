@@ -1,7 +1,7 @@
 //! Store queries on a generated database: the session list's first page under several sorts,
 //! with and without a two-term filter, a page from the middle, the count, filters on a page
-//! and on an event column, sorts by a column without an index, a session's detail and the
-//! Overview.
+//! and on an event column, sorts by a column without an index, a session's detail, the Views,
+//! Errors and Resources tabs' lists and the Overview.
 //!
 //! `RUM_BENCH_SESSIONS=1000000 cargo bench --bench queries` measures at a million sessions; the
 //! database is built once (generate + import, minutes at that size) and kept under
@@ -160,6 +160,23 @@ fn queries(c: &mut Criterion) {
     for (name, q) in [("all", &all), ("browser_chrome", &chrome)] {
         group.bench_function(BenchmarkId::new("errors_newest", name), |b| b.iter(|| store.error_events(q, "", 500).expect("errors")));
     }
+    // The Resources tab: its rows as the window asks them (the count of a narrowed list
+    // comes apart, `resources_count_find`), its slowest first, and by URL.
+    use rum_explorer::store::ResourceSort;
+    for (name, q) in [("all", &all), ("browser_chrome", &chrome)] {
+        group.bench_function(BenchmarkId::new("resources_newest", name), |b| {
+            b.iter(|| store.resource_rows(q, "", ResourceSort::Time, true, 500).expect("resources"))
+        });
+    }
+    group.bench_function(BenchmarkId::new("resources_oldest", "all"), |b| b.iter(|| store.resource_rows(&all, "", ResourceSort::Time, false, 500).expect("resources")));
+    group.bench_function(BenchmarkId::new("resources_newest_find", "checkout"), |b| {
+        b.iter(|| store.resource_rows(&all, "checkout", ResourceSort::Time, true, 500).expect("resources"))
+    });
+    group.bench_function(BenchmarkId::new("resources_count_find", "checkout"), |b| b.iter(|| store.resource_total(&all, "checkout").expect("count")));
+    group.bench_function(BenchmarkId::new("resources_slowest", "browser_chrome"), |b| {
+        b.iter(|| store.resource_rows(&chrome, "", ResourceSort::Duration, true, 500).expect("resources"))
+    });
+    group.bench_function(BenchmarkId::new("resource_groups_patterns", "browser_chrome"), |b| b.iter(|| store.resource_groups(&chrome, "", true).expect("groups")));
     group.bench_function("overview_all", |b| b.iter(|| store.overview(&SessionQuery::default()).expect("overview")));
     let q = SessionQuery { filter: filter.clone(), ..Default::default() };
     group.bench_function("overview_filtered", |b| b.iter(|| store.overview(&q).expect("overview")));
