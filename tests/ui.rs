@@ -1213,4 +1213,14 @@ fn the_resources_tab_counts_a_narrowed_list_apart_and_keeps_its_count_across_ord
     let rows = &harness.state().resource_list.rows;
     assert_eq!(rows.len(), 10);
     assert!(rows.iter().all(|r| r.resource_url.as_deref().is_some_and(|u| u.to_lowercase().contains(find.as_str()))), "only URLs holding {find}");
+
+    // A session filter's count comes apart too (a pass over its sessions), then shows.
+    let store = rum_explorer::store::Store::open(&harness.state().db_path).expect("open");
+    let chrome = rum_explorer::store::SessionQuery { filter: rum_explorer::query::parse("browser:Chrome").expect("filter"), ..Default::default() };
+    let chrome_total = store.resource_total(&chrome, find).expect("count");
+    assert!(chrome_total > 10 && chrome_total < want, "Chrome's resources are some of them: {chrome_total} of {want}");
+    harness.state_mut().commands.push(Command::SetQuery("browser:Chrome".into()));
+    wait_until(&mut harness, "Chrome's resources counted", |a| a.applied_filter.is_some() && !a.resource_list.loading() && a.resource_list.total.is_some());
+    assert_eq!(harness.state().resource_list.total, Some(chrome_total));
+    assert!(harness.state().resource_list.rows.iter().all(|r| r.browser.as_deref() == Some("Chrome")));
 }
