@@ -173,6 +173,7 @@ fn queries(c: &mut Criterion) {
         b.iter(|| store.resource_rows(&all, "checkout", ResourceSort::Time, true, 500).expect("resources"))
     });
     group.bench_function(BenchmarkId::new("resources_count_find", "checkout"), |b| b.iter(|| store.resource_total(&all, "checkout").expect("count")));
+    group.bench_function(BenchmarkId::new("resources_count", "browser_chrome"), |b| b.iter(|| store.resource_total(&chrome, "").expect("count")));
     group.bench_function(BenchmarkId::new("resources_slowest", "browser_chrome"), |b| {
         b.iter(|| store.resource_rows(&chrome, "", ResourceSort::Duration, true, 500).expect("resources"))
     });
