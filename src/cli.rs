@@ -139,7 +139,8 @@ pub enum Command {
         /// p75 and longest duration, bytes; the most requested first.
         #[arg(long)]
         by_url: bool,
-        /// With --by-url: URLs that differ only in numbers and ids as one pattern (`/api/items/*`).
+        /// With --by-url: URLs that differ only in numbers and ids as one pattern
+        /// (`/api/items/*`), files named by a build's hash too (`fonts/*.woff`).
         #[arg(long)]
         patterns: bool,
         #[arg(long, default_value_t = 50)]

@@ -31,6 +31,56 @@ pub fn message_pattern(message: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `url` (without its query) with its varying parts replaced by [`VARYING`], for grouping
+/// requests: the scheme, host and port stay (another port is another server); in the path,
+/// a file name that is a build's hash (`L0xdDF4xlVMF-BfR8bXMI….woff`, twenty characters or
+/// more of letters, digits, `-` and `_`, with both letters and digits) is one varying part
+/// before its extension, and the rest varies as in [`message_pattern`]
+/// (`/api/v1/items/7389` is `/api/v*/items/*`).
+pub fn url_pattern(url: &str) -> Cow<'_, str> {
+    let path_start = match url.find("://") {
+        Some(scheme_end) => url[scheme_end + 3..].find('/').map_or(url.len(), |i| scheme_end + 3 + i),
+        None => 0,
+    };
+    let (origin, path) = url.split_at(path_start);
+    if !path.bytes().any(|b| b.is_ascii_digit()) {
+        return Cow::Borrowed(url);
+    }
+    let mut out = String::with_capacity(url.len());
+    out.push_str(origin);
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        let (stem, extension) = match segment.rsplit_once('.') {
+            Some((stem, extension))
+                if !stem.is_empty()
+                    && extension.len() <= 6
+                    && extension.bytes().all(|b| b.is_ascii_alphanumeric())
+                    && extension.bytes().any(|b| b.is_ascii_alphabetic()) =>
+            {
+                (stem, Some(extension))
+            }
+            _ => (segment, None),
+        };
+        let hashed = stem.len() >= 20
+            && stem.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && stem.bytes().any(|b| b.is_ascii_digit())
+            && stem.bytes().any(|b| b.is_ascii_alphabetic());
+        if hashed {
+            out.push(VARYING);
+        } else {
+            out.push_str(&message_pattern(stem));
+        }
+        // The extension stays as it is: `.woff2` is not `.woff*`.
+        if let Some(extension) = extension {
+            out.push('.');
+            out.push_str(extension);
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// Adds a varying part, once for neighbours joined by punctuation (`*.*.*` reads as `*`).
 fn push_varying(out: &mut String) {
     let joined = out.strip_suffix(['.', ':', '-', ',']).is_some_and(|before| before.ends_with(VARYING));
@@ -85,6 +135,27 @@ fn hex_id_len(text: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::message_pattern as pattern;
+
+    #[test]
+    fn a_url_keeps_its_origin_and_its_hashed_file_names_vary_whole() {
+        use super::url_pattern;
+        // Real URLs of the Guance fixtures: a font named by its hash, a chunk by a short one.
+        let font = "https://static.guance.com/Noto_Sans_SC_Roboto_Mono/fonts/L0xdDF4xlVMF-BfR8bXMIjhOsXG-q2oeuFoqFrlnAIe2Imhk1T8rbociImtEm-Ulco2VkA.woff";
+        assert_eq!(url_pattern(font), "https://static.guance.com/Noto_Sans_SC_Roboto_Mono/fonts/*.woff");
+        assert_eq!(url_pattern("https://console.guance.com/js/view-Query.12d92c5b.js"), "https://console.guance.com/js/view-Query.*.js");
+        assert_eq!(url_pattern("https://console.guance.com/css/page-component9.css"), "https://console.guance.com/css/page-component*.css");
+        // The port and host stay; numbers and ids in the path vary.
+        assert_eq!(url_pattern("http://localhost:5500/dist/bundle.js"), "http://localhost:5500/dist/bundle.js");
+        assert_eq!(url_pattern("http://10.0.0.7:8080/api/v1/items/7389"), "http://10.0.0.7:8080/api/v*/items/*");
+        assert_eq!(url_pattern("https://x.example/users/a2430edc-fa31-4c2f-9390-bada1a25abdd/cart"), "https://x.example/users/*/cart");
+        // Long words without digits, and digits alone in a long name, are not hashes.
+        assert_eq!(url_pattern("https://x.example/static/a_very_long_file_name_for_fonts.woff2"), "https://x.example/static/a_very_long_file_name_for_fonts.woff2");
+        assert_eq!(url_pattern("https://x.example/a/12345678901234567890123"), "https://x.example/a/*");
+        assert_eq!(url_pattern("https://x.example/app/v1.6.0/main.js"), "https://x.example/app/v*/main.js");
+        // Relative URLs and nothing varying.
+        assert_eq!(url_pattern("/api/v2/orders/17"), "/api/v*/orders/*");
+        assert!(matches!(url_pattern("https://x.example/api/cart"), std::borrow::Cow::Borrowed(_)));
+    }
 
     #[test]
     fn numbers_and_ids_vary_and_words_stay() {

@@ -881,7 +881,7 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
             let mut groups: std::collections::BTreeMap<(Option<String>, String), Tally> = Default::default();
             for r in &want {
                 let url = url_without_query(&r.url);
-                let url = if as_patterns { rum_explorer::error_pattern::message_pattern(url).into_owned() } else { url.to_string() };
+                let url = if as_patterns { rum_explorer::error_pattern::url_pattern(url).into_owned() } else { url.to_string() };
                 let entry = groups.entry((r.method.clone(), url)).or_default();
                 entry.0 += 1;
                 entry.1 += u64::from(r.status.is_some_and(|s| s >= 400 || s == 0));

@@ -737,7 +737,7 @@ impl Store {
             let index = match group_of_url.get(&key) {
                 Some(index) => *index,
                 None => {
-                    let name = if as_patterns { crate::error_pattern::message_pattern(&key.1).into_owned() } else { key.1.clone() };
+                    let name = if as_patterns { crate::error_pattern::url_pattern(&key.1).into_owned() } else { key.1.clone() };
                     let name_key = (key.0.clone(), name);
                     let index = *group_of_name.entry(name_key.clone()).or_insert_with(|| {
                         tallies.push(Tally {

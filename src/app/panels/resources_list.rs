@@ -21,7 +21,7 @@ pub fn resources_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         if by_url {
             ui.separator();
             let mut as_patterns = app.resource_list.as_patterns;
-            let hint = "URLs that differ only in numbers and ids (/api/items/7389, /api/items/12) as one: /api/items/*";
+            let hint = "URLs that differ only in numbers and ids (/api/items/7389, /api/items/12) as one: /api/items/*; files named by a build's hash as fonts/*.woff; the host and port stay";
             if ui.checkbox(&mut as_patterns, "Group numbers and ids").on_hover_text(hint).changed() {
                 app.commands.push(Command::SetResourcePatterns(as_patterns));
             }
