@@ -1224,3 +1224,39 @@ fn the_resources_tab_counts_a_narrowed_list_apart_and_keeps_its_count_across_ord
     assert_eq!(harness.state().resource_list.total, Some(chrome_total));
     assert!(harness.state().resource_list.rows.iter().all(|r| r.browser.as_deref() == Some("Chrome")));
 }
+
+/// A request in a view's waterfall lists every request to its URL (with its method, any
+/// query string) in the Resources tab, from the URL's menu.
+#[test]
+fn a_waterfall_request_lists_every_request_to_its_url() {
+    let (_dir, db) = fixture_db();
+    let (session, path, urls) = session_with_resources(&db);
+    let resources = resources_from_details(&db);
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    open_session(&mut harness, &session);
+    harness.get_all_by_label(&path).next().expect("the view in the timeline").click();
+    harness.run_steps(3);
+    let url = urls[0].clone();
+    let method = resources.iter().find(|r| r.3 == url).map(|r| r.2.clone()).expect("the request's method");
+    let base = rum_explorer::store::url_without_query(&url).to_string();
+    let want = resources.iter().filter(|r| r.2 == method && r.3.starts_with(&base)).count() as u64;
+    assert!(want >= 1);
+    let view_url = harness.state().detail.as_ref().and_then(|d| {
+        d.events.iter().find(|e| e.kind == "view" && e.get_str("view_path") == Some(path.as_str())).and_then(|e| e.get_str("view_url").map(str::to_string))
+    });
+    let shown = rum_explorer::app::format::short_resource_url(&url, view_url.as_deref());
+    let url_column_left = harness.get_by_label("URL").rect().left();
+    let cell = harness.get_all_by_label(shown).find(|n| (n.rect().left() - url_column_left).abs() < 16.0).expect("the request in the waterfall");
+    cell.click();
+    harness.run_steps(2);
+    harness.get_by_label("List requests to this URL").click();
+    wait_until(&mut harness, "the URL's requests", |a| {
+        a.main_tab == rum_explorer::app::MainTab::Resources && a.applied_filter.is_some() && !a.resource_list.loading() && a.resource_list.total.is_some()
+    });
+    let state = harness.state();
+    assert!(state.query_text.contains("resource_url:") && state.query_text.contains("resource_method:"), "{}", state.query_text);
+    assert_eq!(state.resource_list.total, Some(want), "every {method} request to {base}: {}", state.query_text);
+    assert!(state.resource_list.rows.iter().all(|r| r.resource_method.as_deref() == Some(method.as_str()) && r.resource_url.as_deref().is_some_and(|u| u.starts_with(&base))));
+    assert!(state.resource_list.rows.iter().any(|r| r.session_id == session), "this session's request among them");
+}
