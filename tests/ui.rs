@@ -1259,4 +1259,6 @@ fn a_waterfall_request_lists_every_request_to_its_url() {
     assert_eq!(state.resource_list.total, Some(want), "every {method} request to {base}: {}", state.query_text);
     assert!(state.resource_list.rows.iter().all(|r| r.resource_method.as_deref() == Some(method.as_str()) && r.resource_url.as_deref().is_some_and(|u| u.starts_with(&base))));
     assert!(state.resource_list.rows.iter().any(|r| r.session_id == session), "this session's request among them");
+    let count_line = format!("{} in the selected sessions", rum_explorer::app::format::count_of(want, "resource", "resources"));
+    assert!(harness.query_by_label(&count_line).is_some(), "{count_line}");
 }

@@ -35,6 +35,11 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
+/// `n` grouped with its noun: "1 resource", "2,542,713 resources".
+pub fn count_of(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", grouped(n), if n == 1 { one } else { many })
+}
+
 /// The header text of a session column.
 pub fn column_title(column: &str) -> String {
     match column {
@@ -116,5 +121,12 @@ mod tests {
         assert_eq!(super::grouped(1_234_567), "1,234,567");
         assert_eq!(super::grouped(12), "12");
         assert_eq!(super::human_duration_ms(192_000), "3m 12s");
+    }
+
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(super::count_of(1, "resource", "resources"), "1 resource");
+        assert_eq!(super::count_of(0, "resource", "resources"), "0 resources");
+        assert_eq!(super::count_of(2_542_713, "resource", "resources"), "2,542,713 resources");
     }
 }

@@ -33,7 +33,7 @@ pub fn errors_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         if total > shown {
             format!("{} errors in the selected sessions; the newest {} are listed", format::grouped(total), format::grouped(shown))
         } else {
-            format!("{} errors in the selected sessions", format::grouped(total))
+            format!("{} in the selected sessions", format::count_of(total, "error", "errors"))
         }
     };
     let header = super::ListHeader {

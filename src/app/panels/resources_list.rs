@@ -273,7 +273,7 @@ fn sort_header_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, title: &str, c
 
 /// "2,542,713 resources in the selected sessions; the 500 slowest are listed".
 pub fn count_text(total: u64, shown: u64, sort: ResourceSort, descending: bool) -> String {
-    let all = format!("{} resources in the selected sessions", format::grouped(total));
+    let all = format!("{} in the selected sessions", format::count_of(total, "resource", "resources"));
     if total <= shown {
         return all;
     }

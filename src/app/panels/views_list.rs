@@ -275,7 +275,7 @@ fn rated_text(raw: Option<f64>, sort: ViewSort) -> egui::RichText {
 
 /// "391,183 views in the selected sessions; the 500 slowest by LCP are listed".
 pub fn count_text(total: u64, shown: u64, sort: ViewSort, descending: bool) -> String {
-    let all = format!("{} views in the selected sessions", format::grouped(total));
+    let all = format!("{} in the selected sessions", format::count_of(total, "view", "views"));
     if total <= shown {
         return all;
     }
