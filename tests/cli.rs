@@ -14,6 +14,23 @@ fn rum(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// Every event of `kind` as each session's own timeline (`rum-explorer session`) has it, with
+/// the session: what the lists are compared with.
+fn timeline_events(db: &str, kind: &str) -> Vec<(serde_json::Value, serde_json::Value)> {
+    let (_, out, _) = rum(&["sessions", "--db", db, "--format", "json", "--limit", "100"]);
+    let sessions: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let mut events = Vec::new();
+    for session in sessions.as_array().expect("sessions") {
+        let id = session["session_id"].as_str().expect("id");
+        let (_, out, _) = rum(&["session", "--db", db, id, "--format", "json"]);
+        let detail: serde_json::Value = serde_json::from_str(&out).expect("json");
+        for event in detail["timeline"].as_array().expect("timeline").iter().filter(|e| e["kind"] == kind) {
+            events.push((session.clone(), event.clone()));
+        }
+    }
+    events
+}
+
 #[test]
 fn import_then_list_and_open_sessions() {
     let (_tmp, db) = temp_db();
@@ -174,18 +191,13 @@ fn errors_lists_the_newest_errors_of_the_selected_sessions() {
     assert_eq!(code, 0, "{out}");
 
     // What every session's own timeline says its errors are: (time, type, session).
-    let (_, out, _) = rum(&["sessions", "--db", db, "--format", "json", "--limit", "100"]);
-    let sessions: serde_json::Value = serde_json::from_str(&out).expect("json");
-    let mut expected: Vec<(i64, String, String)> = Vec::new();
-    for session in sessions.as_array().expect("sessions") {
-        let id = session["session_id"].as_str().expect("id");
-        let (_, out, _) = rum(&["session", "--db", db, id, "--format", "json"]);
-        let detail: serde_json::Value = serde_json::from_str(&out).expect("json");
-        for event in detail["timeline"].as_array().expect("timeline").iter().filter(|e| e["kind"] == "error") {
+    let mut expected: Vec<(i64, String, String)> = timeline_events(db, "error")
+        .iter()
+        .map(|(session, event)| {
             let error_type = event["fields"]["error_type"].as_str().unwrap_or("").to_string();
-            expected.push((event["time_ms"].as_i64().expect("time"), error_type, id.to_string()));
-        }
-    }
+            (event["time_ms"].as_i64().expect("time"), error_type, session["session_id"].as_str().expect("id").to_string())
+        })
+        .collect();
     // Newest first; the order among errors of the same instant is the store's own.
     let by_time = |list: &mut Vec<(i64, String, String)>| list.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.cmp(b)));
     by_time(&mut expected);
@@ -260,19 +272,14 @@ fn views_lists_the_views_of_the_selected_sessions() {
     assert_eq!(rum(&["import", "--db", db, file]).0, 0);
 
     // Every view as the sessions' own timelines have it: (time, page, loading time, browser).
-    let (_, out, _) = rum(&["sessions", "--db", db, "--format", "json", "--limit", "100"]);
-    let sessions: serde_json::Value = serde_json::from_str(&out).expect("json");
-    let mut expected: Vec<ListedView> = Vec::new();
-    for session in sessions.as_array().expect("sessions") {
-        let id = session["session_id"].as_str().expect("id");
-        let browser = session["browser"].as_str().unwrap_or("").to_string();
-        let (_, out, _) = rum(&["session", "--db", db, id, "--format", "json"]);
-        let detail: serde_json::Value = serde_json::from_str(&out).expect("json");
-        for event in detail["timeline"].as_array().expect("timeline").iter().filter(|e| e["kind"] == "view") {
+    let expected: Vec<ListedView> = timeline_events(db, "view")
+        .iter()
+        .map(|(session, event)| {
             let page = event["fields"]["view_path"].as_str().unwrap_or("").to_string();
-            expected.push((event["time_ms"].as_i64().expect("time"), page, event["fields"]["loading_time"].as_f64(), browser.clone()));
-        }
-    }
+            let browser = session["browser"].as_str().unwrap_or("").to_string();
+            (event["time_ms"].as_i64().expect("time"), page, event["fields"]["loading_time"].as_f64(), browser)
+        })
+        .collect();
     let listed = |args: &[&str]| -> (Vec<ListedView>, String) {
         let mut full = vec!["views", "--db", db, "--limit", "1000", "--format", "json"];
         full.extend_from_slice(args);
@@ -337,21 +344,16 @@ fn resources_lists_and_groups_the_requests_of_the_selected_sessions() {
     assert_eq!(rum(&["import", "--db", db, file]).0, 0);
 
     // Every resource as the sessions' own timelines have it.
-    let (_, out, _) = rum(&["sessions", "--db", db, "--format", "json", "--limit", "100"]);
-    let sessions: serde_json::Value = serde_json::from_str(&out).expect("json");
-    let mut expected: Vec<ListedResource> = Vec::new();
-    for session in sessions.as_array().expect("sessions") {
-        let id = session["session_id"].as_str().expect("id");
-        let browser = session["browser"].as_str().unwrap_or("").to_string();
-        let (_, out, _) = rum(&["session", "--db", db, id, "--format", "json"]);
-        let detail: serde_json::Value = serde_json::from_str(&out).expect("json");
-        for event in detail["timeline"].as_array().expect("timeline").iter().filter(|e| e["kind"] == "resource") {
+    let expected: Vec<ListedResource> = timeline_events(db, "resource")
+        .iter()
+        .map(|(session, event)| {
             let fields = &event["fields"];
             let text = |k: &str| fields[k].as_str().unwrap_or("").to_string();
+            let browser = session["browser"].as_str().unwrap_or("").to_string();
             let time = event["time_ms"].as_i64().expect("time");
-            expected.push((time, text("resource_method"), text("resource_url"), fields["resource_status"].as_i64(), fields["duration"].as_f64(), browser.clone()));
-        }
-    }
+            (time, text("resource_method"), text("resource_url"), fields["resource_status"].as_i64(), fields["duration"].as_f64(), browser)
+        })
+        .collect();
     assert!(expected.len() > 200, "the sessions have resources: {}", expected.len());
     let listed = |args: &[&str]| -> (Vec<ListedResource>, String) {
         let mut full = vec!["resources", "--db", db, "--limit", "100000", "--format", "json"];

@@ -588,22 +588,19 @@ impl Store {
     pub fn resource_rows(&self, q: &SessionQuery, find: &str, sort: ResourceSort, descending: bool, limit: usize) -> StoreResult<(Vec<ResourceEventRow>, Option<u64>)> {
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::resources(&find);
-        let known_total = || -> StoreResult<Option<u64>> {
+        if sort == ResourceSort::Time {
+            let conditions = event_conditions(q, &ask);
             // Only every session's count is cheap (an index holds it); a selection's takes a
             // pass over its sessions (0.15 s for `browser:Chrome` at 1,000,000 sessions),
             // which the window asks for apart.
-            let conditions = event_conditions(q, &ask);
-            if conditions.narrowed || conditions.where_sql != "1" {
-                return Ok(None);
-            }
-            let sql = format!("SELECT coalesce(sum(s.resource_count), 0) FROM sessions s WHERE {}", conditions.where_sql);
-            let total: i64 = self.conn.prepare(&sql)?.query_row(params_from_iter(conditions.where_params.iter()), |r| r.get(0))?;
-            Ok(Some(total as u64))
-        };
-        if sort == ResourceSort::Time {
-            if let Some(found) = self.walk_resources_by_session(&ask, q, descending, limit)? {
+            let every_resource = !conditions.narrowed && conditions.where_sql == "1";
+            if let Some(found) = self.walk_resources_by_session(conditions, descending, limit)? {
                 let rows = self.with_sessions(found)?;
-                return Ok((rows, known_total()?));
+                if !every_resource {
+                    return Ok((rows, None));
+                }
+                let total: i64 = self.conn.query_row("SELECT coalesce(sum(resource_count), 0) FROM sessions", [], |r| r.get(0))?;
+                return Ok((rows, Some(total as u64)));
             }
         }
         let EventListScope { from, mut params, total_from_sessions } = self.event_list_scope(q, &ask)?;
@@ -644,8 +641,11 @@ impl Store {
     /// [`Store::resource_rows`] describes, with their sessions' keys; `None` when
     /// `resource_walk_sessions` sessions were read without finding `limit` resources (rare
     /// ones: the table is then read once instead).
-    fn walk_resources_by_session(&self, ask: &EventListAsk<'_>, q: &SessionQuery, descending: bool, limit: usize) -> StoreResult<Option<Vec<(ResourceEventRow, i64)>>> {
-        let EventConditions { sessions: selected, conditions, mut params, .. } = event_conditions(q, ask);
+    fn walk_resources_by_session(&self, conditions: EventConditions, descending: bool, limit: usize) -> StoreResult<Option<Vec<(ResourceEventRow, i64)>>> {
+        let EventConditions { sessions: selected, conditions, mut params, .. } = conditions;
+        if limit == 0 {
+            return Ok(Some(Vec::new()));
+        }
         // The sessions in the order of their end (start), a page at a time, as the session
         // list finds them: a plain ORDER BY let SQLite take a filter's index and sort every
         // session it selects first (0.3 s for `browser:Chrome` at 1,000,000 sessions).
@@ -657,11 +657,31 @@ impl Store {
             "SELECT {RESOURCE_COLUMNS} FROM events e INDEXED BY events_by_session_key WHERE e.session_pk = ?{session_param} AND {}",
             conditions.join(" AND ")
         );
-        // The best `limit` so far by a key where smaller is better, so that the worst is the
-        // heap's top: (time, key) for the oldest first, bitwise negated for the newest.
-        let order_key = |time_ms: i64, event_pk: i64| if descending { (!time_ms, !event_pk) } else { (time_ms, event_pk) };
-        let mut best: std::collections::BinaryHeap<((i64, i64), i64)> = std::collections::BinaryHeap::new();
-        let mut rows: rustc_hash::FxHashMap<i64, (ResourceEventRow, i64)> = rustc_hash::FxHashMap::default();
+        /// A resource kept, ordered by a key where smaller is better, so that the worst is
+        /// the heap's top: (time, key) for the oldest first, bitwise negated for the newest.
+        struct Kept {
+            order: (i64, i64),
+            row: ResourceEventRow,
+            session_pk: i64,
+        }
+        impl PartialEq for Kept {
+            fn eq(&self, other: &Self) -> bool {
+                self.order == other.order
+            }
+        }
+        impl Eq for Kept {}
+        impl PartialOrd for Kept {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+        impl Ord for Kept {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.order.cmp(&other.order)
+            }
+        }
+        let order_of = |time_ms: i64, event_pk: i64| if descending { (!time_ms, !event_pk) } else { (time_ms, event_pk) };
+        let mut best: std::collections::BinaryHeap<Kept> = std::collections::BinaryHeap::new();
         let mut events = self.conn.prepare(&events_sql)?;
         let mut walked = 0usize;
         let mut page_rows = 64u64;
@@ -672,7 +692,7 @@ impl Store {
                 let bound_ms = if descending { session.end_ms } else { session.start_ms };
                 if best.len() >= limit {
                     // A session without times has no events; past the bound, none left has better.
-                    let worst = best.peek().map(|(key, _)| if descending { !key.0 } else { key.0 });
+                    let worst = best.peek().map(|kept| if descending { !kept.order.0 } else { kept.order.0 });
                     match (bound_ms, worst) {
                         (Some(bound), Some(worst)) if (descending && bound < worst) || (!descending && bound > worst) => break 'walk,
                         _ => {}
@@ -685,16 +705,13 @@ impl Store {
                 let mut found = events.query(params_from_iter(params.iter()))?;
                 while let Some(r) = found.next()? {
                     let row = resource_from_row(r)?;
-                    let key = order_key(row.time_ms, row.event_pk);
-                    if best.len() >= limit && best.peek().is_some_and(|(worst, _)| key >= *worst) {
+                    let order = order_of(row.time_ms, row.event_pk);
+                    if best.len() >= limit && best.peek().is_some_and(|worst| order >= worst.order) {
                         continue;
                     }
-                    best.push((key, row.event_pk));
-                    rows.insert(row.event_pk, (row, session.session_pk));
+                    best.push(Kept { order, row, session_pk: session.session_pk });
                     if best.len() > limit {
-                        if let Some((_, dropped)) = best.pop() {
-                            rows.remove(&dropped);
-                        }
+                        best.pop();
                     }
                 }
             }
@@ -704,8 +721,7 @@ impl Store {
             page_query.offset += page_rows;
             page_rows = (page_rows * 4).min(4096);
         }
-        let ordered = best.into_sorted_vec();
-        Ok(Some(ordered.into_iter().filter_map(|(_, event_pk)| rows.remove(&event_pk)).collect()))
+        Ok(Some(best.into_sorted_vec().into_iter().map(|kept| (kept.row, kept.session_pk)).collect()))
     }
 
     /// The resources `resource_events` would list (the same query and find), grouped by

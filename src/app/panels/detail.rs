@@ -20,9 +20,17 @@ pub fn field_ui(commands: &mut Vec<Command>, ui: &mut egui::Ui, key: &str, value
 
 /// The four field actions as a menu on a value's response (click or right-click).
 pub fn field_actions_ui(commands: &mut Vec<Command>, response: &egui::Response, key: &str, value: &str) {
+    field_actions_and_more_ui(commands, response, key, value, |_, _| {});
+}
+
+/// [`field_actions_ui`] with more buttons of the caller's below the field's actions.
+pub fn field_actions_and_more_ui(commands: &mut Vec<Command>, response: &egui::Response, key: &str, value: &str, more_ui: impl FnOnce(&mut Vec<Command>, &mut egui::Ui)) {
     // One menu for a click and a right-click (a separate context menu would close it).
     let toggle = (response.clicked() || response.secondary_clicked()).then_some(egui::containers::SetOpenCommand::Toggle);
-    egui::Popup::menu(response).open_memory(toggle).show(|ui| field_action_buttons_ui(commands, ui, key, value, true));
+    egui::Popup::menu(response).open_memory(toggle).show(|ui| {
+        field_action_buttons_ui(commands, ui, key, value, true);
+        more_ui(commands, ui);
+    });
 }
 
 /// The field actions' buttons, for a menu: the detail panel's and the sessions table's cells'.

@@ -1,7 +1,7 @@
 //! A view's performance: loading time and web vitals rated by the standard thresholds, its long
 //! tasks, a filterable waterfall of its resources, its errors and actions, and its fields.
 
-use super::detail::{event_fields_ui, field_action_buttons_ui, field_actions_ui, link_ui};
+use super::detail::{event_fields_ui, field_actions_and_more_ui, field_actions_ui, link_ui};
 use super::kind_color;
 use crate::app::{format, Command, DetailPage, ExplorerApp, ResourceFilter};
 use crate::store::{SessionDetail, TimelineEvent};
@@ -221,11 +221,8 @@ fn waterfall_ui(app: &mut ExplorerApp, ui: &mut egui::Ui, detail: &SessionDetail
                     let url = resource.get_str("resource_url").unwrap_or("");
                     let shown = crate::app::format::short_resource_url(url, view_url);
                     let response = ui.add(egui::Label::new(shown).truncate().sense(egui::Sense::click())).on_hover_text(url);
-                    // One menu for a click and a right-click: the field's actions, and every
-                    // request to this URL across the sessions.
-                    let toggle = (response.clicked() || response.secondary_clicked()).then_some(egui::containers::SetOpenCommand::Toggle);
-                    egui::Popup::menu(&response).open_memory(toggle).show(|ui| {
-                        field_action_buttons_ui(commands, ui, "resource_url", url, true);
+                    // The field's actions, and every request to this URL across the sessions.
+                    field_actions_and_more_ui(commands, &response, "resource_url", url, |commands, ui| {
                         ui.separator();
                         let hint = "Every request with this method to this URL (any query string), in the Resources tab: the query becomes them";
                         if ui.button("List requests to this URL").on_hover_text(hint).clicked() {
