@@ -811,6 +811,7 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
         url: String,
         status: Option<i64>,
         size: i64,
+        size_bytes: Option<i64>,
         session: String,
     }
     type Keep = dyn Fn(&Want) -> bool;
@@ -842,6 +843,7 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
                     url: e.get_str("resource_url").unwrap_or("").to_string(),
                     status: e.get("resource_status").and_then(|v| v.as_i64()),
                     size: e.get("resource_size").and_then(|v| v.as_i64()).unwrap_or(0),
+                    size_bytes: e.get("resource_size").and_then(|v| v.as_i64()),
                     session: session.session_id.clone(),
                 };
                 if keep(&resource) {
@@ -852,8 +854,21 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
         assert!(!want.is_empty(), "{filter} {find}: selects resources");
         let mut newest: Vec<(i64, i64)> = want.iter().map(|r| (r.time_ms, r.event_pk)).collect();
         newest.sort_by(|a, b| b.cmp(a));
-        let mut slowest: Vec<f64> = want.iter().filter_map(|r| r.duration_ns).collect();
-        slowest.sort_by(|a, b| b.total_cmp(a));
+        // The slowest (largest) first: without a value last, then the newest first.
+        let by_value_then_newest = |value: &dyn Fn(&Want) -> Option<f64>| -> Vec<i64> {
+            let mut sorted: Vec<&Want> = want.iter().collect();
+            sorted.sort_by(|a, b| {
+                let (va, vb) = (value(a), value(b));
+                va.is_none()
+                    .cmp(&vb.is_none())
+                    .then(vb.unwrap_or(0.0).total_cmp(&va.unwrap_or(0.0)))
+                    .then((b.time_ms, b.event_pk).cmp(&(a.time_ms, a.event_pk)))
+            });
+            sorted.iter().map(|r| r.event_pk).collect()
+        };
+        let slowest = by_value_then_newest(&|r| r.duration_ns);
+        let largest = by_value_then_newest(&|r| r.size_bytes.map(|b| b as f64));
+        assert!(want.iter().filter_map(|r| r.duration_ns).count() > 10, "{filter} {find}: durations to sort");
         let mut oldest = newest.clone();
         oldest.reverse();
         // The time order walks the sessions (up to a bound) or reads the table.
@@ -871,9 +886,16 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
                 let (rows, _) = f.store.resource_events(&q, find, ResourceSort::Time, false, limit).expect("resources");
                 assert_eq!(rows.iter().map(|r| (r.time_ms, r.event_pk)).collect::<Vec<_>>(), oldest[..limit.min(oldest.len())].to_vec(), "{how}: the oldest {limit}");
             }
-            let (rows, _) = f.store.resource_events(&q, find, ResourceSort::Duration, true, 10).expect("resources");
-            let durations: Vec<f64> = rows.iter().filter_map(|r| r.duration_ns).collect();
-            assert_eq!(durations, slowest[..10.min(slowest.len())].to_vec(), "{filter} {find}: the slowest first");
+            // The slowest and largest first walk the sessions by the slowest (largest) resource
+            // each keeps, or read the table.
+            for (sort, expected, what) in [(ResourceSort::Duration, &slowest, "slowest"), (ResourceSort::Size, &largest, "largest")] {
+                for limit in [1, 7, 60, 1_000_000] {
+                    let (rows, total) = f.store.resource_events(&q, find, sort, true, limit).expect("resources");
+                    let keys: Vec<i64> = rows.iter().map(|r| r.event_pk).collect();
+                    assert_eq!(keys, expected[..limit.min(expected.len())].to_vec(), "{how}: the {what} {limit}");
+                    assert_eq!(total as usize, want.len(), "{how}: the total of the {what} {limit}");
+                }
+            }
         }
         // By URL (and by pattern): requests, failures, sessions, p75 (nearest rank), bytes.
         for as_patterns in [false, true] {
@@ -976,4 +998,66 @@ fn the_resources_time_order_reads_a_session_that_ends_at_the_bound() {
     assert_eq!(all[0].resource_url.as_deref(), Some("https://x.example/a"), "session a's resource has the later key");
     let (newest, _) = store.resource_events(&q, "", ResourceSort::Time, true, 1).expect("resources");
     assert_eq!(newest.iter().map(|r| r.event_pk).collect::<Vec<_>>(), vec![all[0].event_pk], "the newest one, from the session read second");
+}
+
+/// The slowest (largest) first walk sessions by the slowest (largest) resource each keeps and
+/// stop at a bound: a session whose slowest resource ties the worst one found may still hold a
+/// better one (the same duration, newer), and resources without a duration (size) come last,
+/// as the table's read gives them. Fractions are stored as whole units.
+#[test]
+fn the_slowest_and_largest_first_hold_for_ties_and_missing_values() {
+    use rum_explorer::store::ResourceSort;
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("ties.lp");
+    let resource = |session: &str, id: &str, duration: &str, size: &str, ms: i64| {
+        let fields: Vec<String> = [("duration", duration), ("resource_size", size)]
+            .iter()
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(key, value)| format!("{key}={value}"))
+            .chain(["resource_status=200i".to_string()])
+            .collect();
+        format!(
+            "resource,app_id=t,session_id={session},browser=Chrome,view_id=v-{session},view_path=/p,resource_id={id},resource_url=https://x.example/{id} {} {ms}",
+            fields.join(",")
+        )
+    };
+    let lines = [
+        // a and b tie at 3 s and 900 bytes. The walk reads b first (on a tie, the later
+        // session key first), but a's copy is the newer.
+        resource("s-a", "a1", "3000000000i", "900i", 1_700_000_003_000),
+        resource("s-a", "a2", "1000000000i", "100i", 1_700_000_002_000),
+        resource("s-b", "b1", "3000000000i", "900i", 1_700_000_001_000),
+        // c's fraction above 2 s is stored as 2 s: a tie with d, read first, with c's the newer.
+        resource("s-c", "c1", "2000000000.4", "500.4", 1_700_000_004_500),
+        resource("s-d", "d1", "2000000000i", "500i", 1_700_000_000_000),
+        // e has resources without a duration or a size only.
+        resource("s-e", "e1", "", "", 1_700_000_005_000),
+        resource("s-e", "e2", "", "", 1_700_000_006_000),
+    ];
+    std::fs::write(&file, lines.join("\n")).expect("write");
+    let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
+    import(&mut store, &[file]);
+    let q = SessionQuery::default();
+    let urls = |rows: &[rum_explorer::store::ResourceEventRow]| -> Vec<String> {
+        rows.iter().map(|r| r.resource_url.clone().unwrap_or_default().replace("https://x.example/", "")).collect()
+    };
+    let expected = ["a1", "b1", "c1", "d1", "a2", "e2", "e1"];
+    for (walk_sessions, how) in [(usize::MAX, "walked"), (0, "read from the table")] {
+        store.resource_walk_sessions = walk_sessions;
+        for sort in [ResourceSort::Duration, ResourceSort::Size] {
+            let (all, total) = store.resource_events(&q, "", sort, true, 100).expect("resources");
+            assert_eq!(urls(&all), expected, "{how}, {sort:?}: every resource");
+            assert_eq!(total, 7);
+            for limit in 1..=expected.len() {
+                let (first, _) = store.resource_events(&q, "", sort, true, limit).expect("resources");
+                assert_eq!(urls(&first), expected[..limit], "{how}, {sort:?}: the first {limit}");
+            }
+        }
+    }
+    let slowest: Vec<(String, Option<i64>, Option<i64>)> = all_sessions(&store)
+        .into_iter()
+        .map(|s| (s.session_id, s.slowest_resource_ns, s.largest_resource_bytes))
+        .collect();
+    assert!(slowest.contains(&("s-c".to_string(), Some(2_000_000_000), Some(500))), "{slowest:?}");
+    assert!(slowest.contains(&("s-e".to_string(), None, None)), "{slowest:?}");
 }

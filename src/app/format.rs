@@ -52,6 +52,8 @@ pub fn column_title(column: &str) -> String {
         "error_count" => "Errors".into(),
         "resource_count" => "Resources".into(),
         "long_task_count" => "Long tasks".into(),
+        "slowest_resource_ns" => "Slowest resource".into(),
+        "largest_resource_bytes" => "Largest resource".into(),
         "first_view_path" => "First page".into(),
         "last_view_path" => "Last page".into(),
         "user_name" => "User".into(),
@@ -73,6 +75,8 @@ pub fn cell_text(row: &crate::store::SessionRow, column: &str, utc: bool) -> Str
     match column {
         "start_ms" | "end_ms" => row.value_text(column).and_then(|v| v.parse().ok()).map(|ms| time_text(ms, utc)).unwrap_or_default(),
         "duration_ms" => row.duration_ms.map(human_duration_ms).unwrap_or_default(),
+        "slowest_resource_ns" => row.slowest_resource_ns.map(|ns| crate::vitals::Metric::duration_text(ns as f64 / 1_000_000.0)).unwrap_or_default(),
+        "largest_resource_bytes" => row.largest_resource_bytes.map(|b| crate::ingest::human_bytes(b.max(0) as u64)).unwrap_or_default(),
         "user_name" => row.user_name.clone().or_else(|| row.user_id.clone()).unwrap_or_default(),
         other => row.value_text(other).unwrap_or_default(),
     }

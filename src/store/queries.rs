@@ -41,6 +41,9 @@ pub struct SessionRow {
     pub error_count: i64,
     pub resource_count: i64,
     pub long_task_count: i64,
+    /// The longest duration of its resources, and the most bytes one of them transferred.
+    pub slowest_resource_ns: Option<i64>,
+    pub largest_resource_bytes: Option<i64>,
     pub first_view_path: Option<String>,
     pub last_view_path: Option<String>,
     pub first_view_url: Option<String>,
@@ -67,10 +70,10 @@ const SESSION_SELECT: &str = "s.session_pk, s.session_id, s.start_ms, s.end_ms, 
     s.view_count, s.action_count, s.error_count, s.resource_count, s.long_task_count,
     s.first_view_path, s.last_view_path, s.first_view_url, s.last_view_url, s.app_id, s.env, s.service,
     s.app_version, s.user_id, s.user_name, s.user_email, s.browser, s.browser_version, s.os, s.os_version,
-    s.device, s.country, s.city, s.session_fields_json";
+    s.device, s.country, s.city, s.session_fields_json, s.slowest_resource_ns, s.largest_resource_bytes";
 
 /// Columns in [`SESSION_SELECT`].
-const SESSION_SELECT_COUNT: usize = 30;
+const SESSION_SELECT_COUNT: usize = 32;
 
 fn session_from_row(r: &Row) -> rusqlite::Result<SessionRow> {
     let fields_json: String = r.get(29)?;
@@ -90,6 +93,8 @@ fn session_from_row(r: &Row) -> rusqlite::Result<SessionRow> {
         error_count: r.get(8)?,
         resource_count: r.get(9)?,
         long_task_count: r.get(10)?,
+        slowest_resource_ns: r.get(30)?,
+        largest_resource_bytes: r.get(31)?,
         first_view_path: r.get(11)?,
         last_view_path: r.get(12)?,
         first_view_url: r.get(13)?,
@@ -129,6 +134,8 @@ impl SessionRow {
             "error_count" => int(Some(self.error_count)),
             "resource_count" => int(Some(self.resource_count)),
             "long_task_count" => int(Some(self.long_task_count)),
+            "slowest_resource_ns" => int(self.slowest_resource_ns),
+            "largest_resource_bytes" => int(self.largest_resource_bytes),
             "first_view_path" => text(&self.first_view_path),
             "last_view_path" => text(&self.last_view_path),
             "first_view_url" => text(&self.first_view_url),
@@ -583,18 +590,20 @@ impl Store {
     /// No index holds the resources (one over 25 M resources at 1,000,000 sessions would cost
     /// every import its build). The newest (oldest) first walk the selected sessions from the
     /// last to end (first to start) and stop once no session left can hold a resource newer
-    /// (older) than the ones found: a session's events lie between its start and end. Other
-    /// orders, and walks that find too few, read the table.
+    /// (older) than the ones found: a session's events lie between its start and end. The
+    /// slowest (largest) first walk them from the one with the slowest (largest) resource, which
+    /// each session keeps. The fastest and smallest first, and walks that find too few, read
+    /// the table.
     pub fn resource_rows(&self, q: &SessionQuery, find: &str, sort: ResourceSort, descending: bool, limit: usize) -> StoreResult<(Vec<ResourceEventRow>, Option<u64>)> {
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::resources(&find);
-        if sort == ResourceSort::Time {
+        if let Some(walk) = ResourceWalk::of(sort, descending) {
             let conditions = event_conditions(q, &ask);
             // Only every session's count is cheap (an index holds it); a selection's takes a
             // pass over its sessions (0.15 s for `browser:Chrome` at 1,000,000 sessions),
             // which the window asks for apart.
             let every_resource = !conditions.narrowed && conditions.where_sql == "1";
-            if let Some(found) = self.walk_resources_by_session(conditions, descending, limit)? {
+            if let Some(found) = self.walk_resources_by_session(conditions, walk, limit)? {
                 let rows = self.with_sessions(found)?;
                 if !every_resource {
                     return Ok((rows, None));
@@ -637,19 +646,19 @@ impl Store {
         Ok(rows)
     }
 
-    /// The `limit` newest (`descending`) or oldest resources by the walk of sessions
+    /// The first `limit` resources in `walk`'s order by the walk of sessions
     /// [`Store::resource_rows`] describes, with their sessions' keys; `None` when
     /// `resource_walk_sessions` sessions were read without finding `limit` resources (rare
     /// ones: the table is then read once instead).
-    fn walk_resources_by_session(&self, conditions: EventConditions, descending: bool, limit: usize) -> StoreResult<Option<Vec<(ResourceEventRow, i64)>>> {
+    fn walk_resources_by_session(&self, conditions: EventConditions, walk: ResourceWalk, limit: usize) -> StoreResult<Option<Vec<(ResourceEventRow, i64)>>> {
         let EventConditions { sessions: selected, conditions, mut params, .. } = conditions;
         if limit == 0 {
             return Ok(Some(Vec::new()));
         }
-        // The sessions in the order of their end (start), a page at a time, as the session
-        // list finds them: a plain ORDER BY let SQLite take a filter's index and sort every
-        // session it selects first (0.3 s for `browser:Chrome` at 1,000,000 sessions).
-        let bound_column = if descending { "end_ms" } else { "start_ms" };
+        // The sessions in the walk's order, a page at a time, as the session list finds them: a
+        // plain ORDER BY let SQLite take a filter's index and sort every session it selects
+        // first (0.3 s for `browser:Chrome` at 1,000,000 sessions).
+        let (bound_column, descending) = walk.session_order();
         let mut page_query = SessionQuery { sort_column: Some(bound_column.to_string()), descending, limit: 0, offset: 0, ..selected };
         params.push(SqlValue::Integer(0));
         let session_param = params.len();
@@ -657,10 +666,10 @@ impl Store {
             "SELECT {RESOURCE_COLUMNS} FROM events e INDEXED BY events_by_session_key WHERE e.session_pk = ?{session_param} AND {}",
             conditions.join(" AND ")
         );
-        /// A resource kept, ordered by a key where smaller is better, so that the worst is
-        /// the heap's top: (time, key) for the oldest first, bitwise negated for the newest.
+        /// A resource kept, ordered by its walk key (smaller is better), so that the worst is
+        /// the heap's top.
         struct Kept {
-            order: (i64, i64),
+            order: WalkKey,
             row: ResourceEventRow,
             session_pk: i64,
         }
@@ -680,7 +689,6 @@ impl Store {
                 self.order.cmp(&other.order)
             }
         }
-        let order_of = |time_ms: i64, event_pk: i64| if descending { (!time_ms, !event_pk) } else { (time_ms, event_pk) };
         let mut best: std::collections::BinaryHeap<Kept> = std::collections::BinaryHeap::new();
         let mut events = self.conn.prepare(&events_sql)?;
         let mut walked = 0usize;
@@ -689,13 +697,12 @@ impl Store {
             page_query.limit = page_rows;
             let page = self.sessions(&page_query)?;
             for session in &page {
-                let bound_ms = if descending { session.end_ms } else { session.start_ms };
                 if best.len() >= limit {
-                    // A session without times has no events; past the bound, none left has better.
-                    let worst = best.peek().map(|kept| if descending { !kept.order.0 } else { kept.order.0 });
-                    match (bound_ms, worst) {
-                        (Some(bound), Some(worst)) if (descending && bound < worst) || (!descending && bound > worst) => break 'walk,
-                        _ => {}
+                    // Past the bound, no session left has a better resource.
+                    if let (Some(bound), Some(worst)) = (walk.session_bound(session), best.peek()) {
+                        if bound > worst.order.0 {
+                            break 'walk;
+                        }
                     }
                 } else if walked >= self.resource_walk_sessions {
                     return Ok(None);
@@ -705,7 +712,7 @@ impl Store {
                 let mut found = events.query(params_from_iter(params.iter()))?;
                 while let Some(r) = found.next()? {
                     let row = resource_from_row(r)?;
-                    let order = order_of(row.time_ms, row.event_pk);
+                    let order = walk.key(&row);
                     if best.len() >= limit && best.peek().is_some_and(|worst| order >= worst.order) {
                         continue;
                     }
@@ -1026,7 +1033,10 @@ impl Store {
             }
             _ => {
                 let column = query::session_column_alias(key);
-                let numeric = ["start_ms", "end_ms", "duration_ms", "view_count", "action_count", "error_count", "resource_count", "long_task_count"];
+                let numeric = [
+                    "start_ms", "end_ms", "duration_ms", "view_count", "action_count", "error_count", "resource_count", "long_task_count",
+                    "slowest_resource_ns", "largest_resource_bytes",
+                ];
                 if !SESSION_LIST_COLUMNS.contains(&column) || numeric.contains(&column) {
                     return Ok(Vec::new());
                 }
@@ -1297,6 +1307,75 @@ fn resource_from_row(r: &Row) -> rusqlite::Result<ResourceEventRow> {
         session_id: String::new(),
         browser: None,
     })
+}
+
+/// A resource's place in a walk: smaller first, compared a part at a time.
+type WalkKey = (i64, i64, i64);
+
+/// The orders of the Resources tab that walk the sessions ([`Store::resource_rows`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ResourceWalk {
+    Newest,
+    Oldest,
+    Slowest,
+    Largest,
+}
+
+impl ResourceWalk {
+    fn of(sort: ResourceSort, descending: bool) -> Option<ResourceWalk> {
+        match (sort, descending) {
+            (ResourceSort::Time, true) => Some(ResourceWalk::Newest),
+            (ResourceSort::Time, false) => Some(ResourceWalk::Oldest),
+            (ResourceSort::Duration, true) => Some(ResourceWalk::Slowest),
+            (ResourceSort::Size, true) => Some(ResourceWalk::Largest),
+            _ => None,
+        }
+    }
+
+    /// The session list column the walk takes sessions in, and whether from its largest.
+    fn session_order(self) -> (&'static str, bool) {
+        match self {
+            ResourceWalk::Newest => ("end_ms", true),
+            ResourceWalk::Oldest => ("start_ms", false),
+            ResourceWalk::Slowest => ("slowest_resource_ns", true),
+            ResourceWalk::Largest => ("largest_resource_bytes", true),
+        }
+    }
+
+    /// A resource's key, in the order the table's read gives (`resource_rows`): by time, or
+    /// by duration (size) with resources without one last, then the newest first.
+    fn key(self, row: &ResourceEventRow) -> WalkKey {
+        let newest = (!row.time_ms, !row.event_pk);
+        match self {
+            ResourceWalk::Newest => (newest.0, newest.1, 0),
+            ResourceWalk::Oldest => (row.time_ms, row.event_pk, 0),
+            ResourceWalk::Slowest => (row.duration_ns.map_or(i64::MAX, |ns| !ordered_bits(ns)), newest.0, newest.1),
+            ResourceWalk::Largest => (row.resource_size_bytes.map_or(i64::MAX, |bytes| !ordered_bits(bytes as f64)), newest.0, newest.1),
+        }
+    }
+
+    /// The smallest first part of a key that a resource of this session, or of any session
+    /// after it in the walk, can have; None when the session does not tell (no times).
+    fn session_bound(self, session: &SessionRow) -> Option<i64> {
+        // The kept maxima are rounded to whole units: one more is above the resource's value.
+        let largest_first = |kept: Option<i64>| Some(kept.map_or(i64::MAX, |value| !ordered_bits(value.saturating_add(1) as f64)));
+        match self {
+            ResourceWalk::Newest => session.end_ms.map(|ms| !ms),
+            ResourceWalk::Oldest => session.start_ms,
+            ResourceWalk::Slowest => largest_first(session.slowest_resource_ns),
+            ResourceWalk::Largest => largest_first(session.largest_resource_bytes),
+        }
+    }
+}
+
+/// An `f64` as an `i64` in the same order (NaN aside): the walk's keys compare as integers.
+fn ordered_bits(value: f64) -> i64 {
+    let bits = value.to_bits() as i64;
+    if bits < 0 {
+        bits ^ i64::MAX
+    } else {
+        bits
+    }
 }
 
 /// Sessions the Resources tab's time order walks (newest or oldest first) before it reads

@@ -6,16 +6,20 @@ use crate::model::{EVENT_COLUMNS, SESSION_ATTRIBUTES};
 use rusqlite::Connection;
 use std::path::Path;
 
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 /// Session columns a user can sort by and that are indexed for it.
 pub const SESSION_LIST_COLUMNS: &[&str] = &[
     "session_id", "start_ms", "end_ms", "duration_ms", "session_type", "view_count", "action_count",
-    "error_count", "resource_count", "long_task_count", "first_view_path", "last_view_path",
-    "first_view_url", "last_view_url", "app_id", "env", "service", "app_version", "user_id",
-    "user_name", "user_email", "browser", "browser_version", "os", "os_version", "device",
-    "country", "city",
+    "error_count", "resource_count", "long_task_count", "slowest_resource_ns", "largest_resource_bytes",
+    "first_view_path", "last_view_path", "first_view_url", "last_view_url", "app_id", "env", "service",
+    "app_version", "user_id", "user_name", "user_email", "browser", "browser_version", "os", "os_version",
+    "device", "country", "city",
 ];
+
+/// The session list columns added after version 1, with the migration that added them: version
+/// 1 creates the table without them, so it indexes the others only.
+const SESSION_LIST_COLUMNS_ADDED_LATER: &[&str] = &["slowest_resource_ns", "largest_resource_bytes"];
 
 fn migration_1() -> String {
     let mut sql = String::from(
@@ -50,7 +54,7 @@ fn migration_1() -> String {
         sql.push_str(&format!(",\n            {} TEXT", attribute.column));
     }
     sql.push_str("\n        );\n");
-    for column in SESSION_LIST_COLUMNS.iter().filter(|c| **c != "session_id") {
+    for column in SESSION_LIST_COLUMNS.iter().filter(|c| **c != "session_id" && !SESSION_LIST_COLUMNS_ADDED_LATER.contains(c)) {
         // session_pk breaks ties so that keyset paging has a total order.
         sql.push_str(&format!("CREATE INDEX sessions_by_{column} ON sessions({column}, session_pk);\n"));
     }
@@ -199,6 +203,26 @@ fn migration_10() -> String {
     )
 }
 
+/// Version 11: each session's slowest and largest resource, kept by the writer as it counts
+/// the resources, and indexed like the other list columns. The Resources tab's slowest (largest)
+/// first then walks the sessions from the one with the slowest (largest) resource and stops
+/// once no session left has one slower than those found, instead of reading every resource
+/// (6.3 s for the 500 slowest of `browser:Chrome` at 1,000,000 sessions); the session list
+/// sorts by them too. Filled from the events once: a read of every resource.
+fn migration_11() -> String {
+    "ALTER TABLE sessions ADD COLUMN slowest_resource_ns INTEGER;
+     ALTER TABLE sessions ADD COLUMN largest_resource_bytes INTEGER;
+     UPDATE sessions SET slowest_resource_ns = m.slowest_ns, largest_resource_bytes = m.largest_bytes
+     FROM (SELECT session_pk,
+                  max(CASE WHEN typeof(duration_ns) IN ('integer', 'real') THEN CAST(round(duration_ns) AS INTEGER) END) AS slowest_ns,
+                  max(CASE WHEN typeof(resource_size_bytes) IN ('integer', 'real') THEN CAST(round(resource_size_bytes) AS INTEGER) END) AS largest_bytes
+           FROM events WHERE kind = 'resource' GROUP BY session_pk) AS m
+     WHERE sessions.session_pk = m.session_pk;
+     CREATE INDEX sessions_by_slowest_resource_ns ON sessions(slowest_resource_ns, session_pk);
+     CREATE INDEX sessions_by_largest_resource_bytes ON sessions(largest_resource_bytes, session_pk);"
+        .to_string()
+}
+
 /// Migrations in order: entry i takes the schema from version i to i+1.
 fn migrations() -> Vec<String> {
     vec![
@@ -212,6 +236,7 @@ fn migrations() -> Vec<String> {
         migration_8(),
         migration_9(),
         migration_10(),
+        migration_11(),
     ]
 }
 
@@ -333,6 +358,35 @@ mod tests {
         assert!(plan.contains("COVERING INDEX events_by_error_type"), "version 9: {plan}");
         let facts: i64 = conn.query_row("SELECT count(*) FROM store_facts", [], |r| r.get(0)).expect("facts");
         assert_eq!(facts, 0, "version 10: a database with events does not know which kinds carry which columns");
+    }
+
+    #[test]
+    fn version_11_fills_each_sessions_slowest_and_largest_resource_from_its_events() {
+        let conn = Connection::open_in_memory().expect("open");
+        for (index, migration) in migrations().iter().take(10).enumerate() {
+            conn.execute_batch(migration).expect("migration");
+            conn.execute_batch(&format!("PRAGMA user_version = {}", index + 1)).expect("version");
+        }
+        conn.execute_batch(
+            "INSERT INTO sessions (session_pk, session_id) VALUES (1, 'with'), (2, 'without'), (3, 'unsized');
+             INSERT INTO events (event_key, session_pk, kind, time_ms, duration_ns, resource_size_bytes) VALUES
+                 (1, 1, 'resource', 1, 300, 20), (2, 1, 'resource', 2, 700, 10), (3, 1, 'view', 3, 9000, 90000),
+                 (4, 2, 'action', 4, 5000, NULL), (5, 3, 'resource', 5, 40, NULL);",
+        )
+        .expect("v10 data");
+        migrate(&conn, Path::new(":memory:")).expect("migrate");
+        let maxima: Vec<(i64, Option<i64>, Option<i64>)> = conn
+            .prepare("SELECT session_pk, slowest_resource_ns, largest_resource_bytes FROM sessions ORDER BY session_pk")
+            .expect("select")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(maxima, vec![(1, Some(700), Some(20)), (2, None, None), (3, Some(40), None)], "resources only");
+        let plan: String = conn
+            .query_row("EXPLAIN QUERY PLAN SELECT session_pk FROM sessions ORDER BY slowest_resource_ns DESC LIMIT 5", [], |r| r.get(3))
+            .expect("plan");
+        assert!(plan.contains("sessions_by_slowest_resource_ns"), "{plan}");
     }
 
     #[test]

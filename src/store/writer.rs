@@ -845,6 +845,7 @@ struct AggregateColumns {
     duration_ns: usize,
     view_path: usize,
     view_url: usize,
+    resource_size_bytes: usize,
 }
 
 impl AggregateColumns {
@@ -852,7 +853,13 @@ impl AggregateColumns {
         // Constant names of our own schema. Were one missing, `get` finds nothing at usize::MAX
         // and the aggregates come out wrong, which the import tests compare against SQL.
         let at = |name: &str| EVENT_COLUMNS.iter().position(|c| c.column == name).unwrap_or(usize::MAX);
-        AggregateColumns { time_spent_ns: at("time_spent_ns"), duration_ns: at("duration_ns"), view_path: at("view_path"), view_url: at("view_url") }
+        AggregateColumns {
+            time_spent_ns: at("time_spent_ns"),
+            duration_ns: at("duration_ns"),
+            view_path: at("view_path"),
+            view_url: at("view_url"),
+            resource_size_bytes: at("resource_size_bytes"),
+        }
     }
 }
 
@@ -982,13 +989,16 @@ pub(crate) const RECOUNT_TOUCHED_SESSIONS: [&str; 5] = [
     "UPDATE sessions SET
         start_ms = a.start_ms, end_ms = a.end_ms, duration_ms = a.end_ms - a.start_ms,
         view_count = a.views, action_count = a.actions, error_count = a.errors,
-        resource_count = a.resources, long_task_count = a.long_tasks, other_event_count = a.others
+        resource_count = a.resources, long_task_count = a.long_tasks, other_event_count = a.others,
+        slowest_resource_ns = a.slowest_resource_ns, largest_resource_bytes = a.largest_resource_bytes
      FROM (SELECT e.session_pk,
                   min(e.time_ms) AS start_ms,
                   max(e.time_ms + coalesce(CASE WHEN e.kind = 'view' THEN e.time_spent_ns ELSE e.duration_ns END, 0) / 1000000) AS end_ms,
                   sum(e.kind = 'view') AS views, sum(e.kind = 'action') AS actions, sum(e.kind = 'error') AS errors,
                   sum(e.kind = 'resource') AS resources, sum(e.kind = 'long_task') AS long_tasks,
-                  sum(e.kind NOT IN ('view', 'action', 'error', 'resource', 'long_task')) AS others
+                  sum(e.kind NOT IN ('view', 'action', 'error', 'resource', 'long_task')) AS others,
+                  max(CASE WHEN e.kind = 'resource' AND typeof(e.duration_ns) IN ('integer', 'real') THEN CAST(round(e.duration_ns) AS INTEGER) END) AS slowest_resource_ns,
+                  max(CASE WHEN e.kind = 'resource' AND typeof(e.resource_size_bytes) IN ('integer', 'real') THEN CAST(round(e.resource_size_bytes) AS INTEGER) END) AS largest_resource_bytes
            FROM temp.touched_sessions t CROSS JOIN events e ON e.session_pk = t.session_pk
            GROUP BY e.session_pk) AS a
      WHERE sessions.session_pk = a.session_pk",
@@ -1315,6 +1325,9 @@ impl<'c> FileWriter<'c> {
                 let page = row.row.column_text_bytes(at.view_path).map(|path| (path, row.row.column_text_bytes(at.view_url)));
                 let aggregate = aggregates.entry(row.session_pk).or_default();
                 aggregate.add(&row.kind, row.time_ms, span_ns);
+                if row.kind == "resource" {
+                    aggregate.add_resource(rounded_number(row.row.column(at.duration_ns)), rounded_number(row.row.column(at.resource_size_bytes)));
+                }
                 if let Some((path, url)) = page {
                     aggregate.add_page(is_view, row.time_ms, event_pk, path, url);
                 }
@@ -1480,7 +1493,7 @@ impl<'c> FileWriter<'c> {
         session_pk: i64,
         start_ms: Option<i64>,
         end_ms: Option<i64>,
-        counts: [i64; 6],
+        (counts, (slowest_resource_ns, largest_resource_bytes)): ([i64; 6], ResourceMaxima),
         has_page: bool,
     ) -> StoreResult<WrittenAggregate> {
         let (mut first_key, mut last_key) = (None, None);
@@ -1508,6 +1521,8 @@ impl<'c> FileWriter<'c> {
             start_ms: start_ms.unwrap_or(default.start_ms),
             end_ms: end_ms.unwrap_or(default.end_ms),
             counts,
+            slowest_resource_ns,
+            largest_resource_bytes,
             first_key,
             last_key,
         })
@@ -1518,7 +1533,7 @@ impl<'c> FileWriter<'c> {
         let mut select = self.conn.prepare_cached(&format!(
             "SELECT session_pk, session_fields_json, first_view_path, first_view_url, last_view_path, last_view_url,
                  start_ms, end_ms, view_count, action_count, error_count, resource_count, long_task_count, other_event_count,
-                 {attribute_columns} FROM sessions WHERE session_id = ?1"
+                 slowest_resource_ns, largest_resource_bytes, {attribute_columns} FROM sessions WHERE session_id = ?1"
         ))?;
         let found = select
             .query_row(params![session_id], |r| {
@@ -1530,13 +1545,14 @@ impl<'c> FileWriter<'c> {
                 for (i, count) in counts.iter_mut().enumerate() {
                     *count = r.get(8 + i)?;
                 }
+                let resource_maxima: ResourceMaxima = (r.get(14)?, r.get(15)?);
                 let mut attributes = FxHashMap::default();
                 for (i, attribute) in SESSION_ATTRIBUTES.iter().enumerate() {
-                    if let Some(value) = r.get::<_, Option<String>>(i + 14)? {
+                    if let Some(value) = r.get::<_, Option<String>>(i + 16)? {
                         attributes.insert(attribute.key.to_string(), FieldValue::Str(value));
                     }
                 }
-                Ok((session_pk, fields_json, pages, times, counts, attributes))
+                Ok((session_pk, fields_json, pages, times, (counts, resource_maxima), attributes))
             })
             .optional()?;
         if let Some((session_pk, fields_json, (first_page, last_page), (start_ms, end_ms), counts, mut attributes)) = found {
@@ -1704,6 +1720,13 @@ impl<'c> FileWriter<'c> {
              WHERE session_pk = ?1 AND (start_ms IS NULL OR start_ms > ?2 OR end_ms IS NULL OR end_ms < ?3)",
         )?;
         let mut add_counts: FxHashMap<u8, Statement<'_>> = FxHashMap::default();
+        // Like the span: set only where the delta's resource is slower (larger).
+        let mut widen_slowest = self.conn.prepare_cached(
+            "UPDATE sessions SET slowest_resource_ns = ?2 WHERE session_pk = ?1 AND (slowest_resource_ns IS NULL OR slowest_resource_ns < ?2)",
+        )?;
+        let mut widen_largest = self.conn.prepare_cached(
+            "UPDATE sessions SET largest_resource_bytes = ?2 WHERE session_pk = ?1 AND (largest_resource_bytes IS NULL OR largest_resource_bytes < ?2)",
+        )?;
         let mut set_pages = self.conn.prepare_cached(
             "UPDATE sessions SET first_view_path = ?2, first_view_url = ?3, last_view_path = ?4, last_view_url = ?5
              WHERE session_pk = ?1",
@@ -1755,6 +1778,12 @@ impl<'c> FileWriter<'c> {
                 }
                 add.raw_execute()?;
             }
+            if let Some(slowest_ns) = delta.slowest_resource_ns {
+                widen_slowest.execute(params![session_pk, slowest_ns])?;
+            }
+            if let Some(largest_bytes) = delta.largest_resource_bytes {
+                widen_largest.execute(params![session_pk, largest_bytes])?;
+            }
             if matches!(pages, Pages::FromDelta) {
                 let page = |page: Option<(&String, &Option<String>)>| page.map_or((None, None), |(path, url)| (Some(path.clone()), url.clone()));
                 let (first_path, first_url) = page(delta.first.as_ref().map(|(_, path, url)| (path, url)));
@@ -1780,7 +1809,8 @@ impl<'c> FileWriter<'c> {
             assignments.join(", ")
         ))?;
         let aggregate_columns = "start_ms, end_ms, duration_ms, view_count, action_count, error_count, resource_count,
-            long_task_count, other_event_count, first_view_path, first_view_url, last_view_path, last_view_url";
+            long_task_count, other_event_count, first_view_path, first_view_url, last_view_path, last_view_url,
+            slowest_resource_ns, largest_resource_bytes";
         let placeholders = (1..=3 + attribute_columns.len() + aggregate_columns.split(',').count())
             .map(|i| format!("?{i}"))
             .collect::<Vec<_>>()
@@ -2012,7 +2042,8 @@ impl<'c> FileWriter<'c> {
         let mut update = self.conn.prepare(
             "UPDATE sessions SET start_ms = ?2, end_ms = ?3, duration_ms = ?4, view_count = ?5, action_count = ?6,
                 error_count = ?7, resource_count = ?8, long_task_count = ?9, other_event_count = ?10,
-                first_view_path = ?11, first_view_url = ?12, last_view_path = ?13, last_view_url = ?14
+                first_view_path = ?11, first_view_url = ?12, last_view_path = ?13, last_view_url = ?14,
+                slowest_resource_ns = ?15, largest_resource_bytes = ?16
              WHERE session_pk = ?1",
         )?;
         let mut sorted: Vec<(i64, SessionAggregate)> = aggregates.into_iter().collect();
@@ -2032,6 +2063,9 @@ struct SessionAggregate {
     end_ms: i64,
     /// view, action, error, resource, long_task, other
     counts: [i64; 6],
+    /// The longest duration and the most bytes among its resources.
+    slowest_resource_ns: Option<i64>,
+    largest_resource_bytes: Option<i64>,
     /// The page of the first and of the last event that names one, views first; with the
     /// sort key that decides it.
     first: Option<(FirstPageKey, String, Option<String>)>,
@@ -2047,11 +2081,15 @@ struct WrittenAggregate {
     start_ms: i64,
     end_ms: i64,
     counts: [i64; 6],
+    slowest_resource_ns: Option<i64>,
+    largest_resource_bytes: Option<i64>,
     first_key: Option<FirstPageKey>,
     last_key: Option<LastPageKey>,
 }
 
 type PageTexts = (Option<String>, Option<String>);
+/// A session's slowest resource's duration (ns) and largest resource's size (bytes).
+type ResourceMaxima = (Option<i64>, Option<i64>);
 
 impl WrittenAggregate {
     /// The aggregates again, with the first and last page (path, URL) as the row holds them.
@@ -2065,6 +2103,8 @@ impl WrittenAggregate {
             start_ms: self.start_ms,
             end_ms: self.end_ms,
             counts: self.counts,
+            slowest_resource_ns: self.slowest_resource_ns,
+            largest_resource_bytes: self.largest_resource_bytes,
             first: page(self.first_key, first),
             last: page(self.last_key, last),
             pages: Vec::new(),
@@ -2079,13 +2119,22 @@ type LastPageKey = (bool, std::cmp::Reverse<i64>, std::cmp::Reverse<i64>);
 
 impl Default for SessionAggregate {
     fn default() -> Self {
-        SessionAggregate { start_ms: i64::MAX, end_ms: i64::MIN, counts: [0; 6], first: None, last: None, pages: Vec::new() }
+        SessionAggregate {
+            start_ms: i64::MAX,
+            end_ms: i64::MIN,
+            counts: [0; 6],
+            slowest_resource_ns: None,
+            largest_resource_bytes: None,
+            first: None,
+            last: None,
+            pages: Vec::new(),
+        }
     }
 }
 
 impl SessionAggregate {
-    /// start_ms, end_ms, duration_ms, the six counts, first and last page path and URL; a
-    /// session without events has no times and counts of 0.
+    /// start_ms, end_ms, duration_ms, the six counts, first and last page path and URL, the
+    /// slowest and largest resource; a session without events has no times and counts of 0.
     fn columns(self) -> Vec<SqlValue> {
         let (start, end, duration) = if self.counts.iter().any(|n| *n > 0) {
             (SqlValue::Integer(self.start_ms), SqlValue::Integer(self.end_ms), SqlValue::Integer(self.end_ms - self.start_ms))
@@ -2098,7 +2147,20 @@ impl SessionAggregate {
         let mut values = vec![start, end, duration];
         values.extend(self.counts.iter().map(|n| SqlValue::Integer(*n)));
         values.extend([text(first_path), text(first_url), text(last_path), text(last_url)]);
+        let integer = |n: Option<i64>| n.map_or(SqlValue::Null, SqlValue::Integer);
+        values.extend([integer(self.slowest_resource_ns), integer(self.largest_resource_bytes)]);
         values
+    }
+
+    /// A resource: its duration and size may be the session's largest.
+    fn add_resource(&mut self, duration_ns: Option<i64>, size_bytes: Option<i64>) {
+        fn widen(held: &mut Option<i64>, value: Option<i64>) {
+            if let Some(value) = value {
+                *held = Some(held.map_or(value, |held| held.max(value)));
+            }
+        }
+        widen(&mut self.slowest_resource_ns, duration_ns);
+        widen(&mut self.largest_resource_bytes, size_bytes);
     }
 
     /// An event that names a page: it becomes the first or last page if it sorts so.
@@ -2149,6 +2211,16 @@ impl SessionAggregate {
             _ => 5,
         };
         self.counts[slot] += 1;
+    }
+}
+
+/// A number column's value as the sessions' resource maxima keep it: an integer, a fraction
+/// rounded (half away from zero, as SQLite's `round`), anything else none.
+fn rounded_number(slot: Slot) -> Option<i64> {
+    match slot {
+        Slot::Integer(n) => Some(n),
+        Slot::Real(x) if x.is_finite() => Some(x.round() as i64),
+        _ => None,
     }
 }
 

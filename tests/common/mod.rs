@@ -57,6 +57,23 @@ pub fn assert_pages_match_events(store: &Store, what: &str) {
     assert_eq!(listed, named, "{what}: session_pages against the events");
 }
 
+/// Asserts that each session's slowest and largest resource are those of its resource events;
+/// returns how many sessions have a resource with a duration.
+#[allow(dead_code)]
+pub fn assert_resource_maxima_match_events(store: &Store, what: &str) -> usize {
+    let maxima = |sql: &str| -> Vec<(i64, Option<i64>, Option<i64>)> {
+        store.conn.prepare(sql).and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect()).expect("maxima")
+    };
+    let kept = maxima("SELECT session_pk, slowest_resource_ns, largest_resource_bytes FROM sessions ORDER BY session_pk");
+    let from_events = maxima(
+        "SELECT s.session_pk, max(CAST(round(e.duration_ns) AS INTEGER)), max(CAST(round(e.resource_size_bytes) AS INTEGER))
+         FROM sessions s LEFT JOIN events e ON e.session_pk = s.session_pk AND e.kind = 'resource'
+         GROUP BY s.session_pk ORDER BY s.session_pk",
+    );
+    assert_eq!(kept, from_events, "{what}: the sessions' slowest and largest resource against their events");
+    from_events.iter().filter(|(_, slowest, _)| slowest.is_some()).count()
+}
+
 /// The session list as the command line's JSON gives it (without internal keys), by id.
 pub fn sessions_json(store: &Store) -> Vec<serde_json::Value> {
     all_sessions(store).iter().map(|s| serde_json::to_value(s).expect("serialize")).collect()
