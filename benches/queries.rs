@@ -52,7 +52,7 @@ fn queries(c: &mut Criterion) {
     let total = store.count_sessions(&SessionQuery::default()).expect("count");
     let filter = rum_explorer::query::parse("browser:Chrome error_count:>0").expect("parse");
     let mut group = c.benchmark_group(format!("queries-{n}"));
-    for (sort, descending) in [("start_ms", true), ("duration_ms", true), ("browser", false), ("error_count", true), ("last_view_path", false)] {
+    for (sort, descending) in [("start_ms", true), ("duration_ms", true), ("browser", false), ("error_count", true), ("last_view_path", false), ("slowest_resource_ns", true)] {
         let q = SessionQuery { sort_column: Some(sort.into()), descending, limit: 200, ..Default::default() };
         group.bench_function(BenchmarkId::new("first_page", sort), |b| b.iter(|| store.sessions(&q).expect("page")));
         let filtered = SessionQuery { filter: filter.clone(), ..q.clone() };
@@ -174,8 +174,17 @@ fn queries(c: &mut Criterion) {
     });
     group.bench_function(BenchmarkId::new("resources_count_find", "checkout"), |b| b.iter(|| store.resource_total(&all, "checkout").expect("count")));
     group.bench_function(BenchmarkId::new("resources_count", "browser_chrome"), |b| b.iter(|| store.resource_total(&chrome, "").expect("count")));
-    group.bench_function(BenchmarkId::new("resources_slowest", "browser_chrome"), |b| {
-        b.iter(|| store.resource_rows(&chrome, "", ResourceSort::Duration, true, 500).expect("resources"))
+    for (name, q) in [("all", &all), ("browser_chrome", &chrome)] {
+        group.bench_function(BenchmarkId::new("resources_slowest", name), |b| {
+            b.iter(|| store.resource_rows(q, "", ResourceSort::Duration, true, 500).expect("resources"))
+        });
+    }
+    group.bench_function(BenchmarkId::new("resources_largest", "browser_chrome"), |b| {
+        b.iter(|| store.resource_rows(&chrome, "", ResourceSort::Size, true, 500).expect("resources"))
+    });
+    // The fastest first has no per-session bound: it reads the table (the peer of the above).
+    group.bench_function(BenchmarkId::new("resources_fastest", "browser_chrome"), |b| {
+        b.iter(|| store.resource_rows(&chrome, "", ResourceSort::Duration, false, 500).expect("resources"))
     });
     group.bench_function(BenchmarkId::new("resource_groups_patterns", "browser_chrome"), |b| b.iter(|| store.resource_groups(&chrome, "", true).expect("groups")));
     group.bench_function("overview_all", |b| b.iter(|| store.overview(&SessionQuery::default()).expect("overview")));
