@@ -58,95 +58,99 @@ pub fn sessions_table_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
     keyboard_navigation(app, ui, total as usize);
     let columns = app.settings.columns.clone();
     let utc = app.settings.show_utc;
-    let mut builder = TableBuilder::new(ui)
-        .id_salt("sessions")
-        .striped(true)
-        .resizable(true)
-        .sense(egui::Sense::click())
-        .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-        .max_scroll_height(f32::INFINITY);
-    for column in &columns {
-        let width = match column.as_str() {
-            "start_ms" | "end_ms" => 150.0,
-            "first_view_path" | "last_view_path" | "session_id" => 170.0,
-            c if is_numeric(c) => 64.0,
-            _ => 100.0,
-        };
-        builder = builder.column(Column::initial(width).at_least(40.0).clip(true));
-    }
-    if app.scroll_to_selected {
-        if let Some(row) = app.selected_row {
-            builder = builder.scroll_to_row(row, None);
-        }
-        app.scroll_to_selected = false;
-    }
     let mut wanted_pages = Vec::new();
     let mut clicked_row = None;
     let mut cell_commands = Vec::new();
-    builder
-        .header(24.0, |mut header| {
-            for column in &columns {
-                header.col(|ui| {
-                    let arrow = if app.settings.sort_column == *column {
-                        if app.settings.sort_descending { " ⏷" } else { " ⏶" }
-                    } else {
-                        ""
-                    };
-                    let response = ui
-                        .add(egui::Button::new(egui::RichText::new(format!("{}{arrow}", format::column_title(column))).strong()).frame(false))
-                        .on_hover_text(format!("Sort by {column}"));
-                    if response.clicked() {
-                        app.commands.push(Command::SortBy(column.clone()));
-                    }
-                    response.context_menu(|ui| {
-                        if ui.button("Remove column").clicked() {
-                            app.commands.push(Command::RemoveColumn(column.clone()));
-                        }
-                    });
-                });
+    // Columns the user adds go on past the window's width: the table scrolls sideways too.
+    egui::ScrollArea::horizontal().id_salt("sessions_sideways").show(ui, |ui| {
+        let mut builder = TableBuilder::new(ui)
+            .id_salt("sessions")
+            .striped(true)
+            .resizable(true)
+            .sense(egui::Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .max_scroll_height(f32::INFINITY);
+        for column in &columns {
+            let width = match column.as_str() {
+                "start_ms" | "end_ms" => 150.0,
+                "first_view_path" | "last_view_path" | "session_id" => 170.0,
+                "slowest_resource_ns" | "largest_resource_bytes" => 90.0,
+                c if is_numeric(c) => 64.0,
+                _ => 100.0,
+            };
+            builder = builder.column(Column::initial(width).at_least(40.0).clip(true));
+        }
+        if app.scroll_to_selected {
+            if let Some(row) = app.selected_row {
+                builder = builder.scroll_to_row(row, None);
             }
-        })
-        .body(|body| {
-            body.rows(ROW_HEIGHT, total as usize, |mut row| {
-                let index = row.index();
-                let selected = app.selected_row == Some(index);
-                row.set_selected(selected);
-                let data = app.table.row(index);
-                if data.is_none() {
-                    wanted_pages.push(index / super::super::worker::PAGE_ROWS);
-                }
-                // Cell texts are not selectable: a selectable label takes the click for text
-                // selection, and a click on the text would not open the row. A right-click
-                // offers the field actions instead.
+            app.scroll_to_selected = false;
+        }
+        builder
+            .header(24.0, |mut header| {
                 for column in &columns {
-                    let (_, cell) = row.col(|ui| {
-                        let text = match data {
-                            Some(session) => {
-                                let text = format::cell_text(session, column, utc);
-                                if column == "error_count" && session.error_count > 0 {
-                                    // Red on the selection's blue is hard to read: a selected row's
-                                    // errors take the selection's text colour.
-                                    let visuals = ui.visuals();
-                                    let color = if selected { visuals.selection.stroke.color } else { visuals.error_fg_color };
-                                    egui::RichText::new(text).color(color).strong()
-                                } else {
-                                    egui::RichText::new(text)
-                                }
-                            }
-                            None => egui::RichText::new("…").weak(),
+                    header.col(|ui| {
+                        let arrow = if app.settings.sort_column == *column {
+                            if app.settings.sort_descending { " ⏷" } else { " ⏶" }
+                        } else {
+                            ""
                         };
-                        ui.add(egui::Label::new(text).selectable(false));
+                        let response = ui
+                            .add(egui::Button::new(egui::RichText::new(format!("{}{arrow}", format::column_title(column))).strong()).frame(false))
+                            .on_hover_text(format!("Sort by {column}"));
+                        if response.clicked() {
+                            app.commands.push(Command::SortBy(column.clone()));
+                        }
+                        response.context_menu(|ui| {
+                            if ui.button("Remove column").clicked() {
+                                app.commands.push(Command::RemoveColumn(column.clone()));
+                            }
+                        });
                     });
-                    if let Some(session) = data {
-                        cell.context_menu(|ui| cell_actions_ui(&mut cell_commands, ui, column, session));
+                }
+            })
+            .body(|body| {
+                body.rows(ROW_HEIGHT, total as usize, |mut row| {
+                    let index = row.index();
+                    let selected = app.selected_row == Some(index);
+                    row.set_selected(selected);
+                    let data = app.table.row(index);
+                    if data.is_none() {
+                        wanted_pages.push(index / super::super::worker::PAGE_ROWS);
                     }
-                }
-                let response = row.response();
-                if response.clicked() {
-                    clicked_row = Some(index);
-                }
+                    // Cell texts are not selectable: a selectable label takes the click for text
+                    // selection, and a click on the text would not open the row. A right-click
+                    // offers the field actions instead.
+                    for column in &columns {
+                        let (_, cell) = row.col(|ui| {
+                            let text = match data {
+                                Some(session) => {
+                                    let text = format::cell_text(session, column, utc);
+                                    if column == "error_count" && session.error_count > 0 {
+                                        // Red on the selection's blue is hard to read: a selected row's
+                                        // errors take the selection's text colour.
+                                        let visuals = ui.visuals();
+                                        let color = if selected { visuals.selection.stroke.color } else { visuals.error_fg_color };
+                                        egui::RichText::new(text).color(color).strong()
+                                    } else {
+                                        egui::RichText::new(text)
+                                    }
+                                }
+                                None => egui::RichText::new("…").weak(),
+                            };
+                            ui.add(egui::Label::new(text).selectable(false));
+                        });
+                        if let Some(session) = data {
+                            cell.context_menu(|ui| cell_actions_ui(&mut cell_commands, ui, column, session));
+                        }
+                    }
+                    let response = row.response();
+                    if response.clicked() {
+                        clicked_row = Some(index);
+                    }
+                });
             });
-        });
+    });
     wanted_pages.sort_unstable();
     wanted_pages.dedup();
     for page in wanted_pages {
