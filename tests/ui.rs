@@ -1113,9 +1113,23 @@ fn the_resources_tab_lists_sorts_groups_and_opens_resources() {
     let durations: Vec<f64> = harness.state().resource_list.rows.iter().filter_map(|r| r.duration_ns).collect();
     assert_eq!(durations[..20], slowest[..20], "the 20 slowest, in order");
 
-    // A row opens its session on the view it was loaded in, the resource marked.
+    // Each row names its session's browser, on the row, right of its URL.
     let slowest_row = harness.state().resource_list.rows.first().cloned().expect("a row");
     let url = slowest_row.resource_url.clone().expect("a URL");
+    let browser = slowest_row.browser.clone().expect("the session's browser");
+    let url_cell = harness.get_all_by_label(&url).map(|n| n.rect()).min_by(|a, b| a.top().total_cmp(&b.top())).expect("the row's URL");
+    // Not the quick filters' Browser, on the left.
+    let browser_header = harness
+        .get_all_by_label("Browser")
+        .map(|n| n.rect())
+        .find(|r| r.left() > url_cell.right() && r.bottom() <= url_cell.top())
+        .expect("the table's Browser header");
+    let on_the_row = harness
+        .get_all_by_label(&browser)
+        .any(|n| (n.rect().center().y - url_cell.center().y).abs() < 4.0 && n.rect().center().x > url_cell.right() && (n.rect().left() - browser_header.left()).abs() < 8.0);
+    assert!(on_the_row, "{browser} under the Browser header on the slowest request's row");
+
+    // A row opens its session on the view it was loaded in, the resource marked.
     let in_list = harness.get_all_by_label(&url).min_by(|a, b| a.rect().left().total_cmp(&b.rect().left()));
     in_list.expect("the row's URL").click();
     wait_until(&mut harness, "the resource's view", |a| {

@@ -85,6 +85,7 @@ pub fn resources_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         .column(Column::initial(80.0).at_least(50.0))
         .column(Column::initial(80.0).at_least(50.0))
         .column(Column::initial(140.0).at_least(60.0).clip(true))
+        .column(Column::initial(90.0).at_least(50.0).clip(true))
         .column(Column::remainder().at_least(80.0).clip(true));
     if let Some(index) = step {
         table = table.scroll_to_row(index, None);
@@ -99,7 +100,7 @@ pub fn resources_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
             }
             header.col(|ui| sort_header_ui(commands, ui, "Duration", ResourceSort::Duration, sort, descending));
             header.col(|ui| sort_header_ui(commands, ui, "Size", ResourceSort::Size, sort, descending));
-            for title in ["Page", "Session"] {
+            for title in ["Page", "Browser", "Session"] {
                 header.col(|ui| {
                     ui.strong(title);
                 });
@@ -141,6 +142,8 @@ pub fn resources_list_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
                 cell(&mut row, egui::RichText::new(size), true, open_hint, resource.resource_size_bytes.map(|b| ("resource_size", b.to_string())));
                 let page = resource.view_path.clone().unwrap_or_default();
                 cell(&mut row, egui::RichText::new(&page).color(kind_color("view")), false, open_hint, text_field("view_path", &resource.view_path));
+                let browser = resource.browser.clone().unwrap_or_default();
+                cell(&mut row, egui::RichText::new(&browser), false, open_hint, text_field("browser", &resource.browser));
                 cell(&mut row, egui::RichText::new(resource.session_id.clone()), false, open_hint, Some(("session_id", resource.session_id.clone())));
                 commands.append(&mut menu_commands);
                 if clicked {
