@@ -747,21 +747,37 @@ impl Store {
             session_pks: Vec<i64>,
         }
         let mut tallies: Vec<Tally> = Vec::new();
-        // A (method, URL)'s group is worked out once; the URL's pattern too.
-        let mut group_of_url: rustc_hash::FxHashMap<(Option<String>, String), usize> = rustc_hash::FxHashMap::default();
+        // A (method, URL)'s group is worked out once, the URL's pattern too, and found again
+        // by the row's bytes: no text is copied for a request whose URL was seen (at 1,000,000
+        // sessions, three Strings a request for 25 M requests).
+        let mut group_of_url: rustc_hash::FxHashMap<Vec<u8>, usize> = rustc_hash::FxHashMap::default();
         let mut group_of_name: rustc_hash::FxHashMap<(Option<String>, String), usize> = rustc_hash::FxHashMap::default();
+        let mut url_key: Vec<u8> = Vec::new();
         let mut statement = self.conn.prepare(&sql)?;
         let mut rows = statement.query(params_from_iter(params.iter()))?;
+        fn text_bytes(value: rusqlite::types::ValueRef<'_>) -> Option<&[u8]> {
+            match value {
+                rusqlite::types::ValueRef::Text(bytes) | rusqlite::types::ValueRef::Blob(bytes) => Some(bytes),
+                _ => None,
+            }
+        }
         while let Some(row) = rows.next()? {
-            let method: Option<String> = row.get(0)?;
-            let url: Option<String> = row.get(1)?;
-            let url = url_without_query(url.as_deref().unwrap_or("")).to_string();
-            let key = (method, url);
-            let index = match group_of_url.get(&key) {
+            let method = text_bytes(row.get_ref(0)?);
+            let url = text_bytes(row.get_ref(1)?).unwrap_or(b"");
+            let url = url.split(|b| *b == b'?' || *b == b'#').next().unwrap_or(url);
+            // No method and an empty one differ: a tag byte before it.
+            url_key.clear();
+            url_key.push(u8::from(method.is_some()));
+            url_key.extend_from_slice(method.unwrap_or(b""));
+            url_key.push(0);
+            url_key.extend_from_slice(url);
+            let index = match group_of_url.get(url_key.as_slice()) {
                 Some(index) => *index,
                 None => {
-                    let name = if as_patterns { crate::error_pattern::url_pattern(&key.1).into_owned() } else { key.1.clone() };
-                    let name_key = (key.0.clone(), name);
+                    let url = String::from_utf8_lossy(url).into_owned();
+                    let method = method.map(|m| String::from_utf8_lossy(m).into_owned());
+                    let name = if as_patterns { crate::error_pattern::url_pattern(&url).into_owned() } else { url };
+                    let name_key = (method, name);
                     let index = *group_of_name.entry(name_key.clone()).or_insert_with(|| {
                         tallies.push(Tally {
                             group: ResourceGroup {
@@ -782,7 +798,7 @@ impl Store {
                         tallies.len() - 1
                     });
                     tallies[index].group.urls += 1;
-                    group_of_url.insert(key, index);
+                    group_of_url.insert(url_key.clone(), index);
                     index
                 }
             };
