@@ -1276,3 +1276,55 @@ fn a_waterfall_request_lists_every_request_to_its_url() {
     let count_line = format!("{} in the selected sessions", rum_explorer::app::format::count_of(want, "resource", "resources"));
     assert!(harness.query_by_label(&count_line).is_some(), "{count_line}");
 }
+
+/// The column chooser names a session column by its header ("Slowest resource") and finds it
+/// by that name; the added column shows each session's slowest resource and sorts by it.
+#[test]
+fn the_slowest_resource_column_is_added_by_its_name_and_sorts() {
+    let (_dir, db) = fixture_db();
+    let slowest_of_all: i64 = {
+        let store = rum_explorer::store::Store::open(&db).expect("open");
+        store.conn.query_row("SELECT max(duration_ns) FROM events WHERE kind = 'resource'", [], |r| r.get(0)).expect("max")
+    };
+    // Wide enough for the default columns and the new one.
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(2200.0, 900.0))
+        .build_eframe(move |cc| ExplorerApp::with_settings(cc.egui_ctx.clone(), db, Settings::default(), false));
+    wait_until(&mut harness, "first page", loaded);
+    harness.get_by_label("Columns…").click();
+    wait_until(&mut harness, "the chooser", |a| a.show_column_chooser);
+    let add_a_column = harness.get_by_label("Add a column").rect();
+    let search = harness
+        .get_all_by_role(egui::accesskit::Role::TextInput)
+        .find(|n| n.rect().top() >= add_a_column.bottom() && (n.rect().left() - add_a_column.left()).abs() < 20.0)
+        .expect("the chooser's search field");
+    search.focus();
+    search.type_text("slowest RES");
+    harness.run_steps(2);
+    let offered: Vec<String> = harness.query_all_by_label_contains("+ ").filter_map(|n| n.accesskit_node().label()).collect();
+    assert_eq!(offered, ["+ Slowest resource (slowest_resource_ns)"], "found by its name, whatever the case");
+    harness.get_by_label("+ Slowest resource (slowest_resource_ns)").click();
+    wait_until(&mut harness, "the column", |a| a.settings.columns.last().map(String::as_str) == Some("slowest_resource_ns"));
+    assert_eq!(harness.state().status.as_ref().map(|s| s.0.as_str()), Some("Added column Slowest resource"));
+    // Closed, as its × does: its list names the column too.
+    harness.state_mut().commands.push(rum_explorer::app::Command::ShowColumnChooser(false));
+    wait_until(&mut harness, "the chooser closed", |a| !a.show_column_chooser);
+    // The header, not the status line's "Added column Slowest resource".
+    fn header<'h>(harness: &'h Harness<'static, ExplorerApp>) -> egui_kittest::Node<'h> {
+        harness
+            .get_all_by_role(egui::accesskit::Role::Button)
+            .find(|n| n.accesskit_node().label().is_some_and(|l| l.starts_with("Slowest resource")))
+            .expect("the Slowest resource header")
+    }
+    header(&harness).click();
+    wait_until(&mut harness, "sorted", |a| a.settings.sort_column == "slowest_resource_ns" && loaded(a));
+    if !harness.state().settings.sort_descending {
+        header(&harness).click();
+        wait_until(&mut harness, "slowest first", |a| a.settings.sort_descending && loaded(a));
+    }
+    let first = harness.state().table.row(0).cloned().expect("a row");
+    assert_eq!(first.slowest_resource_ns, Some(slowest_of_all), "the session with the slowest resource first");
+    let shown = rum_explorer::app::format::cell_text(&first, "slowest_resource_ns", true);
+    assert!(shown.ends_with(" s") || shown.ends_with(" ms"), "a duration: {shown}");
+    assert!(harness.query_by_label(&shown).is_some(), "{shown} in the table");
+}

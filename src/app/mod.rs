@@ -1043,7 +1043,7 @@ impl ExplorerApp {
             Command::AddColumn(column) => {
                 if !self.settings.columns.contains(&column) {
                     self.settings.columns.push(column.clone());
-                    self.set_status(format!("Added column {column}"), StatusLevel::Info);
+                    self.set_status(format!("Added column {}", format::column_title(&column)), StatusLevel::Info);
                     if !crate::store::SESSION_LIST_COLUMNS.contains(&query::session_column_alias(&column)) {
                         self.rerun_query(); // its values come with the rows
                     }

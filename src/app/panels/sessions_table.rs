@@ -256,11 +256,15 @@ pub fn column_chooser_window(app: &mut ExplorerApp, ctx: &egui::Context) {
             ui.memory_mut(|m| m.data.insert_temp(filter_id, filter.clone()));
         }
         egui::ScrollArea::vertical().max_height(280.0).show(ui, |ui| {
+            let filter = filter.to_lowercase();
             for key in &app.known_keys {
-                if columns.contains(key) || !key.to_lowercase().contains(&filter.to_lowercase()) {
+                // A session column by its header's name too ("Slowest resource"), and its key.
+                let title = format::column_title(key);
+                let label = if title == *key { format!("+ {key}") } else { format!("+ {title} ({key})") };
+                if columns.contains(key) || !label.to_lowercase().contains(&filter) {
                     continue;
                 }
-                if ui.button(format!("+ {key}")).clicked() {
+                if ui.button(label).clicked() {
                     app.commands.push(Command::AddColumn(key.clone()));
                 }
             }
