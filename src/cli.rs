@@ -432,16 +432,17 @@ pub fn print_file_report(report: &FileReport) {
         let _ = writeln!(out, "{}: REJECTED ({format}{gzip}): {error}", report.path);
     } else {
         let kinds: Vec<String> = report.summary.inserted_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let count = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let _ = writeln!(
             out,
-            "{}: {format}{gzip}: {} events imported ({}), {} sessions touched, {} already present, {} views merged, {} records skipped",
+            "{}: {format}{gzip}: {} imported ({}), {} touched, {} already present, {} merged, {} skipped",
             report.path,
-            report.summary.inserted_total(),
+            count(report.summary.inserted_total(), "event", "events"),
             if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") },
-            report.summary.sessions_touched,
+            count(report.summary.sessions_touched, "session", "sessions"),
             report.summary.duplicates,
-            report.summary.views_merged,
-            report.records_skipped
+            count(report.summary.views_merged, "view", "views"),
+            count(report.records_skipped, "record", "records")
         );
     }
     for problem in report.problems.iter().take(5) {

@@ -41,7 +41,7 @@ fn import_then_list_and_open_sessions() {
     assert!(out.contains("Guance line protocol"), "names the detected format: {out}");
     assert!(out.contains("5 events imported"), "{out}");
     assert!(out.contains("view 2"), "{out}");
-    assert!(out.contains("1 sessions touched"), "{out}");
+    assert!(out.contains("1 session touched"), "one session, one noun: {out}");
 
     let (code, out, _) = rum(&["sessions", "--db", db, "--format", "json"]);
     assert_eq!(code, 0);

@@ -126,7 +126,7 @@ fn importing_through_the_drop_command_fills_the_table() {
         a.import.is_none() && a.import_reports.len() == 2 && a.table.total == Some(3) && a.total_sessions_in_db() == Some(3)
     });
     harness.get_by_label("3 of 3 sessions");
-    assert!(harness.query_by_label_contains("Imported 2 file(s)").is_some());
+    assert!(harness.query_by_label_contains("Imported 2 files:").is_some());
 }
 
 /// Past the last byte of a large file, the status line says what the import is doing (the

@@ -1399,7 +1399,13 @@ impl ExplorerApp {
             let rejected = self.import_reports.iter().filter(|r| r.error.is_some()).count();
             let level = if rejected > 0 { StatusLevel::Error } else { StatusLevel::Info };
             self.set_status(
-                format!("Imported {files} file(s): {} events, {skipped} records skipped, {rejected} file(s) rejected", format::grouped(events)),
+                format!(
+                    "Imported {}: {}, {} skipped, {} rejected",
+                    format::count_of(files as u64, "file", "files"),
+                    format::count_of(events, "event", "events"),
+                    format::count_of(skipped, "record", "records"),
+                    format::count_of(rejected as u64, "file", "files")
+                ),
                 level,
             );
             self.show_import_report = rejected > 0 || skipped > 0;

@@ -91,8 +91,10 @@ pub fn import_report_window(app: &mut ExplorerApp, ctx: &egui::Context) {
                     ui.label(format!("{kind}: {}", format::grouped(*n)));
                 }
                 ui.label(format!(
-                    "{} sessions touched, {} already present, {} views merged",
-                    report.summary.sessions_touched, report.summary.duplicates, report.summary.views_merged
+                    "{} touched, {} already present, {} merged",
+                    format::count_of(report.summary.sessions_touched, "session", "sessions"),
+                    format::grouped(report.summary.duplicates),
+                    format::count_of(report.summary.views_merged, "view", "views")
                 ));
                 for problem in &report.problems {
                     ui.label(egui::RichText::new(format!("line {}: {}", problem.line, problem.reason)).monospace().small());
