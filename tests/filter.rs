@@ -1030,9 +1030,11 @@ fn the_slowest_and_largest_first_hold_for_ties_and_missing_values() {
         // c's fraction above 2 s is stored as 2 s: a tie with d, read first, with c's the newer.
         resource("s-c", "c1", "2000000000.4", "500.4", 1_700_000_004_500),
         resource("s-d", "d1", "2000000000i", "500i", 1_700_000_000_000),
-        // e has resources without a duration or a size only.
+        // e and f have resources without a duration or a size only; f, read first (the later
+        // session key), has the one between e's two in time.
         resource("s-e", "e1", "", "", 1_700_000_005_000),
         resource("s-e", "e2", "", "", 1_700_000_006_000),
+        resource("s-f", "f1", "", "", 1_700_000_005_500),
     ];
     std::fs::write(&file, lines.join("\n")).expect("write");
     let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
@@ -1041,13 +1043,13 @@ fn the_slowest_and_largest_first_hold_for_ties_and_missing_values() {
     let urls = |rows: &[rum_explorer::store::ResourceEventRow]| -> Vec<String> {
         rows.iter().map(|r| r.resource_url.clone().unwrap_or_default().replace("https://x.example/", "")).collect()
     };
-    let expected = ["a1", "b1", "c1", "d1", "a2", "e2", "e1"];
+    let expected = ["a1", "b1", "c1", "d1", "a2", "e2", "f1", "e1"];
     for (walk_sessions, how) in [(usize::MAX, "walked"), (0, "read from the table")] {
         store.resource_walk_sessions = walk_sessions;
         for sort in [ResourceSort::Duration, ResourceSort::Size] {
             let (all, total) = store.resource_events(&q, "", sort, true, 100).expect("resources");
             assert_eq!(urls(&all), expected, "{how}, {sort:?}: every resource");
-            assert_eq!(total, 7);
+            assert_eq!(total, 8);
             for limit in 1..=expected.len() {
                 let (first, _) = store.resource_events(&q, "", sort, true, limit).expect("resources");
                 assert_eq!(urls(&first), expected[..limit], "{how}, {sort:?}: the first {limit}");
@@ -1059,5 +1061,5 @@ fn the_slowest_and_largest_first_hold_for_ties_and_missing_values() {
         .map(|s| (s.session_id, s.slowest_resource_ns, s.largest_resource_bytes))
         .collect();
     assert!(slowest.contains(&("s-c".to_string(), Some(2_000_000_000), Some(500))), "{slowest:?}");
-    assert!(slowest.contains(&("s-e".to_string(), None, None)), "{slowest:?}");
+    assert!(slowest.contains(&("s-e".to_string(), None, None)) && slowest.contains(&("s-f".to_string(), None, None)), "{slowest:?}");
 }

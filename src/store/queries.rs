@@ -703,6 +703,12 @@ impl Store {
                         if bound > worst.order.0 {
                             break 'walk;
                         }
+                        // No session left has a duration (size), and the worst kept has none
+                        // either: the rest compete by time alone, in every session left, which
+                        // one read of the table orders at once.
+                        if bound == i64::MAX {
+                            return Ok(None);
+                        }
                     }
                 } else if walked >= self.resource_walk_sessions {
                     return Ok(None);
