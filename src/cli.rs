@@ -432,7 +432,8 @@ pub fn print_file_report(report: &FileReport) {
         let _ = writeln!(out, "{}: REJECTED ({format}{gzip}): {error}", report.path);
     } else {
         let kinds: Vec<String> = report.summary.inserted_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
-        let count = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        // Plain numbers, not grouped: scripts read these lines.
+        let count = |n: u64, one: &str, many: &str| format!("{n} {}", crate::app::format::noun(n, one, many));
         let _ = writeln!(
             out,
             "{}: {format}{gzip}: {} imported ({}), {} touched, {} already present, {} merged, {} skipped",

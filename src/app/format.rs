@@ -35,9 +35,18 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
+/// The noun for `n` things: `one` for 1, else `many`.
+pub fn noun<'a>(n: u64, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 {
+        one
+    } else {
+        many
+    }
+}
+
 /// `n` grouped with its noun: "1 resource", "2,542,713 resources".
 pub fn count_of(n: u64, one: &str, many: &str) -> String {
-    format!("{} {}", grouped(n), if n == 1 { one } else { many })
+    format!("{} {}", grouped(n), noun(n, one, many))
 }
 
 /// The header text of a session column.
