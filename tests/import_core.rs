@@ -241,6 +241,48 @@ fn a_view_sent_twice_to_a_stored_session_in_one_file_is_merged() {
     assert_eq!(views[0].get("time_spent").and_then(|v| v.as_i64()), Some(4_000_000_000));
 }
 
+/// An explorer's export lists the newest events first, so a view's copies come newest first:
+/// the older copies are merged copies, as they are in the other order, not events "already
+/// present" (which is what the report said of them on a new database). Imported again, the
+/// file is all already present. Both the writer's paths: a new session's view held in memory,
+/// and a stored session's view met in the table.
+#[test]
+fn a_view_sent_newest_first_counts_its_older_copies_as_merged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let view = |session: &str, version: u32| {
+        format!(
+            r#"{{"type":"view","date":1700000001000,"session":{{"id":"{session}"}},"view":{{"id":"{session}-v","url":"https://shop.example.com/cart","time_spent":{}}},"_dd":{{"document_version":{version}}}}}"#,
+            u64::from(version) * 1_000_000_000
+        ) + "\n"
+    };
+    let action = |session: &str| {
+        format!(r#"{{"type":"action","date":1700000000000,"session":{{"id":"{session}"}},"action":{{"id":"{session}-a","type":"click"}}}}"#) + "\n"
+    };
+    let newest_first = dir.path().join("newest-first.ndjson");
+    std::fs::write(&newest_first, view("fresh", 3) + &action("fresh") + &view("fresh", 2) + &view("fresh", 1)).expect("write");
+    let (_tmp, db) = temp_db();
+    let mut store = Store::open(&db).expect("open");
+    let reports = import(&mut store, &[newest_first.clone()]);
+    let summary = &reports[0].summary;
+    assert_eq!((summary.views_merged, summary.duplicates), (2, 0), "{summary:?}");
+    assert_eq!(kinds(&reports[0]), map(&[("action", 1), ("view", 1)]));
+    let s = session(&store, "fresh");
+    assert_eq!(s.end_ms, Some(1_700_000_001_000 + 3_000), "the newest copy's time_spent stays");
+
+    let again = import(&mut store, &[newest_first]);
+    assert_eq!((again[0].summary.views_merged, again[0].summary.duplicates), (0, 4), "{:?}", again[0].summary);
+
+    // A stored session: the view's copies are written to the table and merged there.
+    let later = dir.path().join("later.ndjson");
+    std::fs::write(&later, view("fresh", 5) + &view("fresh", 4)).expect("write");
+    let reports = import(&mut store, &[later]);
+    let summary = &reports[0].summary;
+    assert_eq!((summary.views_merged, summary.duplicates), (2, 0), "{summary:?}");
+    assert_eq!(session(&store, "fresh").end_ms, Some(1_700_000_001_000 + 5_000));
+    let detail = store.session_detail("fresh").expect("q").expect("exists");
+    assert_eq!(detail.events.iter().filter(|e| e.kind == "view").count(), 1);
+}
+
 /// A later file that adds events to stored sessions widens a session's span at the start, at
 /// the end, or not at all, and adds to the counts of the kinds it brings, each as importing
 /// everything in one file would; so does a file that brings one kind only.

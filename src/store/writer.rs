@@ -105,7 +105,8 @@ pub enum WriteOutcome {
     /// Queued for the next batch; one that meets a stored copy there (the same file imported
     /// twice) is counted among the summary's duplicates instead.
     Inserted,
-    /// A view the same as its copy held back or stored already.
+    /// A view that changes nothing of its copy held back or stored already (the summary
+    /// counts it as merged when it is an older copy from the same file).
     Duplicate,
     /// A newer or partial copy of a view merged into the one already stored.
     Merged,
@@ -1080,7 +1081,7 @@ impl<'c> FileWriter<'c> {
         let batch_slot = BatchSlot::default();
         register_event_batch(conn, &batch_slot)?;
         let find_view = conn.prepare(&format!(
-            "SELECT event_pk, time_ms, version_rank, extra_json, {columns} FROM events WHERE session_pk = ?1 AND event_key = ?2"
+            "SELECT event_pk, time_ms, version_rank, extra_json, {columns}, file_pk FROM events WHERE session_pk = ?1 AND event_key = ?2"
         ))?;
         let assignments = EVENT_COLUMNS
             .iter()
@@ -1089,7 +1090,8 @@ impl<'c> FileWriter<'c> {
             .collect::<Vec<_>>()
             .join(", ");
         let update_view = conn.prepare(&format!(
-            "UPDATE events SET time_ms = ?2, version_rank = ?3, extra_json = ?4, {assignments} WHERE event_pk = ?1"
+            "UPDATE events SET time_ms = ?2, version_rank = ?3, extra_json = ?4, {assignments}, file_pk = ?{} WHERE event_pk = ?1",
+            EVENT_COLUMNS.len() + 5
         ))?;
         Ok(FileWriter {
             conn,
@@ -1346,6 +1348,13 @@ impl<'c> FileWriter<'c> {
         if let Some(held) = self.pending_views.get_mut(&key) {
             let merged = merge_rows((held.time_ms, held.version_rank, &held.row), (time_ms, version_rank, &row)).ok_or_else(too_large)?;
             if merged.unchanged {
+                // An older copy of a view that came newer first (an explorer's export lists the
+                // newest events first) is a merged copy too, not a duplicate: only the same
+                // copy twice is one ("already present" misled on a new database).
+                if version_rank != held.version_rank {
+                    self.summary.views_merged += 1;
+                    return Ok(WriteOutcome::Merged);
+                }
                 self.summary.duplicates += 1;
                 return Ok(WriteOutcome::Duplicate);
             }
@@ -1404,10 +1413,11 @@ impl<'c> FileWriter<'c> {
                 for i in 0..EVENT_COLUMNS.len() {
                     columns.push(r.get::<_, SqlValue>(i + 4)?);
                 }
-                Ok((event_pk, time_ms, rank, extra, columns))
+                let file_pk: Option<i64> = r.get(EVENT_COLUMNS.len() + 4)?;
+                Ok((event_pk, time_ms, rank, extra, columns, file_pk))
             })
             .optional()?;
-        let Some((event_pk, old_time_ms, old_rank, old_extra, old_columns)) = existing else {
+        let Some((event_pk, old_time_ms, old_rank, old_extra, old_columns, old_file_pk)) = existing else {
             return Ok(None);
         };
         let old_extra: serde_json::Map<String, serde_json::Value> =
@@ -1417,7 +1427,14 @@ impl<'c> FileWriter<'c> {
             (event_time_ms, version_rank, new_columns, new_extra),
         );
         if merged.unchanged {
-            self.summary.duplicates += 1;
+            // An older copy of a view this file stored (see `hold_view`) merged; a copy of one
+            // an earlier file stored is already present. Either way nothing changed, so the
+            // session needs no recount.
+            if old_file_pk == Some(self.file_pk) && old_rank != version_rank {
+                self.summary.views_merged += 1;
+            } else {
+                self.summary.duplicates += 1;
+            }
             return Ok(Some(WriteOutcome::Duplicate));
         }
         let mut values: Vec<SqlValue> = vec![
@@ -1427,6 +1444,8 @@ impl<'c> FileWriter<'c> {
             SqlValue::Text(serde_json::Value::Object(merged.extra).to_string()),
         ];
         values.extend(merged.columns);
+        // The file that changed it last, so that its own older copies count as merged.
+        values.push(SqlValue::Integer(self.file_pk));
         self.update_view.execute(params_from_iter(values))?;
         self.summary.views_merged += 1;
         Ok(Some(WriteOutcome::Merged))
