@@ -911,7 +911,9 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
                 entry.3.extend(r.duration_ns);
                 entry.4 += r.size.max(0) as u64;
             }
-            let got = f.store.resource_groups(&q, find, as_patterns).expect("groups");
+            let requests_read = std::sync::atomic::AtomicU64::new(0);
+            let got = f.store.resource_groups_counting(&q, find, as_patterns, &requests_read).expect("groups");
+            assert_eq!(requests_read.into_inner(), want.len() as u64, "{filter} {find}: the progress counter ends at every request read");
             assert_eq!(got.len(), groups.len(), "{filter} {find}: one group per URL (patterns: {as_patterns})");
             assert!(got.windows(2).all(|w| w[0].count >= w[1].count), "the most requested first");
             for group in &got {

@@ -164,6 +164,8 @@ pub struct ResourceList {
     pub groups: Vec<crate::store::ResourceGroup>,
     groups_shown_for: Option<(u64, String, bool)>,
     groups_requested_for: Option<(u64, String, bool)>,
+    /// The requests the running By URL read has read so far (the worker counts them).
+    pub groups_requests_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The query generation, find text, order and limit of a Resources tab request.
@@ -190,11 +192,29 @@ impl Default for ResourceList {
             groups: Vec::new(),
             groups_shown_for: None,
             groups_requested_for: None,
+            groups_requests_read: Default::default(),
         }
     }
 }
 
 impl ResourceList {
+    /// What the By URL line says while its read runs: the requests read so far, and of how
+    /// many when the By request list has counted them for the same query and find text.
+    pub fn groups_reading_text(&self) -> String {
+        let read = self.groups_requests_read.load(std::sync::atomic::Ordering::Relaxed);
+        if read == 0 {
+            return "Reading the resources…".to_string();
+        }
+        let counted = self.groups_requested_for.as_ref().and_then(|(generation, find, _)| {
+            let same = self.total_for.as_ref().is_some_and(|(g, f)| g == generation && f == find);
+            if same { self.total } else { None }
+        });
+        match counted {
+            Some(total) if total >= read => format!("Reading the resources… {} of {} requests", format::grouped(read), format::grouped(total)),
+            _ => format!("Reading the resources… {} requests read", format::grouped(read)),
+        }
+    }
+
     /// True while the rows shown are not those of the current query, find text and order.
     pub fn loading(&self) -> bool {
         if self.by_url {
@@ -789,7 +809,10 @@ impl ExplorerApp {
                 return;
             }
             list.groups_requested_for = wanted;
-            Request::ResourceGroups { generation: self.generation, query, find: list.find.clone(), as_patterns: list.as_patterns }
+            // A counter of its own: the read it supersedes may still count for a moment.
+            list.groups_requests_read = Default::default();
+            let requests_read = list.groups_requests_read.clone();
+            Request::ResourceGroups { generation: self.generation, query, find: list.find.clone(), as_patterns: list.as_patterns, requests_read }
         } else {
             let wanted = Some((self.generation, list.find.clone(), list.sort, list.descending, list.limit.max(1)));
             if list.requested_for == wanted {
@@ -1727,5 +1750,23 @@ mod tests {
         table.total = Some(12_345);
         assert!(table.first_page_in());
         assert_eq!(table.rows_known(), 12_345);
+    }
+
+    /// By URL says how far its read is: of the requests By request counted for the same
+    /// query and find text, else how many it has read.
+    #[test]
+    fn the_by_url_read_tells_its_progress() {
+        let mut list = ResourceList { by_url: true, ..Default::default() };
+        list.groups_requested_for = Some((3, "api".into(), true));
+        assert_eq!(list.groups_reading_text(), "Reading the resources…");
+        list.groups_requests_read.store(1_234_567, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(list.groups_reading_text(), "Reading the resources… 1,234,567 requests read");
+        (list.total, list.total_for) = (Some(25_000_000), Some((3, "api".into())));
+        assert_eq!(list.groups_reading_text(), "Reading the resources… 1,234,567 of 25,000,000 requests");
+        // A count of another find text, or of an older query, is not of these requests.
+        list.total_for = Some((3, "cdn".into()));
+        assert_eq!(list.groups_reading_text(), "Reading the resources… 1,234,567 requests read");
+        list.total_for = Some((2, "api".into()));
+        assert_eq!(list.groups_reading_text(), "Reading the resources… 1,234,567 requests read");
     }
 }

@@ -4,7 +4,7 @@
 use crate::store::{SessionDetail, SessionQuery, SessionRow, Store, StoreError};
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Rows fetched per page of the sessions table.
@@ -63,8 +63,9 @@ pub enum Request {
     ErrorGroups { generation: u64, query: SessionQuery, find: String, as_patterns: bool },
     /// The Resources tab: the selected sessions' resources whose URL holds `find`, in an order.
     Resources { generation: u64, query: SessionQuery, find: String, sort: crate::store::ResourceSort, descending: bool, limit: usize },
-    /// The Resources tab by URL: every method and URL (or pattern) with its counts.
-    ResourceGroups { generation: u64, query: SessionQuery, find: String, as_patterns: bool },
+    /// The Resources tab by URL: every method and URL (or pattern) with its counts;
+    /// `requests_read` counts the requests read so far, for the window to show.
+    ResourceGroups { generation: u64, query: SessionQuery, find: String, as_patterns: bool, requests_read: Arc<AtomicU64> },
     /// How many resources the Resources tab selects, when its rows came without the total
     /// (a term or the find narrows them: counting reads the events table).
     ResourceTotal { generation: u64, query: SessionQuery, find: String },
@@ -354,7 +355,7 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
             Ok((rows, total)) => Some(Response::Resources { generation, find, sort, descending, limit, rows, total }),
             Err(e) => failed("resources", e),
         },
-        Request::ResourceGroups { generation, query, find, as_patterns } => match store.resource_groups(&query, &find, as_patterns) {
+        Request::ResourceGroups { generation, query, find, as_patterns, requests_read } => match store.resource_groups_counting(&query, &find, as_patterns, &requests_read) {
             Ok(groups) => Some(Response::ResourceGroups { generation, find, as_patterns, groups }),
             Err(e) => failed("resources by URL", e),
         },

@@ -195,6 +195,10 @@ pub fn session_where_with(q: &SessionQuery, mode: EventMatch) -> (String, Vec<Sq
 /// many sessions takes milliseconds.
 pub const FEW_MATCHING_ROWS: i64 = 2_000;
 
+/// How often a long read tells its progress counter how many rows it has read: a store per
+/// this many rows costs nothing against reading them.
+const PROGRESS_EVERY_ROWS: u64 = 4096;
+
 /// Whether a page is looked for among the first sessions in sort order: the query selects
 /// (a filter or a time range) and the sort column has an index of its own.
 fn takes_window(q: &SessionQuery, sort_column: &str) -> bool {
@@ -743,6 +747,18 @@ impl Store {
     /// failed, in how many sessions, p75 and longest duration, bytes in all. The most requested
     /// first: the Resources tab by URL.
     pub fn resource_groups(&self, q: &SessionQuery, find: &str, as_patterns: bool) -> StoreResult<Vec<ResourceGroup>> {
+        self.resource_groups_counting(q, find, as_patterns, &std::sync::atomic::AtomicU64::new(0))
+    }
+
+    /// [`Store::resource_groups`], counting in `requests_read` the requests read so far: at
+    /// 1,000,000 sessions it reads 25 M of them (15-30 s), and the window shows how far it is.
+    pub fn resource_groups_counting(
+        &self,
+        q: &SessionQuery,
+        find: &str,
+        as_patterns: bool,
+        requests_read: &std::sync::atomic::AtomicU64,
+    ) -> StoreResult<Vec<ResourceGroup>> {
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::resources(&find);
         let EventListScope { from, params, .. } = self.event_list_scope(q, &ask)?;
@@ -767,7 +783,12 @@ impl Store {
                 _ => None,
             }
         }
+        let mut read: u64 = 0;
         while let Some(row) = rows.next()? {
+            read += 1;
+            if read % PROGRESS_EVERY_ROWS == 0 {
+                requests_read.store(read, std::sync::atomic::Ordering::Relaxed);
+            }
             let method = text_bytes(row.get_ref(0)?);
             let url = text_bytes(row.get_ref(1)?).unwrap_or(b"");
             let url = url.split(|b| *b == b'?' || *b == b'#').next().unwrap_or(url);
@@ -823,6 +844,7 @@ impl Store {
                 tally.session_pks.push(session_pk);
             }
         }
+        requests_read.store(read, std::sync::atomic::Ordering::Relaxed);
         let mut groups: Vec<ResourceGroup> = tallies
             .into_iter()
             .map(|mut tally| {

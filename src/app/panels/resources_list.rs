@@ -162,11 +162,12 @@ fn groups_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         let requests: u64 = list.groups.iter().map(|g| g.count).sum();
         format!("{} {what}, {} requests in the selected sessions", format::grouped(list.groups.len() as u64), format::grouped(requests))
     });
+    let reading_text = list.groups_reading_text();
     let header = super::ListHeader {
         find: &list.find,
         find_hint: "Find in the resources' URL",
         count_text,
-        reading_text: "Reading the resources…",
+        reading_text: &reading_text,
         loading: list.loading(),
         more: None,
     };
