@@ -899,12 +899,13 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
         }
         // By URL (and by pattern): requests, failures, sessions, p75 (nearest rank), bytes.
         for as_patterns in [false, true] {
-            type Tally = (u64, u64, BTreeSet<String>, Vec<f64>, u64);
+            type Tally = (u64, u64, BTreeSet<String>, Vec<f64>, u64, BTreeSet<String>);
             let mut groups: std::collections::BTreeMap<(Option<String>, String), Tally> = Default::default();
             for r in &want {
-                let url = url_without_query(&r.url);
-                let url = if as_patterns { rum_explorer::error_pattern::url_pattern(url).into_owned() } else { url.to_string() };
+                let plain_url = url_without_query(&r.url);
+                let url = if as_patterns { rum_explorer::error_pattern::url_pattern(plain_url).into_owned() } else { plain_url.to_string() };
                 let entry = groups.entry((r.method.clone(), url)).or_default();
+                entry.5.insert(plain_url.to_string());
                 entry.0 += 1;
                 entry.1 += u64::from(r.status.is_some_and(|s| s >= 400 || s == 0));
                 entry.2.insert(r.session.clone());
@@ -912,18 +913,18 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
                 entry.4 += r.size.max(0) as u64;
             }
             let requests_read = std::sync::atomic::AtomicU64::new(0);
-            let got = f.store.resource_groups_counting(&q, find, as_patterns, &requests_read).expect("groups");
+            let got = f.store.resource_groups_counting(&q, find, as_patterns, &requests_read, &std::sync::atomic::AtomicBool::new(false)).expect("groups");
             assert_eq!(requests_read.into_inner(), want.len() as u64, "{filter} {find}: the progress counter ends at every request read");
             assert_eq!(got.len(), groups.len(), "{filter} {find}: one group per URL (patterns: {as_patterns})");
             assert!(got.windows(2).all(|w| w[0].count >= w[1].count), "the most requested first");
             for group in &got {
-                let (count, failed, sessions, durations, size) = &groups[&(group.resource_method.clone(), group.resource_url.clone())];
+                let (count, failed, sessions, durations, size, urls) = &groups[&(group.resource_method.clone(), group.resource_url.clone())];
                 let mut durations = durations.clone();
                 durations.sort_by(|a, b| a.total_cmp(b));
                 let p75 = (!durations.is_empty()).then(|| durations[(durations.len() * 3).div_ceil(4) - 1]);
                 assert_eq!(
-                    (group.count, group.failed, group.sessions, group.duration_p75_ns, group.size_bytes),
-                    (*count, *failed, sessions.len() as u64, p75, *size),
+                    (group.count, group.failed, group.sessions, group.duration_p75_ns, group.size_bytes, group.urls),
+                    (*count, *failed, sessions.len() as u64, p75, *size, urls.len() as u64),
                     "{filter} {find}: {:?} {}",
                     group.resource_method,
                     group.resource_url
@@ -934,6 +935,10 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
             }
         }
     }
+    // Superseded: the read gives up rather than answer.
+    let cancelled = std::sync::atomic::AtomicBool::new(true);
+    let outcome = f.store.resource_groups_counting(&SessionQuery::default(), "", true, &Default::default(), &cancelled);
+    assert!(matches!(outcome, Err(rum_explorer::store::StoreError::Cancelled)), "{:?}", outcome.map(|groups| groups.len()));
 }
 
 /// The Resources tab's newest and oldest first walk sessions by their end and start and stop

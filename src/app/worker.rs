@@ -355,7 +355,7 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
             Ok((rows, total)) => Some(Response::Resources { generation, find, sort, descending, limit, rows, total }),
             Err(e) => failed("resources", e),
         },
-        Request::ResourceGroups { generation, query, find, as_patterns, requests_read } => match store.resource_groups_counting(&query, &find, as_patterns, &requests_read) {
+        Request::ResourceGroups { generation, query, find, as_patterns, requests_read } => match store.resource_groups_counting(&query, &find, as_patterns, &requests_read, interrupted) {
             Ok(groups) => Some(Response::ResourceGroups { generation, find, as_patterns, groups }),
             Err(e) => failed("resources by URL", e),
         },
