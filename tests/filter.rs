@@ -799,6 +799,38 @@ fn error_groups_count_their_errors_sessions_and_times() {
 /// The Resources tab against the sessions' own timelines, with the selected sessions sought
 /// one by one and as a set: every resource of the selected sessions that the query's resource
 /// terms and the find keep, newest or slowest first, and the groups by URL and by pattern.
+/// Reads of the events table go in pieces by event key (two threads): the pieces cover every
+/// key, the last ones too. A file of resources only (no view is held back to be written at the
+/// end), the newest of them last in the table, with a URL of its own.
+#[test]
+fn reads_in_pieces_reach_the_last_event() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("resources.ndjson");
+    let mut lines = String::new();
+    for n in 0..37 {
+        let url = if n == 36 { "https://tail.example.com/last".to_string() } else { format!("https://shop.example.com/api/{}", n % 5) };
+        lines += &format!(
+            r#"{{"type":"resource","date":{},"session":{{"id":"s{}"}},"resource":{{"id":"r{n}","url":"{url}","duration":{},"type":"xhr"}}}}"#,
+            1_700_000_000_000i64 + n * 1000,
+            n % 3,
+            1_000_000 * (n + 1)
+        );
+        lines.push('\n');
+    }
+    std::fs::write(&file, lines).expect("write");
+    let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
+    import(&mut store, &[file]);
+    let all = SessionQuery::default();
+    let groups = store.resource_groups(&all, "", false).expect("groups");
+    assert_eq!(groups.iter().map(|g| g.count).sum::<u64>(), 37, "every request");
+    assert!(groups.iter().any(|g| g.resource_url == "https://tail.example.com/last"), "the last request's URL");
+    // A find narrows the requests: they are counted, in pieces too.
+    let (rows, total) = store.resource_events(&all, "tail.example", rum_explorer::store::ResourceSort::Time, true, 10).expect("found");
+    assert_eq!((rows.len(), total), (1, 1));
+    let (_, total) = store.resource_events(&all, "shop.example", rum_explorer::store::ResourceSort::Time, true, 10).expect("found");
+    assert_eq!(total, 36);
+}
+
 #[test]
 fn resources_list_and_groups_are_the_selected_sessions_resources() {
     use rum_explorer::store::{url_without_query, ResourceSort};
