@@ -900,6 +900,20 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
         };
         let slowest = by_value_then_newest(&|r| r.duration_ns);
         let largest = by_value_then_newest(&|r| r.size_bytes.map(|b| b as f64));
+        // The fastest (smallest) first: without a value last too, ties the newest first.
+        let by_value_up_then_newest = |value: &dyn Fn(&Want) -> Option<f64>| -> Vec<i64> {
+            let mut sorted: Vec<&Want> = want.iter().collect();
+            sorted.sort_by(|a, b| {
+                let (va, vb) = (value(a), value(b));
+                va.is_none()
+                    .cmp(&vb.is_none())
+                    .then(va.unwrap_or(0.0).total_cmp(&vb.unwrap_or(0.0)))
+                    .then((b.time_ms, b.event_pk).cmp(&(a.time_ms, a.event_pk)))
+            });
+            sorted.iter().map(|r| r.event_pk).collect()
+        };
+        let fastest = by_value_up_then_newest(&|r| r.duration_ns);
+        let smallest = by_value_up_then_newest(&|r| r.size_bytes.map(|b| b as f64));
         assert!(want.iter().filter_map(|r| r.duration_ns).count() > 10, "{filter} {find}: durations to sort");
         let mut oldest = newest.clone();
         oldest.reverse();
@@ -917,6 +931,14 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
                 assert_eq!(total as usize, want.len(), "{how}: the total with {limit}");
                 let (rows, _) = f.store.resource_events(&q, find, ResourceSort::Time, false, limit).expect("resources");
                 assert_eq!(rows.iter().map(|r| (r.time_ms, r.event_pk)).collect::<Vec<_>>(), oldest[..limit.min(oldest.len())].to_vec(), "{how}: the oldest {limit}");
+            }
+            // The fastest and smallest first read the table (in pieces, when it is the table).
+            for (sort, expected, what) in [(ResourceSort::Duration, &fastest, "fastest"), (ResourceSort::Size, &smallest, "smallest")] {
+                for limit in [1, 7, 60, 1_000_000] {
+                    let (rows, _) = f.store.resource_events(&q, find, sort, false, limit).expect("resources");
+                    let keys: Vec<i64> = rows.iter().map(|r| r.event_pk).collect();
+                    assert_eq!(keys, expected[..limit.min(expected.len())].to_vec(), "{how}: the {what} {limit}");
+                }
             }
             // The slowest and largest first walk the sessions by the slowest (largest) resource
             // each keeps, or read the table.

@@ -262,7 +262,7 @@ fn a_view_sent_newest_first_counts_its_older_copies_as_merged() {
     std::fs::write(&newest_first, view("fresh", 3) + &action("fresh") + &view("fresh", 2) + &view("fresh", 1)).expect("write");
     let (_tmp, db) = temp_db();
     let mut store = Store::open(&db).expect("open");
-    let reports = import(&mut store, &[newest_first.clone()]);
+    let reports = import(&mut store, std::slice::from_ref(&newest_first));
     let summary = &reports[0].summary;
     assert_eq!((summary.views_merged, summary.duplicates), (2, 0), "{summary:?}");
     assert_eq!(kinds(&reports[0]), map(&[("action", 1), ("view", 1)]));

@@ -10,6 +10,7 @@ use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use rustc_hash::FxHashMap;
 use super::overview::SessionSet;
 
 /// Which sessions, in which order, which page.
@@ -619,7 +620,7 @@ impl Store {
                 return Ok((rows, Some(total as u64)));
             }
         }
-        let EventListScope { from, mut params, total_from_sessions, .. } = self.event_list_scope(q, &ask)?;
+        let EventListScope { from, mut params, total_from_sessions, session_set } = self.event_list_scope(q, &ask)?;
         params.push(SqlValue::Integer(limit as i64));
         let column = sort.column();
         let direction = if descending { "DESC" } else { "ASC" };
@@ -627,11 +628,28 @@ impl Store {
             ResourceSort::Time => format!("e.time_ms {direction}, e.event_pk {direction}"),
             _ => format!("e.{column} IS NULL, e.{column} {direction}, e.time_ms DESC, e.event_pk DESC"),
         };
-        let sql = format!("SELECT {RESOURCE_COLUMNS}, e.session_pk {from} ORDER BY {order} LIMIT ?{}", params.len());
-        let mut statement = self.conn.prepare(&sql)?;
-        let found = statement
-            .query_map(params_from_iter(params.iter()), |r| Ok((resource_from_row(r)?, r.get::<_, i64>(RESOURCE_COLUMN_COUNT)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
+        // The first `limit` of each piece of the table (two threads), then of those.
+        let mut pieces = self.read_events_in_pieces(&from, session_set, &AtomicBool::new(false), |conn, from, _| {
+            let sql = format!("SELECT {RESOURCE_COLUMNS}, e.session_pk {from} ORDER BY {order} LIMIT ?{}", params.len());
+            let mut statement = conn.prepare(&sql)?;
+            let found = statement
+                .query_map(params_from_iter(params.iter()), |r| Ok((resource_from_row(r)?, r.get::<_, i64>(RESOURCE_COLUMN_COUNT)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(found)
+        })?;
+        let found = if pieces.len() == 1 {
+            pieces.pop().unwrap_or_default()
+        } else if pieces.iter().all(Vec::is_empty) {
+            Vec::new()
+        } else {
+            // SQLite orders the pieces' firsts again, so that values of any type (a text kept
+            // where a number was expected) come in the order one read would give them.
+            let mut by_key: FxHashMap<i64, (ResourceEventRow, i64)> = pieces.into_iter().flatten().map(|found| (found.0.event_pk, found)).collect();
+            let keys: Vec<String> = by_key.keys().map(i64::to_string).collect();
+            let sql = format!("SELECT e.event_pk FROM events e WHERE e.event_pk IN ({}) ORDER BY {order} LIMIT ?1", keys.join(","));
+            let ordered: Vec<i64> = self.conn.prepare(&sql)?.query_map([limit as i64], |r| r.get(0))?.collect::<Result<_, _>>()?;
+            ordered.into_iter().filter_map(|key| by_key.remove(&key)).collect()
+        };
         Ok((self.with_sessions(found)?, total_from_sessions))
     }
 
