@@ -1009,7 +1009,9 @@ impl Store {
         let (mine, theirs) = std::thread::scope(|threads| {
             let background = threads.spawn(move || take_pieces(&helper));
             let mine = take_pieces(&self.conn);
-            let theirs = background.join().unwrap_or_else(|_| Err(StoreError::Cancelled));
+            // A panic goes on on this thread, where the worker reports it (as the Overview's
+            // threads do), rather than end as a silent cancel with the window waiting.
+            let theirs = background.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (mine, theirs)
         });
         if cancelled.load(Ordering::Relaxed) {
