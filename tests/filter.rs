@@ -886,34 +886,21 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
         assert!(!want.is_empty(), "{filter} {find}: selects resources");
         let mut newest: Vec<(i64, i64)> = want.iter().map(|r| (r.time_ms, r.event_pk)).collect();
         newest.sort_by(|a, b| b.cmp(a));
-        // The slowest (largest) first: without a value last, then the newest first.
-        let by_value_then_newest = |value: &dyn Fn(&Want) -> Option<f64>| -> Vec<i64> {
+        // The slowest (largest) first, or the fastest (smallest): without a value last, ties
+        // the newest first.
+        let by_value_then_newest = |value: &dyn Fn(&Want) -> Option<f64>, descending: bool| -> Vec<i64> {
             let mut sorted: Vec<&Want> = want.iter().collect();
             sorted.sort_by(|a, b| {
-                let (va, vb) = (value(a), value(b));
-                va.is_none()
-                    .cmp(&vb.is_none())
-                    .then(vb.unwrap_or(0.0).total_cmp(&va.unwrap_or(0.0)))
-                    .then((b.time_ms, b.event_pk).cmp(&(a.time_ms, a.event_pk)))
+                let (va, vb) = (value(a).unwrap_or(0.0), value(b).unwrap_or(0.0));
+                let by_value = if descending { vb.total_cmp(&va) } else { va.total_cmp(&vb) };
+                value(a).is_none().cmp(&value(b).is_none()).then(by_value).then((b.time_ms, b.event_pk).cmp(&(a.time_ms, a.event_pk)))
             });
             sorted.iter().map(|r| r.event_pk).collect()
         };
-        let slowest = by_value_then_newest(&|r| r.duration_ns);
-        let largest = by_value_then_newest(&|r| r.size_bytes.map(|b| b as f64));
-        // The fastest (smallest) first: without a value last too, ties the newest first.
-        let by_value_up_then_newest = |value: &dyn Fn(&Want) -> Option<f64>| -> Vec<i64> {
-            let mut sorted: Vec<&Want> = want.iter().collect();
-            sorted.sort_by(|a, b| {
-                let (va, vb) = (value(a), value(b));
-                va.is_none()
-                    .cmp(&vb.is_none())
-                    .then(va.unwrap_or(0.0).total_cmp(&vb.unwrap_or(0.0)))
-                    .then((b.time_ms, b.event_pk).cmp(&(a.time_ms, a.event_pk)))
-            });
-            sorted.iter().map(|r| r.event_pk).collect()
-        };
-        let fastest = by_value_up_then_newest(&|r| r.duration_ns);
-        let smallest = by_value_up_then_newest(&|r| r.size_bytes.map(|b| b as f64));
+        let duration = |r: &Want| r.duration_ns;
+        let size = |r: &Want| r.size_bytes.map(|b| b as f64);
+        let (slowest, largest) = (by_value_then_newest(&duration, true), by_value_then_newest(&size, true));
+        let (fastest, smallest) = (by_value_then_newest(&duration, false), by_value_then_newest(&size, false));
         assert!(want.iter().filter_map(|r| r.duration_ns).count() > 10, "{filter} {find}: durations to sort");
         let mut oldest = newest.clone();
         oldest.reverse();

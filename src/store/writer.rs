@@ -1348,15 +1348,8 @@ impl<'c> FileWriter<'c> {
         if let Some(held) = self.pending_views.get_mut(&key) {
             let merged = merge_rows((held.time_ms, held.version_rank, &held.row), (time_ms, version_rank, &row)).ok_or_else(too_large)?;
             if merged.unchanged {
-                // An older copy of a view that came newer first (an explorer's export lists the
-                // newest events first) is a merged copy too, not a duplicate: only the same
-                // copy twice is one ("already present" misled on a new database).
-                if version_rank != held.version_rank {
-                    self.summary.views_merged += 1;
-                    return Ok(WriteOutcome::Merged);
-                }
-                self.summary.duplicates += 1;
-                return Ok(WriteOutcome::Duplicate);
+                let older_copy = version_rank != held.version_rank;
+                return Ok(self.count_unchanged_copy(older_copy));
             }
             *held = PendingView { time_ms: merged.time_ms, version_rank: merged.version_rank, row: merged.row };
             self.summary.views_merged += 1;
@@ -1373,6 +1366,20 @@ impl<'c> FileWriter<'c> {
         // already is moved to the duplicates when it is written.
         self.count_inserted(Cow::Borrowed("view"));
         Ok(WriteOutcome::Inserted)
+    }
+
+    /// Counts a copy of a view that changed nothing of the copy kept (held or stored). An older
+    /// copy this file brought after the newer one (an explorer's export lists the newest events
+    /// first) is a merged copy, as it is in the other order; the same copy again, or a copy of
+    /// a view an earlier file stored, is already present ("already present" misled on a new
+    /// database when both counted so).
+    fn count_unchanged_copy(&mut self, older_copy_from_this_file: bool) -> WriteOutcome {
+        if older_copy_from_this_file {
+            self.summary.views_merged += 1;
+        } else {
+            self.summary.duplicates += 1;
+        }
+        WriteOutcome::Duplicate
     }
 
     fn write_held_view(&mut self, key: (i64, i64)) -> StoreResult<()> {
@@ -1427,15 +1434,8 @@ impl<'c> FileWriter<'c> {
             (event_time_ms, version_rank, new_columns, new_extra),
         );
         if merged.unchanged {
-            // An older copy of a view this file stored (see `hold_view`) merged; a copy of one
-            // an earlier file stored is already present. Either way nothing changed, so the
-            // session needs no recount.
-            if old_file_pk == Some(self.file_pk) && old_rank != version_rank {
-                self.summary.views_merged += 1;
-            } else {
-                self.summary.duplicates += 1;
-            }
-            return Ok(Some(WriteOutcome::Duplicate));
+            // Nothing changed, so the session needs no recount.
+            return Ok(Some(self.count_unchanged_copy(old_file_pk == Some(self.file_pk) && old_rank != version_rank)));
         }
         let mut values: Vec<SqlValue> = vec![
             SqlValue::Integer(event_pk),
