@@ -112,6 +112,7 @@ impl Leaf<'_> {
 
 /// A flattened key: a [`KEY_MAP`] entry, a tree node without one (its dotted key), or a
 /// dotted key kept as a range of `Reader::paths`.
+#[derive(Clone, Copy)]
 enum LeafKey {
     Entry(usize),
     Node(usize),
@@ -144,7 +145,59 @@ struct Reader<'a> {
     key_hints: Vec<u32>,
     kind: Option<Cow<'a, str>>,
     date: Option<Leaf<'a>>,
+    /// Per tree node of a top-level key, the objects last read as its value (see
+    /// [`ObjectCache`]).
+    object_cache: Vec<ObjectCache>,
 }
+
+/// The objects last read as one top-level key's value, with the leaves each gave. Records repeat
+/// their context (`usr`, `browser`, `os`, `geo`, `session`, the view of an action...) from one
+/// to the next: the same text gives the same leaves, so a value whose text is one of these is
+/// taken by one comparison of bytes instead of read key by key.
+#[derive(Default)]
+struct ObjectCache {
+    entries: Vec<CachedObject>,
+    /// The entry a new object replaces next.
+    next: usize,
+    /// Tries and hits in the current round of [`OBJECT_CACHE_ROUND`] tries.
+    tries: u32,
+    hits: u32,
+    /// Values still to read without trying: a key whose objects seldom repeat (a resource's
+    /// timings) is not compared and copied for nothing.
+    resting: u32,
+}
+
+/// An object read as a top-level key's value: its text, and its leaves with their texts as
+/// ranges of it.
+#[derive(Default)]
+struct CachedObject {
+    text: Vec<u8>,
+    leaves: Vec<(LeafKey, CachedLeaf)>,
+    owned: Vec<String>,
+    /// Times it was found again (for the tests).
+    hits: u64,
+}
+
+#[derive(Clone, Copy)]
+enum CachedLeaf {
+    /// A range of the object's text.
+    Str(usize, usize),
+    /// A text that is not in the object's text as it is (a string with escapes, an array's
+    /// JSON, an empty object's `{}`): the entry's `owned` text at this index.
+    Owned(usize),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+/// Objects kept per top-level key: a record's context alternates between a few (the view of an
+/// action and of a resource, two sessions in an export in time order).
+const OBJECTS_CACHED_PER_KEY: usize = 4;
+/// Tries per round of a key's cache, and the hits a round needs for the next to be tried; a
+/// round with fewer is followed by [`OBJECT_CACHE_REST`] values read without trying.
+const OBJECT_CACHE_ROUND: u32 = 64;
+const OBJECT_CACHE_ROUND_HITS: u32 = 8;
+const OBJECT_CACHE_REST: u32 = 1024;
 
 // The reading below is strict JSON (RFC 8259), as serde_json's: whatever it does not take
 // ends the direct path with None, and serde_json then reads the record and words the problem.
@@ -303,6 +356,96 @@ impl<'a> Reader<'a> {
         Some(())
     }
 
+    /// Reads the value of the top-level key `node`: an object whose text is one of those its
+    /// cache holds gives that object's leaves again; another is read and kept in the cache.
+    fn top_level_value(&mut self, node: usize) -> Option<()> {
+        self.skip_whitespace();
+        if self.byte()? != b'{' {
+            return self.value(Some(node));
+        }
+        if self.object_cache.len() <= node {
+            self.object_cache.resize_with(node + 1, ObjectCache::default);
+        }
+        let start = self.at;
+        let text: &'a str = self.text;
+        let cache = &mut self.object_cache[node];
+        if cache.resting > 0 {
+            cache.resting -= 1;
+            return self.value(Some(node));
+        }
+        let rest = text.as_bytes().get(start..)?;
+        let hit = cache.entries.iter().position(|entry| rest.starts_with(&entry.text));
+        cache.tries += 1;
+        if hit.is_some() {
+            cache.hits += 1;
+        }
+        if cache.tries == OBJECT_CACHE_ROUND {
+            if cache.hits < OBJECT_CACHE_ROUND_HITS {
+                cache.resting = OBJECT_CACHE_REST;
+            }
+            cache.tries = 0;
+            cache.hits = 0;
+        }
+        if let Some(hit) = hit {
+            let entry = &mut cache.entries[hit];
+            entry.hits += 1;
+            for &(key, leaf) in &entry.leaves {
+                let leaf = match leaf {
+                    CachedLeaf::Str(from, to) => Leaf::Str(Cow::Borrowed(text.get(start + from..start + to)?)),
+                    CachedLeaf::Owned(index) => Leaf::Str(Cow::Owned(entry.owned.get(index)?.clone())),
+                    CachedLeaf::Int(v) => Leaf::Int(v),
+                    CachedLeaf::Float(v) => Leaf::Float(v),
+                    CachedLeaf::Bool(v) => Leaf::Bool(v),
+                };
+                self.leaves.push((key, leaf));
+            }
+            self.at = start + entry.text.len();
+            return Some(());
+        }
+        let first_leaf = self.leaves.len();
+        self.value(Some(node))?;
+        let object = text.as_bytes().get(start..self.at)?;
+        // A key joined into `paths` is this record's (the tree was full): not kept.
+        if self.leaves[first_leaf..].iter().any(|(key, _)| matches!(key, LeafKey::Path(..))) {
+            return Some(());
+        }
+        let cache = &mut self.object_cache[node];
+        if cache.entries.len() < OBJECTS_CACHED_PER_KEY {
+            cache.entries.push(CachedObject::default());
+            cache.next = cache.entries.len() - 1;
+        }
+        let slot = cache.next;
+        cache.next = (cache.next + 1) % OBJECTS_CACHED_PER_KEY;
+        let entry = &mut cache.entries[slot];
+        entry.text.clear();
+        entry.leaves.clear();
+        entry.owned.clear();
+        let object_at = text.as_ptr() as usize + start;
+        for (key, leaf) in &self.leaves[first_leaf..] {
+            let leaf = match leaf {
+                Leaf::Str(Cow::Borrowed(value)) => {
+                    let from = (value.as_ptr() as usize).wrapping_sub(object_at);
+                    if from.checked_add(value.len()).is_some_and(|to| to <= object.len()) {
+                        CachedLeaf::Str(from, from + value.len())
+                    } else {
+                        entry.owned.push(value.to_string());
+                        CachedLeaf::Owned(entry.owned.len() - 1)
+                    }
+                }
+                Leaf::Str(Cow::Owned(value)) => {
+                    entry.owned.push(value.clone());
+                    CachedLeaf::Owned(entry.owned.len() - 1)
+                }
+                Leaf::Int(v) => CachedLeaf::Int(*v),
+                Leaf::Float(v) => CachedLeaf::Float(*v),
+                Leaf::Bool(v) => CachedLeaf::Bool(*v),
+            };
+            entry.leaves.push((*key, leaf));
+        }
+        entry.text.extend_from_slice(object);
+        Some(())
+    }
+
     /// Reads an object's entries, after its `{`, under the current path; returns how many it
     /// had (the top level's `type` and `date` not counted).
     fn object(&mut self, node: Option<usize>, top_level: bool) -> Option<usize> {
@@ -401,7 +544,10 @@ impl<'a> Reader<'a> {
                     None => self.level_keys.push(key),
                 }
                 self.path.push(key);
-                self.value(child)?;
+                match child {
+                    Some(child) if top_level => self.top_level_value(child)?,
+                    _ => self.value(child)?,
+                }
                 self.path.pop();
             }
             self.skip_whitespace();
@@ -466,6 +612,7 @@ struct Scratch {
     node_seen_in: Vec<u32>,
     objects_read: u32,
     key_hints: Vec<u32>,
+    object_cache: Vec<ObjectCache>,
     fields: Vec<DirectField<'static>>,
     prepare: FieldScratch,
 }
@@ -500,6 +647,7 @@ fn prepare_record_with(bytes: &[u8], scratch: &mut Scratch) -> Option<PreparedEv
         key_hints: std::mem::take(&mut scratch.key_hints),
         kind: None,
         date: None,
+        object_cache: std::mem::take(&mut scratch.object_cache),
     };
     reader.paths.clear();
     // Zeroed before the count could pass u32::MAX in this record (an object takes two bytes at
@@ -524,6 +672,7 @@ fn prepare_record_with(bytes: &[u8], scratch: &mut Scratch) -> Option<PreparedEv
     scratch.node_seen_in = reader.node_seen_in;
     scratch.objects_read = reader.objects_read;
     scratch.key_hints = reader.key_hints;
+    scratch.object_cache = reader.object_cache;
     scratch.tree = Some(reader.tree);
     row
 }
@@ -630,6 +779,54 @@ mod tests {
         for text in &records {
             assert!(took_the_same_row(text), "not taken: {text}");
         }
+    }
+
+    /// Hits of this thread's object caches so far (see [`ObjectCache`]).
+    fn object_cache_hits() -> u64 {
+        SCRATCH.with(|cell| {
+            let scratch = cell.take();
+            let hits = scratch.object_cache.iter().flat_map(|cache| &cache.entries).map(|entry| entry.hits).sum();
+            cell.set(scratch);
+            hits
+        })
+    }
+
+    /// A top-level object whose text was read before gives the leaves it gave then
+    /// ([`ObjectCache`]): each record below, read twice in a row, gives the general path's row,
+    /// whether its objects are found again or only start like one that was.
+    #[test]
+    fn objects_read_again_give_the_rows_the_general_path_gives() {
+        let view = r#""view":{"id":"v1","url":"https://a.example/p","loading_time":5}"#;
+        let usr = r#""usr":{"id":"u1","name":"A \"q\" \u00e9"}"#;
+        let context = r#""connectivity":{"interfaces":["wifi","cellular"],"status":"connected"},"context":{"empty":{},"ratio":1.5,"flag":true,"gone":null}"#;
+        let records = [
+            format!(r#"{{"type":"action","date":1700000000001,{SESSION},{usr},{view},{context}}}"#),
+            // The same objects; the view's keys renamed as a view's own.
+            format!(r#"{{"type":"view","date":1700000000002,{SESSION},{usr},{view},{context}}}"#),
+            // Objects that start as the ones read: one more key, and a longer value.
+            format!(
+                r#"{{"type":"action","date":1700000000003,{SESSION},"usr":{{"id":"u1","name":"A \"q\" \u00e9","email":"e"}},"view":{{"id":"v1","url":"https://a.example/p","loading_time":55}}}}"#
+            ),
+            // The same text under another key, and fewer keys than the one read.
+            format!(r#"{{"type":"action","date":1700000000004,{SESSION},"usr":{{"id":"u1"}},"account":{{"id":"u1","name":"A \"q\" \u00e9"}}}}"#),
+            // Another session, with the same user.
+            format!(r#"{{"type":"error","date":1700000000005,"session":{{"id":"s2","type":"user"}},{usr},"error":{{"message":"m"}}}}"#),
+        ];
+        let hits_before = object_cache_hits();
+        for text in &records {
+            for _ in 0..2 {
+                assert!(took_the_same_row(text), "not taken: {text}");
+            }
+        }
+        // A key twice in an object is left to the general path, found again or not.
+        let twice = format!(r#"{{"type":"action","date":1700000000006,{SESSION},"usr":{{"id":"u1","id":"u2"}}}}"#);
+        assert!(!took_the_same_row(&twice) && !took_the_same_row(&twice));
+        // Found again: the first record's five objects in its second reading; the second's
+        // five in both; the session in both readings of the next two, and their other objects
+        // (two each) in the second; in the fifth, the user in both and the session and the
+        // error in the second; the session in both readings of the last.
+        let hits = object_cache_hits() - hits_before;
+        assert_eq!(hits, 5 + 10 + 4 + 4 + 4 + 2);
     }
 
     /// The key read last time in the same place is tried first (`Reader::key_hints`): a
