@@ -499,6 +499,17 @@ impl Store {
 mod tests {
     use super::*;
 
+    /// SQLite is built without its memory statistics (`.cargo/config.toml`): kept, they took a
+    /// global mutex on every allocation, which the two connections of a read in pieces waited
+    /// on in turn.
+    #[test]
+    fn sqlite_is_built_without_memory_statistics() {
+        let store = Store::open_in_memory().expect("open");
+        let options: Vec<String> =
+            store.conn.prepare("PRAGMA compile_options").expect("prepare").query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("options");
+        assert!(options.iter().any(|option| option == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+    }
+
     /// A large bulk load defers the session list's indexes and the view timings, and keeps
     /// the events' other indexes live; a small one defers the session list's only.
     #[test]
