@@ -820,6 +820,7 @@ fn reads_in_pieces_reach_the_last_event() {
     std::fs::write(&file, lines).expect("write");
     let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
     import(&mut store, &[file]);
+    store.event_pieces_from = 0;
     let all = SessionQuery::default();
     let groups = store.resource_groups(&all, "", false).expect("groups");
     assert_eq!(groups.iter().map(|g| g.count).sum::<u64>(), 37, "every request");
@@ -904,11 +905,16 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
         assert!(want.iter().filter_map(|r| r.duration_ns).count() > 10, "{filter} {find}: durations to sort");
         let mut oldest = newest.clone();
         oldest.reverse();
-        // The time order walks the sessions (up to a bound) or reads the table.
-        for (few_sessions, walk_sessions) in [(usize::MAX, usize::MAX), (0, usize::MAX), (usize::MAX, 0), (0, 0), (0, 3)] {
+        // The time order walks the sessions (up to a bound) or reads the table, in pieces on
+        // two connections or in one pass.
+        let one_pass = i64::MAX;
+        for (few_sessions, walk_sessions, pieces_from) in
+            [(usize::MAX, usize::MAX, 0), (0, usize::MAX, 0), (usize::MAX, 0, 0), (0, 0, 0), (0, 3, 0), (usize::MAX, 0, one_pass), (0, 0, one_pass)]
+        {
             f.store.event_list_few_sessions = few_sessions;
             f.store.resource_walk_sessions = walk_sessions;
-            let how = format!("{filter} {find}, sought per session: {}, walking {walk_sessions} sessions", few_sessions > 0);
+            f.store.event_pieces_from = pieces_from;
+            let how = format!("{filter} {find}, sought per session: {}, walking {walk_sessions} sessions, in pieces: {}", few_sessions > 0, pieces_from == 0);
             let (rows, total) = f.store.resource_events(&q, find, ResourceSort::Time, true, 1_000_000).expect("resources");
             assert_eq!(rows.iter().map(|r| (r.time_ms, r.event_pk)).collect::<Vec<_>>(), newest, "{how}");
             assert_eq!(total as usize, want.len(), "{how}: the total");
@@ -953,10 +959,13 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
                 entry.3.extend(r.duration_ns);
                 entry.4 += r.size.max(0) as u64;
             }
+            for pieces_from in [0, i64::MAX] {
+            f.store.event_pieces_from = pieces_from;
             let requests_read = std::sync::atomic::AtomicU64::new(0);
             let got = f.store.resource_groups_counting(&q, find, as_patterns, &requests_read, &std::sync::atomic::AtomicBool::new(false)).expect("groups");
-            assert_eq!(requests_read.into_inner(), want.len() as u64, "{filter} {find}: the progress counter ends at every request read");
-            assert_eq!(got.len(), groups.len(), "{filter} {find}: one group per URL (patterns: {as_patterns})");
+            let how = format!("{filter} {find} (patterns: {as_patterns}, in pieces: {})", pieces_from == 0);
+            assert_eq!(requests_read.into_inner(), want.len() as u64, "{how}: the progress counter ends at every request read");
+            assert_eq!(got.len(), groups.len(), "{how}: one group per URL");
             assert!(got.windows(2).all(|w| w[0].count >= w[1].count), "the most requested first");
             for group in &got {
                 let (count, failed, sessions, durations, size, urls) = &groups[&(group.resource_method.clone(), group.resource_url.clone())];
@@ -966,7 +975,7 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
                 assert_eq!(
                     (group.count, group.failed, group.sessions, group.duration_p75_ns, group.size_bytes, group.urls),
                     (*count, *failed, sessions.len() as u64, p75, *size, urls.len() as u64),
-                    "{filter} {find}: {:?} {}",
+                    "{how}: {:?} {}",
                     group.resource_method,
                     group.resource_url
                 );
@@ -974,12 +983,16 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
             if as_patterns && filter.is_empty() && find.is_empty() {
                 assert!(got.iter().any(|g| g.urls > 1), "a pattern groups URLs");
             }
+            }
         }
     }
-    // Superseded: the read gives up rather than answer.
-    let cancelled = std::sync::atomic::AtomicBool::new(true);
-    let outcome = f.store.resource_groups_counting(&SessionQuery::default(), "", true, &Default::default(), &cancelled);
-    assert!(matches!(outcome, Err(rum_explorer::store::StoreError::Cancelled)), "{:?}", outcome.map(|groups| groups.len()));
+    // Superseded: the read gives up rather than answer, in pieces or not.
+    for pieces_from in [0, i64::MAX] {
+        f.store.event_pieces_from = pieces_from;
+        let cancelled = std::sync::atomic::AtomicBool::new(true);
+        let outcome = f.store.resource_groups_counting(&SessionQuery::default(), "", true, &Default::default(), &cancelled);
+        assert!(matches!(outcome, Err(rum_explorer::store::StoreError::Cancelled)), "{:?}", outcome.map(|groups| groups.len()));
+    }
 }
 
 /// The Resources tab's newest and oldest first walk sessions by their end and start and stop

@@ -100,6 +100,9 @@ pub struct Store {
     /// Sessions the Resources tab's time order walks before it reads the table instead (see
     /// `RESOURCE_WALK_SESSIONS`; tests move it).
     pub resource_walk_sessions: usize,
+    /// Events (by the last event key) from which a read of the events table goes in pieces on
+    /// two connections (see `EVENT_PIECES_FROM`; tests move it).
+    pub event_pieces_from: i64,
     /// The last list sorted by a column without an index, all its keys in order: its pages
     /// are slices of it until the data changes (see `value_sort`).
     pub(crate) sorted_keys_cache: RefCell<value_sort::SortCache>,
@@ -309,6 +312,7 @@ impl Store {
             value_lookup_sessions: value_sort::FEW_SESSIONS,
             event_list_few_sessions: queries::EVENT_LIST_FEW_SESSIONS,
             resource_walk_sessions: queries::RESOURCE_WALK_SESSIONS,
+            event_pieces_from: queries::EVENT_PIECES_FROM,
             sorted_keys_cache: RefCell::new(value_sort::SortCache::default()),
         }
     }
