@@ -960,29 +960,29 @@ fn resources_list_and_groups_are_the_selected_sessions_resources() {
                 entry.4 += r.size.max(0) as u64;
             }
             for pieces_from in [0, i64::MAX] {
-            f.store.event_pieces_from = pieces_from;
-            let requests_read = std::sync::atomic::AtomicU64::new(0);
-            let got = f.store.resource_groups_counting(&q, find, as_patterns, &requests_read, &std::sync::atomic::AtomicBool::new(false)).expect("groups");
-            let how = format!("{filter} {find} (patterns: {as_patterns}, in pieces: {})", pieces_from == 0);
-            assert_eq!(requests_read.into_inner(), want.len() as u64, "{how}: the progress counter ends at every request read");
-            assert_eq!(got.len(), groups.len(), "{how}: one group per URL");
-            assert!(got.windows(2).all(|w| w[0].count >= w[1].count), "the most requested first");
-            for group in &got {
-                let (count, failed, sessions, durations, size, urls) = &groups[&(group.resource_method.clone(), group.resource_url.clone())];
-                let mut durations = durations.clone();
-                durations.sort_by(|a, b| a.total_cmp(b));
-                let p75 = (!durations.is_empty()).then(|| durations[(durations.len() * 3).div_ceil(4) - 1]);
-                assert_eq!(
-                    (group.count, group.failed, group.sessions, group.duration_p75_ns, group.size_bytes, group.urls),
-                    (*count, *failed, sessions.len() as u64, p75, *size, urls.len() as u64),
-                    "{how}: {:?} {}",
-                    group.resource_method,
-                    group.resource_url
-                );
-            }
-            if as_patterns && filter.is_empty() && find.is_empty() {
-                assert!(got.iter().any(|g| g.urls > 1), "a pattern groups URLs");
-            }
+                f.store.event_pieces_from = pieces_from;
+                let requests_read = std::sync::atomic::AtomicU64::new(0);
+                let got = f.store.resource_groups_counting(&q, find, as_patterns, &requests_read, &std::sync::atomic::AtomicBool::new(false)).expect("groups");
+                let how = format!("{filter} {find} (patterns: {as_patterns}, in pieces: {})", pieces_from == 0);
+                assert_eq!(requests_read.into_inner(), want.len() as u64, "{how}: the progress counter ends at every request read");
+                assert_eq!(got.len(), groups.len(), "{how}: one group per URL");
+                assert!(got.windows(2).all(|w| w[0].count >= w[1].count), "the most requested first");
+                for group in &got {
+                    let (count, failed, sessions, durations, size, urls) = &groups[&(group.resource_method.clone(), group.resource_url.clone())];
+                    let mut durations = durations.clone();
+                    durations.sort_by(|a, b| a.total_cmp(b));
+                    let p75 = (!durations.is_empty()).then(|| durations[(durations.len() * 3).div_ceil(4) - 1]);
+                    assert_eq!(
+                        (group.count, group.failed, group.sessions, group.duration_p75_ns, group.size_bytes, group.urls),
+                        (*count, *failed, sessions.len() as u64, p75, *size, urls.len() as u64),
+                        "{how}: {:?} {}",
+                        group.resource_method,
+                        group.resource_url
+                    );
+                }
+                if as_patterns && filter.is_empty() && find.is_empty() {
+                    assert!(got.iter().any(|g| g.urls > 1), "a pattern groups URLs");
+                }
             }
         }
     }
