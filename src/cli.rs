@@ -231,6 +231,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
                 limit,
                 offset,
                 extra_columns: columns.clone(),
+                field_scopes: None,
             };
             let rows = store.sessions(&q).map_err(|e| e.describe(db))?;
             print_sessions(&rows, &columns, format).map_err(|e| e.to_string())?;

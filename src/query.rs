@@ -403,6 +403,8 @@ pub struct FirstValueSource {
     pub session_value_sql: Option<String>,
     /// The events' column the value is, for event keys.
     pub event_column: Option<&'static str>,
+    /// Whether any event may carry the value (false: known that none does).
+    pub events_carry: bool,
 }
 
 /// The order in which a session's events are searched for a column's first value: the
@@ -414,6 +416,9 @@ impl FirstValueSource {
     /// The first value the events of the session `session_pk` (an SQL expression: a column,
     /// a placeholder) carry, as a subquery.
     pub fn first_event_value_sql(&self, session_pk: &str) -> String {
+        if !self.events_carry {
+            return "NULL".to_string();
+        }
         let v = &self.event_value_sql;
         format!("(SELECT {v} FROM events e WHERE e.session_pk = {session_pk} AND {v} IS NOT NULL ORDER BY {FIRST_EVENT_ORDER} LIMIT 1)")
     }
@@ -428,6 +433,11 @@ impl FirstValueSource {
     }
 }
 
+/// Whether `key` means an extended field (not a session list column or an event column).
+pub fn is_extended_key(key: &str) -> bool {
+    matches!(resolve(key), KeyTarget::Extended(_))
+}
+
 /// Whether sorting by `key` has no index of its own (any key but a session list column's):
 /// the list is then sorted by [`FirstValueSource`] values read for every selected session.
 pub fn sorts_without_index(key: &str) -> bool {
@@ -435,8 +445,8 @@ pub fn sorts_without_index(key: &str) -> bool {
 }
 
 /// The [`FirstValueSource`] of `key`; `None` for session list columns, which are selected
-/// directly.
-pub fn first_value_source(key: &str, params: &mut Vec<SqlValue>) -> Option<FirstValueSource> {
+/// directly. An extended field is read only where `scopes` (when known) says the data has it.
+pub fn first_value_source(key: &str, params: &mut Vec<SqlValue>, scopes: Option<&FieldKeyScopes>) -> Option<FirstValueSource> {
     match resolve(key) {
         KeyTarget::Session { .. } => None,
         KeyTarget::Event(column) => {
@@ -444,16 +454,38 @@ pub fn first_value_source(key: &str, params: &mut Vec<SqlValue>) -> Option<First
                 event_value_sql: format!("e.{}", column.column),
                 session_value_sql: None,
                 event_column: Some(column.column),
+                events_carry: true,
             })
         }
         KeyTarget::Extended(key) => {
-            let path = push(params, SqlValue::Text(json_path(&key)));
+            let (on_sessions, on_events) = scopes.map_or((true, true), |scopes| scopes.where_is(&key));
+            // A statement must use every parameter it is given: none for a key nothing has.
+            let path = if on_sessions || on_events { push(params, SqlValue::Text(json_path(&key))) } else { "NULL".to_string() };
             Some(FirstValueSource {
                 event_value_sql: format!("json_extract(e.extra_json, {path})"),
-                session_value_sql: Some(format!("json_extract(s.session_fields_json, {path})")),
+                session_value_sql: Some(if on_sessions { format!("json_extract(s.session_fields_json, {path})") } else { "NULL".to_string() }),
                 event_column: None,
+                events_carry: on_events,
             })
         }
+    }
+}
+
+/// Where the stored data has each extended field, as the import recorded it (schema 12):
+/// a filter or a sort then reads only the sessions or only the events for a key only they
+/// carry, and nothing for a key no field has.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldKeyScopes {
+    /// Keys of the sessions' own fields (`session_fields_json`).
+    pub session: std::collections::BTreeSet<String>,
+    /// Keys of the events' extended fields (`extra_json`).
+    pub event: std::collections::BTreeSet<String>,
+}
+
+impl FieldKeyScopes {
+    /// Whether sessions, and whether events, carry `key`.
+    pub fn where_is(&self, key: &str) -> (bool, bool) {
+        (self.session.contains(key), self.event.contains(key))
     }
 }
 
@@ -645,16 +677,16 @@ pub enum EventMatch {
 }
 
 impl Expr {
-    fn to_sql(&self, params: &mut Vec<SqlValue>, mode: EventMatch) -> String {
+    fn to_sql(&self, params: &mut Vec<SqlValue>, mode: EventMatch, scopes: Option<&FieldKeyScopes>) -> String {
         match self {
             Expr::And(terms) => {
-                format!("({})", terms.iter().map(|t| t.to_sql(params, mode)).collect::<Vec<_>>().join(" AND "))
+                format!("({})", terms.iter().map(|t| t.to_sql(params, mode, scopes)).collect::<Vec<_>>().join(" AND "))
             }
             Expr::Or(terms) => {
-                format!("({})", terms.iter().map(|t| t.to_sql(params, mode)).collect::<Vec<_>>().join(" OR "))
+                format!("({})", terms.iter().map(|t| t.to_sql(params, mode, scopes)).collect::<Vec<_>>().join(" OR "))
             }
             // coalesce: a session without the field is one the negation should keep.
-            Expr::Not(inner) => format!("NOT coalesce({}, 0)", inner.to_sql(params, mode)),
+            Expr::Not(inner) => format!("NOT coalesce({}, 0)", inner.to_sql(params, mode, scopes)),
             Expr::FreeText(text) => {
                 let p = push(params, SqlValue::Text(format!("%{}%", like_pattern(text))));
                 let ors: Vec<String> = FREE_TEXT_COLUMNS.iter().map(|c| format!("s.{c} LIKE {p} ESCAPE '\\'")).collect();
@@ -692,11 +724,23 @@ impl Expr {
                     let pred = predicate(&format!("e.{}", column.column), matcher, false, params);
                     session_has_event(&pred, mode)
                 }
+                // Only where the data has the key: no predicate is true of a missing value.
                 KeyTarget::Extended(key) => {
+                    let (on_sessions, on_events) = scopes.map_or((true, true), |scopes| scopes.where_is(&key));
+                    if !on_sessions && !on_events {
+                        return "0".to_string();
+                    }
                     let path = push(params, SqlValue::Text(json_path(&key)));
-                    let on_session = predicate(&format!("json_extract(s.session_fields_json, {path})"), matcher, false, params);
-                    let on_event = predicate(&format!("json_extract(e.extra_json, {path})"), matcher, false, params);
-                    format!("(coalesce({on_session}, 0) OR {})", session_has_event(&on_event, mode))
+                    let mut parts = Vec::new();
+                    if on_sessions {
+                        let on_session = predicate(&format!("json_extract(s.session_fields_json, {path})"), matcher, false, params);
+                        parts.push(format!("coalesce({on_session}, 0)"));
+                    }
+                    if on_events {
+                        let on_event = predicate(&format!("json_extract(e.extra_json, {path})"), matcher, false, params);
+                        parts.push(session_has_event(&on_event, mode));
+                    }
+                    format!("({})", parts.join(" OR "))
                 }
             },
         }
@@ -857,12 +901,13 @@ impl Filter {
 
     /// SQL over the sessions table aliased `s`; values are appended to `params`.
     pub fn to_sql(&self, params: &mut Vec<SqlValue>) -> String {
-        self.expr.to_sql(params, EventMatch::AsSet)
+        self.expr.to_sql(params, EventMatch::AsSet, None)
     }
 
-    /// As [`Filter::to_sql`], with event terms asked as `mode` says.
-    pub fn to_sql_with(&self, params: &mut Vec<SqlValue>, mode: EventMatch) -> String {
-        self.expr.to_sql(params, mode)
+    /// As [`Filter::to_sql`], with event terms asked as `mode` says, and extended fields
+    /// looked for only where `scopes` (when known) says the data has them.
+    pub fn to_sql_with(&self, params: &mut Vec<SqlValue>, mode: EventMatch, scopes: Option<&FieldKeyScopes>) -> String {
+        self.expr.to_sql(params, mode, scopes)
     }
 }
 

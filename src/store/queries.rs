@@ -28,6 +28,9 @@ pub struct SessionQuery {
     /// Table columns beyond the session list columns (event keys, extended fields): their
     /// values arrive in [`SessionRow::extended_fields`].
     pub extra_columns: Vec<String>,
+    /// Where the data has each extended field: the store sets it for its own queries (see
+    /// `Store::with_field_scopes`). `None` looks for a field everywhere it could be.
+    pub field_scopes: Option<Arc<query::FieldKeyScopes>>,
 }
 
 /// One row of the session list.
@@ -176,7 +179,7 @@ pub fn session_where_with(q: &SessionQuery, mode: EventMatch) -> (String, Vec<Sq
     let mut clauses = Vec::new();
     let mut params = Vec::new();
     if let Some(filter) = &q.filter {
-        clauses.push(filter.to_sql_with(&mut params, mode));
+        clauses.push(filter.to_sql_with(&mut params, mode, q.field_scopes.as_deref()));
     }
     if let Some(from) = q.from_ms {
         params.push(SqlValue::Integer(from));
@@ -234,8 +237,10 @@ impl Store {
     /// A page of the session list: its keys first (from the sort column's index alone when
     /// there is no filter, so deep pages stay fast at millions of sessions), then its rows.
     pub fn sessions(&self, q: &SessionQuery) -> StoreResult<Vec<SessionRow>> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let keys = self.page_keys(q)?;
-        self.rows_for_keys(&keys, &q.extra_columns)
+        self.rows_for_keys(&keys, &q.extra_columns, q.field_scopes.as_deref())
     }
 
     fn page_keys(&self, q: &SessionQuery) -> StoreResult<Vec<i64>> {
@@ -268,7 +273,7 @@ impl Store {
             window = (window * 10).min(self.filter_window);
         }
         let (where_sql, mut params) = session_where(q);
-        if let Some(source) = query::first_value_source(sort_column, &mut params) {
+        if let Some(source) = query::first_value_source(sort_column, &mut params, q.field_scopes.as_deref()) {
             // A column without an index: see `value_sort`.
             return self.value_sorted_page(&where_sql, &params, sort_column, &source, q.descending, offset as usize, limit as usize);
         }
@@ -291,6 +296,8 @@ impl Store {
     /// collected at once: milliseconds, where the windows may read the events of up to 31,000
     /// sessions before giving up (3.2 s for a value no session has at a million sessions).
     pub fn takes_search_window(&self, q: &SessionQuery) -> StoreResult<bool> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let sort_column = query::session_column_alias(q.sort_column.as_deref().unwrap_or("start_ms"));
         if !takes_window(q, sort_column) {
             return Ok(false);
@@ -310,6 +317,8 @@ impl Store {
     /// tests and for finding out why a query is slow. None when the page takes no window
     /// (no filter or time range, or a sort without an index).
     pub fn window_page_plan(&self, q: &SessionQuery) -> StoreResult<Option<String>> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let sort_column = query::session_column_alias(q.sort_column.as_deref().unwrap_or("start_ms"));
         if !takes_window(q, sort_column) {
             return Ok(None);
@@ -321,7 +330,7 @@ impl Store {
     }
 
     /// The rows of sessions by key, in the order given, with the extra columns' values.
-    fn rows_for_keys(&self, keys: &[i64], extra_columns: &[String]) -> StoreResult<Vec<SessionRow>> {
+    fn rows_for_keys(&self, keys: &[i64], extra_columns: &[String], scopes: Option<&query::FieldKeyScopes>) -> StoreResult<Vec<SessionRow>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -330,7 +339,7 @@ impl Store {
         let mut extra_select = String::new();
         let mut extra_keys = Vec::new();
         for key in extra_columns {
-            if let Some(source) = query::first_value_source(query::session_column_alias(key), &mut params) {
+            if let Some(source) = query::first_value_source(query::session_column_alias(key), &mut params, scopes) {
                 extra_select.push_str(&format!(", {}", source.column_sql()));
                 extra_keys.push(key.clone());
             }
@@ -359,6 +368,8 @@ impl Store {
     }
 
     pub fn count_sessions(&self, q: &SessionQuery) -> StoreResult<u64> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let (where_sql, params) = session_where(q);
         let sql = format!("SELECT count(*) FROM sessions s WHERE {where_sql}");
         let count: i64 = self.conn.prepare_cached(&sql)?.query_row(params_from_iter(params), |r| r.get(0))?;
@@ -485,6 +496,8 @@ impl Store {
     /// sessions that had one). Reads the errors' covering index, with the selected sessions as
     /// a set when `q` selects.
     pub fn error_events(&self, q: &SessionQuery, find: &str, limit: usize) -> StoreResult<(Vec<ErrorEventRow>, u64)> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::errors(&find);
         let EventListScope { from, mut params, total_from_sessions, session_set } = self.event_list_scope(q, &ask)?;
@@ -526,6 +539,8 @@ impl Store {
     /// (`view_path:/cart`, `loading_time:>3000000000`) apply to the views too. Reads the views'
     /// covering index (time, page and vitals), the URL and time spent of the listed views only.
     pub fn view_events(&self, q: &SessionQuery, find: &str, sort: ViewSort, descending: bool, limit: usize) -> StoreResult<(Vec<ViewEventRow>, u64)> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::views(&find);
         let EventListScope { from, mut params, total_from_sessions, session_set } = self.event_list_scope(q, &ask)?;
@@ -583,6 +598,8 @@ impl Store {
     /// many there are in all: the Resources tab. The query's top-level terms on resource fields
     /// (`resource_status:>=400`, `resource_type:xhr`) apply to the resources too.
     pub fn resource_events(&self, q: &SessionQuery, find: &str, sort: ResourceSort, descending: bool, limit: usize) -> StoreResult<(Vec<ResourceEventRow>, u64)> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let (rows, total) = self.resource_rows(q, find, sort, descending, limit)?;
         let total = match total {
             Some(total) => total,
@@ -603,6 +620,8 @@ impl Store {
     /// each session keeps. The fastest and smallest first, and walks that find too few, read
     /// the table.
     pub fn resource_rows(&self, q: &SessionQuery, find: &str, sort: ResourceSort, descending: bool, limit: usize) -> StoreResult<(Vec<ResourceEventRow>, Option<u64>)> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::resources(&find);
         if let Some(walk) = ResourceWalk::of(sort, descending) {
@@ -656,6 +675,8 @@ impl Store {
     /// How many resources [`Store::resource_events`] selects in all: a count of them when the
     /// query's terms or the find narrow them (a read of the events table with many sessions).
     pub fn resource_total(&self, q: &SessionQuery, find: &str) -> StoreResult<u64> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let find = find.trim().to_lowercase();
         let EventListScope { from, params, total_from_sessions, session_set } = self.event_list_scope(q, &EventListAsk::resources(&find))?;
         self.event_list_total(total_from_sessions, &from, &params, session_set)
@@ -768,6 +789,8 @@ impl Store {
     /// failed, in how many sessions, p75 and longest duration, bytes in all. The most requested
     /// first: the Resources tab by URL.
     pub fn resource_groups(&self, q: &SessionQuery, find: &str, as_patterns: bool) -> StoreResult<Vec<ResourceGroup>> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         self.resource_groups_counting(q, find, as_patterns, &AtomicU64::new(0), &AtomicBool::new(false))
     }
 
@@ -809,6 +832,8 @@ impl Store {
     /// that differ only in numbers and ids are one (`/products/*`, see
     /// [`crate::error_pattern::message_pattern`]), as a route of the app is.
     pub fn page_summaries(&self, q: &SessionQuery, find: &str, as_routes: bool) -> StoreResult<Vec<PageSummary>> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::views(&find);
         let EventListScope { from, params, .. } = self.event_list_scope(q, &ask)?;
@@ -882,6 +907,8 @@ impl Store {
     /// [`crate::error_pattern`]): how often, in how many sessions, first and last seen, how
     /// many messages a pattern groups. The most frequent first: the Errors tab by error.
     pub fn error_groups(&self, q: &SessionQuery, find: &str, as_patterns: bool) -> StoreResult<Vec<ErrorGroup>> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::errors(&find);
         let EventListScope { from, params, .. } = self.event_list_scope(q, &ask)?;
@@ -1121,11 +1148,15 @@ impl Store {
 
     /// The most common values of a session column among the sessions a query selects.
     pub fn top_values(&self, q: &SessionQuery, column: &str, limit: usize) -> StoreResult<Vec<(String, u64)>> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         top_values_on(&self.conn, q, column, limit)
     }
 
     /// Sessions with and without errors among those a query selects.
     pub fn error_split(&self, q: &SessionQuery) -> StoreResult<(u64, u64)> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let (where_sql, params) = session_where(q);
         let sql = format!(
             "SELECT coalesce(sum(s.error_count > 0), 0), coalesce(sum(s.error_count = 0), 0) FROM sessions s WHERE {where_sql}"
@@ -1137,6 +1168,8 @@ impl Store {
 
     /// Session starts per time bucket, from `from_ms`, `buckets` buckets of `bucket_ms`.
     pub fn start_histogram(&self, q: &SessionQuery, from_ms: i64, bucket_ms: i64, buckets: usize) -> StoreResult<Vec<u64>> {
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
         let (where_sql, mut params) = session_where(q);
         params.push(SqlValue::Integer(from_ms));
         let from_index = params.len();
@@ -1218,10 +1251,18 @@ impl Store {
         })
     }
 
-    /// Every key that can be a column of the sessions table: the session columns, and the
-    /// extended fields and event keys seen in the data (sampled, so it stays fast).
+    /// Every key that can be a column of the sessions table: the session columns, the event
+    /// keys, and the extended fields the data has (as the import recorded them; sampled in a
+    /// database written before schema 12).
     pub fn session_keys(&self) -> StoreResult<Vec<String>> {
         let mut keys: Vec<String> = SESSION_LIST_COLUMNS.iter().map(|s| s.to_string()).collect();
+        if let Some(scopes) = self.field_scopes()? {
+            keys.extend(EVENT_COLUMNS.iter().map(|c| c.key.to_string()));
+            keys.extend(scopes.session.iter().chain(&scopes.event).cloned());
+            keys.sort();
+            keys.dedup();
+            return Ok(keys);
+        }
         let mut stmt = self.conn.prepare(
             "SELECT DISTINCT j.key FROM (SELECT session_fields_json FROM sessions LIMIT 5000) s, json_each(s.session_fields_json) j",
         )?;
@@ -1239,6 +1280,35 @@ impl Store {
         keys.sort();
         keys.dedup();
         Ok(keys)
+    }
+}
+
+impl Store {
+    /// Where the stored data has each extended field, as the writer recorded (schema 12);
+    /// `None` where that is not known (a database with events from before it).
+    pub fn field_scopes(&self) -> StoreResult<Option<query::FieldKeyScopes>> {
+        let mut statement = self.conn.prepare_cached("SELECT value FROM store_facts WHERE name = ?1")?;
+        let mut read = |name: &str| -> StoreResult<Option<std::collections::BTreeSet<String>>> {
+            let text: Option<String> = statement.query_row([name], |r| r.get(0)).optional()?;
+            // Written by the writer only; anything else is read as not known.
+            Ok(text.and_then(|text| serde_json::from_str(&text).ok()))
+        };
+        let session = read(super::schema::SESSION_FIELD_KEYS)?;
+        let event = read(super::schema::EVENT_FIELD_KEYS)?;
+        Ok(session.zip(event).map(|(session, event)| query::FieldKeyScopes { session, event }))
+    }
+
+    /// `q` with [`SessionQuery::field_scopes`] set when it names an extended field (in its
+    /// filter, sort or columns) and the store knows where the data has them.
+    pub(crate) fn with_field_scopes<'q>(&self, q: &'q SessionQuery) -> StoreResult<std::borrow::Cow<'q, SessionQuery>> {
+        let names_extended = q.filter.as_ref().is_some_and(|f| f.expr.term_keys().into_iter().any(query::is_extended_key))
+            || q.sort_column.as_deref().is_some_and(query::is_extended_key)
+            || q.extra_columns.iter().any(|c| query::is_extended_key(c));
+        if q.field_scopes.is_some() || !names_extended {
+            return Ok(std::borrow::Cow::Borrowed(q));
+        }
+        let scopes = self.field_scopes()?.map(Arc::new);
+        Ok(std::borrow::Cow::Owned(SessionQuery { field_scopes: scopes, ..q.clone() }))
     }
 }
 

@@ -188,7 +188,7 @@ impl Store {
     /// index rather than the events table (see [`Self::only_views_carry`]).
     pub fn sort_reads_views_index(&self, key: &str) -> StoreResult<bool> {
         let mut params = Vec::new();
-        match crate::query::first_value_source(key, &mut params) {
+        match crate::query::first_value_source(key, &mut params, None) {
             Some(source) => self.only_views_carry(&source),
             None => Ok(false),
         }
@@ -241,7 +241,7 @@ impl Store {
     ) -> StoreResult<()> {
         let v = &source.event_value_sql;
         let needing = sessions.iter().filter(|(_, value)| *value == SqlValue::Null).count();
-        if needing == 0 {
+        if needing == 0 || !source.events_carry {
             return Ok(());
         }
         if needing <= self.value_lookup_sessions {

@@ -7,7 +7,7 @@ use crate::model::{
 };
 use super::event_batch::{event_batch_columns, register_event_batch, BatchRow, BatchSlot, EVENT_BATCH_TABLE};
 use super::event_row::{EventRow, Slot, TextRange};
-use super::schema::COLUMNS_ON_OTHER_KINDS;
+use super::schema::{COLUMNS_ON_OTHER_KINDS, EVENT_FIELD_KEYS, SESSION_FIELD_KEYS};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -245,6 +245,9 @@ pub struct PreparedEvent {
     session_fields: TextRange,
     /// Values kept as text because a number was expected.
     warnings: Vec<String>,
+    /// A hash of the row's extended field keys (see [`hash_of_field_keys`]): the writer reads
+    /// the keys out of a row only for a list of keys it has not seen in this file.
+    field_keys_hash: u64,
 }
 
 impl PreparedEvent {
@@ -366,6 +369,7 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
     }
     let extra_json = json_object_text(&mut extra);
     row.set_extra_json(&extra_json).ok_or(TOO_LARGE)?;
+    let field_keys_hash = hash_of_field_keys(extra.iter().map(|(key, _)| key.as_ref()));
     Ok(PreparedEvent {
         kind: kind_name(&event.kind),
         time_ms: event.time_ms,
@@ -375,6 +379,7 @@ pub fn prepare(mut event: Event) -> Result<PreparedEvent, String> {
         session_id: session_id_range,
         session_fields,
         warnings,
+        field_keys_hash,
     })
 }
 
@@ -532,6 +537,7 @@ pub fn prepare_fields_with(
     write_json_object_of_sorted(row.buffer(), &extra);
     let extra_json = row.range_from(start)?;
     row.set_extra_json_range(extra_json);
+    let field_keys_hash = hash_of_field_keys(extra.iter().map(|(key, _)| *key));
     scratch.extra = recycle_vec(extra);
     Some(PreparedEvent {
         kind,
@@ -542,6 +548,18 @@ pub fn prepare_fields_with(
         session_id: session_id_range,
         session_fields,
         warnings: Vec::new(),
+        field_keys_hash,
+    })
+}
+
+/// A hash of an event's extended field keys, in the order they are stored: events of one
+/// kind from one SDK mostly carry the same keys, so the writer learns the keys of a file
+/// (`FileWriter::learn_event_keys`) from a few rows. Each key hashed apart, then folded in:
+/// gathering the keys in one buffer first cost about 1,500 instructions an event.
+fn hash_of_field_keys<'k>(keys: impl Iterator<Item = &'k str>) -> u64 {
+    keys.fold(0x243f_6a88_85a3_08d3, |hash, key| {
+        let product = u128::from(hash ^ xxhash_rust::xxh3::xxh3_64(key.as_bytes())) * 0x9e37_79b9_7f4a_7c15;
+        (product as u64) ^ ((product >> 64) as u64)
     })
 }
 
@@ -937,8 +955,17 @@ pub struct FileWriter<'c> {
     /// The columns (a bit each, as [`EventRow::non_null_columns`]) that rows of kinds other
     /// than views had values in: added to the store's fact at the end (`finish`).
     columns_on_other_kinds: u64,
+    /// The lists of field keys (by [`hash_of_field_keys`]) whose keys are learned.
+    field_key_lists: FxHashSet<u64>,
+    /// The extended field keys this file's rows carry, added to the store's facts at the end
+    /// (`finish`); `None` once there are too many to keep ([`MAX_FIELD_KEYS`]).
+    learned_field_keys: Option<crate::query::FieldKeyScopes>,
     pub summary: WriteSummary,
 }
+
+/// The most extended field keys a store keeps a list of, on sessions and on events each: past
+/// it (keys made of ids, say) the list is dropped and queries look everywhere, as before.
+pub const MAX_FIELD_KEYS: usize = 10_000;
 
 /// The rows of one set of column groups and the statement that inserts them.
 struct ColumnBatch<'c> {
@@ -1125,6 +1152,8 @@ impl<'c> FileWriter<'c> {
             find_view,
             update_view,
             columns_on_other_kinds: 0,
+            field_key_lists: FxHashSet::default(),
+            learned_field_keys: Some(crate::query::FieldKeyScopes::default()),
             summary: WriteSummary::default(),
         })
     }
@@ -1138,11 +1167,18 @@ impl<'c> FileWriter<'c> {
     }
 
     pub fn write_prepared(&mut self, line: u64, event: PreparedEvent) -> StoreResult<WriteOutcome> {
-        let PreparedEvent { kind, time_ms, event_key, version_rank, mut row, session_id, session_fields, warnings } = event;
+        let PreparedEvent { kind, time_ms, event_key, version_rank, mut row, session_id, session_fields, warnings, field_keys_hash } = event;
         for warning in warnings {
             self.summary.warnings.push((line, warning));
         }
+        if self.field_key_lists.insert(field_keys_hash) {
+            self.learn_field_keys(row.extra_json_bytes());
+        }
         let (session_pk, differing) = self.session_for(row.bytes_of(session_id), row.bytes_of(session_fields))?;
+        // Session fields that differ from the session's stay on the event, among its extended fields.
+        if !differing.is_empty() {
+            self.learn_event_keys(differing.iter().map(|(key, _)| key.as_str()));
+        }
         let new_session = self.is_new_session(session_pk);
         if !new_session {
             self.touched_stored_sessions.insert(session_pk);
@@ -1847,11 +1883,23 @@ impl<'c> FileWriter<'c> {
         let mut fields_json = Vec::new();
         let mut others: Vec<(&str, ValueRef<'_>)> = Vec::new();
         let mut number = String::new();
+        let learned = &mut self.learned_field_keys;
         for (session_id, session) in cached {
             others.clear();
             others.extend(
                 session.attributes.iter().filter(|(key, _)| session_attribute_for_key(key).is_none()).map(|(k, v)| (k.as_str(), v.as_value_ref())),
             );
+            // Its extended fields' keys, for the store's list (see `add_field_keys`).
+            if let Some(keys) = learned {
+                for (key, _) in &others {
+                    if !keys.session.contains(*key) {
+                        keys.session.insert(key.to_string());
+                    }
+                }
+                if keys.session.len() > MAX_FIELD_KEYS {
+                    *learned = None;
+                }
+            }
             let fields_json = write_fields_json(&mut fields_json, &mut others);
             let statement = if session.stored { &mut update } else { &mut insert };
             let mut at = 1;
@@ -1935,6 +1983,7 @@ impl<'c> FileWriter<'c> {
         }
         self.summary.sessions_touched = (self.new_session_count() + self.touched_stored_sessions.len()) as u64;
         self.add_columns_on_other_kinds()?;
+        self.add_field_keys()?;
         for (kind, (count, counted)) in USUAL_KINDS.iter().zip(self.usual_kind_counts) {
             if counted {
                 *self.summary.inserted_by_kind.entry(kind.to_string()).or_insert(0) += count;
@@ -1945,6 +1994,59 @@ impl<'c> FileWriter<'c> {
             params![self.file_pk, self.summary.inserted_total() as i64, records_skipped as i64],
         )?;
         Ok(std::mem::take(&mut self.summary))
+    }
+
+    /// Notes the keys of a row's extended fields (its JSON object).
+    fn learn_field_keys(&mut self, extra_json: &[u8]) {
+        // Written by `prepare`: an object. Anything else would be a bug; its keys are then
+        // not known, and neither is the list.
+        match serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(extra_json) {
+            Ok(extra) => self.learn_event_keys(extra.keys().map(String::as_str)),
+            Err(_) => self.learned_field_keys = None,
+        }
+    }
+
+    fn learn_event_keys<'k>(&mut self, keys: impl Iterator<Item = &'k str>) {
+        if let Some(learned) = &mut self.learned_field_keys {
+            for key in keys {
+                if !learned.event.contains(key) {
+                    learned.event.insert(key.to_string());
+                }
+            }
+            if learned.event.len() > MAX_FIELD_KEYS {
+                self.learned_field_keys = None;
+            }
+        }
+    }
+
+    /// Adds this file's extended field keys to the store's facts, where they are known (see
+    /// `schema::migration_12`); past [`MAX_FIELD_KEYS`] the facts are dropped (not known).
+    fn add_field_keys(&self) -> StoreResult<()> {
+        let read = |name: &str| -> StoreResult<Option<String>> {
+            Ok(self.conn.query_row("SELECT value FROM store_facts WHERE name = ?1", params![name], |r| r.get(0)).optional()?)
+        };
+        let names = [SESSION_FIELD_KEYS, EVENT_FIELD_KEYS];
+        let (Some(session_text), Some(event_text)) = (read(names[0])?, read(names[1])?) else { return Ok(()) };
+        let known = |text: &str| serde_json::from_str::<std::collections::BTreeSet<String>>(text).ok();
+        let merged = match (&self.learned_field_keys, known(&session_text), known(&event_text)) {
+            (Some(learned), Some(mut session), Some(mut event)) => {
+                session.extend(learned.session.iter().cloned());
+                event.extend(learned.event.iter().cloned());
+                Some((session, event)).filter(|(session, event)| session.len() <= MAX_FIELD_KEYS && event.len() <= MAX_FIELD_KEYS)
+            }
+            _ => None,
+        };
+        let Some((session, event)) = merged else {
+            self.conn.execute("DELETE FROM store_facts WHERE name IN (?1, ?2)", params![names[0], names[1]])?;
+            return Ok(());
+        };
+        for (name, keys, before) in [(names[0], session, session_text), (names[1], event, event_text)] {
+            let text = serde_json::to_string(&keys).map_err(|e| StoreError::Sqlite(rusqlite::Error::ModuleError(e.to_string())))?;
+            if text != before {
+                self.conn.execute("UPDATE store_facts SET value = ?2 WHERE name = ?1", params![name, text])?;
+            }
+        }
+        Ok(())
     }
 
     /// Adds this file's columns on events other than views to the store's fact, where it is
