@@ -156,6 +156,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
+    /// Record which extended fields a database written before version 12 has (reads every
+    /// event once), so that filters and sorts on them read only where they are. The window does
+    /// this by itself when it opens such a database.
+    LearnFields,
     /// Counts by kind, sessions, time span and apps.
     Stats {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
@@ -364,6 +368,19 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&overview).map_err(|e| e.to_string())?),
                 _ => print_overview(&overview),
             }
+            Ok(0)
+        }
+        Command::LearnFields => {
+            let store = Store::open(db).map_err(|e| e.describe(db))?;
+            if store.field_scopes().map_err(|e| e.describe(db))?.is_some() {
+                println!("{}: the extended fields are known already", db.display());
+                return Ok(0);
+            }
+            if !store.learn_field_keys(&|| false).map_err(|e| e.describe(db))? {
+                return Err(format!("{}: not recorded: an import wrote to the database meanwhile, or it has more than {} keys", db.display(), crate::store::writer::MAX_FIELD_KEYS));
+            }
+            let scopes = store.field_scopes().map_err(|e| e.describe(db))?.unwrap_or_default();
+            println!("{}: {} extended fields on sessions, {} on events", db.display(), scopes.session.len(), scopes.event.len());
             Ok(0)
         }
         Command::Stats { format } => {

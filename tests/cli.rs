@@ -439,3 +439,23 @@ fn resources_lists_and_groups_the_requests_of_the_selected_sessions() {
     assert_ne!(code, 0);
     assert!(err.contains("failed"), "names the orders: {err}");
 }
+
+#[test]
+fn learn_fields_records_the_extended_fields_of_a_database_from_before_schema_12() {
+    let (_tmp, db_path) = temp_db();
+    let db = db_path.to_str().expect("utf-8 path");
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/sample-data/guance-shop.lp");
+    let (code, out, err) = rum(&["import", "--db", db, sample]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = rum(&["learn-fields", "--db", db]);
+    assert_eq!((code, out.trim_end()), (0, format!("{db}: the extended fields are known already").as_str()));
+    let store = rum_explorer::store::Store::open(&db_path).expect("open");
+    let recorded = store.field_scopes().expect("facts").expect("known");
+    store.conn.execute("DELETE FROM store_facts WHERE name IN ('session_field_keys', 'event_field_keys')", []).expect("forget");
+    let (code, out, err) = rum(&["learn-fields", "--db", db]);
+    assert_eq!(code, 0, "{err}");
+    let said = format!("{db}: {} extended fields on sessions, {} on events", recorded.session.len(), recorded.event.len());
+    assert_eq!(out.trim_end(), said);
+    assert!(!recorded.session.is_empty() && !recorded.event.is_empty(), "{recorded:?}");
+    assert_eq!(store.field_scopes().expect("facts"), Some(recorded));
+}
