@@ -376,6 +376,9 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
                 println!("{}: the extended fields are known already", db.display());
                 return Ok(0);
             }
+            if store.has_too_many_field_keys().map_err(|e| e.describe(db))? {
+                return Err(format!("{}: it has more than {} extended fields; they are not listed", db.display(), crate::store::writer::MAX_FIELD_KEYS));
+            }
             if !store.learn_field_keys(&|| false).map_err(|e| e.describe(db))? {
                 return Err(format!("{}: not recorded: an import wrote to the database meanwhile, or it has more than {} keys", db.display(), crate::store::writer::MAX_FIELD_KEYS));
             }

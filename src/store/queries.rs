@@ -1336,6 +1336,9 @@ impl Store {
         if self.field_scopes()?.is_some() {
             return Ok(true);
         }
+        if self.has_too_many_field_keys()? {
+            return Ok(false);
+        }
         let last_file = || -> StoreResult<i64> { Ok(self.conn.query_row("SELECT coalesce(max(file_pk), 0) FROM files", [], |r| r.get(0))?) };
         let before = last_file()?;
         let keys = |sql: &str| -> StoreResult<std::collections::BTreeSet<String>> {
@@ -1349,15 +1352,18 @@ impl Store {
                 event: keys("SELECT DISTINCT j.key FROM events e, json_each(e.extra_json) j")?,
             })
         })?;
-        if scopes.session.len() > super::writer::MAX_FIELD_KEYS || scopes.event.len() > super::writer::MAX_FIELD_KEYS {
-            return Ok(false);
-        }
+        let too_many = scopes.session.len() > super::writer::MAX_FIELD_KEYS || scopes.event.len() > super::writer::MAX_FIELD_KEYS;
         // An import holds the write lock from its first row to its commit, and adds a file.
         if self.conn.execute_batch("BEGIN IMMEDIATE").is_err() {
             return Ok(false);
         }
         let write = || -> StoreResult<bool> {
             if last_file()? != before {
+                return Ok(false);
+            }
+            if too_many {
+                // Noted, so that the next start does not read every event again for nothing.
+                self.conn.execute("INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, '1')", [super::schema::FIELD_KEYS_TOO_MANY])?;
                 return Ok(false);
             }
             for (name, keys) in [(super::schema::SESSION_FIELD_KEYS, &scopes.session), (super::schema::EVENT_FIELD_KEYS, &scopes.event)] {
@@ -1368,12 +1374,22 @@ impl Store {
         };
         let written = write();
         match written {
+            Ok(_) if too_many => self.conn.execute_batch("COMMIT")?,
             Ok(true) => self.conn.execute_batch("COMMIT")?,
             _ => {
                 let _ = self.conn.execute_batch("ROLLBACK");
             }
         }
         written
+    }
+
+    /// Whether an import or [`Self::learn_field_keys`] found more extended fields than are listed.
+    pub fn has_too_many_field_keys(&self) -> StoreResult<bool> {
+        let noted: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM store_facts WHERE name = ?1", [super::schema::FIELD_KEYS_TOO_MANY], |r| r.get(0))
+            .optional()?;
+        Ok(noted.is_some())
     }
 
     /// `q` with [`SessionQuery::field_scopes`] set when it names an extended field (in its

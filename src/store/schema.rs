@@ -228,6 +228,9 @@ fn migration_11() -> String {
 /// Absent: not known.
 pub const SESSION_FIELD_KEYS: &str = "session_field_keys";
 pub const EVENT_FIELD_KEYS: &str = "event_field_keys";
+/// The key in `store_facts` saying the data has more extended fields than are listed (see
+/// `writer::MAX_FIELD_KEYS`): not worth learning them again.
+pub const FIELD_KEYS_TOO_MANY: &str = "field_keys_too_many";
 
 /// Version 12: which extended fields the data has, and where, kept by the writer as it writes.
 /// A filter or sort on a key the sessions carry but no event does (`screen_size`) then reads

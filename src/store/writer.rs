@@ -7,7 +7,7 @@ use crate::model::{
 };
 use super::event_batch::{event_batch_columns, register_event_batch, BatchRow, BatchSlot, EVENT_BATCH_TABLE};
 use super::event_row::{EventRow, Slot, TextRange};
-use super::schema::{COLUMNS_ON_OTHER_KINDS, EVENT_FIELD_KEYS, SESSION_FIELD_KEYS};
+use super::schema::{COLUMNS_ON_OTHER_KINDS, EVENT_FIELD_KEYS, FIELD_KEYS_TOO_MANY, SESSION_FIELD_KEYS};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -2038,6 +2038,7 @@ impl<'c> FileWriter<'c> {
         };
         let Some((session, event)) = merged else {
             self.conn.execute("DELETE FROM store_facts WHERE name IN (?1, ?2)", params![names[0], names[1]])?;
+            self.conn.execute("INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, '1')", params![FIELD_KEYS_TOO_MANY])?;
             return Ok(());
         };
         for (name, keys, before) in [(names[0], session, session_text), (names[1], event, event_text)] {
