@@ -176,6 +176,12 @@ pub fn session_where(q: &SessionQuery) -> (String, Vec<SqlValue>) {
 
 /// As [`session_where`], with event terms asked as `mode` says.
 pub fn session_where_with(q: &SessionQuery, mode: EventMatch) -> (String, Vec<SqlValue>) {
+    session_where_ranged(q, mode, "s.start_ms")
+}
+
+/// As [`session_where_with`], the time range tested on `start` (`+s.start_ms` keeps SQLite
+/// from reading the range through the start's index).
+fn session_where_ranged(q: &SessionQuery, mode: EventMatch, start: &str) -> (String, Vec<SqlValue>) {
     let mut clauses = Vec::new();
     let mut params = Vec::new();
     if let Some(filter) = &q.filter {
@@ -183,11 +189,11 @@ pub fn session_where_with(q: &SessionQuery, mode: EventMatch) -> (String, Vec<Sq
     }
     if let Some(from) = q.from_ms {
         params.push(SqlValue::Integer(from));
-        clauses.push(format!("s.start_ms >= ?{}", params.len()));
+        clauses.push(format!("{start} >= ?{}", params.len()));
     }
     if let Some(to) = q.to_ms {
         params.push(SqlValue::Integer(to));
-        clauses.push(format!("s.start_ms < ?{}", params.len()));
+        clauses.push(format!("{start} < ?{}", params.len()));
     }
     // Every committed session has a start (a session row is written with its first event and
     // its aggregates in the same transaction), so no clause is needed for it.
@@ -233,29 +239,37 @@ fn window_page_sql(q: &SessionQuery, sort_column: &str, window: i64) -> (String,
     (sql, params)
 }
 
-/// A page of the sessions `where_sql` selects, sorted by the indexed list column
-/// `sort_column`; the page's bounds are added to `params`. SQLite walks the column's index
-/// and tests each session in turn, which ends soon when matches come early. After the first
-/// sessions in sort order held too few (`windows_ran`), matches are sparse there; then, unless
-/// a time range or a term on the sort column (which the index serves) narrows them, the table
-/// is read in storage order and the matches sorted: a value no session has on an extended
-/// field, in free text or a wildcard took 5.3-6.6 s at 1,000,000 sessions walking the index
-/// (each session a random read), 0.4 s read in order.
-fn sorted_page_sql(q: &SessionQuery, sort_column: &str, where_sql: &str, params: &mut Vec<SqlValue>, windows_ran: bool) -> String {
+/// The page of `q`, sorted by the indexed list column `sort_column`, as SQL and parameters.
+/// SQLite walks the column's index and tests each session in turn, which ends soon when
+/// matches come early. After the first sessions in sort order held too few (`windows_ran`),
+/// matches are sparse there; then, unless a term on the sort column narrows them in its
+/// index, the table is read in storage order and the matches sorted: a value no session has
+/// on an extended field, in free text or a wildcard took 5.3-6.6 s at 1,000,000 sessions
+/// walking the index (each session a random read), 0.4 s read in order. A time range is read
+/// through the start's index unless it holds a quarter of the sessions (`wide_range`), where
+/// that too is a random read a session (1.9-2.1 s for a range of half the sessions).
+fn sorted_page_sql(q: &SessionQuery, sort_column: &str, windows_ran: bool, wide_range: bool) -> (String, Vec<SqlValue>) {
     let direction = if q.descending { "DESC" } else { "ASC" };
-    let narrows_sort_column = q.from_ms.is_some()
-        || q.to_ms.is_some()
+    let has_range = q.from_ms.is_some() || q.to_ms.is_some();
+    let narrows_sort_column = (sort_column == "start_ms" && has_range && !wide_range)
         || q.filter.as_ref().is_some_and(|f| f.expr.term_keys().into_iter().any(|key| query::session_column_alias(query::field_key(key)) == sort_column));
-    // A unary plus keeps SQLite from ordering by the index.
-    let plus = if windows_ran && !narrows_sort_column { "+" } else { "" };
+    let read_in_order = windows_ran && !narrows_sort_column;
+    // A unary plus keeps SQLite from reading by the index.
+    let (plus, start) = match (read_in_order, wide_range) {
+        (true, true) => ("+", "+s.start_ms"),
+        (true, false) => ("+", "s.start_ms"),
+        (false, _) => ("", "s.start_ms"),
+    };
+    let (where_sql, mut params) = session_where_ranged(q, EventMatch::AsSet, start);
     params.push(SqlValue::Integer(q.limit.min(i64::MAX as u64) as i64));
     params.push(SqlValue::Integer(q.offset.min(i64::MAX as u64) as i64));
     let n = params.len();
-    format!(
+    let sql = format!(
         "SELECT s.session_pk FROM sessions s WHERE {where_sql}
          ORDER BY {plus}s.{sort_column} {direction}, {plus}s.session_pk {direction} LIMIT ?{} OFFSET ?{n}",
         n - 1
-    )
+    );
+    (sql, params)
 }
 
 impl Store {
@@ -302,9 +316,27 @@ impl Store {
             // A column without an index: see `value_sort`.
             return self.value_sorted_page(&where_sql, &params, sort_column, &source, q.descending, offset as usize, limit as usize);
         }
-        let sql = sorted_page_sql(q, sort_column, &where_sql, &mut params, windows_ran);
+        // Without a filter the range's first sessions are its matches: its index finds them.
+        let wide_range = windows_ran && q.filter.is_some() && self.range_holds_a_quarter(q)?;
+        let (sql, params) = sorted_page_sql(q, sort_column, windows_ran, wide_range);
         let keys = self.conn.prepare_cached(&sql)?.query_map(params_from_iter(params), |r| r.get(0))?.collect::<Result<_, _>>()?;
         Ok(keys)
+    }
+
+    /// Whether `q` has a time range that holds at least a quarter of the sessions (counted in
+    /// the start's index; sessions are numbered as they arrive, so the largest key is about
+    /// their number).
+    fn range_holds_a_quarter(&self, q: &SessionQuery) -> StoreResult<bool> {
+        if q.from_ms.is_none() && q.to_ms.is_none() {
+            return Ok(false);
+        }
+        let (in_range, sessions): (i64, Option<i64>) = self.conn.query_row(
+            "SELECT (SELECT count(*) FROM sessions INDEXED BY sessions_by_start_ms WHERE start_ms >= ?1 AND start_ms < ?2),
+                    (SELECT max(session_pk) FROM sessions)",
+            params![q.from_ms.unwrap_or(i64::MIN), q.to_ms.unwrap_or(i64::MAX)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(in_range > 0 && in_range >= sessions.unwrap_or(0) / 4)
     }
 
     /// SQLite's plan for the page of `q` once the first sessions in sort order have not
@@ -313,8 +345,7 @@ impl Store {
         let scoped = self.with_field_scopes(q)?;
         let q = &*scoped;
         let sort_column = query::session_column_alias(q.sort_column.as_deref().unwrap_or("start_ms"));
-        let (where_sql, mut params) = session_where(q);
-        let sql = sorted_page_sql(q, sort_column, &where_sql, &mut params, true);
+        let (sql, params) = sorted_page_sql(q, sort_column, true, q.filter.is_some() && self.range_holds_a_quarter(q)?);
         let mut stmt = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let steps: Vec<String> = stmt.query_map(params_from_iter(params), |r| r.get(3))?.collect::<Result<_, _>>()?;
         Ok(steps.join("\n"))
