@@ -1360,7 +1360,7 @@ impl Store {
     }
 
     /// Learns which extended fields a database written before schema 12 has, reading every
-    /// session and event once (7 s at 100,000 sessions), and records them, unless an import
+    /// session and event once (26 s at 1,000,000 sessions), and records them, unless an import
     /// committed meanwhile or holds the database (then it is left for another time, and the
     /// answer is `false`). Whether the keys are known now.
     pub fn learn_field_keys(&self, cancelled: &(dyn Fn() -> bool + Sync)) -> StoreResult<bool> {
