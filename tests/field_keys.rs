@@ -84,7 +84,7 @@ fn the_recorded_keys_hold_those_of_the_third_party_exports() {
     assert!(recorded.event.is_superset(&stored.event), "{:?}", stored.event.difference(&recorded.event).collect::<Vec<_>>());
 }
 
-/// Session ids of a filter, and of a sort by a key with its first page.
+/// The sessions a filter selects (by id) and their count.
 fn answers(store: &Store, filter: &str) -> (Vec<String>, u64) {
     let q = SessionQuery { filter: query::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}")), limit: 100_000, sort_column: Some("session_id".into()), ..Default::default() };
     let ids = store.sessions(&q).unwrap_or_else(|e| panic!("{filter}: {e}")).into_iter().map(|r| r.session_id).collect();
@@ -193,10 +193,10 @@ fn too_many_keys_are_not_listed_and_queries_read_everywhere() {
     import(&mut store, &[file]);
     assert_eq!(store.field_scopes().expect("facts"), None, "the list is dropped past the limit");
     assert!(store.has_too_many_field_keys().expect("fact"), "and that is noted");
-    assert!(!store.learn_field_keys(&|| false).expect("learn"), "not learned again");
+    assert!(!store.learn_field_keys().expect("learn"), "not learned again");
     // Learning finds as many: noted the same way.
     store.conn.execute("DELETE FROM store_facts WHERE name = 'field_keys_too_many'", []).expect("forget");
-    assert!(!store.learn_field_keys(&|| false).expect("learn"));
+    assert!(!store.learn_field_keys().expect("learn"));
     assert!(store.has_too_many_field_keys().expect("fact") && store.field_scopes().expect("facts").is_none());
     let last: String = store
         .conn

@@ -219,7 +219,7 @@ pub fn learn_field_keys_in_background(db: PathBuf) -> Option<std::thread::JoinHa
     let learn = move || {
         let Ok(store) = Store::open(&db) else { return };
         if matches!(store.field_scopes(), Ok(None)) {
-            let _ = store.learn_field_keys(&|| false);
+            let _ = store.learn_field_keys();
         }
     };
     std::thread::Builder::new().name("db-learn-fields".into()).spawn(learn).ok()
@@ -417,11 +417,7 @@ mod tests {
 
     #[test]
     fn a_short_first_page_answers_its_generations_count() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let db = dir.path().join("rum.sqlite");
-        let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let mut store = Store::open(&db).expect("open");
-        import_paths(&mut store, &[fixtures.join("views.ndjson"), fixtures.join("tricky.lp")], &ImportProgress::new(), |_| {});
+        let (dir, db, store) = database_of(&["tests/fixtures/views.ndjson", "tests/fixtures/tricky.lp"]);
         let sessions = store.count_sessions(&SessionQuery::default()).expect("count");
         assert!(sessions >= 2, "{sessions} sessions");
         drop(store);
@@ -442,18 +438,23 @@ mod tests {
 
     #[test]
     fn a_database_from_before_schema_12_learns_its_extended_fields() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let db = dir.path().join("rum.sqlite");
-        let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let mut store = Store::open(&db).expect("open");
-        let sample = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("sample-data/guance-shop.lp");
-        import_paths(&mut store, &[fixtures.join("views.ndjson"), fixtures.join("tricky.lp"), sample], &ImportProgress::new(), |_| {});
+        let (_dir, db, store) = database_of(&["tests/fixtures/views.ndjson", "tests/fixtures/tricky.lp", "sample-data/guance-shop.lp"]);
         let recorded = store.field_scopes().expect("facts").expect("known");
         assert!(!recorded.event.is_empty() && !recorded.session.is_empty(), "{recorded:?}");
         store.conn.execute("DELETE FROM store_facts WHERE name IN ('session_field_keys', 'event_field_keys')", []).expect("forget");
         assert_eq!(store.field_scopes().expect("facts"), None);
         learn_field_keys_in_background(db).expect("a thread").join().expect("learned");
         assert_eq!(store.field_scopes().expect("facts"), Some(recorded), "read from the rows, as the import recorded them");
+    }
+
+    /// A database in a temporary folder (`rum.sqlite`) with the project's `files` imported.
+    fn database_of(files: &[&str]) -> (tempfile::TempDir, PathBuf, Store) {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = dir.path().join("rum.sqlite");
+        let mut store = Store::open(&db).expect("open");
+        let paths: Vec<PathBuf> = files.iter().map(|f| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(f)).collect();
+        import_paths(&mut store, &paths, &ImportProgress::new(), |_| {});
+        (dir, db, store)
     }
 
     fn store_count(dir: &tempfile::TempDir, query: &SessionQuery) -> u64 {

@@ -213,50 +213,18 @@ pub fn build_indexes_reporting(
     cancelled: &(dyn Fn() -> bool + Sync),
     built: &dyn Fn(usize),
 ) -> StoreResult<()> {
+    use std::sync::atomic::{AtomicBool, Ordering};
     if statements.is_empty() {
         return Ok(());
     }
     let cache_pages: i64 = conn.query_row("PRAGMA cache_size", [], |r| r.get(0)).unwrap_or(-65536);
-    // SQLite sorts index keys in memory up to the page cache's size, beside the cache
-    // itself: a smaller cache for the build keeps the import's peak memory where it was
-    // (measured on a 4 GB import: 285 MB with the 64 MB cache). Nothing else runs now,
-    // so the sort takes the other cores too: on a database of 1,000,000 sessions four of
-    // the session list's indexes took 2.45-2.64 s against 2.92-3.16 s, the view timings
-    // 6.1 s against 7.5 s (built alone, alternating). Within one import's noise there
-    // (index build 38.6 s against 37.7 and 42.5 s: the 17.7 GB file no longer fits this
-    // machine's page cache, and reading it back sets the pace); none at 1 GB.
-    let helper_threads = std::thread::available_parallelism().map_or(0, |n| n.get().saturating_sub(1)).min(4);
-    let sort_settings = format!("PRAGMA cache_size=-16384; PRAGMA threads={helper_threads}");
-    let result = interruptible(conn, cancelled, || {
-        conn.execute_batch(&sort_settings)?;
-        statements.iter().enumerate().try_for_each(|(done, sql)| {
-            if cancelled() {
-                return Err(StoreError::Cancelled);
-            }
-            conn.execute_batch(sql).map_err(StoreError::from)?;
-            built(done + 1);
-            Ok(())
-        })
-    });
-    let _ = conn.execute_batch(&format!("PRAGMA cache_size={cache_pages}; PRAGMA threads=0"));
-    result
-}
-
-/// Runs `work`, whose statements take seconds, on `conn` while `cancelled` is watched:
-/// a cancel interrupts SQLite, and gives [`StoreError::Cancelled`].
-pub(crate) fn interruptible<T>(
-    conn: &Connection,
-    cancelled: &(dyn Fn() -> bool + Sync),
-    work: impl FnOnce() -> StoreResult<T>,
-) -> StoreResult<T> {
-    use std::sync::atomic::{AtomicBool, Ordering};
     let interrupted = AtomicBool::new(false);
     let interrupt = conn.get_interrupt_handle();
-    // Dropped when the work ends: the watcher wakes at once rather than after its wait.
+    // Dropped when the build ends: the watcher wakes at once rather than after its wait.
     let (done, finished) = std::sync::mpsc::channel::<()>();
     let result = std::thread::scope(|scope| {
         // SQLite forgets an interrupt that arrives while no statement runs (the flag is cleared
-        // when the next one starts), so the watcher keeps interrupting until the work ends.
+        // when the next one starts), so the watcher keeps interrupting until the build ends.
         let interrupted = &interrupted;
         scope.spawn(move || {
             while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(Duration::from_millis(10)) {
@@ -266,15 +234,35 @@ pub(crate) fn interruptible<T>(
                 }
             }
         });
-        let result = work();
+        // SQLite sorts index keys in memory up to the page cache's size, beside the cache
+        // itself: a smaller cache for the build keeps the import's peak memory where it was
+        // (measured on a 4 GB import: 285 MB with the 64 MB cache). Nothing else runs now,
+        // so the sort takes the other cores too: on a database of 1,000,000 sessions four of
+        // the session list's indexes took 2.45-2.64 s against 2.92-3.16 s, the view timings
+        // 6.1 s against 7.5 s (built alone, alternating). Within one import's noise there
+        // (index build 38.6 s against 37.7 and 42.5 s: the 17.7 GB file no longer fits this
+        // machine's page cache, and reading it back sets the pace); none at 1 GB.
+        let helper_threads = std::thread::available_parallelism().map_or(0, |n| n.get().saturating_sub(1)).min(4);
+        let sort_settings = format!("PRAGMA cache_size=-16384; PRAGMA threads={helper_threads}");
+        let result = conn.execute_batch(&sort_settings).map_err(StoreError::from).and_then(|()| {
+            statements.iter().enumerate().try_for_each(|(done, sql)| {
+                if cancelled() {
+                    return Err(StoreError::Cancelled);
+                }
+                conn.execute_batch(sql).map_err(StoreError::from)?;
+                built(done + 1);
+                Ok(())
+            })
+        });
         drop(done);
         result
     });
-    // The watcher has stopped, so no late interrupt can reach a statement after this.
+    // After the watcher has stopped, so no late interrupt can reach this statement.
+    let _ = conn.execute_batch(&format!("PRAGMA cache_size={cache_pages}; PRAGMA threads=0"));
     match result {
         // A cancel that came too late to interrupt still cancels: the caller rolls back.
-        Ok(_) if cancelled() => Err(StoreError::Cancelled),
-        Ok(value) => Ok(value),
+        Ok(()) if cancelled() => Err(StoreError::Cancelled),
+        Ok(()) => Ok(()),
         Err(_) if interrupted.load(Ordering::Relaxed) => Err(StoreError::Cancelled),
         Err(e) => Err(e),
     }

@@ -311,23 +311,25 @@ impl Store {
             }
             window = (window * 10).min(self.filter_window);
         }
-        let (where_sql, mut params) = session_where(q);
-        if let Some(source) = query::first_value_source(sort_column, &mut params, q.field_scopes.as_deref()) {
-            // A column without an index: see `value_sort`.
-            return self.value_sorted_page(&where_sql, &params, sort_column, &source, q.descending, offset as usize, limit as usize);
+        if query::sorts_without_index(sort_column) {
+            let (where_sql, mut params) = session_where(q);
+            if let Some(source) = query::first_value_source(sort_column, &mut params, q.field_scopes.as_deref()) {
+                // A column without an index: see `value_sort`.
+                return self.value_sorted_page(&where_sql, &params, sort_column, &source, q.descending, offset as usize, limit as usize);
+            }
         }
-        // Without a filter the range's first sessions are its matches: its index finds them.
-        let wide_range = windows_ran && q.filter.is_some() && self.range_holds_a_quarter(q)?;
+        let wide_range = windows_ran && self.filters_a_wide_range(q)?;
         let (sql, params) = sorted_page_sql(q, sort_column, windows_ran, wide_range);
         let keys = self.conn.prepare_cached(&sql)?.query_map(params_from_iter(params), |r| r.get(0))?.collect::<Result<_, _>>()?;
         Ok(keys)
     }
 
-    /// Whether `q` has a time range that holds at least a quarter of the sessions (counted in
-    /// the start's index; sessions are numbered as they arrive, so the largest key is about
-    /// their number).
-    fn range_holds_a_quarter(&self, q: &SessionQuery) -> StoreResult<bool> {
-        if q.from_ms.is_none() && q.to_ms.is_none() {
+    /// Whether `q` filters within a time range that holds at least a quarter of the sessions
+    /// (counted in the start's index; sessions are numbered as they arrive, so the largest key
+    /// is about their number). Without a filter the range's first sessions are its matches,
+    /// which its index finds.
+    fn filters_a_wide_range(&self, q: &SessionQuery) -> StoreResult<bool> {
+        if q.filter.is_none() || (q.from_ms.is_none() && q.to_ms.is_none()) {
             return Ok(false);
         }
         let (in_range, sessions): (i64, Option<i64>) = self.conn.query_row(
@@ -345,7 +347,7 @@ impl Store {
         let scoped = self.with_field_scopes(q)?;
         let q = &*scoped;
         let sort_column = query::session_column_alias(q.sort_column.as_deref().unwrap_or("start_ms"));
-        let (sql, params) = sorted_page_sql(q, sort_column, true, q.filter.is_some() && self.range_holds_a_quarter(q)?);
+        let (sql, params) = sorted_page_sql(q, sort_column, true, self.filters_a_wide_range(q)?);
         let mut stmt = self.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))?;
         let steps: Vec<String> = stmt.query_map(params_from_iter(params), |r| r.get(3))?.collect::<Result<_, _>>()?;
         Ok(steps.join("\n"))
@@ -1362,8 +1364,9 @@ impl Store {
     /// Learns which extended fields a database written before schema 12 has, reading every
     /// session and event once (26 s at 1,000,000 sessions), and records them, unless an import
     /// committed meanwhile or holds the database (then it is left for another time, and the
-    /// answer is `false`). Whether the keys are known now.
-    pub fn learn_field_keys(&self, cancelled: &(dyn Fn() -> bool + Sync)) -> StoreResult<bool> {
+    /// answer is `false`). Whether the keys are known now. Not cancellable: the window's thread
+    /// ends with the process, and nothing is written before the read is done.
+    pub fn learn_field_keys(&self) -> StoreResult<bool> {
         if self.field_scopes()?.is_some() {
             return Ok(true);
         }
@@ -1377,12 +1380,10 @@ impl Store {
             let keys = statement.query_map([], |r| r.get(0))?;
             Ok(keys.collect::<Result<_, _>>()?)
         };
-        let scopes = super::interruptible(&self.conn, cancelled, || {
-            Ok(query::FieldKeyScopes {
-                session: keys("SELECT DISTINCT j.key FROM sessions s, json_each(s.session_fields_json) j")?,
-                event: keys("SELECT DISTINCT j.key FROM events e, json_each(e.extra_json) j")?,
-            })
-        })?;
+        let scopes = query::FieldKeyScopes {
+            session: keys("SELECT DISTINCT j.key FROM sessions s, json_each(s.session_fields_json) j")?,
+            event: keys("SELECT DISTINCT j.key FROM events e, json_each(e.extra_json) j")?,
+        };
         let too_many = scopes.session.len() > super::writer::MAX_FIELD_KEYS || scopes.event.len() > super::writer::MAX_FIELD_KEYS;
         // An import holds the write lock from its first row to its commit, and adds a file.
         if self.conn.execute_batch("BEGIN IMMEDIATE").is_err() {

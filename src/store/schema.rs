@@ -234,7 +234,7 @@ pub const FIELD_KEYS_TOO_MANY: &str = "field_keys_too_many";
 
 /// Version 12: which extended fields the data has, and where, kept by the writer as it writes.
 /// A filter or sort on a key the sessions carry but no event does (`screen_size`) then reads
-/// the sessions alone instead of every event as well (38 s at 1,000,000 sessions for a value
+/// the sessions alone instead of every event as well (17-18 s at 1,000,000 sessions for a value
 /// no session had), one on a key nothing carries reads nothing, and the lists of keys (the
 /// Columns dialog, the notes on unknown keys) are the data's, not a sample's. Known from the
 /// start for a database without events; one that has events reads everywhere until it learns
