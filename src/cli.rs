@@ -156,9 +156,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
     },
-    /// Record which extended fields a database written before version 12 has (reads every
-    /// event once), so that filters and sorts on them read only where they are. The window does
-    /// this by itself when it opens such a database.
+    /// Record which extended fields a database written before version 12 has, and the values
+    /// each session's events have in the columns of few values (before version 13; reads every
+    /// event), so that filters and sorts on them read only where they are. The window does this
+    /// by itself when it opens such a database.
     LearnFields,
     /// Counts by kind, sessions, time span and apps.
     Stats {
@@ -372,8 +373,8 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
         }
         Command::LearnFields => {
             let store = Store::open(db).map_err(|e| e.describe(db))?;
-            if store.field_scopes().map_err(|e| e.describe(db))?.is_some() {
-                println!("{}: the extended fields are known already", db.display());
+            if store.field_scopes().map_err(|e| e.describe(db))?.is_some_and(|scopes| scopes.event_values_kept) {
+                println!("{}: the extended fields and event values are known already", db.display());
                 return Ok(0);
             }
             if store.has_too_many_field_keys().map_err(|e| e.describe(db))? {
@@ -383,7 +384,14 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
                 return Err(format!("{}: not recorded: an import wrote to the database meanwhile, or it has more than {} keys", db.display(), crate::store::writer::MAX_FIELD_KEYS));
             }
             let scopes = store.field_scopes().map_err(|e| e.describe(db))?.unwrap_or_default();
-            println!("{}: {} extended fields on sessions, {} on events", db.display(), scopes.session.len(), scopes.event.len());
+            let sessions_with_values: i64 =
+                store.conn.query_row("SELECT count(*) FROM session_event_values", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+            println!(
+                "{}: {} extended fields on sessions, {} on events; event values of {sessions_with_values} sessions",
+                db.display(),
+                scopes.session.len(),
+                scopes.event.len()
+            );
             Ok(0)
         }
         Command::Stats { format } => {

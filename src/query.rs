@@ -480,6 +480,10 @@ pub struct FieldKeyScopes {
     pub session: std::collections::BTreeSet<String>,
     /// Keys of the events' extended fields (`extra_json`).
     pub event: std::collections::BTreeSet<String>,
+    /// Whether every session's values in the event columns of few values are kept
+    /// (`session_event_values`, schema 13): a term on such a value reads them instead of the
+    /// events.
+    pub event_values_kept: bool,
 }
 
 impl FieldKeyScopes {
@@ -487,6 +491,12 @@ impl FieldKeyScopes {
     pub fn where_is(&self, key: &str) -> (bool, bool) {
         (self.session.contains(key), self.event.contains(key))
     }
+}
+
+/// Whether a key names an event column whose values each session keeps (see
+/// `store::event_values`).
+pub fn is_event_value_key(key: &str) -> bool {
+    matches!(resolve(key), KeyTarget::Event(column) if crate::store::event_values::is_value_column(column.column))
 }
 
 /// A JSON path that names one top-level key, dots and all. SQLite's JSON paths cannot quote
@@ -722,7 +732,26 @@ impl Expr {
                 }
                 KeyTarget::Event(column) => {
                     let pred = predicate(&format!("e.{}", column.column), matcher, false, params);
-                    session_has_event(&pred, mode)
+                    // The sessions' kept values, where they are: the session's events only where
+                    // a column's values were not all kept.
+                    let kept = match matcher {
+                        Matcher::Equals(value) if scopes.is_some_and(|s| s.event_values_kept) => {
+                            crate::store::event_values::term_tokens(column.column, value)
+                        }
+                        _ => None,
+                    };
+                    let Some((token, unkept)) = kept else { return session_has_event(&pred, mode) };
+                    let token = push(params, SqlValue::Text(token));
+                    let unkept = push(params, SqlValue::Text(unkept));
+                    let test = format!(
+                        "(instr(v.tokens, {token}) > 0 OR (instr(v.tokens, {unkept}) > 0 AND EXISTS (SELECT 1 FROM events e INDEXED BY events_by_session_key WHERE e.session_pk = v.session_pk AND {pred})))"
+                    );
+                    match mode {
+                        EventMatch::AsSet => format!("s.session_pk IN (SELECT v.session_pk FROM session_event_values v WHERE {test})"),
+                        EventMatch::PerSession => {
+                            format!("EXISTS (SELECT 1 FROM session_event_values v WHERE v.session_pk = s.session_pk AND {test})")
+                        }
+                    }
                 }
                 // Only where the data has the key: no predicate is true of a missing value.
                 KeyTarget::Extended(key) => {

@@ -448,14 +448,35 @@ fn learn_fields_records_the_extended_fields_of_a_database_from_before_schema_12(
     let (code, out, err) = rum(&["import", "--db", db, sample]);
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, _) = rum(&["learn-fields", "--db", db]);
-    assert_eq!((code, out.trim_end()), (0, format!("{db}: the extended fields are known already").as_str()));
+    assert_eq!((code, out.trim_end()), (0, format!("{db}: the extended fields and event values are known already").as_str()));
     let store = rum_explorer::store::Store::open(&db_path).expect("open");
     let recorded = store.field_scopes().expect("facts").expect("known");
-    store.conn.execute("DELETE FROM store_facts WHERE name IN ('session_field_keys', 'event_field_keys')", []).expect("forget");
+    let kept_values = |store: &rum_explorer::store::Store| -> Vec<(i64, String)> {
+        store
+            .conn
+            .prepare("SELECT session_pk, tokens FROM session_event_values ORDER BY session_pk")
+            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+            .expect("values")
+    };
+    let values = kept_values(&store);
+    // As a database from before schema 12: neither the keys nor the event values known.
+    store
+        .conn
+        .execute_batch(
+            "DELETE FROM store_facts WHERE name IN ('session_field_keys', 'event_field_keys', 'session_event_values_kept');
+             DELETE FROM session_event_values;",
+        )
+        .expect("forget");
     let (code, out, err) = rum(&["learn-fields", "--db", db]);
     assert_eq!(code, 0, "{err}");
-    let said = format!("{db}: {} extended fields on sessions, {} on events", recorded.session.len(), recorded.event.len());
+    let said = format!(
+        "{db}: {} extended fields on sessions, {} on events; event values of {} sessions",
+        recorded.session.len(),
+        recorded.event.len(),
+        values.len()
+    );
     assert_eq!(out.trim_end(), said);
-    assert!(!recorded.session.is_empty() && !recorded.event.is_empty(), "{recorded:?}");
+    assert!(!recorded.session.is_empty() && !recorded.event.is_empty() && !values.is_empty(), "{recorded:?}");
     assert_eq!(store.field_scopes().expect("facts"), Some(recorded));
+    assert_eq!(kept_values(&store), values);
 }

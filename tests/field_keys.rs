@@ -17,6 +17,8 @@ fn stored_keys(store: &Store) -> FieldKeyScopes {
     FieldKeyScopes {
         session: keys("SELECT DISTINCT j.key FROM sessions s, json_each(s.session_fields_json) j"),
         event: keys("SELECT DISTINCT j.key FROM events e, json_each(e.extra_json) j"),
+        // Not about keys: tests/event_values.rs checks it.
+        event_values_kept: store.event_values_kept().expect("fact"),
     }
 }
 
@@ -51,7 +53,11 @@ fn the_recorded_keys_are_exactly_those_the_rows_carry() {
     ];
     files.extend(sample);
     let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
-    assert_eq!(store.field_scopes().expect("facts"), Some(FieldKeyScopes::default()), "a new database knows it has no keys");
+    assert_eq!(
+        store.field_scopes().expect("facts"),
+        Some(FieldKeyScopes { event_values_kept: true, ..Default::default() }),
+        "a new database knows it has no keys"
+    );
     import(&mut store, &files);
     let recorded = store.field_scopes().expect("facts").expect("known");
     let stored = stored_keys(&store);
@@ -157,6 +163,7 @@ fn a_key_only_sessions_carry_is_not_looked_for_in_the_events() {
     let scopes = FieldKeyScopes {
         session: ["screen_size".to_string()].into(),
         event: ["resource_dns".to_string()].into(),
+        event_values_kept: false,
     };
     let sql = |filter: &str| {
         let filter = query::parse(filter).expect("parse").expect("a filter");

@@ -206,6 +206,7 @@ fn datadog_ndjson_of_our_own_merges_views_and_reads_api_pages() {
     assert_eq!(api.start_ms, Some(1_700_000_010_000), "API timestamp used when the event has no date");
     assert_eq!(api.first_view_path.as_deref(), Some("/api-page"));
     assert_pages_match_events(&store, "views.ndjson");
+    assert_event_values_match_events(&store, "views.ndjson");
     let _ = assert_resource_maxima_match_events(&store, "views.ndjson");
 }
 
@@ -342,6 +343,7 @@ fn later_files_widen_spans_and_add_counts_as_one_file_would() {
     assert_eq!(expected.len(), sessions.len());
     assert_same_sessions(&sessions_json(&later), &expected, "three files");
     assert_pages_match_events(&later, "three files");
+    assert_event_values_match_events(&later, "three files");
     let _ = assert_resource_maxima_match_events(&later, "three files");
     // What the files were meant to do, on the sessions themselves.
     let span = |id: &str| {
@@ -372,10 +374,12 @@ fn a_view_that_changes_page_in_a_later_file_leaves_no_stale_page() {
     let mut store = Store::open(&db).expect("open");
     import(&mut store, &[first]);
     assert_pages_match_events(&store, "first file");
+    assert_event_values_match_events(&store, "first file");
     let _ = assert_resource_maxima_match_events(&store, "first file");
     let reports = import(&mut store, &[later]);
     assert_eq!(reports[0].summary.views_merged, 1, "{:?}", reports[0].summary);
     assert_pages_match_events(&store, "after the view moved");
+    assert_event_values_match_events(&store, "after the view moved");
     let _ = assert_resource_maxima_match_events(&store, "after the view moved");
     let sessions_on = |page: &str| -> Vec<String> {
         let q = SessionQuery { filter: rum_explorer::query::parse(&format!("view_path:{page}")).expect("parse"), limit: 10, ..Default::default() };
@@ -473,6 +477,7 @@ fn events_form_sessions_in_any_order_across_files() {
     assert_eq!(expected.len(), 30);
     assert_same_sessions(&sessions_json(&split), &expected, "split and reversed");
     assert_pages_match_events(&split, "split and reversed");
+    assert_event_values_match_events(&split, "split and reversed");
     let _ = assert_resource_maxima_match_events(&split, "split and reversed");
 }
 
@@ -609,6 +614,7 @@ fn later_files_add_to_stored_sessions_as_one_file_would() {
         let what = format!("two files, cache of {cache}");
         assert_same_sessions(&sessions_json(&store), &expected, &what);
         assert_pages_match_events(&store, &what);
+        assert_event_values_match_events(&store, &what);
         assert!(assert_resource_maxima_match_events(&store, &what) > 0, "sessions with resources");
     }
 }
@@ -626,6 +632,7 @@ fn many_sessions_pages_all_arrive() {
     let pages = count(&store, "SELECT count(*) FROM session_pages");
     assert!(pages > 2 * 256 && pages % 256 != 0, "{pages} pages: two full statements and a remainder");
     assert_pages_match_events(&store, "200 generated sessions");
+    assert_event_values_match_events(&store, "200 generated sessions");
     assert!(assert_resource_maxima_match_events(&store, "200 generated sessions") > 0, "sessions with resources");
 }
 
@@ -936,8 +943,10 @@ fn sessions_written_out_of_a_small_cache_give_the_same_database() {
         assert_eq!(events_content(&small), events_content(&roomy), "merged views, after file {}", step + 1);
         assert_eq!(fields(&small), fields(&roomy));
         assert_pages_match_events(&small, &format!("cache of 3, after file {}", step + 1));
+        assert_event_values_match_events(&small, &format!("cache of 3, after file {}", step + 1));
         assert!(assert_resource_maxima_match_events(&small, &format!("cache of 3, after file {}", step + 1)) > 0, "sessions with resources");
         assert_pages_match_events(&roomy, &format!("roomy cache, after file {}", step + 1));
+        assert_event_values_match_events(&roomy, &format!("roomy cache, after file {}", step + 1));
         let _ = assert_resource_maxima_match_events(&roomy, &format!("roomy cache, after file {}", step + 1));
     }
     let orphans: i64 = small.conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).expect("check");
@@ -976,6 +985,7 @@ fn sessions_that_come_back_after_leaving_the_cache_count_on() {
     assert_same_sessions(&sessions_json(&small), &expected, "cache of 4 sessions, file grouped by kind");
     assert_eq!(events_content(&small), events_content(&roomy));
     assert_pages_match_events(&small, "cache of 4, file grouped by kind");
+    assert_event_values_match_events(&small, "cache of 4, file grouped by kind");
     assert!(assert_resource_maxima_match_events(&small, "cache of 4, file grouped by kind") > 0, "sessions with resources");
 }
 

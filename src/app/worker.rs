@@ -218,7 +218,7 @@ impl Worker {
 pub fn learn_field_keys_in_background(db: PathBuf) -> Option<std::thread::JoinHandle<()>> {
     let learn = move || {
         let Ok(store) = Store::open(&db) else { return };
-        if matches!(store.field_scopes(), Ok(None)) {
+        if !matches!(store.field_scopes(), Ok(Some(scopes)) if scopes.event_values_kept) {
             let _ = store.learn_field_keys();
         }
     };

@@ -1,6 +1,7 @@
 //! The SQLite store: schema and migrations, the import writer, and the queries the explorer runs.
 
 mod event_batch;
+pub mod event_values;
 pub mod event_row;
 mod schema;
 pub mod overview;

@@ -1358,19 +1358,31 @@ impl Store {
         };
         let session = read(super::schema::SESSION_FIELD_KEYS)?;
         let event = read(super::schema::EVENT_FIELD_KEYS)?;
-        Ok(session.zip(event).map(|(session, event)| query::FieldKeyScopes { session, event }))
+        let Some((session, event)) = session.zip(event) else { return Ok(None) };
+        Ok(Some(query::FieldKeyScopes { session, event, event_values_kept: self.event_values_kept()? }))
     }
 
-    /// Learns which extended fields a database written before schema 12 has, reading every
-    /// session and event once (26 s at 1,000,000 sessions), and records them, unless an import
-    /// committed meanwhile or holds the database (then it is left for another time, and the
-    /// answer is `false`). Whether the keys are known now. Not cancellable: the window's thread
-    /// ends with the process, and nothing is written before the read is done.
+    /// Whether every session's row in `session_event_values` lists its events' values (schema
+    /// 13: from the start in a database created empty, else once learned).
+    pub fn event_values_kept(&self) -> StoreResult<bool> {
+        let mut statement = self.conn.prepare_cached("SELECT 1 FROM store_facts WHERE name = ?1")?;
+        Ok(statement.exists([super::schema::EVENT_VALUES_KEPT])?)
+    }
+
+    /// Learns what a database written before schema 12 (13) does not record: which extended
+    /// fields it has, reading every session and event once (26 s at 1,000,000 sessions), and
+    /// each session's event values (`session_event_values`), reading every event again in
+    /// session order. Records them unless an import committed meanwhile or holds the database
+    /// (then it is left for another time, and the answer is `false`). Whether the keys are
+    /// known now. Not cancellable: the window's thread ends with the process, and nothing is
+    /// written to the database before the reads are done (the values wait in a temporary table).
     pub fn learn_field_keys(&self) -> StoreResult<bool> {
-        if self.field_scopes()?.is_some() {
+        let keys_known = self.field_scopes()?.is_some();
+        let values_kept = self.event_values_kept()?;
+        if keys_known && values_kept {
             return Ok(true);
         }
-        if self.has_too_many_field_keys()? {
+        if !keys_known && self.has_too_many_field_keys()? {
             return Ok(false);
         }
         let last_file = || -> StoreResult<i64> { Ok(self.conn.query_row("SELECT coalesce(max(file_pk), 0) FROM files", [], |r| r.get(0))?) };
@@ -1380,11 +1392,27 @@ impl Store {
             let keys = statement.query_map([], |r| r.get(0))?;
             Ok(keys.collect::<Result<_, _>>()?)
         };
-        let scopes = query::FieldKeyScopes {
-            session: keys("SELECT DISTINCT j.key FROM sessions s, json_each(s.session_fields_json) j")?,
-            event: keys("SELECT DISTINCT j.key FROM events e, json_each(e.extra_json) j")?,
+        let learned_keys = if keys_known {
+            None
+        } else {
+            Some((
+                keys("SELECT DISTINCT j.key FROM sessions s, json_each(s.session_fields_json) j")?,
+                keys("SELECT DISTINCT j.key FROM events e, json_each(e.extra_json) j")?,
+            ))
         };
-        let too_many = scopes.session.len() > super::writer::MAX_FIELD_KEYS || scopes.event.len() > super::writer::MAX_FIELD_KEYS;
+        let too_many = learned_keys
+            .as_ref()
+            .is_some_and(|(session, event)| session.len() > super::writer::MAX_FIELD_KEYS || event.len() > super::writer::MAX_FIELD_KEYS);
+        if !values_kept {
+            self.conn.execute_batch(&format!(
+                "CREATE TEMP TABLE IF NOT EXISTS {LEARNED_EVENT_VALUES} (session_pk INTEGER PRIMARY KEY, tokens TEXT NOT NULL);
+                 DELETE FROM temp.{LEARNED_EVENT_VALUES};
+                 BEGIN;"
+            ))?;
+            let counted = super::writer::count_event_values(&self.conn, "sessions", &format!("temp.{LEARNED_EVENT_VALUES}"));
+            self.conn.execute_batch(if counted.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+            counted?;
+        }
         // An import holds the write lock from its first row to its commit, and adds a file.
         if self.conn.execute_batch("BEGIN IMMEDIATE").is_err() {
             return Ok(false);
@@ -1393,14 +1421,24 @@ impl Store {
             if last_file()? != before {
                 return Ok(false);
             }
+            if !values_kept {
+                self.conn.execute_batch(&format!(
+                    "DELETE FROM session_event_values;
+                     INSERT INTO session_event_values (session_pk, tokens) SELECT session_pk, tokens FROM temp.{LEARNED_EVENT_VALUES};
+                     DELETE FROM temp.{LEARNED_EVENT_VALUES};"
+                ))?;
+                self.conn.execute("INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, '1')", [super::schema::EVENT_VALUES_KEPT])?;
+            }
             if too_many {
                 // Noted, so that the next start does not read every event again for nothing.
                 self.conn.execute("INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, '1')", [super::schema::FIELD_KEYS_TOO_MANY])?;
                 return Ok(false);
             }
-            for (name, keys) in [(super::schema::SESSION_FIELD_KEYS, &scopes.session), (super::schema::EVENT_FIELD_KEYS, &scopes.event)] {
-                let text = serde_json::to_string(keys).map_err(|e| StoreError::Sqlite(rusqlite::Error::ModuleError(e.to_string())))?;
-                self.conn.execute("INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, ?2)", params![name, text])?;
+            if let Some((session, event)) = &learned_keys {
+                for (name, keys) in [(super::schema::SESSION_FIELD_KEYS, session), (super::schema::EVENT_FIELD_KEYS, event)] {
+                    let text = serde_json::to_string(keys).map_err(|e| StoreError::Sqlite(rusqlite::Error::ModuleError(e.to_string())))?;
+                    self.conn.execute("INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, ?2)", params![name, text])?;
+                }
             }
             Ok(true)
         };
@@ -1427,7 +1465,10 @@ impl Store {
     /// `q` with [`SessionQuery::field_scopes`] set when it names an extended field (in its
     /// filter, sort or columns) and the store knows where the data has them.
     pub(crate) fn with_field_scopes<'q>(&self, q: &'q SessionQuery) -> StoreResult<std::borrow::Cow<'q, SessionQuery>> {
-        let names_extended = q.filter.as_ref().is_some_and(|f| f.expr.term_keys().into_iter().any(query::is_extended_key))
+        let names_extended = q
+            .filter
+            .as_ref()
+            .is_some_and(|f| f.expr.term_keys().into_iter().any(|key| query::is_extended_key(key) || query::is_event_value_key(key)))
             || q.sort_column.as_deref().is_some_and(query::is_extended_key)
             || q.extra_columns.iter().any(|c| query::is_extended_key(c));
         if q.field_scopes.is_some() || !names_extended {
@@ -1437,6 +1478,9 @@ impl Store {
         Ok(std::borrow::Cow::Owned(SessionQuery { field_scopes: scopes, ..q.clone() }))
     }
 }
+
+/// The temporary table learned event values wait in (see [`Store::learn_field_keys`]).
+const LEARNED_EVENT_VALUES: &str = "learned_event_values";
 
 /// The error fields whose top-level query terms the Errors tab applies to the errors it lists.
 pub const ERROR_FILTER_KEYS: &[&str] = &["error_type", "error_message"];

@@ -6,7 +6,7 @@ use crate::model::{EVENT_COLUMNS, SESSION_ATTRIBUTES};
 use rusqlite::Connection;
 use std::path::Path;
 
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 /// Session columns a user can sort by and that are indexed for it.
 pub const SESSION_LIST_COLUMNS: &[&str] = &[
@@ -246,6 +246,23 @@ fn migration_12() -> String {
     )
 }
 
+/// The key in `store_facts` saying every session's row in `session_event_values` lists its
+/// events' values. Absent: not known, and filters ask the events.
+pub const EVENT_VALUES_KEPT: &str = "session_event_values_kept";
+
+/// Version 13: the values each session's events have in the columns of few values (a
+/// resource's status, method and type, ...; see `event_values`), one short text per session,
+/// kept by the writer. A filter on such a value then reads these texts instead of every event
+/// (a status no session had: 31.6 s at 1,000,000 sessions, the count of `resource_status:500`
+/// 6.8 s). Known from the start for a database without events; one that has events asks them
+/// until it learns the values (`Store::learn_field_keys`).
+fn migration_13() -> String {
+    format!(
+        "CREATE TABLE session_event_values (session_pk INTEGER PRIMARY KEY, tokens TEXT NOT NULL);
+         INSERT INTO store_facts (name, value) SELECT '{EVENT_VALUES_KEPT}', '1' WHERE NOT EXISTS (SELECT 1 FROM events);"
+    )
+}
+
 /// Migrations in order: entry i takes the schema from version i to i+1.
 fn migrations() -> Vec<String> {
     vec![
@@ -261,6 +278,7 @@ fn migrations() -> Vec<String> {
         migration_10(),
         migration_11(),
         migration_12(),
+        migration_13(),
     ]
 }
 

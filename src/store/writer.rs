@@ -7,6 +7,7 @@ use crate::model::{
 };
 use super::event_batch::{event_batch_columns, register_event_batch, BatchRow, BatchSlot, EVENT_BATCH_TABLE};
 use super::event_row::{EventRow, Slot, TextRange};
+use super::event_values::{value_column_positions, EventValues, VALUE_COLUMNS};
 use super::schema::{COLUMNS_ON_OTHER_KINDS, EVENT_FIELD_KEYS, FIELD_KEYS_TOO_MANY, SESSION_FIELD_KEYS};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
@@ -865,6 +866,8 @@ struct AggregateColumns {
     view_path: usize,
     view_url: usize,
     resource_size_bytes: usize,
+    /// The columns whose values each session keeps (`event_values`).
+    event_values: [usize; VALUE_COLUMNS.len()],
 }
 
 impl AggregateColumns {
@@ -878,6 +881,7 @@ impl AggregateColumns {
             view_path: at("view_path"),
             view_url: at("view_url"),
             resource_size_bytes: at("resource_size_bytes"),
+            event_values: value_column_positions(),
         }
     }
 }
@@ -972,6 +976,77 @@ struct ColumnBatch<'c> {
     groups: ColumnGroups,
     insert: Statement<'c>,
     rows: Vec<BatchRow>,
+}
+
+/// Sessions' event values inserted per statement (see [`FileWriter::add_event_values`]).
+const EVENT_VALUES_PER_INSERT: usize = 256;
+
+/// The SQL function that adds two stored texts of event values (see `event_values`).
+const ADD_EVENT_VALUES_FUNCTION: &str = "rum_add_event_values";
+
+/// Inserts `rows` sessions' event values; a session that has a row keeps its values too.
+fn event_values_upsert_sql(rows: usize) -> String {
+    let values = (0..rows).map(|i| format!("(?{}, ?{})", 2 * i + 1, 2 * i + 2)).collect::<Vec<_>>().join(", ");
+    format!(
+        "INSERT INTO session_event_values (session_pk, tokens) VALUES {values}
+         ON CONFLICT (session_pk) DO UPDATE SET tokens = {ADD_EVENT_VALUES_FUNCTION}(tokens, excluded.tokens) WHERE tokens <> excluded.tokens"
+    )
+}
+
+/// Registers [`ADD_EVENT_VALUES_FUNCTION`] on `conn`.
+fn register_add_event_values(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(ADD_EVENT_VALUES_FUNCTION, 2, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
+        let mut held = EventValues::decode(ctx.get_raw(0).as_str().unwrap_or_default());
+        held.add_all(&EventValues::decode(ctx.get_raw(1).as_str().unwrap_or_default()));
+        Ok(held.encode())
+    })
+}
+
+/// Counts again, from their events, the event values of the sessions whose `session_pk` the
+/// table `sessions_table` lists, replacing their rows in `session_event_values`.
+pub(crate) fn recount_event_values(conn: &Connection, sessions_table: &str) -> StoreResult<u64> {
+    conn.execute(&format!("DELETE FROM session_event_values WHERE session_pk IN (SELECT session_pk FROM {sessions_table})"), [])?;
+    count_event_values(conn, sessions_table, "session_event_values")
+}
+
+/// Counts, from their events, the event values of the sessions whose `session_pk` the table
+/// `sessions_table` lists, and inserts them into `into_table` (`session_pk`, `tokens`): how many
+/// sessions have values. The events are read session by session, so one session's values are
+/// held at a time.
+pub(crate) fn count_event_values(conn: &Connection, sessions_table: &str, into_table: &str) -> StoreResult<u64> {
+    let columns = VALUE_COLUMNS.iter().map(|(column, _, _)| format!("e.{column}")).collect::<Vec<_>>().join(", ");
+    let mut select = conn.prepare(&format!(
+        "SELECT t.session_pk, {columns} FROM {sessions_table} t CROSS JOIN events e INDEXED BY events_by_session_key
+         ON e.session_pk = t.session_pk ORDER BY t.session_pk"
+    ))?;
+    let mut insert = conn.prepare(&format!("INSERT INTO {into_table} (session_pk, tokens) VALUES (?1, ?2)"))?;
+    let mut written = 0;
+    let mut write = |session_pk: i64, values: &EventValues| -> StoreResult<()> {
+        if !values.is_empty() {
+            insert.execute(params![session_pk, values.encode()])?;
+            written += 1;
+        }
+        Ok(())
+    };
+    let mut rows = select.query([])?;
+    let mut current: Option<(i64, EventValues)> = None;
+    while let Some(row) = rows.next()? {
+        let session_pk: i64 = row.get(0)?;
+        if current.as_ref().is_some_and(|(held, _)| *held != session_pk) {
+            if let Some((held, values)) = current.take() {
+                write(held, &values)?;
+            }
+        }
+        let (_, values) = current.get_or_insert_with(|| (session_pk, EventValues::default()));
+        for slot in 0..VALUE_COLUMNS.len() {
+            values.add_stored(slot, row.get_ref(slot + 1)?);
+        }
+    }
+    if let Some((held, values)) = current.take() {
+        write(held, &values)?;
+    }
+    Ok(written)
 }
 
 /// The statement that inserts a batch. OR IGNORE, not ON CONFLICT DO NOTHING: the default
@@ -1107,6 +1182,7 @@ impl<'c> FileWriter<'c> {
         let next_event_pk: i64 = conn.query_row("SELECT coalesce(max(event_pk), 0) + 1 FROM events", [], |r| r.get(0))?;
         let batch_slot = BatchSlot::default();
         register_event_batch(conn, &batch_slot)?;
+        register_add_event_values(conn)?;
         let find_view = conn.prepare(&format!(
             "SELECT event_pk, time_ms, version_rank, extra_json, {columns}, file_pk FROM events WHERE session_pk = ?1 AND event_key = ?2"
         ))?;
@@ -1369,6 +1445,7 @@ impl<'c> FileWriter<'c> {
                 if let Some((path, url)) = page {
                     aggregate.add_page(is_view, row.time_ms, event_pk, path, url);
                 }
+                aggregate.event_values.add_row(&row.row, &at.event_values);
             }
             if !row.counted_when_queued {
                 self.count_inserted(row.kind);
@@ -1721,6 +1798,7 @@ impl<'c> FileWriter<'c> {
                 }
             }
             self.insert_pages(&leaving_aggregates)?;
+            self.add_event_values(leaving_aggregates.iter().map(|(session_pk, a)| (*session_pk, &a.event_values)))?;
             if self.keeping_page_keys {
                 self.keep_page_keys(&leaving_aggregates)?;
             }
@@ -1790,7 +1868,8 @@ impl<'c> FileWriter<'c> {
             "SELECT EXISTS (SELECT 1 FROM events WHERE session_pk = ?1 AND kind = 'view' AND view_path IS NOT NULL AND event_pk < ?2)",
         )?;
         let mut pages_added: FxHashMap<i64, SessionAggregate> = FxHashMap::default();
-        for (session_pk, delta) in deltas {
+        let mut values_added: Vec<(i64, EventValues)> = Vec::new();
+        for (session_pk, mut delta) in deltas {
             if self.recount.contains(&session_pk) {
                 continue; // a view merged since: recounted whole
             }
@@ -1818,6 +1897,7 @@ impl<'c> FileWriter<'c> {
                 self.recount.insert(session_pk);
                 continue;
             }
+            values_added.push((session_pk, std::mem::take(&mut delta.event_values)));
             widen_span.execute(params![session_pk, delta.start_ms, delta.end_ms])?;
             let added: u8 = delta.counts.iter().enumerate().filter(|(_, count)| **count != 0).fold(0, |mask, (i, _)| mask | 1 << i);
             if added != 0 {
@@ -1850,6 +1930,7 @@ impl<'c> FileWriter<'c> {
                 pages_added.insert(session_pk, delta);
             }
         }
+        self.add_event_values(values_added.iter().map(|(session_pk, values)| (*session_pk, values)))?;
         self.insert_pages(&pages_added)
     }
 
@@ -1952,6 +2033,7 @@ impl<'c> FileWriter<'c> {
             aggregates.remove(session_pk);
         }
         self.insert_pages(&aggregates)?;
+        self.add_event_values(aggregates.iter().map(|(session_pk, a)| (*session_pk, &a.event_values)))?;
         // New sessions still cached are inserted with their aggregates; the others (stored
         // already) get theirs by UPDATE.
         self.write_cached_sessions(None, &mut aggregates)?;
@@ -1974,6 +2056,8 @@ impl<'c> FileWriter<'c> {
                     insert.execute(params![session_pk])?;
                 }
             }
+            // Before the statements below, the last of which empties the touched sessions.
+            recount_event_values(self.conn, "temp.touched_sessions")?;
             for sql in RECOUNT_TOUCHED_SESSIONS {
                 self.conn.execute(sql, [])?;
             }
@@ -2112,6 +2196,24 @@ impl<'c> FileWriter<'c> {
         Ok(())
     }
 
+    /// Adds sessions' event values to their rows in `session_event_values` (a row already there
+    /// keeps its values too: a session that left the cache and came back, or one stored by an
+    /// earlier file). Many rows per statement, as the pages.
+    fn add_event_values<'v>(&self, values: impl Iterator<Item = (i64, &'v EventValues)>) -> StoreResult<()> {
+        let mut rows: Vec<(i64, String)> = values.filter(|(_, v)| !v.is_empty()).map(|(session_pk, v)| (session_pk, v.encode())).collect();
+        rows.sort_unstable_by_key(|(session_pk, _)| *session_pk);
+        for chunk in rows.chunks(EVENT_VALUES_PER_INSERT) {
+            let sql = event_values_upsert_sql(chunk.len());
+            let mut insert = self.conn.prepare_cached(&sql)?;
+            for (i, (session_pk, tokens)) in chunk.iter().enumerate() {
+                insert.raw_bind_parameter(2 * i + 1, session_pk)?;
+                insert.raw_bind_parameter(2 * i + 2, tokens.as_str())?;
+            }
+            insert.raw_execute()?;
+        }
+        Ok(())
+    }
+
     /// Writes aggregates of sessions whose rows exist.
     /// Notes the page keys of sessions leaving the cache (see [`PAGE_KEYS_TABLE`]).
     fn keep_page_keys(&self, aggregates: &FxHashMap<i64, SessionAggregate>) -> StoreResult<()> {
@@ -2194,6 +2296,8 @@ struct SessionAggregate {
     last: Option<(LastPageKey, String, Option<String>)>,
     /// Every page its events name, once each (for `session_pages`); a session has a few.
     pages: Vec<String>,
+    /// Its events' values in the columns of few values (for `session_event_values`).
+    event_values: EventValues,
 }
 
 /// What a session's aggregates need to go on counting once its row has been written with
@@ -2216,7 +2320,7 @@ type ResourceMaxima = (Option<i64>, Option<i64>);
 impl WrittenAggregate {
     /// The aggregates again, with the first and last page (path, URL) as the row holds them.
     /// Its pages are in `session_pages` already; those added from here are inserted beside
-    /// them (OR IGNORE).
+    /// them (OR IGNORE), as its event values are added to its stored ones.
     fn resume(self, first: PageTexts, last: PageTexts) -> SessionAggregate {
         fn page<K>(key: Option<K>, (path, url): PageTexts) -> Option<(K, String, Option<String>)> {
             Some((key?, path?, url))
@@ -2230,6 +2334,7 @@ impl WrittenAggregate {
             first: page(self.first_key, first),
             last: page(self.last_key, last),
             pages: Vec::new(),
+            event_values: EventValues::default(),
         }
     }
 }
@@ -2250,6 +2355,7 @@ impl Default for SessionAggregate {
             first: None,
             last: None,
             pages: Vec::new(),
+            event_values: EventValues::default(),
         }
     }
 }

@@ -108,3 +108,61 @@ pub fn events_content(store: &Store) -> Vec<String> {
     );
     store.conn.prepare(&sql).and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()).expect("events")
 }
+
+/// `session_event_values` holds exactly the values each session's events have in the columns
+/// of few values (see `store::event_values`), worked out here from the events on their own:
+/// per column the distinct values as text, or `code*` where one is not kept (a float, a text
+/// in the integer column, longer than 64 bytes, holding the separator, or more than 32 values).
+/// Returns how many sessions have values.
+pub fn assert_event_values_match_events(store: &Store, what: &str) -> usize {
+    use rum_explorer::store::event_values::VALUE_COLUMNS;
+    use std::collections::{BTreeMap, BTreeSet};
+    let separator = '\u{1f}';
+    let mut expected: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for (column, code, is_integer) in VALUE_COLUMNS {
+        let sql = format!("SELECT session_pk, typeof({column}), CAST({column} AS TEXT) FROM events WHERE {column} IS NOT NULL");
+        let rows: Vec<(i64, String, String)> =
+            store.conn.prepare(&sql).and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect()).expect("values");
+        let mut per_session: BTreeMap<i64, (BTreeSet<String>, bool)> = BTreeMap::new();
+        for (session_pk, kind, text) in rows {
+            let (values, unkept) = per_session.entry(session_pk).or_default();
+            let kept = match kind.as_str() {
+                "integer" => true,
+                "text" => !is_integer,
+                _ => false,
+            };
+            if kept && text.len() <= 64 && !text.contains(separator) {
+                values.insert(text);
+            } else {
+                *unkept = true;
+            }
+        }
+        for (session_pk, (values, unkept)) in per_session {
+            let tokens = expected.entry(session_pk).or_default();
+            if unkept || values.len() > 32 {
+                tokens.push(format!("{code}*"));
+            } else {
+                tokens.extend(values.iter().map(|v| format!("{code}={v}")));
+            }
+        }
+    }
+    let expected: Vec<(i64, String)> = expected
+        .into_iter()
+        .map(|(session_pk, mut tokens)| {
+            tokens.sort();
+            let mut text = separator.to_string();
+            for token in tokens {
+                text.push_str(&token);
+                text.push(separator);
+            }
+            (session_pk, text)
+        })
+        .collect();
+    let kept: Vec<(i64, String)> = store
+        .conn
+        .prepare("SELECT session_pk, tokens FROM session_event_values ORDER BY session_pk")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .expect("kept values");
+    assert_eq!(kept, expected, "{what}: session_event_values against the events");
+    kept.len()
+}
