@@ -27,6 +27,13 @@ pub const VALUE_COLUMNS: [(&str, &str, bool); 7] = [
 /// Between tokens and around them: the unit separator, which names and values do not hold
 /// (a value that does is not kept).
 pub const SEPARATOR: char = '\u{1f}';
+const _: () = {
+    let mut i = 0;
+    while i < VALUE_COLUMNS.len() {
+        assert!(VALUE_COLUMNS[i].1.len() == 2, "codes are two letters: see EventValues::encode");
+        i += 1;
+    }
+};
 /// Distinct values kept per column and session: beyond them the session's events are asked.
 pub const MAX_VALUES_PER_COLUMN: usize = 32;
 /// Longer values are not kept: these columns hold words and numbers.
@@ -45,20 +52,25 @@ pub fn is_value_column(column: &str) -> bool {
 }
 
 /// One session's kept values.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct EventValues {
-    /// (position in `VALUE_COLUMNS`, value), each once.
-    values: Vec<(u8, Box<str>)>,
+    /// Per column of `VALUE_COLUMNS`, its values, each once: an event's value is looked for
+    /// among its column's few.
+    values: [Vec<Box<str>>; VALUE_COLUMNS.len()],
     /// A bit per position in `VALUE_COLUMNS`: a value of that column was not kept.
     unkept: u8,
+    /// The last integer added and its column: a session's requests mostly answer 200, and
+    /// this spares writing its decimal to find it held.
+    last_integer: Option<(u8, i64)>,
 }
 
 impl EventValues {
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty() && self.unkept == 0
+        self.unkept == 0 && self.values.iter().all(Vec::is_empty)
     }
 
-    /// Adds an event's values from its row, as SQLite will store them.
+    /// Adds an event's values from its row, as SQLite will store them. Nearly every value is
+    /// one the session has already: that is found by comparing bytes, before any check.
     pub fn add_row(&mut self, row: &EventRow, positions: &[usize; VALUE_COLUMNS.len()]) {
         for (slot, &position) in positions.iter().enumerate() {
             match row.column(position) {
@@ -66,6 +78,9 @@ impl EventValues {
                 Slot::Integer(n) => self.add_integer(slot, n),
                 Slot::Text(range) => {
                     let bytes = row.bytes_of(range);
+                    if self.holds(slot, bytes) {
+                        continue;
+                    }
                     match std::str::from_utf8(bytes) {
                         Ok(text) if VALUE_COLUMNS[slot].2 => match canonical_integer(text) {
                             // An integer column stores such a text as the integer.
@@ -80,6 +95,11 @@ impl EventValues {
                 Slot::Real(_) => self.add_unkept(slot),
             }
         }
+    }
+
+    /// Whether the value is held already, or its column's values are not kept.
+    fn holds(&self, slot: usize, bytes: &[u8]) -> bool {
+        self.unkept & 1 << slot != 0 || self.values[slot].iter().any(|held| held.as_bytes() == bytes)
     }
 
     /// Adds a stored value as SQLite gives it back (see [`EventValues::add_row`]).
@@ -97,37 +117,33 @@ impl EventValues {
     }
 
     fn add_integer(&mut self, slot: usize, n: i64) {
+        let key = (slot as u8, n);
+        // Added before, or its column's values are not kept: nothing to add either way.
+        if self.last_integer == Some(key) {
+            return;
+        }
         let mut buffer = itoa_buffer();
         self.add_text(slot, decimal(n, &mut buffer));
+        self.last_integer = Some(key);
     }
 
     fn add_text(&mut self, slot: usize, text: &str) {
-        let bit = 1u8 << slot;
-        if self.unkept & bit != 0 {
+        if self.holds(slot, text.as_bytes()) {
             return;
         }
-        if text.len() > MAX_VALUE_BYTES || text.contains(SEPARATOR) {
+        // The separator is a single byte in UTF-8.
+        if text.len() > MAX_VALUE_BYTES || text.as_bytes().contains(&(SEPARATOR as u8)) {
             return self.add_unkept(slot);
         }
-        let slot = slot as u8;
-        let mut in_column = 0;
-        for (held_slot, held) in &self.values {
-            if *held_slot == slot {
-                if **held == *text {
-                    return;
-                }
-                in_column += 1;
-            }
+        if self.values[slot].len() == MAX_VALUES_PER_COLUMN {
+            return self.add_unkept(slot);
         }
-        if in_column == MAX_VALUES_PER_COLUMN {
-            return self.add_unkept(slot.into());
-        }
-        self.values.push((slot, text.into()));
+        self.values[slot].push(text.into());
     }
 
     fn add_unkept(&mut self, slot: usize) {
         self.unkept |= 1 << slot;
-        self.values.retain(|(held, _)| usize::from(*held) != slot);
+        self.values[slot] = Vec::new();
     }
 
     /// Adds another session's (or another file's) values to these.
@@ -137,19 +153,30 @@ impl EventValues {
                 self.add_unkept(slot);
             }
         }
-        for (slot, value) in &other.values {
-            self.add_text(usize::from(*slot), value);
+        for (slot, values) in other.values.iter().enumerate() {
+            for value in values {
+                self.add_text(slot, value);
+            }
         }
     }
 
     /// The stored text: the tokens sorted, each between separators.
     pub fn encode(&self) -> String {
-        let mut tokens: Vec<String> = self.values.iter().map(|(slot, value)| value_token(usize::from(*slot), value)).collect();
-        tokens.extend((0..VALUE_COLUMNS.len()).filter(|slot| self.unkept & 1 << slot != 0).map(unkept_token));
+        // Codes are two letters each, so (code, '*' or '=', value) sorts as the tokens' texts.
+        let mut tokens: Vec<(&str, char, &str)> = self
+            .values
+            .iter()
+            .enumerate()
+            .flat_map(|(slot, values)| values.iter().map(move |value| (VALUE_COLUMNS[slot].1, '=', &**value)))
+            .collect();
+        tokens.extend((0..VALUE_COLUMNS.len()).filter(|slot| self.unkept & 1 << slot != 0).map(|slot| (VALUE_COLUMNS[slot].1, '*', "")));
         tokens.sort_unstable();
-        let mut text = String::from(SEPARATOR);
-        for token in tokens {
-            text.push_str(&token);
+        let mut text = String::with_capacity(1 + tokens.iter().map(|(code, _, value)| code.len() + value.len() + 2).sum::<usize>());
+        text.push(SEPARATOR);
+        for (code, marker, value) in tokens {
+            text.push_str(code);
+            text.push(marker);
+            text.push_str(value);
             text.push(SEPARATOR);
         }
         text
