@@ -484,6 +484,9 @@ pub struct FieldKeyScopes {
     /// (`session_event_values`, schema 13): a term on such a value reads them instead of the
     /// events.
     pub event_values_kept: bool,
+    /// Every value kept there, as stored (`schema::SEEN_EVENT_VALUES`): a comparison
+    /// (`resource_status:>=500`) looks for those it accepts.
+    pub seen_event_values: String,
 }
 
 impl FieldKeyScopes {
@@ -648,6 +651,55 @@ fn predicate(expr: &str, matcher: &Matcher, is_time: bool, params: &mut Vec<SqlV
     }
 }
 
+/// For a comparison or range whose bounds are numbers, whether an integer value satisfies it,
+/// as SQLite compares an integer column's value with them; None for bounds that are not numbers.
+fn integer_test(matcher: &Matcher) -> Option<impl Fn(i64) -> bool> {
+    fn bound(value: &str) -> Option<SqlValue> {
+        numeric_value(value, false)
+    }
+    fn compare(n: i64, bound: &SqlValue) -> std::cmp::Ordering {
+        match bound {
+            SqlValue::Integer(b) => n.cmp(b),
+            // Finite (see `numeric_value`): SQLite compares an integer and a float as numbers.
+            SqlValue::Real(b) => (n as f64).partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal),
+            _ => std::cmp::Ordering::Equal,
+        }
+    }
+    use std::cmp::Ordering::{Greater, Less};
+    /// A bound and whether it is inclusive.
+    type Bound = Option<(SqlValue, bool)>;
+    let (low, high): (Bound, Bound) = match matcher {
+        Matcher::Compare(CompareOp::Greater, v) => (Some((bound(v)?, false)), None),
+        Matcher::Compare(CompareOp::GreaterOrEqual, v) => (Some((bound(v)?, true)), None),
+        Matcher::Compare(CompareOp::Less, v) => (None, Some((bound(v)?, false))),
+        Matcher::Compare(CompareOp::LessOrEqual, v) => (None, Some((bound(v)?, true))),
+        Matcher::Range(low, high) => (
+            match low {
+                Some(v) => Some((bound(v)?, true)),
+                None => None,
+            },
+            match high {
+                Some(v) => Some((bound(v)?, true)),
+                None => None,
+            },
+        ),
+        _ => return None,
+    };
+    Some(move |n: i64| {
+        let above = low.as_ref().is_none_or(|(b, inclusive)| match compare(n, b) {
+            Greater => true,
+            Less => false,
+            _ => *inclusive,
+        });
+        let below = high.as_ref().is_none_or(|(b, inclusive)| match compare(n, b) {
+            Less => true,
+            Greater => false,
+            _ => *inclusive,
+        });
+        above && below
+    })
+}
+
 /// Session text columns that free text searches.
 const FREE_TEXT_COLUMNS: &[&str] = &[
     "session_id",
@@ -734,18 +786,24 @@ impl Expr {
                     let pred = predicate(&format!("e.{}", column.column), matcher, false, params);
                     // The sessions' kept values, where they are: the session's events only where
                     // a column's values were not all kept.
-                    let kept = match matcher {
-                        Matcher::Equals(value) if scopes.is_some_and(|s| s.event_values_kept) => {
-                            crate::store::event_values::term_tokens(column.column, value)
+                    let kept = match (matcher, scopes) {
+                        (Matcher::Equals(value), Some(scopes)) if scopes.event_values_kept => {
+                            crate::store::event_values::term_tokens(column.column, value).map(|(token, unkept)| (vec![token], unkept))
+                        }
+                        (Matcher::Compare(..) | Matcher::Range(..), Some(scopes)) if scopes.event_values_kept => {
+                            let seen = crate::store::event_values::EventValues::decode_seen(&scopes.seen_event_values);
+                            integer_test(matcher).and_then(|accepts| crate::store::event_values::accepted_tokens(column.column, &seen, accepts))
                         }
                         _ => None,
                     };
-                    let Some((token, unkept)) = kept else { return session_has_event(&pred, mode) };
-                    let token = push(params, SqlValue::Text(token));
+                    let Some((tokens, unkept)) = kept else { return session_has_event(&pred, mode) };
+                    let mut any_token: Vec<String> =
+                        tokens.into_iter().map(|token| format!("instr(v.tokens, {}) > 0", push(params, SqlValue::Text(token)))).collect();
                     let unkept = push(params, SqlValue::Text(unkept));
-                    let test = format!(
-                        "(instr(v.tokens, {token}) > 0 OR (instr(v.tokens, {unkept}) > 0 AND EXISTS (SELECT 1 FROM events e INDEXED BY events_by_session_key WHERE e.session_pk = v.session_pk AND {pred})))"
-                    );
+                    any_token.push(format!(
+                        "(instr(v.tokens, {unkept}) > 0 AND EXISTS (SELECT 1 FROM events e INDEXED BY events_by_session_key WHERE e.session_pk = v.session_pk AND {pred}))"
+                    ));
+                    let test = format!("({})", any_token.join(" OR "));
                     match mode {
                         EventMatch::AsSet => format!("s.session_pk IN (SELECT v.session_pk FROM session_event_values v WHERE {test})"),
                         EventMatch::PerSession => {

@@ -69,6 +69,15 @@ const FILTERS: &[&str] = &[
     "resource_type:xhr",
     "-resource_type:fetch",
     "resource_method:GET",
+    "resource_status:>=500",
+    "resource_status:>401",
+    "resource_status:<401",
+    "resource_status:[401 TO 404]",
+    "resource_status:[* TO 300]",
+    "-resource_status:>=500",
+    "resource_status:[320.5 TO 330]",
+    "resource_status:>abc",
+    "resource_status:>=500 OR error_source:console",
 ];
 
 #[test]
@@ -107,6 +116,10 @@ fn filters_on_kept_values_select_what_the_events_select() {
     assert_eq!(selected("resource_method:\"GET\u{1f}POST\""), ["s-odd"]);
     assert!(selected("-resource_status:200").contains(&"s-many".to_string()) && !selected("-resource_status:200").contains(&"s-plain".to_string()));
     assert!(selected("resource_type:xhr").contains(&"s-plain".to_string()));
+    let with_5xx = selected("resource_status:>=500");
+    assert!(with_5xx.len() > 10 && !with_5xx.contains(&"s-many".to_string()) && !with_5xx.contains(&"s-plain".to_string()), "{with_5xx:?}");
+    assert_eq!(selected("resource_status:[320.5 TO 330]"), ["s-many"], "statuses not kept, between kept ones");
+    assert!(selected("resource_status:[* TO 300]").contains(&"s-plain".to_string()));
 
     // A database whose values are not known asks the events.
     store.conn.execute("DELETE FROM store_facts WHERE name = 'session_event_values_kept'", []).expect("forget");
@@ -130,7 +143,10 @@ fn a_term_on_a_kept_value_reads_the_kept_values_not_the_events() {
         assert!(kept.starts_with("s.session_pk IN (SELECT v.session_pk FROM session_event_values") || kept.starts_with("EXISTS (SELECT 1 FROM session_event_values"), "{kept}");
         // The events only for a session whose statuses were not all kept.
         assert!(kept.contains("instr(v.tokens") && kept.contains("e.session_pk = v.session_pk"), "{kept}");
-        for asks_events in ["resource_status:>500", "resource_method:G*", "resource_status:500.0", "resource_url:x"] {
+        // With no value seen, only a session whose statuses were not all kept can have one above 500.
+        let compared = sql("resource_status:>500", mode, Some(&scopes));
+        assert!(compared.contains("session_event_values") && compared.contains("instr(v.tokens"), "{compared}");
+        for asks_events in ["resource_status:>abc", "resource_method:>G", "resource_method:G*", "resource_status:500.0", "resource_url:x"] {
             let sql = sql(asks_events, mode, Some(&scopes));
             assert!(!sql.contains("session_event_values"), "{asks_events}: {sql}");
         }
@@ -159,9 +175,15 @@ fn learning_counts_the_values_the_import_kept() {
     };
     let imported = rows(&store);
     assert_eq!(imported.len(), assert_event_values_match_events(&store, "imported"));
+    let seen = |store: &Store| -> String {
+        store.conn.query_row("SELECT value FROM store_facts WHERE name = 'event_values_seen'", [], |r| r.get(0)).expect("values seen")
+    };
+    let seen_imported = seen(&store);
+    assert!(seen_imported.contains("\u{1f}rs=200\u{1f}"), "{seen_imported}");
     // As a database from before schema 13: the table empty, the fact absent.
     store.conn.execute_batch("DELETE FROM session_event_values; DELETE FROM store_facts WHERE name = 'session_event_values_kept';").expect("forget");
     assert!(store.learn_field_keys().expect("learn"));
     assert!(store.event_values_kept().expect("fact"));
     assert_eq!(rows(&store), imported);
+    assert_eq!(seen(&store), seen_imported);
 }

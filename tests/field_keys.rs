@@ -17,8 +17,8 @@ fn stored_keys(store: &Store) -> FieldKeyScopes {
     FieldKeyScopes {
         session: keys("SELECT DISTINCT j.key FROM sessions s, json_each(s.session_fields_json) j"),
         event: keys("SELECT DISTINCT j.key FROM events e, json_each(e.extra_json) j"),
-        // Not about keys: tests/event_values.rs checks it.
-        event_values_kept: store.event_values_kept().expect("fact"),
+        // Not about keys: tests/event_values.rs checks the event values.
+        ..store.field_scopes().expect("facts").unwrap_or_default()
     }
 }
 
@@ -163,7 +163,7 @@ fn a_key_only_sessions_carry_is_not_looked_for_in_the_events() {
     let scopes = FieldKeyScopes {
         session: ["screen_size".to_string()].into(),
         event: ["resource_dns".to_string()].into(),
-        event_values_kept: false,
+        ..Default::default()
     };
     let sql = |filter: &str| {
         let filter = query::parse(filter).expect("parse").expect("a filter");

@@ -36,6 +36,9 @@ const _: () = {
 };
 /// Distinct values kept per column and session: beyond them the session's events are asked.
 pub const MAX_VALUES_PER_COLUMN: usize = 32;
+/// Distinct values per column the store's list of every value seen keeps (see
+/// `schema::SEEN_EVENT_VALUES`): a comparison (`resource_status:>=500`) looks for those it accepts.
+pub const MAX_SEEN_PER_COLUMN: usize = 1000;
 /// Longer values are not kept: these columns hold words and numbers.
 pub const MAX_VALUE_BYTES: usize = 64;
 
@@ -135,6 +138,10 @@ impl EventValues {
     }
 
     fn add_text(&mut self, slot: usize, text: &str) {
+        self.add_text_up_to(slot, text, MAX_VALUES_PER_COLUMN);
+    }
+
+    fn add_text_up_to(&mut self, slot: usize, text: &str, max_per_column: usize) {
         if self.holds(slot, text.as_bytes()) {
             return;
         }
@@ -142,7 +149,7 @@ impl EventValues {
         if text.len() > MAX_VALUE_BYTES || text.as_bytes().contains(&(SEPARATOR as u8)) {
             return self.add_unkept(slot);
         }
-        if values_in(&self.held[slot]).count() == MAX_VALUES_PER_COLUMN {
+        if values_in(&self.held[slot]).count() >= max_per_column {
             return self.add_unkept(slot);
         }
         // At most MAX_VALUE_BYTES: it fits a byte.
@@ -168,6 +175,22 @@ impl EventValues {
         }
     }
 
+    /// Adds a session's kept values to the values seen in the store (up to
+    /// [`MAX_SEEN_PER_COLUMN`] a column, past which the column is marked). A column whose
+    /// values the session did not keep adds nothing: a filter asks that session's events.
+    pub fn add_seen(&mut self, other: &EventValues) {
+        for (slot, value) in other.held_values() {
+            // Added as text, so UTF-8.
+            self.add_text_up_to(slot, std::str::from_utf8(value).unwrap_or_default(), MAX_SEEN_PER_COLUMN);
+        }
+    }
+
+    /// Whether a column's values were not all kept (in a session; in the store's list of values
+    /// seen, past [`MAX_SEEN_PER_COLUMN`]).
+    pub fn is_unkept(&self, slot: usize) -> bool {
+        self.unkept & 1 << slot != 0
+    }
+
     /// The stored text: the tokens sorted, each between separators.
     pub fn encode(&self) -> String {
         // Codes are two letters each, so (code, '*' or '=', value) sorts as the tokens' texts.
@@ -191,6 +214,15 @@ impl EventValues {
 
     /// The values a stored text lists; tokens it does not know are left out.
     pub fn decode(text: &str) -> EventValues {
+        Self::decode_up_to(text, MAX_VALUES_PER_COLUMN)
+    }
+
+    /// The store's list of values seen (see [`EventValues::add_seen`]).
+    pub fn decode_seen(text: &str) -> EventValues {
+        Self::decode_up_to(text, MAX_SEEN_PER_COLUMN)
+    }
+
+    fn decode_up_to(text: &str, max_per_column: usize) -> EventValues {
         let mut values = EventValues::default();
         for token in text.split(SEPARATOR).filter(|t| !t.is_empty()) {
             for (slot, (_, code, _)) in VALUE_COLUMNS.iter().enumerate() {
@@ -198,7 +230,7 @@ impl EventValues {
                 if rest == "*" {
                     values.add_unkept(slot);
                 } else if let Some(value) = rest.strip_prefix('=') {
-                    values.add_text(slot, value);
+                    values.add_text_up_to(slot, value, max_per_column);
                 }
             }
         }
@@ -247,6 +279,24 @@ pub fn term_tokens(column: &str, value: &str) -> Option<(String, String)> {
     }
     let around = |token: String| format!("{SEPARATOR}{token}{SEPARATOR}");
     Some((around(value_token(slot, value)), around(unkept_token(slot))))
+}
+
+/// For a comparison of an integer column (`resource_status:>=500`, `[400 TO 499]`), the texts
+/// to look for in a session's stored text: the tokens of the values `seen` in the store that
+/// `accepts` takes, and the token of the column's values not kept. None when that is not
+/// decidable from the values seen: not an integer column, or too many values seen.
+pub fn accepted_tokens(column: &str, seen: &EventValues, accepts: impl Fn(i64) -> bool) -> Option<(Vec<String>, String)> {
+    let slot = VALUE_COLUMNS.iter().position(|(c, _, is_integer)| *c == column && *is_integer)?;
+    if seen.is_unkept(slot) {
+        return None;
+    }
+    let around = |token: String| format!("{SEPARATOR}{token}{SEPARATOR}");
+    let accepted = values_in(&seen.held[slot])
+        .filter_map(|value| std::str::from_utf8(value).ok().and_then(canonical_integer))
+        .filter(|n| accepts(*n))
+        .map(|n| around(value_token(slot, &n.to_string())))
+        .collect();
+    Some((accepted, around(unkept_token(slot))))
 }
 
 /// The integer a text is the decimal of, with no sign, zeros or spaces that would not read back.

@@ -1359,7 +1359,13 @@ impl Store {
         let session = read(super::schema::SESSION_FIELD_KEYS)?;
         let event = read(super::schema::EVENT_FIELD_KEYS)?;
         let Some((session, event)) = session.zip(event) else { return Ok(None) };
-        Ok(Some(query::FieldKeyScopes { session, event, event_values_kept: self.event_values_kept()? }))
+        let event_values_kept = self.event_values_kept()?;
+        let seen_event_values = if event_values_kept {
+            statement.query_row([super::schema::SEEN_EVENT_VALUES], |r| r.get(0)).optional()?.unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Some(query::FieldKeyScopes { session, event, event_values_kept, seen_event_values }))
     }
 
     /// Whether every session's row in `session_event_values` lists its events' values (schema
@@ -1403,13 +1409,14 @@ impl Store {
         let too_many = learned_keys
             .as_ref()
             .is_some_and(|(session, event)| session.len() > super::writer::MAX_FIELD_KEYS || event.len() > super::writer::MAX_FIELD_KEYS);
+        let mut seen_values = super::event_values::EventValues::default();
         if !values_kept {
             self.conn.execute_batch(&format!(
                 "CREATE TEMP TABLE IF NOT EXISTS {LEARNED_EVENT_VALUES} (session_pk INTEGER PRIMARY KEY, tokens TEXT NOT NULL);
                  DELETE FROM temp.{LEARNED_EVENT_VALUES};
                  BEGIN;"
             ))?;
-            let counted = super::writer::count_event_values(&self.conn, "sessions", &format!("temp.{LEARNED_EVENT_VALUES}"));
+            let counted = super::writer::count_event_values(&self.conn, "sessions", &format!("temp.{LEARNED_EVENT_VALUES}"), &mut seen_values);
             self.conn.execute_batch(if counted.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
             counted?;
         }
@@ -1428,6 +1435,10 @@ impl Store {
                      DELETE FROM temp.{LEARNED_EVENT_VALUES};"
                 ))?;
                 self.conn.execute("INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, '1')", [super::schema::EVENT_VALUES_KEPT])?;
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, ?2)",
+                    params![super::schema::SEEN_EVENT_VALUES, seen_values.encode()],
+                )?;
             }
             if too_many {
                 // Noted, so that the next start does not read every event again for nothing.

@@ -249,6 +249,10 @@ fn migration_12() -> String {
 /// The key in `store_facts` saying every session's row in `session_event_values` lists its
 /// events' values. Absent: not known, and filters ask the events.
 pub const EVENT_VALUES_KEPT: &str = "session_event_values_kept";
+/// The key in `store_facts` listing every value kept in `session_event_values` (in the same
+/// form, up to `event_values::MAX_SEEN_PER_COLUMN` a column; it may list a value no session
+/// has any more). Absent: none.
+pub const SEEN_EVENT_VALUES: &str = "event_values_seen";
 
 /// Version 13: the values each session's events have in the columns of few values (a
 /// resource's status, method and type, ...; see `event_values`), one short text per session,

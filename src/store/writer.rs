@@ -8,7 +8,7 @@ use crate::model::{
 use super::event_batch::{event_batch_columns, register_event_batch, BatchRow, BatchSlot, EVENT_BATCH_TABLE};
 use super::event_row::{EventRow, Slot, TextRange};
 use super::event_values::{value_column_positions, EventValues, VALUE_COLUMNS};
-use super::schema::{COLUMNS_ON_OTHER_KINDS, EVENT_FIELD_KEYS, FIELD_KEYS_TOO_MANY, SESSION_FIELD_KEYS};
+use super::schema::{COLUMNS_ON_OTHER_KINDS, EVENT_FIELD_KEYS, FIELD_KEYS_TOO_MANY, SEEN_EVENT_VALUES, SESSION_FIELD_KEYS};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Statement};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -964,6 +964,8 @@ pub struct FileWriter<'c> {
     /// The extended field keys this file's rows carry, added to the store's facts at the end
     /// (`finish`); `None` once there are too many to keep ([`MAX_FIELD_KEYS`]).
     learned_field_keys: Option<crate::query::FieldKeyScopes>,
+    /// Every event value this file's sessions keep: added to the store's list at the end.
+    seen_event_values: EventValues,
     pub summary: WriteSummary,
 }
 
@@ -1005,16 +1007,16 @@ fn register_add_event_values(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Counts again, from their events, the event values of the sessions whose `session_pk` the
 /// table `sessions_table` lists, replacing their rows in `session_event_values`.
-pub(crate) fn recount_event_values(conn: &Connection, sessions_table: &str) -> StoreResult<u64> {
+pub(crate) fn recount_event_values(conn: &Connection, sessions_table: &str, seen: &mut EventValues) -> StoreResult<u64> {
     conn.execute(&format!("DELETE FROM session_event_values WHERE session_pk IN (SELECT session_pk FROM {sessions_table})"), [])?;
-    count_event_values(conn, sessions_table, "session_event_values")
+    count_event_values(conn, sessions_table, "session_event_values", seen)
 }
 
 /// Counts, from their events, the event values of the sessions whose `session_pk` the table
-/// `sessions_table` lists, and inserts them into `into_table` (`session_pk`, `tokens`): how many
-/// sessions have values. The events are read session by session, so one session's values are
-/// held at a time.
-pub(crate) fn count_event_values(conn: &Connection, sessions_table: &str, into_table: &str) -> StoreResult<u64> {
+/// `sessions_table` lists, and inserts them into `into_table` (`session_pk`, `tokens`), adding
+/// them to `seen`: how many sessions have values. The events are read session by session, so
+/// one session's values are held at a time.
+pub(crate) fn count_event_values(conn: &Connection, sessions_table: &str, into_table: &str, seen: &mut EventValues) -> StoreResult<u64> {
     let columns = VALUE_COLUMNS.iter().map(|(column, _, _)| format!("e.{column}")).collect::<Vec<_>>().join(", ");
     let mut select = conn.prepare(&format!(
         "SELECT t.session_pk, {columns} FROM {sessions_table} t CROSS JOIN events e INDEXED BY events_by_session_key
@@ -1025,6 +1027,7 @@ pub(crate) fn count_event_values(conn: &Connection, sessions_table: &str, into_t
     let mut write = |session_pk: i64, values: &EventValues| -> StoreResult<()> {
         if !values.is_empty() {
             insert.execute(params![session_pk, values.encode()])?;
+            seen.add_seen(values);
             written += 1;
         }
         Ok(())
@@ -1230,6 +1233,7 @@ impl<'c> FileWriter<'c> {
             columns_on_other_kinds: 0,
             field_key_lists: FxHashSet::default(),
             learned_field_keys: Some(crate::query::FieldKeyScopes::default()),
+            seen_event_values: EventValues::default(),
             summary: WriteSummary::default(),
         })
     }
@@ -2057,7 +2061,7 @@ impl<'c> FileWriter<'c> {
                 }
             }
             // Before the statements below, the last of which empties the touched sessions.
-            recount_event_values(self.conn, "temp.touched_sessions")?;
+            recount_event_values(self.conn, "temp.touched_sessions", &mut self.seen_event_values)?;
             for sql in RECOUNT_TOUCHED_SESSIONS {
                 self.conn.execute(sql, [])?;
             }
@@ -2068,6 +2072,7 @@ impl<'c> FileWriter<'c> {
         self.summary.sessions_touched = (self.new_session_count() + self.touched_stored_sessions.len()) as u64;
         self.add_columns_on_other_kinds()?;
         self.add_field_keys()?;
+        self.add_seen_event_values()?;
         for (kind, (count, counted)) in USUAL_KINDS.iter().zip(self.usual_kind_counts) {
             if counted {
                 *self.summary.inserted_by_kind.entry(kind.to_string()).or_insert(0) += count;
@@ -2196,11 +2201,30 @@ impl<'c> FileWriter<'c> {
         Ok(())
     }
 
+    /// Adds the event values this file's sessions keep to the store's list of values seen.
+    fn add_seen_event_values(&self) -> StoreResult<()> {
+        if self.seen_event_values.is_empty() {
+            return Ok(());
+        }
+        let stored: Option<String> =
+            self.conn.query_row("SELECT value FROM store_facts WHERE name = ?1", [SEEN_EVENT_VALUES], |r| r.get(0)).optional()?;
+        let mut seen = EventValues::decode_seen(stored.as_deref().unwrap_or_default());
+        seen.add_seen(&self.seen_event_values);
+        self.conn.execute("INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, ?2)", params![SEEN_EVENT_VALUES, seen.encode()])?;
+        Ok(())
+    }
+
     /// Adds sessions' event values to their rows in `session_event_values` (a row already there
     /// keeps its values too: a session that left the cache and came back, or one stored by an
     /// earlier file). Many rows per statement, as the pages.
-    fn add_event_values<'v>(&self, values: impl Iterator<Item = (i64, &'v EventValues)>) -> StoreResult<()> {
-        let mut rows: Vec<(i64, String)> = values.filter(|(_, v)| !v.is_empty()).map(|(session_pk, v)| (session_pk, v.encode())).collect();
+    fn add_event_values<'v>(&mut self, values: impl Iterator<Item = (i64, &'v EventValues)>) -> StoreResult<()> {
+        let mut rows: Vec<(i64, String)> = values
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(session_pk, v)| {
+                self.seen_event_values.add_seen(v);
+                (session_pk, v.encode())
+            })
+            .collect();
         rows.sort_unstable_by_key(|(session_pk, _)| *session_pk);
         for chunk in rows.chunks(EVENT_VALUES_PER_INSERT) {
             let sql = event_values_upsert_sql(chunk.len());

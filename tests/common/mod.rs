@@ -164,5 +164,14 @@ pub fn assert_event_values_match_events(store: &Store, what: &str) -> usize {
         .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
         .expect("kept values");
     assert_eq!(kept, expected, "{what}: session_event_values against the events");
+    // The store's list of values seen has every value kept (comparisons look for those).
+    let seen: Option<String> =
+        store.conn.query_row("SELECT value FROM store_facts WHERE name = 'event_values_seen'", [], |r| r.get(0)).ok();
+    let seen: BTreeSet<&str> = seen.as_deref().unwrap_or_default().split(separator).collect();
+    for (session_pk, tokens) in &kept {
+        for token in tokens.split(separator).filter(|t| t.contains('=')) {
+            assert!(seen.contains(token), "{what}: {token} of session {session_pk} is not among the values seen");
+        }
+    }
     kept.len()
 }
