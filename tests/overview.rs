@@ -405,6 +405,16 @@ fn a_fields_suggested_values_count_the_sessions_that_have_them() {
         let has = |d: &SessionDetail| d.events.iter().any(|e| e.kind == "error" && e.get_str("error_type") == Some(error_type.as_str()));
         assert_eq!(*n, sessions_with(&has), "{error_type}");
     }
+    // The event columns of few values: from the sessions' kept values.
+    let statuses = store.key_values("resource_status", 50).expect("statuses");
+    assert!(statuses.len() >= 3 && statuses[0].0 == "200", "{statuses:?}");
+    for (status, n) in &statuses {
+        let has = |d: &SessionDetail| d.events.iter().any(|e| e.kind == "resource" && e.get("resource_status").and_then(|v| v.as_i64()).map(|s| s.to_string()).as_deref() == Some(status.as_str()));
+        assert_eq!(*n, sessions_with(&has), "{status}");
+    }
+    assert!(statuses.windows(2).all(|w| w[0].1 >= w[1].1));
+    let methods = store.key_values("resource_method", 50).expect("methods");
+    assert!(methods.iter().any(|(m, _)| m == "POST"), "{methods:?}");
     // Counts and times are not values to pick from; a field without an index gives none.
     assert!(store.key_values("error_count", 50).expect("count").is_empty());
     assert!(store.key_values("resource_url", 50).expect("event field").is_empty());

@@ -254,6 +254,11 @@ fn value_token(slot: usize, value: &str) -> String {
     format!("{}={value}", VALUE_COLUMNS[slot].1)
 }
 
+/// What a kept value's token starts with in a column (`rs=`); empty for another column.
+pub fn value_token_prefix(column: &str) -> String {
+    VALUE_COLUMNS.iter().find(|(c, _, _)| *c == column).map(|(_, code, _)| format!("{code}=")).unwrap_or_default()
+}
+
 /// The token of a column whose values in a session were not all kept.
 fn unkept_token(slot: usize) -> String {
     format!("{}*", VALUE_COLUMNS[slot].1)

@@ -1182,10 +1182,36 @@ impl Store {
 
     /// The most common values of a field across all sessions, with how many sessions have
     /// each, for the query bar's suggestions: the session list's text columns, the page
-    /// (`view_path`, from the sessions' pages) and the error type (from its index). Other
-    /// fields give none: their values would take a read of every event.
+    /// (`view_path`, from the sessions' pages), the error type (from its index) and the event
+    /// columns of few values (`resource_status`, from each session's kept values; a session
+    /// whose values of the column were not all kept is not counted). Other fields give none:
+    /// their values would take a read of every event.
     pub fn key_values(&self, key: &str, limit: usize) -> StoreResult<Vec<(String, u64)>> {
         let key = query::field_key(key);
+        if let Some(column) = crate::model::event_column_for_key(key).filter(|c| super::event_values::is_value_column(c.column)) {
+            if !self.event_values_kept()? {
+                return Ok(Vec::new());
+            }
+            let mut statement = self.conn.prepare_cached("SELECT tokens FROM session_event_values")?;
+            let mut rows = statement.query([])?;
+            let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+            let code_prefix = super::event_values::value_token_prefix(column.column);
+            while let Some(row) = rows.next()? {
+                let tokens = row.get_ref(0)?.as_str().unwrap_or_default();
+                for value in tokens.split(super::event_values::SEPARATOR).filter_map(|token| token.strip_prefix(code_prefix.as_str())) {
+                    match counts.get_mut(value) {
+                        Some(n) => *n += 1,
+                        None => {
+                            counts.insert(value.to_string(), 1);
+                        }
+                    }
+                }
+            }
+            let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
+            counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            counts.truncate(limit);
+            return Ok(counts);
+        }
         let sql = match key {
             "view_path" => "SELECT view_path, count(*) AS n FROM session_pages GROUP BY view_path ORDER BY n DESC, view_path LIMIT ?1",
             "error_type" => {
