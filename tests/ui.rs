@@ -638,6 +638,30 @@ fn the_query_bar_suggests_fields_then_their_values() {
 }
 
 #[test]
+fn the_query_bar_suggests_the_statuses_the_sessions_have() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "first page", loaded);
+    let input = harness.get_by_role(egui::accesskit::Role::TextInput);
+    input.focus();
+    input.type_text("resource_status:");
+    wait_until(&mut harness, "status values", |a| a.key_values.get("resource_status").is_some_and(Option::is_some));
+    let statuses = harness.state().key_values.get("resource_status").cloned().flatten().expect("statuses");
+    // The generated requests answer 200 mostly, and some fail.
+    assert!(statuses.len() >= 3 && statuses[0].0 == "200", "{statuses:?}");
+    let (status, sessions) = statuses[statuses.len() - 1].clone();
+    let field_bottom = harness.get_by_role(egui::accesskit::Role::TextInput).rect().bottom();
+    let under_field = move |node: &egui_kittest::Node<'_>| node.rect().top() > field_bottom && node.rect().top() - field_bottom < 400.0;
+    step_until(&mut harness, "statuses offered", |h| h.query_all_by_label(&status).any(|n| under_field(&n)));
+    assert!(harness.query_by_label(&format!("{sessions} sessions")).is_some() || sessions == 1, "its count beside it");
+    harness.get_all_by_label(&status).find(|n| under_field(n)).expect("entry").click();
+    // As many sessions as suggested (waiting for them fails the test when they do not come).
+    wait_until(&mut harness, "filtered", |a| {
+        a.query_text == format!("resource_status:{status} ") && a.applied_filter.is_some() && loaded(a) && a.table.total == Some(sessions)
+    });
+}
+
+#[test]
 fn an_errors_page_names_its_pattern_and_filters_by_it() {
     let (_dir, db) = temp_db();
     let mut store = rum_explorer::store::Store::open(&db).expect("open");
