@@ -1500,15 +1500,16 @@ impl Store {
     }
 
     /// `q` with [`SessionQuery::field_scopes`] set when it names an extended field (in its
-    /// filter, sort or columns) and the store knows where the data has them.
+    /// filter, sort or columns) or has a term on an event column whose values the sessions keep,
+    /// and the store knows where the data has them.
     pub(crate) fn with_field_scopes<'q>(&self, q: &'q SessionQuery) -> StoreResult<std::borrow::Cow<'q, SessionQuery>> {
-        let names_extended = q
+        let names_recorded = q
             .filter
             .as_ref()
             .is_some_and(|f| f.expr.term_keys().into_iter().any(|key| query::is_extended_key(key) || query::is_event_value_key(key)))
             || q.sort_column.as_deref().is_some_and(query::is_extended_key)
             || q.extra_columns.iter().any(|c| query::is_extended_key(c));
-        if q.field_scopes.is_some() || !names_extended {
+        if q.field_scopes.is_some() || !names_recorded {
             return Ok(std::borrow::Cow::Borrowed(q));
         }
         let scopes = self.field_scopes()?.map(Arc::new);
