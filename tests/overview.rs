@@ -413,6 +413,21 @@ fn a_fields_suggested_values_count_the_sessions_that_have_them() {
         assert_eq!(*n, sessions_with(&has), "{status}");
     }
     assert!(statuses.windows(2).all(|w| w[0].1 >= w[1].1));
+    // Among the sessions a query selects, as the quick filters show them.
+    let chrome = SessionQuery { filter: rum_explorer::query::parse("browser:Chrome").expect("parse"), ..Default::default() };
+    let chrome_details = details(&store, &chrome);
+    let of_chrome = store.top_event_values(&chrome, &["resource_status", "error_source"], 50).expect("top values");
+    assert_eq!(of_chrome.len(), 2);
+    assert!(!of_chrome[0].is_empty() && !of_chrome[1].is_empty(), "{of_chrome:?}");
+    for (status, n) in &of_chrome[0] {
+        let has = |d: &&SessionDetail| d.events.iter().any(|e| e.kind == "resource" && e.get("resource_status").and_then(|v| v.as_i64()).map(|s| s.to_string()).as_deref() == Some(status.as_str()));
+        assert_eq!(*n, chrome_details.iter().filter(has).count() as u64, "{status} among Chrome's sessions");
+    }
+    for (source, n) in &of_chrome[1] {
+        let has = |d: &&SessionDetail| d.events.iter().any(|e| e.kind == "error" && e.get_str("error_source") == Some(source.as_str()));
+        assert_eq!(*n, chrome_details.iter().filter(has).count() as u64, "{source} among Chrome's sessions");
+    }
+    assert!(of_chrome[0][0].1 < statuses[0].1, "fewer than among all sessions");
     let methods = store.key_values("resource_method", 50).expect("methods");
     assert!(methods.iter().any(|(m, _)| m == "POST"), "{methods:?}");
     // Counts and times are not values to pick from; a field without an index gives none.

@@ -115,6 +115,27 @@ fn clicking_a_facet_value_adds_it_to_the_query() {
 }
 
 #[test]
+fn the_request_status_facet_counts_sessions_and_filters_by_a_status() {
+    let (_dir, db) = fixture_db();
+    let mut harness = harness_on(db);
+    wait_until(&mut harness, "status facet", |a| loaded(a) && a.event_value_facets.iter().any(|f| f.key == "resource_status"));
+    step_until(&mut harness, "its heading", |h| h.query_by_label("Request status").is_some());
+    let statuses = harness.state().event_value_facets.iter().find(|f| f.key == "resource_status").map(|f| f.values.clone()).expect("statuses");
+    // Every generated session has a 200; some had failing requests.
+    assert!(statuses.len() >= 3 && statuses[0].0 == "200", "{statuses:?}");
+    let (status, sessions) = statuses[statuses.len() - 1].clone();
+    harness.get_by_role_and_label(egui::accesskit::Role::Button, &status).click_accesskit();
+    wait_until(&mut harness, "status filter", |a| a.query_text == format!("resource_status:{status}") && loaded(a) && a.table.total == Some(sessions));
+    // The facet now counts among the selected sessions: each of them has that status, and
+    // none of the other statuses can count more sessions than were selected.
+    wait_until(&mut harness, "facet of the selection", |a| {
+        a.event_value_facets.iter().find(|f| f.key == "resource_status").is_some_and(|f| {
+            f.values.contains(&(status.clone(), sessions)) && f.values.iter().all(|(_, n)| *n <= sessions) && f.values.len() > 1
+        })
+    });
+}
+
+#[test]
 fn importing_through_the_drop_command_fills_the_table() {
     let (_dir, db) = temp_db();
     let mut harness = harness_on(db);

@@ -534,6 +534,9 @@ pub struct ExplorerApp {
     pub detail: Option<SessionDetail>,
     pub detail_loading: bool,
     pub facets: Vec<Facet>,
+    /// The facets of the sessions' event values (request status, ...), shown below the others;
+    /// empty while the database does not know them.
+    pub event_value_facets: Vec<Facet>,
     pub histogram: Option<Histogram>,
     pub known_keys: Vec<String>,
     /// Keys of the applied filter that no field of the data has (a typo, another product's
@@ -642,6 +645,7 @@ impl ExplorerApp {
             detail: None,
             detail_loading: false,
             facets: Vec::new(),
+            event_value_facets: Vec::new(),
             histogram: None,
             known_keys: Vec::new(),
             unknown_keys: Vec::new(),
@@ -780,6 +784,7 @@ impl ExplorerApp {
         self.list_worker.send(Request::Page { generation, query: query.clone(), page: 0 });
         self.list_worker.send(Request::Count { generation, query: query.clone() });
         self.aggregate_worker.send(Request::Facets { generation, query: query.clone() });
+        let event_values_query = query.clone();
         let newest = self.data_span.and_then(|s| s.2);
         let oldest = self.data_span.and_then(|s| s.1);
         let (from, to) = match (query.from_ms, query.to_ms) {
@@ -791,6 +796,9 @@ impl ExplorerApp {
             self.aggregate_worker.send(Request::Histogram { generation, query, from_ms, to_ms: to_ms.max(from_ms + 1) });
         }
         self.request_overview_if_shown();
+        // After the Overview on the same worker: the facets of event values read every selected
+        // session's values, and the other facets came first.
+        self.aggregate_worker.send(Request::EventValueFacets { generation, query: event_values_query });
         self.request_errors_if_shown();
         self.request_views_if_shown();
         self.request_resources_if_shown();
@@ -1478,6 +1486,11 @@ impl ExplorerApp {
             Response::Facets { generation, facets } => {
                 if generation == self.generation {
                     self.facets = facets;
+                }
+            }
+            Response::EventValueFacets { generation, facets } => {
+                if generation == self.generation {
+                    self.event_value_facets = facets;
                 }
             }
             Response::Histogram { generation, histogram } => {

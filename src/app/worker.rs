@@ -28,6 +28,15 @@ pub const FACET_COLUMNS: &[(&str, &str)] = &[
     ("country", "Country"),
 ];
 
+/// The facets counted from the sessions' kept event values (see `store::event_values`), asked
+/// apart from the others: they read every selected session's values (about 0.5 s at 1,000,000
+/// sessions), and the other facets should not wait for them.
+pub const EVENT_VALUE_FACETS: &[(&str, &str)] = &[
+    ("resource_status", "Request status"),
+    ("resource_type", "Resource type"),
+    ("error_source", "Error source"),
+];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Histogram {
     pub from_ms: i64,
@@ -40,6 +49,8 @@ pub enum Request {
     Count { generation: u64, query: SessionQuery },
     Page { generation: u64, query: SessionQuery, page: usize },
     Facets { generation: u64, query: SessionQuery },
+    /// The facets of [`EVENT_VALUE_FACETS`].
+    EventValueFacets { generation: u64, query: SessionQuery },
     Histogram { generation: u64, query: SessionQuery, from_ms: i64, to_ms: i64 },
     /// The database's sessions count and time span (for presets and the empty state).
     DataSpan,
@@ -92,6 +103,7 @@ impl Request {
             Request::Resources { .. } => Some(14),
             Request::ResourceGroups { .. } => Some(15),
             Request::ResourceTotal { .. } => Some(16),
+            Request::EventValueFacets { .. } => Some(17),
             Request::Page { .. } => None,
         }
     }
@@ -102,6 +114,7 @@ pub enum Response {
     Count { generation: u64, total: u64 },
     Page { generation: u64, page: usize, rows: Vec<SessionRow> },
     Facets { generation: u64, facets: Vec<Facet> },
+    EventValueFacets { generation: u64, facets: Vec<Facet> },
     Histogram { generation: u64, histogram: Histogram },
     DataSpan { sessions: u64, first_ms: Option<i64>, last_ms: Option<i64> },
     Keys(Vec<String>),
@@ -328,6 +341,21 @@ fn answer(store: &Store, request: Request, interrupted: &AtomicBool) -> Option<R
                 Err(e) => return failed("facets", e),
             }
             Some(Response::Facets { generation, facets })
+        }
+        Request::EventValueFacets { generation, query } => {
+            let columns: Vec<&str> = EVENT_VALUE_FACETS.iter().map(|(key, _)| *key).collect();
+            match store.top_event_values(&query, &columns, 8) {
+                Ok(values) => {
+                    let facets = EVENT_VALUE_FACETS
+                        .iter()
+                        .zip(values)
+                        .filter(|(_, values)| !values.is_empty())
+                        .map(|((key, title), values)| Facet { key, title, values })
+                        .collect();
+                    Some(Response::EventValueFacets { generation, facets })
+                }
+                Err(e) => failed("facets", e),
+            }
         }
         Request::Histogram { generation, query, from_ms, to_ms } => {
             let buckets = 80i64;

@@ -1189,28 +1189,8 @@ impl Store {
     pub fn key_values(&self, key: &str, limit: usize) -> StoreResult<Vec<(String, u64)>> {
         let key = query::field_key(key);
         if let Some(column) = crate::model::event_column_for_key(key).filter(|c| super::event_values::is_value_column(c.column)) {
-            if !self.event_values_kept()? {
-                return Ok(Vec::new());
-            }
-            let mut statement = self.conn.prepare_cached("SELECT tokens FROM session_event_values")?;
-            let mut rows = statement.query([])?;
-            let mut counts: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-            let code_prefix = super::event_values::value_token_prefix(column.column);
-            while let Some(row) = rows.next()? {
-                let tokens = row.get_ref(0)?.as_str().unwrap_or_default();
-                for value in tokens.split(super::event_values::SEPARATOR).filter_map(|token| token.strip_prefix(code_prefix.as_str())) {
-                    match counts.get_mut(value) {
-                        Some(n) => *n += 1,
-                        None => {
-                            counts.insert(value.to_string(), 1);
-                        }
-                    }
-                }
-            }
-            let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
-            counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-            counts.truncate(limit);
-            return Ok(counts);
+            let mut values = self.top_event_values(&SessionQuery::default(), &[column.column], limit)?;
+            return Ok(values.pop().unwrap_or_default());
         }
         let sql = match key {
             "view_path" => "SELECT view_path, count(*) AS n FROM session_pages GROUP BY view_path ORDER BY n DESC, view_path LIMIT ?1",
@@ -1240,6 +1220,52 @@ impl Store {
         let scoped = self.with_field_scopes(q)?;
         let q = &*scoped;
         top_values_on(&self.conn, q, column, limit)
+    }
+
+    /// For each of `columns` (event columns whose values the sessions keep), its most common
+    /// values among the sessions a query selects, with how many of them have each, from the
+    /// sessions' kept values (a session whose values of the column were not all kept is not
+    /// counted); none while the values are not known. One read of the selected sessions' texts
+    /// for all the columns (about 130 MB at 1,000,000 sessions).
+    pub fn top_event_values(&self, q: &SessionQuery, columns: &[&str], limit: usize) -> StoreResult<Vec<Vec<(String, u64)>>> {
+        if !self.event_values_kept()? {
+            return Ok(vec![Vec::new(); columns.len()]);
+        }
+        let scoped = self.with_field_scopes(q)?;
+        let q = &*scoped;
+        let (where_sql, params) = session_where(q);
+        let sql = if q.filter.is_none() && q.from_ms.is_none() && q.to_ms.is_none() {
+            "SELECT tokens FROM session_event_values".to_string()
+        } else {
+            format!("SELECT v.tokens FROM sessions s JOIN session_event_values v ON v.session_pk = s.session_pk WHERE {where_sql}")
+        };
+        let prefixes: Vec<String> = columns.iter().map(|column| super::event_values::value_token_prefix(column)).collect();
+        let mut counts: Vec<std::collections::HashMap<String, u64>> = vec![std::collections::HashMap::new(); columns.len()];
+        let mut statement = self.conn.prepare_cached(&sql)?;
+        let mut rows = statement.query(params_from_iter(params))?;
+        while let Some(row) = rows.next()? {
+            let tokens = row.get_ref(0)?.as_str().unwrap_or_default();
+            for token in tokens.split(super::event_values::SEPARATOR) {
+                for (prefix, counts) in prefixes.iter().zip(counts.iter_mut()) {
+                    let Some(value) = token.strip_prefix(prefix.as_str()).filter(|_| !prefix.is_empty()) else { continue };
+                    match counts.get_mut(value) {
+                        Some(n) => *n += 1,
+                        None => {
+                            counts.insert(value.to_string(), 1);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .map(|counts| {
+                let mut counts: Vec<(String, u64)> = counts.into_iter().collect();
+                counts.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                counts.truncate(limit);
+                counts
+            })
+            .collect())
     }
 
     /// Sessions with and without errors among those a query selects.

@@ -1,4 +1,5 @@
-//! Quick-filter facets: the top values of app, env, browser, OS, country, type and errors.
+//! Quick-filter facets: the top values of app, env, browser, OS, country, type and errors,
+//! then of the requests' status and type and the errors' source.
 
 use crate::app::{format, Command, ExplorerApp};
 
@@ -9,7 +10,7 @@ pub fn facets_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         if app.facets.is_empty() {
             ui.label(egui::RichText::new("No sessions yet").weak());
         }
-        for facet in &app.facets {
+        for facet in app.facets.iter().chain(&app.event_value_facets) {
             egui::CollapsingHeader::new(facet.title).id_salt(facet.key).default_open(true).show(ui, |ui| {
                 if facet.values.is_empty() {
                     ui.label(egui::RichText::new("(no values)").weak());
