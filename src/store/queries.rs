@@ -1239,20 +1239,21 @@ impl Store {
         } else {
             format!("SELECT v.tokens FROM sessions s JOIN session_event_values v ON v.session_pk = s.session_pk WHERE {where_sql}")
         };
+        // A token is its column's code, `=` and the value (see `event_values`).
         let prefixes: Vec<String> = columns.iter().map(|column| super::event_values::value_token_prefix(column)).collect();
-        let mut counts: Vec<std::collections::HashMap<String, u64>> = vec![std::collections::HashMap::new(); columns.len()];
+        let mut counts: Vec<rustc_hash::FxHashMap<String, u64>> = vec![rustc_hash::FxHashMap::default(); columns.len()];
         let mut statement = self.conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params_from_iter(params))?;
         while let Some(row) = rows.next()? {
             let tokens = row.get_ref(0)?.as_str().unwrap_or_default();
             for token in tokens.split(super::event_values::SEPARATOR) {
-                for (prefix, counts) in prefixes.iter().zip(counts.iter_mut()) {
-                    let Some(value) = token.strip_prefix(prefix.as_str()).filter(|_| !prefix.is_empty()) else { continue };
-                    match counts.get_mut(value) {
-                        Some(n) => *n += 1,
-                        None => {
-                            counts.insert(value.to_string(), 1);
-                        }
+                let Some(at) = token.find('=') else { continue };
+                let Some(column) = prefixes.iter().position(|prefix| prefix.len() == at + 1 && token.starts_with(prefix.as_str())) else { continue };
+                let value = &token[at + 1..];
+                match counts[column].get_mut(value) {
+                    Some(n) => *n += 1,
+                    None => {
+                        counts[column].insert(value.to_string(), 1);
                     }
                 }
             }
