@@ -3,7 +3,7 @@
 //! type), kept once per session as one short text (schema 13, `session_event_values`).
 //!
 //! A filter on one of these values (`resource_status:503`, `-resource_method:GET`) then reads
-//! one text per session instead of every event: at 1,000,000 sessions that is about 150 MB
+//! one text per session instead of every event: at 1,000,000 sessions that is about 130 MB
 //! instead of the 17.8 GB events table. The text lists tokens `code=value` between separators,
 //! sorted; a column whose values in a session were not all kept (too many, too long, neither
 //! text nor integer) has the token `code*` instead, and a filter asks that session's events.
