@@ -380,7 +380,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             if store.has_too_many_field_keys().map_err(|e| e.describe(db))? {
                 return Err(format!("{}: it has more than {} extended fields; they are not listed", db.display(), crate::store::writer::MAX_FIELD_KEYS));
             }
-            if !store.learn_field_keys().map_err(|e| e.describe(db))? {
+            if !store.learn_fields_and_values().map_err(|e| e.describe(db))? {
                 return Err(format!("{}: not recorded: an import wrote to the database meanwhile, or it has more than {} keys", db.display(), crate::store::writer::MAX_FIELD_KEYS));
             }
             let scopes = store.field_scopes().map_err(|e| e.describe(db))?.unwrap_or_default();

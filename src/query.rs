@@ -15,7 +15,7 @@
 //! any extended field. Values always travel as bound parameters, never inside the SQL text.
 
 use crate::model::{event_column_for_key, EventColumn};
-use crate::store::SESSION_LIST_COLUMNS;
+use crate::store::{event_values, SESSION_LIST_COLUMNS};
 use rusqlite::types::Value as SqlValue;
 use std::fmt;
 
@@ -499,7 +499,7 @@ impl FieldKeyScopes {
 /// Whether a key names an event column whose values each session keeps (see
 /// `store::event_values`).
 pub fn is_event_value_key(key: &str) -> bool {
-    matches!(resolve(key), KeyTarget::Event(column) if crate::store::event_values::is_value_column(column.column))
+    matches!(resolve(key), KeyTarget::Event(column) if event_values::is_value_column(column.column))
 }
 
 /// A JSON path that names one top-level key, dots and all. SQLite's JSON paths cannot quote
@@ -788,11 +788,11 @@ impl Expr {
                     // a column's values were not all kept.
                     let kept = match (matcher, scopes) {
                         (Matcher::Equals(value), Some(scopes)) if scopes.event_values_kept => {
-                            crate::store::event_values::term_tokens(column.column, value).map(|(token, unkept)| (vec![token], unkept))
+                            event_values::term_tokens(column.column, value).map(|(token, unkept)| (vec![token], unkept))
                         }
                         (Matcher::Compare(..) | Matcher::Range(..), Some(scopes)) if scopes.event_values_kept => {
-                            let seen = crate::store::event_values::EventValues::decode_seen(&scopes.seen_event_values);
-                            integer_test(matcher).and_then(|accepts| crate::store::event_values::accepted_tokens(column.column, &seen, accepts))
+                            let seen = event_values::EventValues::decode_seen(&scopes.seen_event_values);
+                            integer_test(matcher).and_then(|accepts| event_values::accepted_tokens(column.column, &seen, accepts))
                         }
                         _ => None,
                     };

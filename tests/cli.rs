@@ -451,14 +451,7 @@ fn learn_fields_records_the_extended_fields_of_a_database_from_before_schema_12(
     assert_eq!((code, out.trim_end()), (0, format!("{db}: the extended fields and event values are known already").as_str()));
     let store = rum_explorer::store::Store::open(&db_path).expect("open");
     let recorded = store.field_scopes().expect("facts").expect("known");
-    let kept_values = |store: &rum_explorer::store::Store| -> Vec<(i64, String)> {
-        store
-            .conn
-            .prepare("SELECT session_pk, tokens FROM session_event_values ORDER BY session_pk")
-            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-            .expect("values")
-    };
-    let values = kept_values(&store);
+    let values = kept_event_values(&store);
     // As a database from before schema 12: neither the keys nor the event values known.
     store
         .conn
@@ -478,5 +471,5 @@ fn learn_fields_records_the_extended_fields_of_a_database_from_before_schema_12(
     assert_eq!(out.trim_end(), said);
     assert!(!recorded.session.is_empty() && !recorded.event.is_empty() && !values.is_empty(), "{recorded:?}");
     assert_eq!(store.field_scopes().expect("facts"), Some(recorded));
-    assert_eq!(kept_values(&store), values);
+    assert_eq!(kept_event_values(&store), values);
 }

@@ -166,14 +166,7 @@ fn learning_counts_the_values_the_import_kept() {
     }
     let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
     import(&mut store, &files);
-    let rows = |store: &Store| -> Vec<(i64, String)> {
-        store
-            .conn
-            .prepare("SELECT session_pk, tokens FROM session_event_values ORDER BY session_pk")
-            .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-            .expect("rows")
-    };
-    let imported = rows(&store);
+    let imported = kept_event_values(&store);
     assert_eq!(imported.len(), assert_event_values_match_events(&store, "imported"));
     let seen = |store: &Store| -> String {
         store.conn.query_row("SELECT value FROM store_facts WHERE name = 'event_values_seen'", [], |r| r.get(0)).expect("values seen")
@@ -182,8 +175,8 @@ fn learning_counts_the_values_the_import_kept() {
     assert!(seen_imported.contains("\u{1f}rs=200\u{1f}"), "{seen_imported}");
     // As a database from before schema 13: the table empty, the fact absent.
     store.conn.execute_batch("DELETE FROM session_event_values; DELETE FROM store_facts WHERE name = 'session_event_values_kept';").expect("forget");
-    assert!(store.learn_field_keys().expect("learn"));
+    assert!(store.learn_fields_and_values().expect("learn"));
     assert!(store.event_values_kept().expect("fact"));
-    assert_eq!(rows(&store), imported);
+    assert_eq!(kept_event_values(&store), imported);
     assert_eq!(seen(&store), seen_imported);
 }

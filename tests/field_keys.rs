@@ -200,10 +200,10 @@ fn too_many_keys_are_not_listed_and_queries_read_everywhere() {
     import(&mut store, &[file]);
     assert_eq!(store.field_scopes().expect("facts"), None, "the list is dropped past the limit");
     assert!(store.has_too_many_field_keys().expect("fact"), "and that is noted");
-    assert!(!store.learn_field_keys().expect("learn"), "not learned again");
+    assert!(!store.learn_fields_and_values().expect("learn"), "not learned again");
     // Learning finds as many: noted the same way.
     store.conn.execute("DELETE FROM store_facts WHERE name = 'field_keys_too_many'", []).expect("forget");
-    assert!(!store.learn_field_keys().expect("learn"));
+    assert!(!store.learn_fields_and_values().expect("learn"));
     assert!(store.has_too_many_field_keys().expect("fact") && store.field_scopes().expect("facts").is_none());
     let last: String = store
         .conn

@@ -625,7 +625,7 @@ impl ExplorerApp {
         let detail_worker = spawn("detail", &tx);
         let resource_worker = spawn("resources", &tx);
         let resource_count_worker = spawn("resource-count", &tx);
-        worker::learn_field_keys_in_background(db.clone());
+        worker::learn_fields_and_values_in_background(db.clone());
         ctx.set_theme(if settings.dark_theme { egui::Theme::Dark } else { egui::Theme::Light });
         let mut app = ExplorerApp {
             db_path: db,

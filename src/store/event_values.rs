@@ -132,8 +132,7 @@ impl EventValues {
         if self.last_integer == Some(key) {
             return;
         }
-        let mut buffer = itoa_buffer();
-        self.add_text(slot, decimal(n, &mut buffer));
+        self.add_text(slot, itoa::Buffer::new().format(n));
         self.last_integer = Some(key);
     }
 
@@ -224,15 +223,13 @@ impl EventValues {
 
     fn decode_up_to(text: &str, max_per_column: usize) -> EventValues {
         let mut values = EventValues::default();
-        for token in text.split(SEPARATOR).filter(|t| !t.is_empty()) {
-            for (slot, (_, code, _)) in VALUE_COLUMNS.iter().enumerate() {
-                let Some(rest) = token.strip_prefix(code) else { continue };
-                if rest == "*" {
-                    values.add_unkept(slot);
-                } else if let Some(value) = rest.strip_prefix('=') {
-                    values.add_text_up_to(slot, value, max_per_column);
-                }
+        for slot in 0..VALUE_COLUMNS.len() {
+            if text.contains(&searched(unkept_token(slot))) {
+                values.add_unkept(slot);
             }
+        }
+        for (slot, value) in listed_values(text) {
+            values.add_text_up_to(slot, value, max_per_column);
         }
         values
     }
@@ -254,9 +251,18 @@ fn value_token(slot: usize, value: &str) -> String {
     format!("{}={value}", VALUE_COLUMNS[slot].1)
 }
 
-/// What a kept value's token starts with in a column (`rs=`); empty for another column.
-pub fn value_token_prefix(column: &str) -> String {
-    VALUE_COLUMNS.iter().find(|(c, _, _)| *c == column).map(|(_, code, _)| format!("{code}=")).unwrap_or_default()
+/// The position of a kept column in [`VALUE_COLUMNS`].
+pub fn value_column_slot(column: &str) -> Option<usize> {
+    VALUE_COLUMNS.iter().position(|(c, _, _)| *c == column)
+}
+
+/// The values a stored text lists, as (position in [`VALUE_COLUMNS`], value), without
+/// allocating; the tokens of columns whose values were not all kept (`code*`) are left out.
+pub fn listed_values(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.split(SEPARATOR).filter_map(|token| {
+        let (code, value) = token.split_once('=')?;
+        Some((VALUE_COLUMNS.iter().position(|(_, c, _)| *c == code)?, value))
+    })
 }
 
 /// The token of a column whose values in a session were not all kept.
@@ -264,12 +270,18 @@ fn unkept_token(slot: usize) -> String {
     format!("{}*", VALUE_COLUMNS[slot].1)
 }
 
+/// A token as a filter looks for it in a session's text: between separators, so that `rs=50`
+/// does not find `rs=500`.
+fn searched(token: String) -> String {
+    format!("{SEPARATOR}{token}{SEPARATOR}")
+}
+
 /// For a filter's `column:value`, the two texts to look for in a session's stored text: the
 /// value's token and the token of its column's values not kept, each with its separators.
 /// None when the value is not compared as its plain text (`resource_status:500.0`, a text
 /// column asked for `007`, which also equals `7`): the events are asked then.
 pub fn term_tokens(column: &str, value: &str) -> Option<(String, String)> {
-    let slot = VALUE_COLUMNS.iter().position(|(c, _, _)| *c == column)?;
+    let slot = value_column_slot(column)?;
     let integer = canonical_integer(value);
     let is_integer_column = VALUE_COLUMNS[slot].2;
     let plain = if is_integer_column {
@@ -282,8 +294,7 @@ pub fn term_tokens(column: &str, value: &str) -> Option<(String, String)> {
     if !plain || value.len() > MAX_VALUE_BYTES || value.contains(SEPARATOR) {
         return None;
     }
-    let around = |token: String| format!("{SEPARATOR}{token}{SEPARATOR}");
-    Some((around(value_token(slot, value)), around(unkept_token(slot))))
+    Some((searched(value_token(slot, value)), searched(unkept_token(slot))))
 }
 
 /// For a comparison of an integer column (`resource_status:>=500`, `[400 TO 499]`), the texts
@@ -295,44 +306,18 @@ pub fn accepted_tokens(column: &str, seen: &EventValues, accepts: impl Fn(i64) -
     if seen.is_unkept(slot) {
         return None;
     }
-    let around = |token: String| format!("{SEPARATOR}{token}{SEPARATOR}");
     let accepted = values_in(&seen.held[slot])
         .filter_map(|value| std::str::from_utf8(value).ok().and_then(canonical_integer))
         .filter(|n| accepts(*n))
-        .map(|n| around(value_token(slot, &n.to_string())))
+        .map(|n| searched(value_token(slot, &n.to_string())))
         .collect();
-    Some((accepted, around(unkept_token(slot))))
+    Some((accepted, searched(unkept_token(slot))))
 }
 
 /// The integer a text is the decimal of, with no sign, zeros or spaces that would not read back.
 fn canonical_integer(text: &str) -> Option<i64> {
     let n: i64 = text.parse().ok()?;
-    let mut buffer = itoa_buffer();
-    (decimal(n, &mut buffer) == text).then_some(n)
-}
-
-fn itoa_buffer() -> [u8; 20] {
-    [0; 20]
-}
-
-/// `n`'s decimal text, written into `buffer` (an i64 takes at most 20 bytes).
-fn decimal(n: i64, buffer: &mut [u8; 20]) -> &str {
-    let mut at = buffer.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        buffer[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
-    if n < 0 {
-        at -= 1;
-        buffer[at] = b'-';
-    }
-    // Only ASCII digits and a sign were written.
-    std::str::from_utf8(&buffer[at..]).unwrap_or_default()
+    (itoa::Buffer::new().format(n) == text).then_some(n)
 }
 
 #[cfg(test)]
@@ -340,12 +325,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn decimals_are_what_display_writes() {
-        for n in [0, 7, -7, 200, 503, i64::MAX, i64::MIN, -1_000_000] {
-            let mut buffer = itoa_buffer();
-            assert_eq!(decimal(n, &mut buffer), n.to_string());
+    fn only_decimals_that_read_back_are_canonical() {
+        for n in [0, 7, -7, 200, 503, i64::MAX, i64::MIN] {
+            assert_eq!(canonical_integer(&n.to_string()), Some(n));
         }
-        assert_eq!(canonical_integer("500"), Some(500));
         for text in ["0500", "+500", " 500", "500.0", "5e2", "abc", ""] {
             assert_eq!(canonical_integer(text), None, "{text}");
         }

@@ -1239,17 +1239,14 @@ impl Store {
         } else {
             format!("SELECT v.tokens FROM sessions s JOIN session_event_values v ON v.session_pk = s.session_pk WHERE {where_sql}")
         };
-        // A token is its column's code, `=` and the value (see `event_values`).
-        let prefixes: Vec<String> = columns.iter().map(|column| super::event_values::value_token_prefix(column)).collect();
+        let slots: Vec<Option<usize>> = columns.iter().map(|column| super::event_values::value_column_slot(column)).collect();
         let mut counts: Vec<rustc_hash::FxHashMap<String, u64>> = vec![rustc_hash::FxHashMap::default(); columns.len()];
         let mut statement = self.conn.prepare_cached(&sql)?;
         let mut rows = statement.query(params_from_iter(params))?;
         while let Some(row) = rows.next()? {
             let tokens = row.get_ref(0)?.as_str().unwrap_or_default();
-            for token in tokens.split(super::event_values::SEPARATOR) {
-                let Some(at) = token.find('=') else { continue };
-                let Some(column) = prefixes.iter().position(|prefix| prefix.len() == at + 1 && token.starts_with(prefix.as_str())) else { continue };
-                let value = &token[at + 1..];
+            for (slot, value) in super::event_values::listed_values(tokens) {
+                let Some(column) = slots.iter().position(|s| *s == Some(slot)) else { continue };
                 match counts[column].get_mut(value) {
                     Some(n) => *n += 1,
                     None => {
@@ -1435,7 +1432,7 @@ impl Store {
     /// (then it is left for another time, and the answer is `false`). Whether the keys are
     /// known now. Not cancellable: the window's thread ends with the process, and nothing is
     /// written to the database before the reads are done (the values wait in a temporary table).
-    pub fn learn_field_keys(&self) -> StoreResult<bool> {
+    pub fn learn_fields_and_values(&self) -> StoreResult<bool> {
         let keys_known = self.field_scopes()?.is_some();
         let values_kept = self.event_values_kept()?;
         if keys_known && values_kept {
@@ -1517,7 +1514,7 @@ impl Store {
         written
     }
 
-    /// Whether an import or [`Self::learn_field_keys`] found more extended fields than are listed.
+    /// Whether an import or [`Self::learn_fields_and_values`] found more extended fields than are listed.
     pub fn has_too_many_field_keys(&self) -> StoreResult<bool> {
         let noted: Option<String> = self
             .conn
@@ -1544,7 +1541,7 @@ impl Store {
     }
 }
 
-/// The temporary table learned event values wait in (see [`Store::learn_field_keys`]).
+/// The temporary table learned event values wait in (see [`Store::learn_fields_and_values`]).
 const LEARNED_EVENT_VALUES: &str = "learned_event_values";
 
 /// The error fields whose top-level query terms the Errors tab applies to the errors it lists.

@@ -238,7 +238,7 @@ pub const FIELD_KEYS_TOO_MANY: &str = "field_keys_too_many";
 /// no session had), one on a key nothing carries reads nothing, and the lists of keys (the
 /// Columns dialog, the notes on unknown keys) are the data's, not a sample's. Known from the
 /// start for a database without events; one that has events reads everywhere until it learns
-/// them (`Store::learn_field_keys`, which reads every event: 26 s at 1,000,000 sessions).
+/// them (`Store::learn_fields_and_values`, which reads every event: 26 s at 1,000,000 sessions).
 fn migration_12() -> String {
     format!(
         "INSERT INTO store_facts (name, value) SELECT '{SESSION_FIELD_KEYS}', '[]' WHERE NOT EXISTS (SELECT 1 FROM events);
@@ -259,7 +259,7 @@ pub const SEEN_EVENT_VALUES: &str = "event_values_seen";
 /// kept by the writer. A filter on such a value then reads these texts instead of every event
 /// (a status no session had: 31.6 s at 1,000,000 sessions, the count of `resource_status:500`
 /// 6.8 s). Known from the start for a database without events; one that has events asks them
-/// until it learns the values (`Store::learn_field_keys`).
+/// until it learns the values (`Store::learn_fields_and_values`).
 fn migration_13() -> String {
     format!(
         "CREATE TABLE session_event_values (session_pk INTEGER PRIMARY KEY, tokens TEXT NOT NULL);

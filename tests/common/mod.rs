@@ -109,6 +109,15 @@ pub fn events_content(store: &Store) -> Vec<String> {
     store.conn.prepare(&sql).and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()).expect("events")
 }
 
+/// Each session's stored text of event values (`session_event_values`), by session.
+pub fn kept_event_values(store: &Store) -> Vec<(i64, String)> {
+    store
+        .conn
+        .prepare("SELECT session_pk, tokens FROM session_event_values ORDER BY session_pk")
+        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+        .expect("kept values")
+}
+
 /// `session_event_values` holds exactly the values each session's events have in the columns
 /// of few values (see `store::event_values`), worked out here from the events on their own:
 /// per column the distinct values as text, or `code*` where one is not kept (a float, a text
@@ -158,11 +167,7 @@ pub fn assert_event_values_match_events(store: &Store, what: &str) -> usize {
             (session_pk, text)
         })
         .collect();
-    let kept: Vec<(i64, String)> = store
-        .conn
-        .prepare("SELECT session_pk, tokens FROM session_event_values ORDER BY session_pk")
-        .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
-        .expect("kept values");
+    let kept = kept_event_values(store);
     assert_eq!(kept, expected, "{what}: session_event_values against the events");
     // The store's list of values seen has every value kept (comparisons look for those).
     let seen: Option<String> =
