@@ -373,7 +373,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
         }
         Command::LearnFields => {
             let store = Store::open(db).map_err(|e| e.describe(db))?;
-            if store.field_scopes().map_err(|e| e.describe(db))?.is_some_and(|scopes| scopes.event_values_kept) {
+            if store.field_scopes().map_err(|e| e.describe(db))?.is_some_and(|scopes| scopes.event_values_kept && scopes.event_hashes_kept) {
                 println!("{}: the extended fields and event values are known already", db.display());
                 return Ok(0);
             }
@@ -386,8 +386,10 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             let scopes = store.field_scopes().map_err(|e| e.describe(db))?.unwrap_or_default();
             let sessions_with_values: i64 =
                 store.conn.query_row("SELECT count(*) FROM session_event_values", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+            let sessions_with_filters: i64 =
+                store.conn.query_row("SELECT count(*) FROM session_event_hashes", [], |r| r.get(0)).map_err(|e| e.to_string())?;
             println!(
-                "{}: {} extended fields on sessions, {} on events; event values of {sessions_with_values} sessions",
+                "{}: {} extended fields on sessions, {} on events; event values of {sessions_with_values} sessions; filters of event values of {sessions_with_filters} sessions",
                 db.display(),
                 scopes.session.len(),
                 scopes.event.len()

@@ -15,7 +15,7 @@
 //! any extended field. Values always travel as bound parameters, never inside the SQL text.
 
 use crate::model::{event_column_for_key, EventColumn};
-use crate::store::{event_values, SESSION_LIST_COLUMNS};
+use crate::store::{event_hashes, event_values, SESSION_LIST_COLUMNS};
 use rusqlite::types::Value as SqlValue;
 use std::fmt;
 
@@ -487,6 +487,10 @@ pub struct FieldKeyScopes {
     /// Every value kept there, as stored (`schema::SEEN_EVENT_VALUES`): a comparison
     /// (`resource_status:>=500`) looks for those it accepts.
     pub seen_event_values: String,
+    /// Whether every session's filter of its events' values of many values is kept
+    /// (`session_event_hashes`, schema 14): an exact value of such a field reads the events of
+    /// the sessions whose filter may hold it.
+    pub event_hashes_kept: bool,
 }
 
 impl FieldKeyScopes {
@@ -497,9 +501,37 @@ impl FieldKeyScopes {
 }
 
 /// Whether a key names an event column whose values each session keeps (see
-/// `store::event_values`).
+/// `store::event_values`) or whose values its filter holds (`store::event_hashes`).
 pub fn is_event_value_key(key: &str) -> bool {
-    matches!(resolve(key), KeyTarget::Event(column) if event_values::is_value_column(column.column))
+    matches!(resolve(key), KeyTarget::Event(column) if event_values::is_value_column(column.column) || event_hashes::HASHED_COLUMNS.contains(&column.column))
+}
+
+/// For a term's exact value of an event field the sessions' filters hold (see
+/// `store::event_hashes`), the hash to look for; None when the filters do not answer it.
+fn hashed_term(tag: &str, matcher: &Matcher, scopes: Option<&FieldKeyScopes>) -> Option<u64> {
+    match matcher {
+        Matcher::Equals(value) if scopes.is_some_and(|s| s.event_hashes_kept) && event_hashes::is_hashed_value(value) => {
+            Some(event_hashes::value_hash(tag, value.as_bytes()))
+        }
+        _ => None,
+    }
+}
+
+/// Sessions with an event that `predicate` holds, asked only of the sessions whose filter may
+/// hold the value's `hash`.
+fn hashed_session_has_event(predicate: &str, hash: u64, mode: EventMatch, params: &mut Vec<SqlValue>) -> String {
+    let hash = push(params, SqlValue::Integer(hash as i64));
+    let may_hold = event_hashes::MAY_HOLD_FUNCTION;
+    match mode {
+        EventMatch::AsSet => format!(
+            "s.session_pk IN (SELECT h.session_pk FROM session_event_hashes h WHERE {may_hold}(h.bits, {hash})
+             AND EXISTS (SELECT 1 FROM events e INDEXED BY events_by_session_key WHERE e.session_pk = h.session_pk AND {predicate}))"
+        ),
+        EventMatch::PerSession => format!(
+            "EXISTS (SELECT 1 FROM session_event_hashes h WHERE h.session_pk = s.session_pk AND {may_hold}(h.bits, {hash})
+             AND EXISTS (SELECT 1 FROM events e INDEXED BY events_by_session_key WHERE e.session_pk = s.session_pk AND {predicate}))"
+        ),
+    }
 }
 
 /// A JSON path that names one top-level key, dots and all. SQLite's JSON paths cannot quote
@@ -593,6 +625,11 @@ fn like_pattern(wildcard: &str) -> String {
 }
 
 /// A number from a query value; for time keys also a date (`2025-11-13`, ISO 8601).
+/// Whether a term's value is compared as a number too (see [`predicate`]).
+pub fn compares_as_number(value: &str) -> bool {
+    numeric_value(value, false).is_some()
+}
+
 fn numeric_value(value: &str, is_time: bool) -> Option<SqlValue> {
     if let Ok(n) = value.parse::<i64>() {
         return Some(SqlValue::Integer(n));
@@ -796,7 +833,14 @@ impl Expr {
                         }
                         _ => None,
                     };
-                    let Some((tokens, unkept)) = kept else { return session_has_event(&pred, mode) };
+                    let Some((tokens, unkept)) = kept else {
+                        return match hashed_term(column.column, matcher, scopes) {
+                            Some(hash) if event_hashes::HASHED_COLUMNS.contains(&column.column) => {
+                                hashed_session_has_event(&pred, hash, mode, params)
+                            }
+                            _ => session_has_event(&pred, mode),
+                        };
+                    };
                     let mut any_token: Vec<String> =
                         tokens.into_iter().map(|token| format!("instr(v.tokens, {}) > 0", push(params, SqlValue::Text(token)))).collect();
                     let unkept = push(params, SqlValue::Text(unkept));
@@ -825,7 +869,10 @@ impl Expr {
                     }
                     if on_events {
                         let on_event = predicate(&format!("json_extract(e.extra_json, {path})"), matcher, false, params);
-                        parts.push(session_has_event(&on_event, mode));
+                        parts.push(match hashed_term(&key, matcher, scopes) {
+                            Some(hash) => hashed_session_has_event(&on_event, hash, mode, params),
+                            None => session_has_event(&on_event, mode),
+                        });
                     }
                     format!("({})", parts.join(" OR "))
                 }

@@ -225,14 +225,15 @@ impl Worker {
 }
 
 /// Learns, on a thread of its own, which extended fields a database written before schema 12
-/// has, and its sessions' event values before schema 13 (see `Store::learn_fields_and_values`):
-/// once known, filters and sorts on them read only where they are. Nothing to do for a newer
-/// database; an import under way leaves it for the next start. At 1,000,000 sessions it reads
-/// the events table once for the fields (26 s) and once for the values (56-72 s).
+/// has, its sessions' event values before schema 13 and their filters of event values before
+/// schema 14 (see `Store::learn_fields_and_values`): once known, filters and sorts on them read
+/// only where they are. Nothing to do for a newer database; an import under way leaves it for
+/// the next start. At 1,000,000 sessions it reads the events table once for the fields (26 s),
+/// once for the values (56-72 s) and once for the filters.
 pub fn learn_fields_and_values_in_background(db: PathBuf) -> Option<std::thread::JoinHandle<()>> {
     let learn = move || {
         let Ok(store) = Store::open(&db) else { return };
-        if !matches!(store.field_scopes(), Ok(Some(scopes)) if scopes.event_values_kept) {
+        if !matches!(store.field_scopes(), Ok(Some(scopes)) if scopes.event_values_kept && scopes.event_hashes_kept) {
             let _ = store.learn_fields_and_values();
         }
     };

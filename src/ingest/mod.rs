@@ -7,7 +7,7 @@ pub mod guance_csv;
 pub mod guance_json;
 mod guance_json_direct;
 pub mod json_scan;
-mod json_token;
+pub(crate) mod json_token;
 pub mod line_protocol;
 mod line_protocol_direct;
 mod lines;

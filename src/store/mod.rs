@@ -1,6 +1,7 @@
 //! The SQLite store: schema and migrations, the import writer, and the queries the explorer runs.
 
 mod event_batch;
+pub mod event_hashes;
 pub mod event_values;
 pub mod event_row;
 mod schema;
@@ -353,6 +354,7 @@ impl Store {
             )));
         }
         conn.execute_batch("PRAGMA cache_size=-65536;")?;
+        event_hashes::register_may_hold(&conn)?;
         Ok(Store::with_defaults(conn, path, true))
     }
 
@@ -375,6 +377,7 @@ impl Store {
         })?;
         conn.execute_batch("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536;")?;
         schema::migrate(&conn, path)?;
+        event_hashes::register_may_hold(&conn)?;
         Ok(Store::with_defaults(conn, path, false))
     }
 
@@ -392,6 +395,7 @@ impl Store {
         };
         conn.busy_timeout(BUSY_TIMEOUT).ok()?;
         conn.execute_batch("PRAGMA cache_size=-65536;").ok()?;
+        event_hashes::register_may_hold(&conn).ok()?;
         Some(conn)
     }
 

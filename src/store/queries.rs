@@ -1415,7 +1415,15 @@ impl Store {
         } else {
             String::new()
         };
-        Ok(Some(query::FieldKeyScopes { session, event, event_values_kept, seen_event_values }))
+        let event_hashes_kept = self.event_hashes_kept()?;
+        Ok(Some(query::FieldKeyScopes { session, event, event_values_kept, seen_event_values, event_hashes_kept }))
+    }
+
+    /// Whether every session's row in `session_event_hashes` holds its events' values (schema
+    /// 14: from the start in a database created empty, else once learned).
+    pub fn event_hashes_kept(&self) -> StoreResult<bool> {
+        let mut statement = self.conn.prepare_cached("SELECT 1 FROM store_facts WHERE name = ?1")?;
+        Ok(statement.exists([super::schema::EVENT_HASHES_KEPT])?)
     }
 
     /// Whether every session's row in `session_event_values` lists its events' values (schema
@@ -1435,7 +1443,8 @@ impl Store {
     pub fn learn_fields_and_values(&self) -> StoreResult<bool> {
         let keys_known = self.field_scopes()?.is_some();
         let values_kept = self.event_values_kept()?;
-        if keys_known && values_kept {
+        let hashes_kept = self.event_hashes_kept()?;
+        if keys_known && values_kept && hashes_kept {
             return Ok(true);
         }
         if !keys_known && self.has_too_many_field_keys()? {
@@ -1470,6 +1479,16 @@ impl Store {
             self.conn.execute_batch(if counted.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
             counted?;
         }
+        if !hashes_kept {
+            self.conn.execute_batch(&format!(
+                "CREATE TEMP TABLE IF NOT EXISTS {LEARNED_EVENT_HASHES} (session_pk INTEGER PRIMARY KEY, bits BLOB NOT NULL);
+                 DELETE FROM temp.{LEARNED_EVENT_HASHES};
+                 BEGIN;"
+            ))?;
+            let counted = super::writer::count_event_hashes(&self.conn, "sessions", &format!("temp.{LEARNED_EVENT_HASHES}"));
+            self.conn.execute_batch(if counted.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+            counted?;
+        }
         // An import holds the write lock from its first row to its commit, and adds a file.
         if self.conn.execute_batch("BEGIN IMMEDIATE").is_err() {
             return Ok(false);
@@ -1489,6 +1508,14 @@ impl Store {
                     "INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, ?2)",
                     params![super::schema::SEEN_EVENT_VALUES, seen_values.encode()],
                 )?;
+            }
+            if !hashes_kept {
+                self.conn.execute_batch(&format!(
+                    "DELETE FROM session_event_hashes;
+                     INSERT INTO session_event_hashes (session_pk, bits) SELECT session_pk, bits FROM temp.{LEARNED_EVENT_HASHES};
+                     DELETE FROM temp.{LEARNED_EVENT_HASHES};"
+                ))?;
+                self.conn.execute("INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, '1')", [super::schema::EVENT_HASHES_KEPT])?;
             }
             if too_many {
                 // Noted, so that the next start does not read every event again for nothing.
@@ -1543,6 +1570,8 @@ impl Store {
 
 /// The temporary table learned event values wait in (see [`Store::learn_fields_and_values`]).
 const LEARNED_EVENT_VALUES: &str = "learned_event_values";
+/// The temporary table learned filters of event values wait in.
+const LEARNED_EVENT_HASHES: &str = "learned_event_hashes";
 
 /// The error fields whose top-level query terms the Errors tab applies to the errors it lists.
 pub const ERROR_FILTER_KEYS: &[&str] = &["error_type", "error_message"];

@@ -7,6 +7,7 @@ use crate::model::{
 };
 use super::event_batch::{event_batch_columns, register_event_batch, BatchRow, BatchSlot, EVENT_BATCH_TABLE};
 use super::event_row::{EventRow, Slot, TextRange};
+use super::event_hashes::{EventHashes, HashedColumns, HASHED_COLUMNS};
 use super::event_values::{value_column_positions, EventValues, VALUE_COLUMNS};
 use super::schema::{COLUMNS_ON_OTHER_KINDS, EVENT_FIELD_KEYS, FIELD_KEYS_TOO_MANY, SEEN_EVENT_VALUES, SESSION_FIELD_KEYS};
 use rusqlite::types::Value as SqlValue;
@@ -868,6 +869,8 @@ struct AggregateColumns {
     resource_size_bytes: usize,
     /// The columns whose values each session keeps (`event_values`).
     event_values: [usize; VALUE_COLUMNS.len()],
+    /// The columns whose values each session's filter holds (`event_hashes`).
+    event_hashes: HashedColumns,
 }
 
 impl AggregateColumns {
@@ -882,6 +885,7 @@ impl AggregateColumns {
             view_url: at("view_url"),
             resource_size_bytes: at("resource_size_bytes"),
             event_values: value_column_positions(),
+            event_hashes: HashedColumns::default(),
         }
     }
 }
@@ -1003,6 +1007,84 @@ fn register_add_event_values(conn: &Connection) -> rusqlite::Result<()> {
         held.add_all(&EventValues::decode(ctx.get_raw(1).as_str().unwrap_or_default()));
         Ok(held.encode())
     })
+}
+
+/// Sessions' filters of event values inserted per statement (see [`add_event_hashes`]).
+const EVENT_HASHES_PER_INSERT: usize = 256;
+
+/// The SQL function that merges two filters of one session (see `event_hashes`).
+const MERGE_EVENT_HASHES_FUNCTION: &str = "rum_merge_event_hashes";
+
+/// Registers [`MERGE_EVENT_HASHES_FUNCTION`] on `conn`.
+fn register_merge_event_hashes(conn: &Connection) -> rusqlite::Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(MERGE_EVENT_HASHES_FUNCTION, 2, FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC, |ctx| {
+        let bits = |i: usize| ctx.get_raw(i).as_blob().unwrap_or_default();
+        Ok(super::event_hashes::merge(bits(0), bits(1)))
+    })
+}
+
+/// Adds sessions' hashes to their filters in `session_event_hashes` (a session that has one
+/// keeps what it holds: the two are merged). Many rows per statement, as the values.
+fn add_event_hashes<'h>(conn: &Connection, hashes: impl Iterator<Item = (i64, &'h mut EventHashes)>) -> StoreResult<()> {
+    let mut rows: Vec<(i64, Vec<u8>)> = hashes.filter(|(_, h)| !h.is_empty()).map(|(session_pk, h)| (session_pk, h.to_bits())).collect();
+    rows.sort_unstable_by_key(|(session_pk, _)| *session_pk);
+    for chunk in rows.chunks(EVENT_HASHES_PER_INSERT) {
+        let values = (0..chunk.len()).map(|i| format!("(?{}, ?{})", 2 * i + 1, 2 * i + 2)).collect::<Vec<_>>().join(", ");
+        let mut insert = conn.prepare_cached(&format!(
+            "INSERT INTO session_event_hashes (session_pk, bits) VALUES {values}
+             ON CONFLICT (session_pk) DO UPDATE SET bits = {MERGE_EVENT_HASHES_FUNCTION}(bits, excluded.bits)"
+        ))?;
+        for (i, (session_pk, bits)) in chunk.iter().enumerate() {
+            insert.raw_bind_parameter(2 * i + 1, session_pk)?;
+            insert.raw_bind_parameter(2 * i + 2, bits.as_slice())?;
+        }
+        insert.raw_execute()?;
+    }
+    Ok(())
+}
+
+/// Builds again, from their events, the filters of the sessions whose `session_pk` the table
+/// `sessions_table` lists, and writes them into `into_table` (`session_pk`, `bits`), replacing
+/// rows there: how many sessions have one. One session's hashes are held at a time.
+pub(crate) fn count_event_hashes(conn: &Connection, sessions_table: &str, into_table: &str) -> StoreResult<u64> {
+    let columns = HASHED_COLUMNS.iter().map(|column| format!("e.{column}")).collect::<Vec<_>>().join(", ");
+    let mut select = conn.prepare(&format!(
+        "SELECT t.session_pk, e.extra_json, {columns} FROM {sessions_table} t CROSS JOIN events e INDEXED BY events_by_session_key
+         ON e.session_pk = t.session_pk ORDER BY t.session_pk"
+    ))?;
+    let mut insert = conn.prepare(&format!("INSERT OR REPLACE INTO {into_table} (session_pk, bits) VALUES (?1, ?2)"))?;
+    let mut written = 0;
+    let mut write = |session_pk: i64, hashes: &mut EventHashes| -> StoreResult<()> {
+        if !hashes.is_empty() {
+            insert.execute(params![session_pk, hashes.to_bits()])?;
+            written += 1;
+        }
+        Ok(())
+    };
+    let mut rows = select.query([])?;
+    let mut current: Option<(i64, EventHashes)> = None;
+    while let Some(row) = rows.next()? {
+        let session_pk: i64 = row.get(0)?;
+        if current.as_ref().is_some_and(|(held, _)| *held != session_pk) {
+            if let Some((held, mut hashes)) = current.take() {
+                write(held, &mut hashes)?;
+            }
+        }
+        let (_, hashes) = current.get_or_insert_with(|| (session_pk, EventHashes::default()));
+        let mut texts: [Option<&[u8]>; HASHED_COLUMNS.len()] = [None; HASHED_COLUMNS.len()];
+        for (i, text) in texts.iter_mut().enumerate() {
+            if let rusqlite::types::ValueRef::Text(value) = row.get_ref(i + 2)? {
+                *text = Some(value);
+            }
+        }
+        let extra_json = row.get_ref(1)?.as_str().unwrap_or("{}");
+        hashes.add_stored(&texts, extra_json);
+    }
+    if let Some((held, mut hashes)) = current.take() {
+        write(held, &mut hashes)?;
+    }
+    Ok(written)
 }
 
 /// Counts again, from their events, the event values of the sessions whose `session_pk` the
@@ -1186,6 +1268,7 @@ impl<'c> FileWriter<'c> {
         let batch_slot = BatchSlot::default();
         register_event_batch(conn, &batch_slot)?;
         register_add_event_values(conn)?;
+        register_merge_event_hashes(conn)?;
         let find_view = conn.prepare(&format!(
             "SELECT event_pk, time_ms, version_rank, extra_json, {columns}, file_pk FROM events WHERE session_pk = ?1 AND event_key = ?2"
         ))?;
@@ -1450,6 +1533,7 @@ impl<'c> FileWriter<'c> {
                     aggregate.add_page(is_view, row.time_ms, event_pk, path, url);
                 }
                 aggregate.event_values.add_row(&row.row, &at.event_values);
+                aggregate.event_hashes.add_row(&row.row, &at.event_hashes);
             }
             if !row.counted_when_queued {
                 self.count_inserted(row.kind);
@@ -1803,6 +1887,7 @@ impl<'c> FileWriter<'c> {
             }
             self.insert_pages(&leaving_aggregates)?;
             self.add_event_values(leaving_aggregates.iter().map(|(session_pk, a)| (*session_pk, &a.event_values)))?;
+            add_event_hashes(self.conn, leaving_aggregates.iter_mut().map(|(session_pk, a)| (*session_pk, &mut a.event_hashes)))?;
             if self.keeping_page_keys {
                 self.keep_page_keys(&leaving_aggregates)?;
             }
@@ -1873,6 +1958,7 @@ impl<'c> FileWriter<'c> {
         )?;
         let mut pages_added: FxHashMap<i64, SessionAggregate> = FxHashMap::default();
         let mut values_added: Vec<(i64, EventValues)> = Vec::new();
+        let mut hashes_added: Vec<(i64, EventHashes)> = Vec::new();
         for (session_pk, mut delta) in deltas {
             if self.recount.contains(&session_pk) {
                 continue; // a view merged since: recounted whole
@@ -1902,6 +1988,7 @@ impl<'c> FileWriter<'c> {
                 continue;
             }
             values_added.push((session_pk, std::mem::take(&mut delta.event_values)));
+            hashes_added.push((session_pk, std::mem::take(&mut delta.event_hashes)));
             widen_span.execute(params![session_pk, delta.start_ms, delta.end_ms])?;
             let added: u8 = delta.counts.iter().enumerate().filter(|(_, count)| **count != 0).fold(0, |mask, (i, _)| mask | 1 << i);
             if added != 0 {
@@ -1935,6 +2022,7 @@ impl<'c> FileWriter<'c> {
             }
         }
         self.add_event_values(values_added.iter().map(|(session_pk, values)| (*session_pk, values)))?;
+        add_event_hashes(self.conn, hashes_added.iter_mut().map(|(session_pk, hashes)| (*session_pk, hashes)))?;
         self.insert_pages(&pages_added)
     }
 
@@ -2038,6 +2126,7 @@ impl<'c> FileWriter<'c> {
         }
         self.insert_pages(&aggregates)?;
         self.add_event_values(aggregates.iter().map(|(session_pk, a)| (*session_pk, &a.event_values)))?;
+        add_event_hashes(self.conn, aggregates.iter_mut().map(|(session_pk, a)| (*session_pk, &mut a.event_hashes)))?;
         // New sessions still cached are inserted with their aggregates; the others (stored
         // already) get theirs by UPDATE.
         self.write_cached_sessions(None, &mut aggregates)?;
@@ -2062,6 +2151,7 @@ impl<'c> FileWriter<'c> {
             }
             // Before the statements below, the last of which empties the touched sessions.
             recount_event_values(self.conn, "temp.touched_sessions", &mut self.seen_event_values)?;
+            count_event_hashes(self.conn, "temp.touched_sessions", "session_event_hashes")?;
             for sql in RECOUNT_TOUCHED_SESSIONS {
                 self.conn.execute(sql, [])?;
             }
@@ -2322,6 +2412,8 @@ struct SessionAggregate {
     pages: Vec<String>,
     /// Its events' values in the columns of few values (for `session_event_values`).
     event_values: EventValues,
+    /// Hashes of its events' values of many values (for `session_event_hashes`).
+    event_hashes: EventHashes,
 }
 
 /// What a session's aggregates need to go on counting once its row has been written with
@@ -2359,6 +2451,7 @@ impl WrittenAggregate {
             last: page(self.last_key, last),
             pages: Vec::new(),
             event_values: EventValues::default(),
+            event_hashes: EventHashes::default(),
         }
     }
 }
@@ -2380,6 +2473,7 @@ impl Default for SessionAggregate {
             last: None,
             pages: Vec::new(),
             event_values: EventValues::default(),
+            event_hashes: EventHashes::default(),
         }
     }
 }
