@@ -46,6 +46,9 @@ pub struct EventRow {
     kinds: [u8; COLUMN_COUNT],
     values: [u64; COLUMN_COUNT],
     extra_json: TextRange,
+    /// The hashes of its values for its session's filter (`event_hashes`), little-endian u64s
+    /// in the buffer, when the reader gave them; else the writer reads them from the row.
+    value_hashes: Option<TextRange>,
 }
 
 impl EventRow {
@@ -57,6 +60,7 @@ impl EventRow {
             kinds: [NULL; COLUMN_COUNT],
             values: [0; COLUMN_COUNT],
             extra_json: TextRange::default(),
+            value_hashes: None,
         }
     }
 
@@ -200,6 +204,22 @@ impl EventRow {
         }
         row.set_extra_json(extra_json)?;
         Some(row)
+    }
+
+    /// Appends the hashes of the row's values for its session's filter (see `event_hashes`).
+    pub fn set_value_hashes(&mut self, hashes: &[u64]) -> Option<()> {
+        let start = self.bytes.len();
+        for hash in hashes {
+            self.bytes.extend_from_slice(&hash.to_le_bytes());
+        }
+        self.value_hashes = Some(self.range_from(start)?);
+        Some(())
+    }
+
+    /// The hashes [`EventRow::set_value_hashes`] appended; None when none were given.
+    pub fn value_hashes(&self) -> Option<impl Iterator<Item = u64> + '_> {
+        let range = self.value_hashes?;
+        Some(self.bytes_of(range).chunks_exact(8).map(|bytes| u64::from_le_bytes(bytes.try_into().unwrap_or_default())))
     }
 
     /// The same values (texts compared as text, wherever they sit in the buffers).
