@@ -452,18 +452,19 @@ fn learn_fields_records_the_extended_fields_of_a_database_from_before_schema_12(
     let store = rum_explorer::store::Store::open(&db_path).expect("open");
     let recorded = store.field_scopes().expect("facts").expect("known");
     let values = kept_event_values(&store);
-    // As a database from before schema 12: neither the keys nor the event values known.
+    let filters = count(&store, "SELECT count(*) FROM session_event_hashes");
+    // As a database from before schema 12: neither the keys, the event values nor their filters known.
     store
         .conn
         .execute_batch(
-            "DELETE FROM store_facts WHERE name IN ('session_field_keys', 'event_field_keys', 'session_event_values_kept');
-             DELETE FROM session_event_values;",
+            "DELETE FROM store_facts WHERE name IN ('session_field_keys', 'event_field_keys', 'session_event_values_kept', 'session_event_hashes_kept');
+             DELETE FROM session_event_values; DELETE FROM session_event_hashes;",
         )
         .expect("forget");
     let (code, out, err) = rum(&["learn-fields", "--db", db]);
     assert_eq!(code, 0, "{err}");
     let said = format!(
-        "{db}: {} extended fields on sessions, {} on events; event values of {} sessions",
+        "{db}: {} extended fields on sessions, {} on events; event values of {} sessions; filters of event values of {filters} sessions",
         recorded.session.len(),
         recorded.event.len(),
         values.len()
@@ -472,4 +473,5 @@ fn learn_fields_records_the_extended_fields_of_a_database_from_before_schema_12(
     assert!(!recorded.session.is_empty() && !recorded.event.is_empty() && !values.is_empty(), "{recorded:?}");
     assert_eq!(store.field_scopes().expect("facts"), Some(recorded));
     assert_eq!(kept_event_values(&store), values);
+    assert!(filters > 0 && store.event_hashes_kept().expect("fact"));
 }

@@ -55,7 +55,7 @@ fn the_recorded_keys_are_exactly_those_the_rows_carry() {
     let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
     assert_eq!(
         store.field_scopes().expect("facts"),
-        Some(FieldKeyScopes { event_values_kept: true, ..Default::default() }),
+        Some(FieldKeyScopes { event_values_kept: true, event_hashes_kept: true, ..Default::default() }),
         "a new database knows it has no keys"
     );
     import(&mut store, &files);

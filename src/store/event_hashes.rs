@@ -140,7 +140,9 @@ impl EventHashes {
     /// columns' texts and its extended fields' texts read from the row.
     pub fn add_row(&mut self, row: &EventRow, at: &HashedColumns) {
         if let Some(hashes) = row.value_hashes() {
-            self.hashes.extend(hashes);
+            for hash in hashes {
+                self.add(hash);
+            }
             return;
         }
         for (index, seed) in &at.columns {
@@ -151,12 +153,23 @@ impl EventHashes {
         self.add_extra_json(row.extra_json());
     }
 
+    /// Adds a hash unless the session's last events gave it: every event of a view repeats the
+    /// view's id, URL and referrer, and a request its host. Kept, the repeats made an import's
+    /// peak memory 30 MB larger at 25,000 sessions (the cache's sessions hold their hashes).
+    fn add(&mut self, hash: u64) {
+        const RECENT: usize = 16;
+        let recent = &self.hashes[self.hashes.len().saturating_sub(RECENT)..];
+        if !recent.contains(&hash) {
+            self.hashes.push(hash);
+        }
+    }
+
     /// Adds a stored event's values: its hashed columns' texts (in [`HASHED_COLUMNS`]' order)
     /// and its extended fields.
     pub fn add_stored(&mut self, column_texts: &[Option<&[u8]>], extra_json: &str) {
         for (name, text) in HASHED_COLUMNS.iter().zip(column_texts) {
             if let Some(text) = text.filter(|text| !text.is_empty()) {
-                self.hashes.push(value_hash(name, text));
+                self.add(value_hash(name, text));
             }
         }
         self.add_extra_json(extra_json);
@@ -167,7 +180,7 @@ impl EventHashes {
         if json.len() <= 2 {
             return; // "{}"
         }
-        if extra_text_values(json, |key, value| self.hashes.push(value_hash(key, value.as_bytes()))).is_none() {
+        if extra_text_values(json, |key, value| self.add(value_hash(key, value.as_bytes()))).is_none() {
             self.unreadable = true;
         }
     }
