@@ -624,12 +624,48 @@ fn like_pattern(wildcard: &str) -> String {
     out
 }
 
-/// A number from a query value; for time keys also a date (`2025-11-13`, ISO 8601).
 /// Whether a term's value is compared as a number too (see [`predicate`]).
 pub fn compares_as_number(value: &str) -> bool {
     numeric_value(value, false).is_some()
 }
 
+/// Whether `text` matches a term's wildcard pattern (`*` any run, `?` one character) as
+/// SQLite's `LIKE` of [`like_pattern`] decides: ASCII letters in either case, other characters
+/// as they are.
+pub fn wildcard_matches(pattern: &str, text: &str) -> bool {
+    let (pattern, text): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let same = |p: char, t: char| p == t || p.to_ascii_lowercase() == t.to_ascii_lowercase();
+    // The usual matching with one remembered star: the last star may take more characters.
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some('*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some('?') => {
+                p += 1;
+                t += 1;
+            }
+            Some(c) if same(*c, text[t]) => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((star_p, star_t)) => {
+                    p = star_p + 1;
+                    t = star_t + 1;
+                    star = Some((star_p, star_t + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+/// A number from a query value; for time keys also a date (`2025-11-13`, ISO 8601).
 fn numeric_value(value: &str, is_time: bool) -> Option<SqlValue> {
     if let Ok(n) = value.parse::<i64>() {
         return Some(SqlValue::Integer(n));
@@ -830,6 +866,11 @@ impl Expr {
                         (Matcher::Compare(..) | Matcher::Range(..), Some(scopes)) if scopes.event_values_kept => {
                             let seen = event_values::EventValues::decode_seen(&scopes.seen_event_values);
                             integer_test(matcher).and_then(|accepts| event_values::accepted_tokens(column.column, &seen, accepts))
+                        }
+                        // The values seen that the pattern matches (`resource_status:5*`).
+                        (Matcher::Wildcard(pattern), Some(scopes)) if scopes.event_values_kept => {
+                            let seen = event_values::EventValues::decode_seen(&scopes.seen_event_values);
+                            event_values::matching_tokens(column.column, &seen, |text| wildcard_matches(pattern, text))
                         }
                         _ => None,
                     };
@@ -1134,4 +1175,24 @@ pub fn term_text(key: &str, value: &str, negate: bool) -> String {
 /// `error_message:Request\ failed\ *`, its other special characters escaped.
 pub fn wildcard_term_text(key: &str, pattern: &str) -> String {
     format!("{key}:{}", escape_wildcard(pattern))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_as_sqlite_like_does() {
+        let conn = rusqlite::Connection::open_in_memory().expect("open");
+        let texts = ["GET", "get", "POST", "503", "500", "5", "", "xhr", "fetch", "Été", "été", "a_b", "a%b", "ab", "aXbXc", "abc"];
+        let patterns = ["G*", "g?t", "*", "?", "5*", "5?3", "*0*", "x*r", "*etch", "É*", "é*", "a_b", "a%b", "a*b*c", "*b", "?*?", "**", "a?", ""];
+        for pattern in patterns {
+            for text in texts {
+                let like: bool = conn
+                    .query_row("SELECT ?1 LIKE ?2 ESCAPE '\\'", rusqlite::params![text, like_pattern(pattern)], |r| r.get(0))
+                    .expect("like");
+                assert_eq!(wildcard_matches(pattern, text), like, "{pattern} on {text}");
+            }
+        }
+    }
 }

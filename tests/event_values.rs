@@ -78,6 +78,14 @@ const FILTERS: &[&str] = &[
     "resource_status:[320.5 TO 330]",
     "resource_status:>abc",
     "resource_status:>=500 OR error_source:console",
+    "resource_status:5*",
+    "resource_status:3?9",
+    "-resource_status:2*",
+    "resource_method:p*",
+    "resource_type:X?R",
+    "-resource_type:*etc*",
+    "error_source:*work",
+    "resource_type:t*",
 ];
 
 #[test]
@@ -120,6 +128,11 @@ fn filters_on_kept_values_select_what_the_events_select() {
     assert!(with_5xx.len() > 10 && !with_5xx.contains(&"s-many".to_string()) && !with_5xx.contains(&"s-plain".to_string()), "{with_5xx:?}");
     assert_eq!(selected("resource_status:[320.5 TO 330]"), ["s-many"], "statuses not kept, between kept ones");
     assert!(selected("resource_status:[* TO 300]").contains(&"s-plain".to_string()));
+    // Patterns: the values seen that they match, and the events of sessions whose values were not all kept.
+    assert_eq!(selected("resource_status:5*"), with_5xx, "every status from 500 starts with 5 here");
+    assert_eq!(selected("resource_status:3?9"), ["s-many"]);
+    assert!(selected("resource_method:p*").len() > 5 && selected("resource_type:X?R").contains(&"s-plain".to_string()));
+    assert_eq!(selected("resource_type:t*"), ["s-long"], "a value not kept");
 
     // A database whose values are not known asks the events.
     store.conn.execute("DELETE FROM store_facts WHERE name = 'session_event_values_kept'", []).expect("forget");
@@ -146,7 +159,10 @@ fn a_term_on_a_kept_value_reads_the_kept_values_not_the_events() {
         // With no value seen, only a session whose statuses were not all kept can have one above 500.
         let compared = sql("resource_status:>500", mode, Some(&scopes));
         assert!(compared.contains("session_event_values") && compared.contains("instr(v.tokens"), "{compared}");
-        for asks_events in ["resource_status:>abc", "resource_method:>G", "resource_method:G*", "resource_status:500.0", "resource_url:x"] {
+        // A pattern: the values seen that it matches.
+        let pattern = sql("resource_method:G*", mode, Some(&scopes));
+        assert!(pattern.contains("session_event_values") && pattern.contains("instr(v.tokens"), "{pattern}");
+        for asks_events in ["resource_status:>abc", "resource_method:>G", "resource_status:500.0", "resource_url:x"] {
             let sql = sql(asks_events, mode, Some(&scopes));
             assert!(!sql.contains("session_event_values"), "{asks_events}: {sql}");
         }

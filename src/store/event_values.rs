@@ -314,6 +314,23 @@ pub fn accepted_tokens(column: &str, seen: &EventValues, accepts: impl Fn(i64) -
     Some((accepted, searched(unkept_token(slot))))
 }
 
+/// For a pattern on a column (`resource_status:5*`, `resource_type:*x*`), the texts to look
+/// for in a session's stored text: the tokens of the values `seen` in the store whose text
+/// `matches` takes, and the token of the column's values not kept. None when the values seen
+/// are not all listed.
+pub fn matching_tokens(column: &str, seen: &EventValues, matches: impl Fn(&str) -> bool) -> Option<(Vec<String>, String)> {
+    let slot = value_column_slot(column)?;
+    if seen.is_unkept(slot) {
+        return None;
+    }
+    let matching = values_in(&seen.held[slot])
+        .filter_map(|value| std::str::from_utf8(value).ok())
+        .filter(|text| matches(text))
+        .map(|text| searched(value_token(slot, text)))
+        .collect();
+    Some((matching, searched(unkept_token(slot))))
+}
+
 /// The integer a text is the decimal of, with no sign, zeros or spaces that would not read back.
 fn canonical_integer(text: &str) -> Option<i64> {
     let n: i64 = text.parse().ok()?;
