@@ -236,7 +236,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
                 limit,
                 offset,
                 extra_columns: columns.clone(),
-                field_scopes: None,
+                store_facts: None,
             };
             let rows = store.sessions(&q).map_err(|e| e.describe(db))?;
             print_sessions(&rows, &columns, format).map_err(|e| e.to_string())?;
@@ -373,7 +373,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
         }
         Command::LearnFields => {
             let store = Store::open(db).map_err(|e| e.describe(db))?;
-            if store.field_scopes().map_err(|e| e.describe(db))?.is_some_and(|scopes| scopes.event_values_kept && scopes.event_hashes_kept) {
+            if store.store_facts().map_err(|e| e.describe(db))?.is_some_and(|scopes| scopes.event_values_kept && scopes.event_hashes_kept) {
                 println!("{}: the extended fields and event values are known already", db.display());
                 return Ok(0);
             }
@@ -383,7 +383,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             if !store.learn_fields_and_values().map_err(|e| e.describe(db))? {
                 return Err(format!("{}: not recorded: an import wrote to the database meanwhile, or it has more than {} keys", db.display(), crate::store::writer::MAX_FIELD_KEYS));
             }
-            let scopes = store.field_scopes().map_err(|e| e.describe(db))?.unwrap_or_default();
+            let scopes = store.store_facts().map_err(|e| e.describe(db))?.unwrap_or_default();
             let sessions_with_values: i64 =
                 store.conn.query_row("SELECT count(*) FROM session_event_values", [], |r| r.get(0)).map_err(|e| e.to_string())?;
             let sessions_with_filters: i64 =

@@ -446,7 +446,7 @@ pub fn sorts_without_index(key: &str) -> bool {
 
 /// The [`FirstValueSource`] of `key`; `None` for session list columns, which are selected
 /// directly. An extended field is read only where `scopes` (when known) says the data has it.
-pub fn first_value_source(key: &str, params: &mut Vec<SqlValue>, scopes: Option<&FieldKeyScopes>) -> Option<FirstValueSource> {
+pub fn first_value_source(key: &str, params: &mut Vec<SqlValue>, scopes: Option<&StoreFacts>) -> Option<FirstValueSource> {
     match resolve(key) {
         KeyTarget::Session { .. } => None,
         KeyTarget::Event(column) => {
@@ -471,11 +471,13 @@ pub fn first_value_source(key: &str, params: &mut Vec<SqlValue>, scopes: Option<
     }
 }
 
-/// Where the stored data has each extended field, as the import recorded it (schema 12):
-/// a filter or a sort then reads only the sessions or only the events for a key only they
-/// carry, and nothing for a key no field has.
+/// What the store records about its data, for the queries to read only where it helps (table
+/// `store_facts`): where each extended field is (schema 12: a filter or a sort then reads only
+/// the sessions or only the events for a key only they carry, and nothing for a key no field
+/// has), and whether each session keeps its event values (schema 13) and a filter of its
+/// events' values of many values (schema 14).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FieldKeyScopes {
+pub struct StoreFacts {
     /// Keys of the sessions' own fields (`session_fields_json`).
     pub session: std::collections::BTreeSet<String>,
     /// Keys of the events' extended fields (`extra_json`).
@@ -493,7 +495,7 @@ pub struct FieldKeyScopes {
     pub event_hashes_kept: bool,
 }
 
-impl FieldKeyScopes {
+impl StoreFacts {
     /// Whether sessions, and whether events, carry `key`.
     pub fn where_is(&self, key: &str) -> (bool, bool) {
         (self.session.contains(key), self.event.contains(key))
@@ -508,7 +510,7 @@ pub fn is_event_value_key(key: &str) -> bool {
 
 /// For a term's exact value of an event field the sessions' filters hold (see
 /// `store::event_hashes`), the hash to look for; None when the filters do not answer it.
-fn hashed_term(tag: &str, matcher: &Matcher, scopes: Option<&FieldKeyScopes>) -> Option<u64> {
+fn hashed_term(tag: &str, matcher: &Matcher, scopes: Option<&StoreFacts>) -> Option<u64> {
     match matcher {
         Matcher::Equals(value) if scopes.is_some_and(|s| s.event_hashes_kept) && event_hashes::is_hashed_value(value) => {
             Some(event_hashes::value_hash(tag, value.as_bytes()))
@@ -634,7 +636,7 @@ pub fn compares_as_number(value: &str) -> bool {
 /// as they are.
 pub fn wildcard_matches(pattern: &str, text: &str) -> bool {
     let (pattern, text): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let same = |p: char, t: char| p == t || p.to_ascii_lowercase() == t.to_ascii_lowercase();
+    let same = |p: char, t: char| p.eq_ignore_ascii_case(&t);
     // The usual matching with one remembered star: the last star may take more characters.
     let (mut p, mut t) = (0, 0);
     let mut star: Option<(usize, usize)> = None;
@@ -812,7 +814,7 @@ pub enum EventMatch {
 }
 
 impl Expr {
-    fn to_sql(&self, params: &mut Vec<SqlValue>, mode: EventMatch, scopes: Option<&FieldKeyScopes>) -> String {
+    fn to_sql(&self, params: &mut Vec<SqlValue>, mode: EventMatch, scopes: Option<&StoreFacts>) -> String {
         match self {
             Expr::And(terms) => {
                 format!("({})", terms.iter().map(|t| t.to_sql(params, mode, scopes)).collect::<Vec<_>>().join(" AND "))
@@ -1081,7 +1083,7 @@ impl Filter {
 
     /// As [`Filter::to_sql`], with event terms asked as `mode` says, and extended fields
     /// looked for only where `scopes` (when known) says the data has them.
-    pub fn to_sql_with(&self, params: &mut Vec<SqlValue>, mode: EventMatch, scopes: Option<&FieldKeyScopes>) -> String {
+    pub fn to_sql_with(&self, params: &mut Vec<SqlValue>, mode: EventMatch, scopes: Option<&StoreFacts>) -> String {
         self.expr.to_sql(params, mode, scopes)
     }
 }

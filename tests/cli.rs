@@ -450,7 +450,7 @@ fn learn_fields_records_the_extended_fields_of_a_database_from_before_schema_12(
     let (code, out, _) = rum(&["learn-fields", "--db", db]);
     assert_eq!((code, out.trim_end()), (0, format!("{db}: the extended fields and event values are known already").as_str()));
     let store = rum_explorer::store::Store::open(&db_path).expect("open");
-    let recorded = store.field_scopes().expect("facts").expect("known");
+    let recorded = store.store_facts().expect("facts").expect("known");
     let values = kept_event_values(&store);
     let filters = count(&store, "SELECT count(*) FROM session_event_hashes");
     // As a database from before schema 12: neither the keys, the event values nor their filters known.
@@ -471,7 +471,7 @@ fn learn_fields_records_the_extended_fields_of_a_database_from_before_schema_12(
     );
     assert_eq!(out.trim_end(), said);
     assert!(!recorded.session.is_empty() && !recorded.event.is_empty() && !values.is_empty(), "{recorded:?}");
-    assert_eq!(store.field_scopes().expect("facts"), Some(recorded));
+    assert_eq!(store.store_facts().expect("facts"), Some(recorded));
     assert_eq!(kept_event_values(&store), values);
     assert!(filters > 0 && store.event_hashes_kept().expect("fact"));
 }

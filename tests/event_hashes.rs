@@ -174,11 +174,11 @@ fn exact_values_select_through_the_filters_what_the_events_select() {
 
 #[test]
 fn an_exact_text_value_reads_the_filters_first() {
-    let scopes = query::FieldKeyScopes { event_hashes_kept: true, ..Default::default() };
-    let sql = |filter: &str, mode: query::EventMatch, scopes: &query::FieldKeyScopes| {
+    let scopes = query::StoreFacts { event_hashes_kept: true, ..Default::default() };
+    let sql = |filter: &str, mode: query::EventMatch, scopes: &query::StoreFacts| {
         query::parse(filter).expect("parse").expect("a filter").to_sql_with(&mut Vec::new(), mode, Some(scopes))
     };
-    let with_events_key = query::FieldKeyScopes { event: ["resource_url_path".to_string()].into(), ..scopes.clone() };
+    let with_events_key = query::StoreFacts { event: ["resource_url_path".to_string()].into(), ..scopes.clone() };
     for mode in [query::EventMatch::AsSet, query::EventMatch::PerSession] {
         for hashed in ["resource_url:\"https://a.example/x\"", "view_id:abc", "-view_referrer:x", "resource_url_path:/cart"] {
             let sql = sql(hashed, mode, &with_events_key);
@@ -190,7 +190,7 @@ fn an_exact_text_value_reads_the_filters_first() {
             let sql = sql(unhashed, mode, &with_events_key);
             assert!(!sql.contains("session_event_hashes"), "{unhashed}: {sql}");
         }
-        let not_known = sql("resource_url:x", mode, &query::FieldKeyScopes::default());
+        let not_known = sql("resource_url:x", mode, &query::StoreFacts::default());
         assert!(!not_known.contains("session_event_hashes"), "{not_known}");
     }
 }

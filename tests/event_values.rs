@@ -147,8 +147,8 @@ fn filters_on_kept_values_select_what_the_events_select() {
 
 #[test]
 fn a_term_on_a_kept_value_reads_the_kept_values_not_the_events() {
-    let scopes = query::FieldKeyScopes { event_values_kept: true, ..Default::default() };
-    let sql = |filter: &str, mode: query::EventMatch, scopes: Option<&query::FieldKeyScopes>| {
+    let scopes = query::StoreFacts { event_values_kept: true, ..Default::default() };
+    let sql = |filter: &str, mode: query::EventMatch, scopes: Option<&query::StoreFacts>| {
         query::parse(filter).expect("parse").expect("a filter").to_sql_with(&mut Vec::new(), mode, scopes)
     };
     for mode in [query::EventMatch::AsSet, query::EventMatch::PerSession] {
@@ -166,7 +166,7 @@ fn a_term_on_a_kept_value_reads_the_kept_values_not_the_events() {
             let sql = sql(asks_events, mode, Some(&scopes));
             assert!(!sql.contains("session_event_values"), "{asks_events}: {sql}");
         }
-        let not_known = sql("resource_status:503", mode, Some(&query::FieldKeyScopes::default()));
+        let not_known = sql("resource_status:503", mode, Some(&query::StoreFacts::default()));
         assert!(!not_known.contains("session_event_values"), "{not_known}");
     }
 }

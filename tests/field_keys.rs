@@ -4,21 +4,21 @@
 mod common;
 
 use common::*;
-use rum_explorer::query::{self, FieldKeyScopes};
+use rum_explorer::query::{self, StoreFacts};
 use rum_explorer::store::{SessionQuery, Store};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// The keys the rows carry, read from every row.
-fn stored_keys(store: &Store) -> FieldKeyScopes {
+fn stored_keys(store: &Store) -> StoreFacts {
     let keys = |sql: &str| -> BTreeSet<String> {
         store.conn.prepare(sql).and_then(|mut s| s.query_map([], |r| r.get(0))?.collect()).expect("keys")
     };
-    FieldKeyScopes {
+    StoreFacts {
         session: keys("SELECT DISTINCT j.key FROM sessions s, json_each(s.session_fields_json) j"),
         event: keys("SELECT DISTINCT j.key FROM events e, json_each(e.extra_json) j"),
         // Not about keys: tests/event_values.rs checks the event values.
-        ..store.field_scopes().expect("facts").unwrap_or_default()
+        ..store.store_facts().expect("facts").unwrap_or_default()
     }
 }
 
@@ -54,12 +54,12 @@ fn the_recorded_keys_are_exactly_those_the_rows_carry() {
     files.extend(sample);
     let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
     assert_eq!(
-        store.field_scopes().expect("facts"),
-        Some(FieldKeyScopes { event_values_kept: true, event_hashes_kept: true, ..Default::default() }),
+        store.store_facts().expect("facts"),
+        Some(StoreFacts { event_values_kept: true, event_hashes_kept: true, ..Default::default() }),
         "a new database knows it has no keys"
     );
     import(&mut store, &files);
-    let recorded = store.field_scopes().expect("facts").expect("known");
+    let recorded = store.store_facts().expect("facts").expect("known");
     let stored = stored_keys(&store);
     assert!(stored.session.len() >= 3 && stored.event.len() >= 10, "{stored:?}");
     assert!(stored.event.contains("browser") && stored.event.contains("network_type"), "values differing from the session's: {stored:?}");
@@ -81,7 +81,7 @@ fn the_recorded_keys_hold_those_of_the_third_party_exports() {
     let (_dir, path) = temp_db();
     let mut store = Store::open(&path).expect("open");
     import(&mut store, &folders);
-    let recorded = store.field_scopes().expect("facts").expect("known");
+    let recorded = store.store_facts().expect("facts").expect("known");
     let stored = stored_keys(&store);
     assert!(stored.event.len() > 20, "{stored:?}");
     // A record already stored (two Datadog fixtures share a resource id) still has its keys
@@ -108,7 +108,7 @@ fn queries_that_read_only_where_a_key_is_answer_as_reading_everywhere() {
     let file = generated(dir.path(), rum_explorer::generate::GenerateFormat::Ndjson, "g.ndjson", 120);
     let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
     import(&mut store, &[file]);
-    let scopes = store.field_scopes().expect("facts").expect("known");
+    let scopes = store.store_facts().expect("facts").expect("known");
     let (session_only, event_only) = ("screen_size", "resource_dns");
     assert_eq!(scopes.where_is(session_only), (true, false));
     assert_eq!(scopes.where_is(event_only), (false, true));
@@ -145,7 +145,7 @@ fn queries_that_read_only_where_a_key_is_answer_as_reading_everywhere() {
     assert!(selected[8] > 0 && selected[8] < 120 && selected[9] > 0, "{selected:?}");
     // A database from before schema 12, which does not know its keys, reads everywhere.
     store.conn.execute("DELETE FROM store_facts WHERE name IN ('session_field_keys', 'event_field_keys')", []).expect("forget");
-    assert_eq!(store.field_scopes().expect("facts"), None);
+    assert_eq!(store.store_facts().expect("facts"), None);
     let without: Vec<_> = filters.iter().map(|f| answers(&store, f)).collect();
     let sorted_without: Vec<_> = sorts.iter().flat_map(|k| [sorted_by(&store, k, false), sorted_by(&store, k, true)]).collect();
     for ((filter, a), b) in filters.iter().zip(&with_facts).zip(&without) {
@@ -160,7 +160,7 @@ fn queries_that_read_only_where_a_key_is_answer_as_reading_everywhere() {
 
 #[test]
 fn a_key_only_sessions_carry_is_not_looked_for_in_the_events() {
-    let scopes = FieldKeyScopes {
+    let scopes = StoreFacts {
         session: ["screen_size".to_string()].into(),
         event: ["resource_dns".to_string()].into(),
         ..Default::default()
@@ -198,13 +198,13 @@ fn too_many_keys_are_not_listed_and_queries_read_everywhere() {
     std::fs::write(&file, lines).expect("write");
     let mut store = Store::open(&dir.path().join("db.sqlite")).expect("open");
     import(&mut store, &[file]);
-    assert_eq!(store.field_scopes().expect("facts"), None, "the list is dropped past the limit");
+    assert_eq!(store.store_facts().expect("facts"), None, "the list is dropped past the limit");
     assert!(store.has_too_many_field_keys().expect("fact"), "and that is noted");
     assert!(!store.learn_fields_and_values().expect("learn"), "not learned again");
     // Learning finds as many: noted the same way.
     store.conn.execute("DELETE FROM store_facts WHERE name = 'field_keys_too_many'", []).expect("forget");
     assert!(!store.learn_fields_and_values().expect("learn"));
-    assert!(store.has_too_many_field_keys().expect("fact") && store.field_scopes().expect("facts").is_none());
+    assert!(store.has_too_many_field_keys().expect("fact") && store.store_facts().expect("facts").is_none());
     let last: String = store
         .conn
         .query_row(&format!("SELECT j.key FROM events, json_each(extra_json) j WHERE j.key LIKE '%k{}'", count - 1), [], |r| r.get(0))

@@ -757,7 +757,7 @@ impl ExplorerApp {
                 .filter(|c| !crate::store::SESSION_LIST_COLUMNS.contains(&query::session_column_alias(c)))
                 .cloned()
                 .collect(),
-            field_scopes: None,
+            store_facts: None,
         }
     }
 

@@ -233,7 +233,7 @@ impl Worker {
 pub fn learn_fields_and_values_in_background(db: PathBuf) -> Option<std::thread::JoinHandle<()>> {
     let learn = move || {
         let Ok(store) = Store::open(&db) else { return };
-        if !matches!(store.field_scopes(), Ok(Some(scopes)) if scopes.event_values_kept && scopes.event_hashes_kept) {
+        if !matches!(store.store_facts(), Ok(Some(scopes)) if scopes.event_values_kept && scopes.event_hashes_kept) {
             let _ = store.learn_fields_and_values();
         }
     };
@@ -469,12 +469,12 @@ mod tests {
     #[test]
     fn a_database_from_before_schema_12_learns_its_extended_fields() {
         let (_dir, db, store) = database_of(&["tests/fixtures/views.ndjson", "tests/fixtures/tricky.lp", "sample-data/guance-shop.lp"]);
-        let recorded = store.field_scopes().expect("facts").expect("known");
+        let recorded = store.store_facts().expect("facts").expect("known");
         assert!(!recorded.event.is_empty() && !recorded.session.is_empty(), "{recorded:?}");
         store.conn.execute("DELETE FROM store_facts WHERE name IN ('session_field_keys', 'event_field_keys')", []).expect("forget");
-        assert_eq!(store.field_scopes().expect("facts"), None);
+        assert_eq!(store.store_facts().expect("facts"), None);
         learn_fields_and_values_in_background(db).expect("a thread").join().expect("learned");
-        assert_eq!(store.field_scopes().expect("facts"), Some(recorded), "read from the rows, as the import recorded them");
+        assert_eq!(store.store_facts().expect("facts"), Some(recorded), "read from the rows, as the import recorded them");
     }
 
     /// A database in a temporary folder (`rum.sqlite`) with the project's `files` imported.

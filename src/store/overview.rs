@@ -918,7 +918,7 @@ impl Store {
     /// [`Store::overview`] that gives up with [`super::StoreError::Cancelled`] soon after
     /// `cancelled` is set (within a few thousand rows).
     pub fn overview_cancellable(&self, q: &SessionQuery, cancelled: &AtomicBool) -> StoreResult<Overview> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let (where_sql, params) = session_where(q);
         let mut overview = Overview::default();

@@ -28,9 +28,10 @@ pub struct SessionQuery {
     /// Table columns beyond the session list columns (event keys, extended fields): their
     /// values arrive in [`SessionRow::extended_fields`].
     pub extra_columns: Vec<String>,
-    /// Where the data has each extended field: the store sets it for its own queries (see
-    /// `Store::with_field_scopes`). `None` looks for a field everywhere it could be.
-    pub field_scopes: Option<Arc<query::FieldKeyScopes>>,
+    /// What the store records about its data (where each extended field is, ...): the store
+    /// sets it for its own queries (see `Store::with_store_facts`). `None` looks for a field
+    /// everywhere it could be.
+    pub store_facts: Option<Arc<query::StoreFacts>>,
 }
 
 /// One row of the session list.
@@ -185,7 +186,7 @@ fn session_where_ranged(q: &SessionQuery, mode: EventMatch, start: &str) -> (Str
     let mut clauses = Vec::new();
     let mut params = Vec::new();
     if let Some(filter) = &q.filter {
-        clauses.push(filter.to_sql_with(&mut params, mode, q.field_scopes.as_deref()));
+        clauses.push(filter.to_sql_with(&mut params, mode, q.store_facts.as_deref()));
     }
     if let Some(from) = q.from_ms {
         params.push(SqlValue::Integer(from));
@@ -276,10 +277,10 @@ impl Store {
     /// A page of the session list: its keys first (from the sort column's index alone when
     /// there is no filter, so deep pages stay fast at millions of sessions), then its rows.
     pub fn sessions(&self, q: &SessionQuery) -> StoreResult<Vec<SessionRow>> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let keys = self.page_keys(q)?;
-        self.rows_for_keys(&keys, &q.extra_columns, q.field_scopes.as_deref())
+        self.rows_for_keys(&keys, &q.extra_columns, q.store_facts.as_deref())
     }
 
     fn page_keys(&self, q: &SessionQuery) -> StoreResult<Vec<i64>> {
@@ -313,7 +314,7 @@ impl Store {
         }
         if query::sorts_without_index(sort_column) {
             let (where_sql, mut params) = session_where(q);
-            if let Some(source) = query::first_value_source(sort_column, &mut params, q.field_scopes.as_deref()) {
+            if let Some(source) = query::first_value_source(sort_column, &mut params, q.store_facts.as_deref()) {
                 // A column without an index: see `value_sort`.
                 return self.value_sorted_page(&where_sql, &params, sort_column, &source, q.descending, offset as usize, limit as usize);
             }
@@ -344,7 +345,7 @@ impl Store {
     /// SQLite's plan for the page of `q` once the first sessions in sort order have not
     /// filled it (see [`sorted_page_sql`]), for tests.
     pub fn page_plan_after_windows(&self, q: &SessionQuery) -> StoreResult<String> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let sort_column = query::session_column_alias(q.sort_column.as_deref().unwrap_or("start_ms"));
         let (sql, params) = sorted_page_sql(q, sort_column, true, self.filters_a_wide_range(q)?);
@@ -359,7 +360,7 @@ impl Store {
     /// collected at once: milliseconds, where the windows may read the events of up to 31,000
     /// sessions before giving up (3.2 s for a value no session has at a million sessions).
     pub fn takes_search_window(&self, q: &SessionQuery) -> StoreResult<bool> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let sort_column = query::session_column_alias(q.sort_column.as_deref().unwrap_or("start_ms"));
         if !takes_window(q, sort_column) {
@@ -380,7 +381,7 @@ impl Store {
     /// tests and for finding out why a query is slow. None when the page takes no window
     /// (no filter or time range, or a sort without an index).
     pub fn window_page_plan(&self, q: &SessionQuery) -> StoreResult<Option<String>> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let sort_column = query::session_column_alias(q.sort_column.as_deref().unwrap_or("start_ms"));
         if !takes_window(q, sort_column) {
@@ -393,7 +394,7 @@ impl Store {
     }
 
     /// The rows of sessions by key, in the order given, with the extra columns' values.
-    fn rows_for_keys(&self, keys: &[i64], extra_columns: &[String], scopes: Option<&query::FieldKeyScopes>) -> StoreResult<Vec<SessionRow>> {
+    fn rows_for_keys(&self, keys: &[i64], extra_columns: &[String], scopes: Option<&query::StoreFacts>) -> StoreResult<Vec<SessionRow>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -431,7 +432,7 @@ impl Store {
     }
 
     pub fn count_sessions(&self, q: &SessionQuery) -> StoreResult<u64> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let (where_sql, params) = session_where(q);
         let sql = format!("SELECT count(*) FROM sessions s WHERE {where_sql}");
@@ -559,7 +560,7 @@ impl Store {
     /// sessions that had one). Reads the errors' covering index, with the selected sessions as
     /// a set when `q` selects.
     pub fn error_events(&self, q: &SessionQuery, find: &str, limit: usize) -> StoreResult<(Vec<ErrorEventRow>, u64)> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::errors(&find);
@@ -602,7 +603,7 @@ impl Store {
     /// (`view_path:/cart`, `loading_time:>3000000000`) apply to the views too. Reads the views'
     /// covering index (time, page and vitals), the URL and time spent of the listed views only.
     pub fn view_events(&self, q: &SessionQuery, find: &str, sort: ViewSort, descending: bool, limit: usize) -> StoreResult<(Vec<ViewEventRow>, u64)> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::views(&find);
@@ -661,7 +662,7 @@ impl Store {
     /// many there are in all: the Resources tab. The query's top-level terms on resource fields
     /// (`resource_status:>=400`, `resource_type:xhr`) apply to the resources too.
     pub fn resource_events(&self, q: &SessionQuery, find: &str, sort: ResourceSort, descending: bool, limit: usize) -> StoreResult<(Vec<ResourceEventRow>, u64)> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let (rows, total) = self.resource_rows(q, find, sort, descending, limit)?;
         let total = match total {
@@ -683,7 +684,7 @@ impl Store {
     /// each session keeps. The fastest and smallest first, and walks that find too few, read
     /// the table.
     pub fn resource_rows(&self, q: &SessionQuery, find: &str, sort: ResourceSort, descending: bool, limit: usize) -> StoreResult<(Vec<ResourceEventRow>, Option<u64>)> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::resources(&find);
@@ -738,7 +739,7 @@ impl Store {
     /// How many resources [`Store::resource_events`] selects in all: a count of them when the
     /// query's terms or the find narrow them (a read of the events table with many sessions).
     pub fn resource_total(&self, q: &SessionQuery, find: &str) -> StoreResult<u64> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let find = find.trim().to_lowercase();
         let EventListScope { from, params, total_from_sessions, session_set } = self.event_list_scope(q, &EventListAsk::resources(&find))?;
@@ -852,7 +853,7 @@ impl Store {
     /// failed, in how many sessions, p75 and longest duration, bytes in all. The most requested
     /// first: the Resources tab by URL.
     pub fn resource_groups(&self, q: &SessionQuery, find: &str, as_patterns: bool) -> StoreResult<Vec<ResourceGroup>> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         self.resource_groups_counting(q, find, as_patterns, &AtomicU64::new(0), &AtomicBool::new(false))
     }
@@ -895,7 +896,7 @@ impl Store {
     /// that differ only in numbers and ids are one (`/products/*`, see
     /// [`crate::error_pattern::message_pattern`]), as a route of the app is.
     pub fn page_summaries(&self, q: &SessionQuery, find: &str, as_routes: bool) -> StoreResult<Vec<PageSummary>> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::views(&find);
@@ -970,7 +971,7 @@ impl Store {
     /// [`crate::error_pattern`]): how often, in how many sessions, first and last seen, how
     /// many messages a pattern groups. The most frequent first: the Errors tab by error.
     pub fn error_groups(&self, q: &SessionQuery, find: &str, as_patterns: bool) -> StoreResult<Vec<ErrorGroup>> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let find = find.trim().to_lowercase();
         let ask = EventListAsk::errors(&find);
@@ -1217,7 +1218,7 @@ impl Store {
 
     /// The most common values of a session column among the sessions a query selects.
     pub fn top_values(&self, q: &SessionQuery, column: &str, limit: usize) -> StoreResult<Vec<(String, u64)>> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         top_values_on(&self.conn, q, column, limit)
     }
@@ -1231,7 +1232,7 @@ impl Store {
         if !self.event_values_kept()? {
             return Ok(vec![Vec::new(); columns.len()]);
         }
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let (where_sql, params) = session_where(q);
         let sql = if q.filter.is_none() && q.from_ms.is_none() && q.to_ms.is_none() {
@@ -1268,7 +1269,7 @@ impl Store {
 
     /// Sessions with and without errors among those a query selects.
     pub fn error_split(&self, q: &SessionQuery) -> StoreResult<(u64, u64)> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let (where_sql, params) = session_where(q);
         let sql = format!(
@@ -1281,7 +1282,7 @@ impl Store {
 
     /// Session starts per time bucket, from `from_ms`, `buckets` buckets of `bucket_ms`.
     pub fn start_histogram(&self, q: &SessionQuery, from_ms: i64, bucket_ms: i64, buckets: usize) -> StoreResult<Vec<u64>> {
-        let scoped = self.with_field_scopes(q)?;
+        let scoped = self.with_store_facts(q)?;
         let q = &*scoped;
         let (where_sql, mut params) = session_where(q);
         params.push(SqlValue::Integer(from_ms));
@@ -1369,7 +1370,7 @@ impl Store {
     /// database written before schema 12).
     pub fn session_keys(&self) -> StoreResult<Vec<String>> {
         let mut keys: Vec<String> = SESSION_LIST_COLUMNS.iter().map(|s| s.to_string()).collect();
-        if let Some(scopes) = self.field_scopes()? {
+        if let Some(scopes) = self.store_facts()? {
             keys.extend(EVENT_COLUMNS.iter().map(|c| c.key.to_string()));
             keys.extend(scopes.session.iter().chain(&scopes.event).cloned());
             keys.sort();
@@ -1397,9 +1398,10 @@ impl Store {
 }
 
 impl Store {
-    /// Where the stored data has each extended field, as the writer recorded (schema 12);
-    /// `None` where that is not known (a database with events from before it).
-    pub fn field_scopes(&self) -> StoreResult<Option<query::FieldKeyScopes>> {
+    /// What the store records about its data: where each extended field is, as the writer
+    /// recorded (schema 12), and which per-session structures are kept (schemas 13 and 14);
+    /// `None` where the fields are not known (a database with events from before schema 12).
+    pub fn store_facts(&self) -> StoreResult<Option<query::StoreFacts>> {
         let mut statement = self.conn.prepare_cached("SELECT value FROM store_facts WHERE name = ?1")?;
         let mut read = |name: &str| -> StoreResult<Option<std::collections::BTreeSet<String>>> {
             let text: Option<String> = statement.query_row([name], |r| r.get(0)).optional()?;
@@ -1416,7 +1418,7 @@ impl Store {
             String::new()
         };
         let event_hashes_kept = self.event_hashes_kept()?;
-        Ok(Some(query::FieldKeyScopes { session, event, event_values_kept, seen_event_values, event_hashes_kept }))
+        Ok(Some(query::StoreFacts { session, event, event_values_kept, seen_event_values, event_hashes_kept }))
     }
 
     /// Whether every session's row in `session_event_hashes` holds its events' values (schema
@@ -1441,7 +1443,7 @@ impl Store {
     /// known now. Not cancellable: the window's thread ends with the process, and nothing is
     /// written to the database before the reads are done (the values wait in a temporary table).
     pub fn learn_fields_and_values(&self) -> StoreResult<bool> {
-        let keys_known = self.field_scopes()?.is_some();
+        let keys_known = self.store_facts()?.is_some();
         let values_kept = self.event_values_kept()?;
         let hashes_kept = self.event_hashes_kept()?;
         if keys_known && values_kept && hashes_kept {
@@ -1550,21 +1552,21 @@ impl Store {
         Ok(noted.is_some())
     }
 
-    /// `q` with [`SessionQuery::field_scopes`] set when it names an extended field (in its
+    /// `q` with [`SessionQuery::store_facts`] set when it names an extended field (in its
     /// filter, sort or columns) or has a term on an event column whose values the sessions keep,
     /// and the store knows where the data has them.
-    pub(crate) fn with_field_scopes<'q>(&self, q: &'q SessionQuery) -> StoreResult<std::borrow::Cow<'q, SessionQuery>> {
+    pub(crate) fn with_store_facts<'q>(&self, q: &'q SessionQuery) -> StoreResult<std::borrow::Cow<'q, SessionQuery>> {
         let names_recorded = q
             .filter
             .as_ref()
             .is_some_and(|f| f.expr.term_keys().into_iter().any(|key| query::is_extended_key(key) || query::is_event_value_key(key)))
             || q.sort_column.as_deref().is_some_and(query::is_extended_key)
             || q.extra_columns.iter().any(|c| query::is_extended_key(c));
-        if q.field_scopes.is_some() || !names_recorded {
+        if q.store_facts.is_some() || !names_recorded {
             return Ok(std::borrow::Cow::Borrowed(q));
         }
-        let scopes = self.field_scopes()?.map(Arc::new);
-        Ok(std::borrow::Cow::Owned(SessionQuery { field_scopes: scopes, ..q.clone() }))
+        let scopes = self.store_facts()?.map(Arc::new);
+        Ok(std::borrow::Cow::Owned(SessionQuery { store_facts: scopes, ..q.clone() }))
     }
 }
 

@@ -1003,7 +1003,7 @@ pub struct FileWriter<'c> {
     field_key_lists: FxHashSet<u64>,
     /// The extended field keys this file's rows carry, added to the store's facts at the end
     /// (`finish`); `None` once there are too many to keep ([`MAX_FIELD_KEYS`]).
-    learned_field_keys: Option<crate::query::FieldKeyScopes>,
+    learned_field_keys: Option<crate::query::StoreFacts>,
     /// Every event value this file's sessions keep: added to the store's list at the end.
     seen_event_values: EventValues,
     pub summary: WriteSummary,
@@ -1351,7 +1351,7 @@ impl<'c> FileWriter<'c> {
             update_view,
             columns_on_other_kinds: 0,
             field_key_lists: FxHashSet::default(),
-            learned_field_keys: Some(crate::query::FieldKeyScopes::default()),
+            learned_field_keys: Some(crate::query::StoreFacts::default()),
             seen_event_values: EventValues::default(),
             summary: WriteSummary::default(),
         })
