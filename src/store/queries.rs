@@ -1435,13 +1435,15 @@ impl Store {
         Ok(statement.exists([super::schema::EVENT_VALUES_KEPT])?)
     }
 
-    /// Learns what a database written before schema 12 (13) does not record: which extended
-    /// fields it has, reading every session and event once (26 s at 1,000,000 sessions), and
-    /// each session's event values (`session_event_values`), reading every event again in
-    /// session order. Records them unless an import committed meanwhile or holds the database
-    /// (then it is left for another time, and the answer is `false`). Whether the keys are
-    /// known now. Not cancellable: the window's thread ends with the process, and nothing is
-    /// written to the database before the reads are done (the values wait in a temporary table).
+    /// Learns what a database written before schema 12 (13, 14) does not record: which
+    /// extended fields it has, reading every session and event once (26 s at 1,000,000
+    /// sessions), each session's event values (`session_event_values`, 56-72 s) and each
+    /// session's filter of its events' values (`session_event_hashes`, 81 s), each reading every
+    /// event again in session order. Records them unless an import committed meanwhile or holds
+    /// the database (then it is left for another time, and the answer is `false`). Whether the
+    /// keys are known now. Not cancellable: the window's thread ends with the process, and
+    /// nothing is written to the database before the reads are done (what is learned waits in
+    /// temporary tables).
     pub fn learn_fields_and_values(&self) -> StoreResult<bool> {
         let keys_known = self.store_facts()?.is_some();
         let values_kept = self.event_values_kept()?;
