@@ -187,6 +187,29 @@ fn the_status_line_names_the_stage_after_the_last_byte() {
 }
 
 #[test]
+fn an_older_database_learns_its_filters_and_the_status_line_says_so_meanwhile() {
+    use std::sync::atomic::Ordering;
+    let (_dir, db) = fixture_db();
+    let kept = |db: &PathBuf| rum_explorer::store::Store::open(db).and_then(|s| s.event_hashes_kept()).unwrap_or(false);
+    {
+        let store = rum_explorer::store::Store::open(&db).expect("open");
+        // As a database from before schema 14.
+        store
+            .conn
+            .execute_batch("DELETE FROM session_event_hashes; DELETE FROM store_facts WHERE name = 'session_event_hashes_kept';")
+            .expect("forget");
+    }
+    assert!(!kept(&db));
+    let mut harness = harness_on(db.clone());
+    wait_until(&mut harness, "the filters learned", |app| kept(&db) && !app.learning_facts.load(Ordering::Relaxed));
+    assert!(count(&rum_explorer::store::Store::open(&db).expect("open"), "SELECT count(*) FROM session_event_hashes") > 0);
+    assert!(harness.query_by_label_contains("Preparing this database").is_none(), "nothing said once it is done");
+    harness.state().learning_facts.store(true, Ordering::Relaxed);
+    harness.run_steps(2);
+    assert!(harness.query_by_label_contains("Preparing this database for fast filters").is_some(), "said while it reads");
+}
+
+#[test]
 fn detail_panel_and_the_four_field_actions() {
     let (_dir, db) = fixture_db();
     let mut harness = harness_on(db);

@@ -17,6 +17,8 @@ use settings::{Settings, TimeRange};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use worker::{Facet, Histogram, Request, Response, Worker, PAGE_ROWS};
 
@@ -552,6 +554,9 @@ pub struct ExplorerApp {
     /// The *Export sessions* window, while open.
     pub export: Option<export_job::ExportWindow>,
     pub status: Option<(String, StatusLevel)>,
+    /// Set while a thread learns what an older database does not record (its fields, event
+    /// values and filters): filters on event fields read every event until it is done.
+    pub learning_facts: Arc<AtomicBool>,
     pub commands: Vec<Command>,
     /// The last text sent to the clipboard (tests read it; the status line says what happened).
     pub last_copied: Option<String>,
@@ -625,7 +630,9 @@ impl ExplorerApp {
         let detail_worker = spawn("detail", &tx);
         let resource_worker = spawn("resources", &tx);
         let resource_count_worker = spawn("resource-count", &tx);
-        worker::learn_fields_and_values_in_background(db.clone());
+        let learning_facts = Arc::new(AtomicBool::new(false));
+        let repaint = ctx.clone();
+        worker::learn_fields_and_values_in_background(db.clone(), learning_facts.clone(), move || repaint.request_repaint());
         ctx.set_theme(if settings.dark_theme { egui::Theme::Dark } else { egui::Theme::Light });
         let mut app = ExplorerApp {
             db_path: db,
@@ -655,6 +662,7 @@ impl ExplorerApp {
             show_import_report: false,
             show_column_chooser: false,
             status: None,
+            learning_facts,
             commands: Vec::new(),
             last_copied: None,
             list_worker,

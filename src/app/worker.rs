@@ -230,11 +230,19 @@ impl Worker {
 /// only where they are. Nothing to do for a newer database; an import under way leaves it for
 /// the next start. At 1,000,000 sessions it reads the events table once for the fields (26 s),
 /// once for the values (56-72 s) and once for the filters.
-pub fn learn_fields_and_values_in_background(db: PathBuf) -> Option<std::thread::JoinHandle<()>> {
+/// `learning` is set while it reads (the window says so), and `done` is called after.
+pub fn learn_fields_and_values_in_background(
+    db: PathBuf,
+    learning: Arc<AtomicBool>,
+    done: impl Fn() + Send + 'static,
+) -> Option<std::thread::JoinHandle<()>> {
     let learn = move || {
         let Ok(store) = Store::open(&db) else { return };
-        if !matches!(store.store_facts(), Ok(Some(scopes)) if scopes.event_values_kept && scopes.event_hashes_kept) {
+        if !matches!(store.store_facts(), Ok(Some(facts)) if facts.event_values_kept && facts.event_hashes_kept) {
+            learning.store(true, Ordering::Relaxed);
             let _ = store.learn_fields_and_values();
+            learning.store(false, Ordering::Relaxed);
+            done();
         }
     };
     std::thread::Builder::new().name("db-learn-fields".into()).spawn(learn).ok()
@@ -473,7 +481,14 @@ mod tests {
         assert!(!recorded.event.is_empty() && !recorded.session.is_empty(), "{recorded:?}");
         store.conn.execute("DELETE FROM store_facts WHERE name IN ('session_field_keys', 'event_field_keys')", []).expect("forget");
         assert_eq!(store.store_facts().expect("facts"), None);
-        learn_fields_and_values_in_background(db).expect("a thread").join().expect("learned");
+        let learning = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        let told = done.clone();
+        learn_fields_and_values_in_background(db, learning.clone(), move || told.store(true, Ordering::Relaxed))
+            .expect("a thread")
+            .join()
+            .expect("learned");
+        assert!(done.load(Ordering::Relaxed) && !learning.load(Ordering::Relaxed), "told when done, and no longer learning");
         assert_eq!(store.store_facts().expect("facts"), Some(recorded), "read from the rows, as the import recorded them");
     }
 

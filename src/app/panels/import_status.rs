@@ -54,6 +54,15 @@ pub fn status_bar_ui(app: &mut ExplorerApp, ui: &mut egui::Ui) {
         } else {
             ui.label(egui::RichText::new("Drop RUM files on the window to import them").weak());
         }
+        if app.learning_facts.load(Ordering::Relaxed) {
+            ui.separator();
+            ui.spinner();
+            ui.label("Preparing this database for fast filters").on_hover_text(
+                "A database from an earlier version learns its fields, event values and their filters once, reading every event \
+                 (about a minute and a half at a million sessions). Until then, filters on event fields read every event.",
+            );
+            // The thread says when it is done; the spinner keeps the frames coming meanwhile.
+        }
         if !app.import_reports.is_empty() && app.import.is_none() && ui.small_button("Import report").clicked() {
             app.commands.push(Command::ShowImportReport(true));
         }
