@@ -543,10 +543,10 @@ pub fn prepare_fields_with(
                 }
                 let range = row.range_from(start)?;
                 row.set(index, Slot::Text(range));
-                if let Some(column) = super::event_hashes::hashed_column(index) {
+                if let Some(seed) = super::event_hashes::hashed_column_seed(index) {
                     let text = row.bytes_of(range);
                     if !text.is_empty() {
-                        value_hashes.push(super::event_hashes::column_value_hash(column, text));
+                        value_hashes.push(super::event_hashes::column_value_hash(seed, text));
                     }
                 }
             }
