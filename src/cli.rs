@@ -373,7 +373,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
         }
         Command::LearnFields => {
             let store = Store::open(db).map_err(|e| e.describe(db))?;
-            if store.store_facts().map_err(|e| e.describe(db))?.is_some_and(|scopes| scopes.event_values_kept && scopes.event_hashes_kept) {
+            if store.store_facts().map_err(|e| e.describe(db))?.is_some_and(|facts| facts.event_values_kept && facts.event_hashes_kept) {
                 println!("{}: the extended fields and event values are known already", db.display());
                 return Ok(0);
             }
@@ -383,7 +383,7 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             if !store.learn_fields_and_values().map_err(|e| e.describe(db))? {
                 return Err(format!("{}: not recorded: an import wrote to the database meanwhile, or it has more than {} keys", db.display(), crate::store::writer::MAX_FIELD_KEYS));
             }
-            let scopes = store.store_facts().map_err(|e| e.describe(db))?.unwrap_or_default();
+            let facts = store.store_facts().map_err(|e| e.describe(db))?.unwrap_or_default();
             let sessions_with_values: i64 =
                 store.conn.query_row("SELECT count(*) FROM session_event_values", [], |r| r.get(0)).map_err(|e| e.to_string())?;
             let sessions_with_filters: i64 =
@@ -391,8 +391,8 @@ pub fn run(db: &Path, command: Command) -> Result<i32, String> {
             println!(
                 "{}: {} extended fields on sessions, {} on events; event values of {sessions_with_values} sessions; filters of event values of {sessions_with_filters} sessions",
                 db.display(),
-                scopes.session.len(),
-                scopes.event.len()
+                facts.session.len(),
+                facts.event.len()
             );
             Ok(0)
         }

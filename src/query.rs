@@ -445,8 +445,8 @@ pub fn sorts_without_index(key: &str) -> bool {
 }
 
 /// The [`FirstValueSource`] of `key`; `None` for session list columns, which are selected
-/// directly. An extended field is read only where `scopes` (when known) says the data has it.
-pub fn first_value_source(key: &str, params: &mut Vec<SqlValue>, scopes: Option<&StoreFacts>) -> Option<FirstValueSource> {
+/// directly. An extended field is read only where `facts` (when known) says the data has it.
+pub fn first_value_source(key: &str, params: &mut Vec<SqlValue>, facts: Option<&StoreFacts>) -> Option<FirstValueSource> {
     match resolve(key) {
         KeyTarget::Session { .. } => None,
         KeyTarget::Event(column) => {
@@ -458,7 +458,7 @@ pub fn first_value_source(key: &str, params: &mut Vec<SqlValue>, scopes: Option<
             })
         }
         KeyTarget::Extended(key) => {
-            let (on_sessions, on_events) = scopes.map_or((true, true), |scopes| scopes.where_is(&key));
+            let (on_sessions, on_events) = facts.map_or((true, true), |facts| facts.where_is(&key));
             // A statement must use every parameter it is given: none for a key nothing has.
             let path = if on_sessions || on_events { push(params, SqlValue::Text(json_path(&key))) } else { "NULL".to_string() };
             Some(FirstValueSource {
@@ -510,9 +510,9 @@ pub fn is_event_value_key(key: &str) -> bool {
 
 /// For a term's exact value of an event field the sessions' filters hold (see
 /// `store::event_hashes`), the hash to look for; None when the filters do not answer it.
-fn hashed_term(tag: &str, matcher: &Matcher, scopes: Option<&StoreFacts>) -> Option<u64> {
+fn hashed_term(tag: &str, matcher: &Matcher, facts: Option<&StoreFacts>) -> Option<u64> {
     match matcher {
-        Matcher::Equals(value) if scopes.is_some_and(|s| s.event_hashes_kept) && event_hashes::is_hashed_value(value) => {
+        Matcher::Equals(value) if facts.is_some_and(|s| s.event_hashes_kept) && event_hashes::is_hashed_value(value) => {
             Some(event_hashes::value_hash(tag, value.as_bytes()))
         }
         _ => None,
@@ -814,16 +814,16 @@ pub enum EventMatch {
 }
 
 impl Expr {
-    fn to_sql(&self, params: &mut Vec<SqlValue>, mode: EventMatch, scopes: Option<&StoreFacts>) -> String {
+    fn to_sql(&self, params: &mut Vec<SqlValue>, mode: EventMatch, facts: Option<&StoreFacts>) -> String {
         match self {
             Expr::And(terms) => {
-                format!("({})", terms.iter().map(|t| t.to_sql(params, mode, scopes)).collect::<Vec<_>>().join(" AND "))
+                format!("({})", terms.iter().map(|t| t.to_sql(params, mode, facts)).collect::<Vec<_>>().join(" AND "))
             }
             Expr::Or(terms) => {
-                format!("({})", terms.iter().map(|t| t.to_sql(params, mode, scopes)).collect::<Vec<_>>().join(" OR "))
+                format!("({})", terms.iter().map(|t| t.to_sql(params, mode, facts)).collect::<Vec<_>>().join(" OR "))
             }
             // coalesce: a session without the field is one the negation should keep.
-            Expr::Not(inner) => format!("NOT coalesce({}, 0)", inner.to_sql(params, mode, scopes)),
+            Expr::Not(inner) => format!("NOT coalesce({}, 0)", inner.to_sql(params, mode, facts)),
             Expr::FreeText(text) => {
                 let p = push(params, SqlValue::Text(format!("%{}%", like_pattern(text))));
                 let ors: Vec<String> = FREE_TEXT_COLUMNS.iter().map(|c| format!("s.{c} LIKE {p} ESCAPE '\\'")).collect();
@@ -861,27 +861,26 @@ impl Expr {
                     let pred = predicate(&format!("e.{}", column.column), matcher, false, params);
                     // The sessions' kept values, where they are: the session's events only where
                     // a column's values were not all kept.
-                    let kept = match (matcher, scopes) {
-                        (Matcher::Equals(value), Some(scopes)) if scopes.event_values_kept => {
+                    let kept = match (matcher, facts) {
+                        (Matcher::Equals(value), Some(facts)) if facts.event_values_kept => {
                             event_values::term_tokens(column.column, value).map(|(token, unkept)| (vec![token], unkept))
                         }
-                        (Matcher::Compare(..) | Matcher::Range(..), Some(scopes)) if scopes.event_values_kept => {
-                            let seen = event_values::EventValues::decode_seen(&scopes.seen_event_values);
+                        (Matcher::Compare(..) | Matcher::Range(..), Some(facts)) if facts.event_values_kept => {
+                            let seen = event_values::EventValues::decode_seen(&facts.seen_event_values);
                             integer_test(matcher).and_then(|accepts| event_values::accepted_tokens(column.column, &seen, accepts))
                         }
                         // The values seen that the pattern matches (`resource_status:5*`).
-                        (Matcher::Wildcard(pattern), Some(scopes)) if scopes.event_values_kept => {
-                            let seen = event_values::EventValues::decode_seen(&scopes.seen_event_values);
+                        (Matcher::Wildcard(pattern), Some(facts)) if facts.event_values_kept => {
+                            let seen = event_values::EventValues::decode_seen(&facts.seen_event_values);
                             event_values::matching_tokens(column.column, &seen, |text| wildcard_matches(pattern, text))
                         }
                         _ => None,
                     };
                     let Some((tokens, unkept)) = kept else {
-                        return match hashed_term(column.column, matcher, scopes) {
-                            Some(hash) if event_hashes::HASHED_COLUMNS.contains(&column.column) => {
-                                hashed_session_has_event(&pred, hash, mode, params)
-                            }
-                            _ => session_has_event(&pred, mode),
+                        let hashed = event_hashes::HASHED_COLUMNS.contains(&column.column);
+                        return match if hashed { hashed_term(column.column, matcher, facts) } else { None } {
+                            Some(hash) => hashed_session_has_event(&pred, hash, mode, params),
+                            None => session_has_event(&pred, mode),
                         };
                     };
                     let mut any_token: Vec<String> =
@@ -900,7 +899,7 @@ impl Expr {
                 }
                 // Only where the data has the key: no predicate is true of a missing value.
                 KeyTarget::Extended(key) => {
-                    let (on_sessions, on_events) = scopes.map_or((true, true), |scopes| scopes.where_is(&key));
+                    let (on_sessions, on_events) = facts.map_or((true, true), |facts| facts.where_is(&key));
                     if !on_sessions && !on_events {
                         return "0".to_string();
                     }
@@ -912,7 +911,7 @@ impl Expr {
                     }
                     if on_events {
                         let on_event = predicate(&format!("json_extract(e.extra_json, {path})"), matcher, false, params);
-                        parts.push(match hashed_term(&key, matcher, scopes) {
+                        parts.push(match hashed_term(&key, matcher, facts) {
                             Some(hash) => hashed_session_has_event(&on_event, hash, mode, params),
                             None => session_has_event(&on_event, mode),
                         });
@@ -1082,9 +1081,9 @@ impl Filter {
     }
 
     /// As [`Filter::to_sql`], with event terms asked as `mode` says, and extended fields
-    /// looked for only where `scopes` (when known) says the data has them.
-    pub fn to_sql_with(&self, params: &mut Vec<SqlValue>, mode: EventMatch, scopes: Option<&StoreFacts>) -> String {
-        self.expr.to_sql(params, mode, scopes)
+    /// looked for only where `facts` (when known) says the data has them.
+    pub fn to_sql_with(&self, params: &mut Vec<SqlValue>, mode: EventMatch, facts: Option<&StoreFacts>) -> String {
+        self.expr.to_sql(params, mode, facts)
     }
 }
 

@@ -8,7 +8,7 @@ mod common;
 use common::*;
 use rum_explorer::query;
 use rum_explorer::store::event_hashes::{may_hold, value_hash, HASHED_COLUMNS};
-use rum_explorer::store::{SessionQuery, Store};
+use rum_explorer::store::Store;
 use std::path::{Path, PathBuf};
 
 /// A generated NDJSON file cut in `parts` at line boundaries: sessions go on from one part into
@@ -57,22 +57,6 @@ fn assert_filters_hold_event_values(store: &Store, what: &str) -> usize {
          WHERE j.type = 'text'",
     );
     asked
-}
-
-fn answers(store: &Store, filter: &str) -> (Vec<String>, u64) {
-    let q = SessionQuery {
-        filter: query::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}")),
-        limit: 100_000,
-        sort_column: Some("session_id".into()),
-        ..Default::default()
-    };
-    let ids = store.sessions(&q).unwrap_or_else(|e| panic!("{filter}: {e}")).into_iter().map(|r| r.session_id).collect();
-    (ids, store.count_sessions(&q).expect("count"))
-}
-
-fn first_page(store: &Store, filter: &str) -> Vec<String> {
-    let q = SessionQuery { filter: query::parse(filter).expect("parse"), limit: 7, ..Default::default() };
-    store.sessions(&q).expect("page").into_iter().map(|r| r.session_id).collect()
 }
 
 fn one_value(store: &Store, sql: &str) -> String {

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use rum_explorer::query;
-use rum_explorer::store::{SessionQuery, Store};
+use rum_explorer::store::Store;
 use std::path::PathBuf;
 
 fn generated(dir: &std::path::Path, name: &str, sessions: u64) -> PathBuf {
@@ -33,24 +33,6 @@ fn unkept_values() -> String {
     lines.push_str(&resource("s-long", 101, "200", "GET", &"t".repeat(80)));
     lines.push_str(&resource("s-plain", 102, "200", "GET", "xhr"));
     lines
-}
-
-/// The sessions a filter selects (by id) and their count.
-fn answers(store: &Store, filter: &str) -> (Vec<String>, u64) {
-    let q = SessionQuery {
-        filter: query::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}")),
-        limit: 100_000,
-        sort_column: Some("session_id".into()),
-        ..Default::default()
-    };
-    let ids = store.sessions(&q).unwrap_or_else(|e| panic!("{filter}: {e}")).into_iter().map(|r| r.session_id).collect();
-    (ids, store.count_sessions(&q).expect("count"))
-}
-
-/// The first page sorted by start, which asks the first sessions one by one (per session).
-fn first_page(store: &Store, filter: &str) -> Vec<String> {
-    let q = SessionQuery { filter: query::parse(filter).expect("parse"), limit: 7, ..Default::default() };
-    store.sessions(&q).expect("page").into_iter().map(|r| r.session_id).collect()
 }
 
 const FILTERS: &[&str] = &[

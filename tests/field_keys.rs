@@ -90,13 +90,6 @@ fn the_recorded_keys_hold_those_of_the_third_party_exports() {
     assert!(recorded.event.is_superset(&stored.event), "{:?}", stored.event.difference(&recorded.event).collect::<Vec<_>>());
 }
 
-/// The sessions a filter selects (by id) and their count.
-fn answers(store: &Store, filter: &str) -> (Vec<String>, u64) {
-    let q = SessionQuery { filter: query::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}")), limit: 100_000, sort_column: Some("session_id".into()), ..Default::default() };
-    let ids = store.sessions(&q).unwrap_or_else(|e| panic!("{filter}: {e}")).into_iter().map(|r| r.session_id).collect();
-    (ids, store.count_sessions(&q).expect("count"))
-}
-
 fn sorted_by(store: &Store, key: &str, descending: bool) -> Vec<(String, Option<serde_json::Value>)> {
     let q = SessionQuery { sort_column: Some(key.into()), descending, extra_columns: vec![key.into()], limit: 100_000, ..Default::default() };
     store.sessions(&q).expect("sorted").into_iter().map(|r| (r.session_id, r.extended_fields.get(key).cloned())).collect()

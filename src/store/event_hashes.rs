@@ -161,11 +161,7 @@ pub struct HashedColumns {
 
 impl Default for HashedColumns {
     fn default() -> Self {
-        let columns = HASHED_COLUMNS
-            .iter()
-            .filter_map(|name| EVENT_COLUMNS.iter().position(|c| c.column == *name).map(|index| (index, tag_seed(name))))
-            .collect();
-        HashedColumns { columns }
+        HashedColumns { columns: (0..EVENT_COLUMNS.len()).filter_map(|index| hashed_column_seed(index).map(|seed| (index, seed))).collect() }
     }
 }
 
@@ -185,15 +181,16 @@ impl EventHashes {
         }
         for (index, seed) in &at.columns {
             if let Some(text) = row.column_text_bytes(*index).filter(|text| !text.is_empty()) {
-                self.hashes.push(xxhash_rust::xxh3::xxh3_64_with_seed(text, *seed));
+                self.add(column_value_hash(*seed, text));
             }
         }
         self.add_extra_json(row.extra_json());
     }
 
     /// Adds a hash unless the session's last events gave it: every event of a view repeats the
-    /// view's id, URL and referrer, and a request its host. Kept, the repeats made an import's
-    /// peak memory 30 MB larger at 25,000 sessions (the cache's sessions hold their hashes).
+    /// view's id, URL and referrer, and a request its host, and the cache's sessions hold their
+    /// hashes until written (the first version, which kept the repeats, peaked about 30 MB
+    /// higher than the build before it at 25,000 sessions).
     fn add(&mut self, hash: u64) {
         const RECENT: usize = 16;
         let recent = &self.hashes[self.hashes.len().saturating_sub(RECENT)..];
@@ -202,12 +199,12 @@ impl EventHashes {
         }
     }
 
-    /// Adds a stored event's values: its hashed columns' texts (in [`HASHED_COLUMNS`]' order)
-    /// and its extended fields.
-    pub fn add_stored(&mut self, column_texts: &[Option<&[u8]>], extra_json: &str) {
-        for (name, text) in HASHED_COLUMNS.iter().zip(column_texts) {
+    /// Adds a stored event's values: its hashed columns' texts (in [`HASHED_COLUMNS`]' order,
+    /// which is `at`'s) and its extended fields.
+    pub fn add_stored(&mut self, at: &HashedColumns, column_texts: &[Option<&[u8]>], extra_json: &str) {
+        for ((_, seed), text) in at.columns.iter().zip(column_texts) {
             if let Some(text) = text.filter(|text| !text.is_empty()) {
-                self.add(value_hash(name, text));
+                self.add(column_value_hash(*seed, text));
             }
         }
         self.add_extra_json(extra_json);

@@ -394,7 +394,7 @@ impl Store {
     }
 
     /// The rows of sessions by key, in the order given, with the extra columns' values.
-    fn rows_for_keys(&self, keys: &[i64], extra_columns: &[String], scopes: Option<&query::StoreFacts>) -> StoreResult<Vec<SessionRow>> {
+    fn rows_for_keys(&self, keys: &[i64], extra_columns: &[String], facts: Option<&query::StoreFacts>) -> StoreResult<Vec<SessionRow>> {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
@@ -403,7 +403,7 @@ impl Store {
         let mut extra_select = String::new();
         let mut extra_keys = Vec::new();
         for key in extra_columns {
-            if let Some(source) = query::first_value_source(query::session_column_alias(key), &mut params, scopes) {
+            if let Some(source) = query::first_value_source(query::session_column_alias(key), &mut params, facts) {
                 extra_select.push_str(&format!(", {}", source.column_sql()));
                 extra_keys.push(key.clone());
             }
@@ -1370,9 +1370,9 @@ impl Store {
     /// database written before schema 12).
     pub fn session_keys(&self) -> StoreResult<Vec<String>> {
         let mut keys: Vec<String> = SESSION_LIST_COLUMNS.iter().map(|s| s.to_string()).collect();
-        if let Some(scopes) = self.store_facts()? {
+        if let Some(facts) = self.store_facts()? {
             keys.extend(EVENT_COLUMNS.iter().map(|c| c.key.to_string()));
-            keys.extend(scopes.session.iter().chain(&scopes.event).cloned());
+            keys.extend(facts.session.iter().chain(&facts.event).cloned());
             keys.sort();
             keys.dedup();
             return Ok(keys);
@@ -1474,24 +1474,10 @@ impl Store {
             .is_some_and(|(session, event)| session.len() > super::writer::MAX_FIELD_KEYS || event.len() > super::writer::MAX_FIELD_KEYS);
         let mut seen_values = super::event_values::EventValues::default();
         if !values_kept {
-            self.conn.execute_batch(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS {LEARNED_EVENT_VALUES} (session_pk INTEGER PRIMARY KEY, tokens TEXT NOT NULL);
-                 DELETE FROM temp.{LEARNED_EVENT_VALUES};
-                 BEGIN;"
-            ))?;
-            let counted = super::writer::count_event_values(&self.conn, "sessions", &format!("temp.{LEARNED_EVENT_VALUES}"), &mut seen_values);
-            self.conn.execute_batch(if counted.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
-            counted?;
+            self.learn_per_session(&LEARNED_EVENT_VALUES, |into| super::writer::count_event_values(&self.conn, "sessions", into, &mut seen_values))?;
         }
         if !hashes_kept {
-            self.conn.execute_batch(&format!(
-                "CREATE TEMP TABLE IF NOT EXISTS {LEARNED_EVENT_HASHES} (session_pk INTEGER PRIMARY KEY, bits BLOB NOT NULL);
-                 DELETE FROM temp.{LEARNED_EVENT_HASHES};
-                 BEGIN;"
-            ))?;
-            let counted = super::writer::count_event_hashes(&self.conn, "sessions", &format!("temp.{LEARNED_EVENT_HASHES}"));
-            self.conn.execute_batch(if counted.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
-            counted?;
+            self.learn_per_session(&LEARNED_EVENT_HASHES, |into| super::writer::count_event_hashes(&self.conn, "sessions", into))?;
         }
         // An import holds the write lock from its first row to its commit, and adds a file.
         if self.conn.execute_batch("BEGIN IMMEDIATE").is_err() {
@@ -1502,24 +1488,14 @@ impl Store {
                 return Ok(false);
             }
             if !values_kept {
-                self.conn.execute_batch(&format!(
-                    "DELETE FROM session_event_values;
-                     INSERT INTO session_event_values (session_pk, tokens) SELECT session_pk, tokens FROM temp.{LEARNED_EVENT_VALUES};
-                     DELETE FROM temp.{LEARNED_EVENT_VALUES};"
-                ))?;
-                self.conn.execute("INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, '1')", [super::schema::EVENT_VALUES_KEPT])?;
+                self.keep_learned(&LEARNED_EVENT_VALUES)?;
                 self.conn.execute(
                     "INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, ?2)",
                     params![super::schema::SEEN_EVENT_VALUES, seen_values.encode()],
                 )?;
             }
             if !hashes_kept {
-                self.conn.execute_batch(&format!(
-                    "DELETE FROM session_event_hashes;
-                     INSERT INTO session_event_hashes (session_pk, bits) SELECT session_pk, bits FROM temp.{LEARNED_EVENT_HASHES};
-                     DELETE FROM temp.{LEARNED_EVENT_HASHES};"
-                ))?;
-                self.conn.execute("INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, '1')", [super::schema::EVENT_HASHES_KEPT])?;
+                self.keep_learned(&LEARNED_EVENT_HASHES)?;
             }
             if too_many {
                 // Noted, so that the next start does not read every event again for nothing.
@@ -1545,6 +1521,33 @@ impl Store {
         written
     }
 
+    /// Reads a per-session table from the events into its temporary table, in one read
+    /// transaction: `count` fills the table it is given.
+    fn learn_per_session(&self, learned: &LearnedPerSession, count: impl FnOnce(&str) -> StoreResult<u64>) -> StoreResult<()> {
+        let LearnedPerSession { waiting, column, column_type, .. } = learned;
+        self.conn.execute_batch(&format!(
+            "CREATE TEMP TABLE IF NOT EXISTS {waiting} (session_pk INTEGER PRIMARY KEY, {column} {column_type} NOT NULL);
+             DELETE FROM temp.{waiting};
+             BEGIN;"
+        ))?;
+        let counted = count(&format!("temp.{waiting}"));
+        self.conn.execute_batch(if counted.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+        counted.map(|_| ())
+    }
+
+    /// Replaces a per-session table with what [`Self::learn_per_session`] read, and records that
+    /// it is kept (within the caller's write transaction).
+    fn keep_learned(&self, learned: &LearnedPerSession) -> StoreResult<()> {
+        let LearnedPerSession { waiting, table, column, kept_fact, .. } = learned;
+        self.conn.execute_batch(&format!(
+            "DELETE FROM {table};
+             INSERT INTO {table} (session_pk, {column}) SELECT session_pk, {column} FROM temp.{waiting};
+             DELETE FROM temp.{waiting};"
+        ))?;
+        self.conn.execute("INSERT OR REPLACE INTO store_facts (name, value) VALUES (?1, '1')", [kept_fact])?;
+        Ok(())
+    }
+
     /// Whether an import or [`Self::learn_fields_and_values`] found more extended fields than are listed.
     pub fn has_too_many_field_keys(&self) -> StoreResult<bool> {
         let noted: Option<String> = self
@@ -1567,15 +1570,36 @@ impl Store {
         if q.store_facts.is_some() || !names_recorded {
             return Ok(std::borrow::Cow::Borrowed(q));
         }
-        let scopes = self.store_facts()?.map(Arc::new);
-        Ok(std::borrow::Cow::Owned(SessionQuery { store_facts: scopes, ..q.clone() }))
+        let facts = self.store_facts()?.map(Arc::new);
+        Ok(std::borrow::Cow::Owned(SessionQuery { store_facts: facts, ..q.clone() }))
     }
 }
 
-/// The temporary table learned event values wait in (see [`Store::learn_fields_and_values`]).
-const LEARNED_EVENT_VALUES: &str = "learned_event_values";
-/// The temporary table learned filters of event values wait in.
-const LEARNED_EVENT_HASHES: &str = "learned_event_hashes";
+/// A per-session table [`Store::learn_fields_and_values`] reads from the events: the temporary
+/// table it waits in, the table it goes to, its value column and the fact that says it is kept.
+struct LearnedPerSession {
+    waiting: &'static str,
+    table: &'static str,
+    column: &'static str,
+    column_type: &'static str,
+    kept_fact: &'static str,
+}
+
+const LEARNED_EVENT_VALUES: LearnedPerSession = LearnedPerSession {
+    waiting: "learned_event_values",
+    table: "session_event_values",
+    column: "tokens",
+    column_type: "TEXT",
+    kept_fact: super::schema::EVENT_VALUES_KEPT,
+};
+
+const LEARNED_EVENT_HASHES: LearnedPerSession = LearnedPerSession {
+    waiting: "learned_event_hashes",
+    table: "session_event_hashes",
+    column: "bits",
+    column_type: "BLOB",
+    kept_fact: super::schema::EVENT_HASHES_KEPT,
+};
 
 /// The error fields whose top-level query terms the Errors tab applies to the errors it lists.
 pub const ERROR_FILTER_KEYS: &[&str] = &["error_type", "error_message"];

@@ -1062,7 +1062,7 @@ fn register_merge_event_hashes(conn: &Connection) -> rusqlite::Result<()> {
 
 /// Adds sessions' hashes to their filters in `session_event_hashes` (a session that has one
 /// keeps what it holds: the two are merged). Many rows per statement, as the values.
-fn add_event_hashes<'h>(conn: &Connection, hashes: impl Iterator<Item = (i64, &'h mut EventHashes)>) -> StoreResult<()> {
+fn add_event_hashes<'h>(conn: &Connection, hashes: impl Iterator<Item = (i64, &'h EventHashes)>) -> StoreResult<()> {
     let mut rows: Vec<(i64, Vec<u8>)> = hashes.filter(|(_, h)| !h.is_empty()).map(|(session_pk, h)| (session_pk, h.to_bits())).collect();
     rows.sort_unstable_by_key(|(session_pk, _)| *session_pk);
     for chunk in rows.chunks(EVENT_HASHES_PER_INSERT) {
@@ -1082,43 +1082,62 @@ fn add_event_hashes<'h>(conn: &Connection, hashes: impl Iterator<Item = (i64, &'
 
 /// Builds again, from their events, the filters of the sessions whose `session_pk` the table
 /// `sessions_table` lists, and writes them into `into_table` (`session_pk`, `bits`), replacing
-/// rows there: how many sessions have one. One session's hashes are held at a time.
+/// rows there: how many sessions have one.
 pub(crate) fn count_event_hashes(conn: &Connection, sessions_table: &str, into_table: &str) -> StoreResult<u64> {
     let columns = HASHED_COLUMNS.iter().map(|column| format!("e.{column}")).collect::<Vec<_>>().join(", ");
+    let mut insert = conn.prepare(&format!("INSERT OR REPLACE INTO {into_table} (session_pk, bits) VALUES (?1, ?2)"))?;
+    let at = HashedColumns::default();
+    fold_events_by_session(
+        conn,
+        sessions_table,
+        &format!("e.extra_json, {columns}"),
+        |hashes: &mut EventHashes, row| {
+            let mut texts: [Option<&[u8]>; HASHED_COLUMNS.len()] = [None; HASHED_COLUMNS.len()];
+            for (i, text) in texts.iter_mut().enumerate() {
+                if let rusqlite::types::ValueRef::Text(value) = row.get_ref(i + 2)? {
+                    *text = Some(value);
+                }
+            }
+            hashes.add_stored(&at, &texts, row.get_ref(1)?.as_str().unwrap_or("{}"));
+            Ok(())
+        },
+        |session_pk, hashes| {
+            if hashes.is_empty() {
+                return Ok(false);
+            }
+            insert.execute(params![session_pk, hashes.to_bits()])?;
+            Ok(true)
+        },
+    )
+}
+
+/// Reads the events of the sessions whose `session_pk` the table `sessions_table` lists, the
+/// columns `columns` after the session's key (`e.` the events), in session order, folding each
+/// session's into a `T` with `add` and handing it to `write` once its events are read: one
+/// session's at a time. How many sessions `write` said it wrote.
+fn fold_events_by_session<T: Default>(
+    conn: &Connection,
+    sessions_table: &str,
+    columns: &str,
+    mut add: impl FnMut(&mut T, &rusqlite::Row<'_>) -> StoreResult<()>,
+    mut write: impl FnMut(i64, T) -> StoreResult<bool>,
+) -> StoreResult<u64> {
     let mut select = conn.prepare(&format!(
-        "SELECT t.session_pk, e.extra_json, {columns} FROM {sessions_table} t CROSS JOIN events e INDEXED BY events_by_session_key
+        "SELECT t.session_pk, {columns} FROM {sessions_table} t CROSS JOIN events e INDEXED BY events_by_session_key
          ON e.session_pk = t.session_pk ORDER BY t.session_pk"
     ))?;
-    let mut insert = conn.prepare(&format!("INSERT OR REPLACE INTO {into_table} (session_pk, bits) VALUES (?1, ?2)"))?;
     let mut written = 0;
-    let mut write = |session_pk: i64, hashes: &mut EventHashes| -> StoreResult<()> {
-        if !hashes.is_empty() {
-            insert.execute(params![session_pk, hashes.to_bits()])?;
-            written += 1;
-        }
-        Ok(())
-    };
     let mut rows = select.query([])?;
-    let mut current: Option<(i64, EventHashes)> = None;
+    let mut current: Option<(i64, T)> = None;
     while let Some(row) = rows.next()? {
         let session_pk: i64 = row.get(0)?;
-        if current.as_ref().is_some_and(|(held, _)| *held != session_pk) {
-            if let Some((held, mut hashes)) = current.take() {
-                write(held, &mut hashes)?;
-            }
+        if let Some((held, folded)) = current.take_if(|(held, _)| *held != session_pk) {
+            written += u64::from(write(held, folded)?);
         }
-        let (_, hashes) = current.get_or_insert_with(|| (session_pk, EventHashes::default()));
-        let mut texts: [Option<&[u8]>; HASHED_COLUMNS.len()] = [None; HASHED_COLUMNS.len()];
-        for (i, text) in texts.iter_mut().enumerate() {
-            if let rusqlite::types::ValueRef::Text(value) = row.get_ref(i + 2)? {
-                *text = Some(value);
-            }
-        }
-        let extra_json = row.get_ref(1)?.as_str().unwrap_or("{}");
-        hashes.add_stored(&texts, extra_json);
+        add(&mut current.get_or_insert_with(|| (session_pk, T::default())).1, row)?;
     }
-    if let Some((held, mut hashes)) = current.take() {
-        write(held, &mut hashes)?;
+    if let Some((held, folded)) = current {
+        written += u64::from(write(held, folded)?);
     }
     Ok(written)
 }
@@ -1132,42 +1151,29 @@ pub(crate) fn recount_event_values(conn: &Connection, sessions_table: &str, seen
 
 /// Counts, from their events, the event values of the sessions whose `session_pk` the table
 /// `sessions_table` lists, and inserts them into `into_table` (`session_pk`, `tokens`), adding
-/// them to `seen`: how many sessions have values. The events are read session by session, so
-/// one session's values are held at a time.
+/// them to `seen`: how many sessions have values.
 pub(crate) fn count_event_values(conn: &Connection, sessions_table: &str, into_table: &str, seen: &mut EventValues) -> StoreResult<u64> {
     let columns = VALUE_COLUMNS.iter().map(|(column, _, _)| format!("e.{column}")).collect::<Vec<_>>().join(", ");
-    let mut select = conn.prepare(&format!(
-        "SELECT t.session_pk, {columns} FROM {sessions_table} t CROSS JOIN events e INDEXED BY events_by_session_key
-         ON e.session_pk = t.session_pk ORDER BY t.session_pk"
-    ))?;
     let mut insert = conn.prepare(&format!("INSERT INTO {into_table} (session_pk, tokens) VALUES (?1, ?2)"))?;
-    let mut written = 0;
-    let mut write = |session_pk: i64, values: &EventValues| -> StoreResult<()> {
-        if !values.is_empty() {
-            insert.execute(params![session_pk, values.encode()])?;
-            seen.add_seen(values);
-            written += 1;
-        }
-        Ok(())
-    };
-    let mut rows = select.query([])?;
-    let mut current: Option<(i64, EventValues)> = None;
-    while let Some(row) = rows.next()? {
-        let session_pk: i64 = row.get(0)?;
-        if current.as_ref().is_some_and(|(held, _)| *held != session_pk) {
-            if let Some((held, values)) = current.take() {
-                write(held, &values)?;
+    fold_events_by_session(
+        conn,
+        sessions_table,
+        &columns,
+        |values: &mut EventValues, row| {
+            for slot in 0..VALUE_COLUMNS.len() {
+                values.add_stored(slot, row.get_ref(slot + 1)?);
             }
-        }
-        let (_, values) = current.get_or_insert_with(|| (session_pk, EventValues::default()));
-        for slot in 0..VALUE_COLUMNS.len() {
-            values.add_stored(slot, row.get_ref(slot + 1)?);
-        }
-    }
-    if let Some((held, values)) = current.take() {
-        write(held, &values)?;
-    }
-    Ok(written)
+            Ok(())
+        },
+        |session_pk, values| {
+            if values.is_empty() {
+                return Ok(false);
+            }
+            insert.execute(params![session_pk, values.encode()])?;
+            seen.add_seen(&values);
+            Ok(true)
+        },
+    )
 }
 
 /// The statement that inserts a batch. OR IGNORE, not ON CONFLICT DO NOTHING: the default
@@ -1923,7 +1929,7 @@ impl<'c> FileWriter<'c> {
             }
             self.insert_pages(&leaving_aggregates)?;
             self.add_event_values(leaving_aggregates.iter().map(|(session_pk, a)| (*session_pk, &a.event_values)))?;
-            add_event_hashes(self.conn, leaving_aggregates.iter_mut().map(|(session_pk, a)| (*session_pk, &mut a.event_hashes)))?;
+            add_event_hashes(self.conn, leaving_aggregates.iter().map(|(session_pk, a)| (*session_pk, &a.event_hashes)))?;
             if self.keeping_page_keys {
                 self.keep_page_keys(&leaving_aggregates)?;
             }
@@ -2058,7 +2064,7 @@ impl<'c> FileWriter<'c> {
             }
         }
         self.add_event_values(values_added.iter().map(|(session_pk, values)| (*session_pk, values)))?;
-        add_event_hashes(self.conn, hashes_added.iter_mut().map(|(session_pk, hashes)| (*session_pk, hashes)))?;
+        add_event_hashes(self.conn, hashes_added.iter().map(|(session_pk, hashes)| (*session_pk, hashes)))?;
         self.insert_pages(&pages_added)
     }
 
@@ -2162,7 +2168,7 @@ impl<'c> FileWriter<'c> {
         }
         self.insert_pages(&aggregates)?;
         self.add_event_values(aggregates.iter().map(|(session_pk, a)| (*session_pk, &a.event_values)))?;
-        add_event_hashes(self.conn, aggregates.iter_mut().map(|(session_pk, a)| (*session_pk, &mut a.event_hashes)))?;
+        add_event_hashes(self.conn, aggregates.iter().map(|(session_pk, a)| (*session_pk, &a.event_hashes)))?;
         // New sessions still cached are inserted with their aggregates; the others (stored
         // already) get theirs by UPDATE.
         self.write_cached_sessions(None, &mut aggregates)?;

@@ -180,3 +180,22 @@ pub fn assert_event_values_match_events(store: &Store, what: &str) -> usize {
     }
     kept.len()
 }
+
+/// The sessions a filter selects (by id, all of them) and their count.
+pub fn answers(store: &Store, filter: &str) -> (Vec<String>, u64) {
+    let q = SessionQuery {
+        filter: rum_explorer::query::parse(filter).unwrap_or_else(|e| panic!("{filter}: {e}")),
+        limit: 100_000,
+        sort_column: Some("session_id".into()),
+        ..Default::default()
+    };
+    let ids = store.sessions(&q).unwrap_or_else(|e| panic!("{filter}: {e}")).into_iter().map(|r| r.session_id).collect();
+    (ids, store.count_sessions(&q).expect("count"))
+}
+
+/// The first page of a filter sorted by start, which asks the first sessions one by one (per
+/// session).
+pub fn first_page(store: &Store, filter: &str) -> Vec<String> {
+    let q = SessionQuery { filter: rum_explorer::query::parse(filter).expect("parse"), limit: 7, ..Default::default() };
+    store.sessions(&q).expect("page").into_iter().map(|r| r.session_id).collect()
+}
